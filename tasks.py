@@ -1,0 +1,416 @@
+"""Task families of the paper's Section 5: MuJoCo tasks that share dynamics and differ in reward.
+
+A family (e.g. "cheetah-vel": half-cheetah, goal velocity ψ ~ U[0, 2]) fixes the body, the goal space
+Ψ and two pure, batched functions `reward(obs, act, next_obs, goal)` and `done(next_obs)`. The real
+environment (a wrapper over gymnasium's v5 MuJoCo env) and the learned-model environment
+(dynamics.VirtualEnv) score transitions with these same functions, so a policy trained in the model
+is judged by exactly the reward it will get in reality (paper footnote 4: contact cost is dropped so
+the reward is a function of the state). Also here: the test-time shifts of Section 5.3 / Figure 2
+(positive→negative goals, low friction, crippled ant) and the fixed 40 held-out evaluation goals.
+
+    fam = get_family("cheetah-vel")
+    env = make_env(fam, goal=1.0, seed=0)                  # gymnasium env, horizon 200
+    r = fam.reward(obs, act, next_obs, goal=np.array([1.0]))  # numpy or torch, batch first
+"""
+import warnings
+import zlib
+from dataclasses import dataclass
+from functools import partial
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import torch
+
+HORIZON = 200  # H: every task is a 200-step episode (Section 5)
+N_EVAL = 40  # held-out evaluation tasks per family (Section 5.1)
+EVAL_SEED = 1907_04964  # seed of the fixed evaluation split (the paper's arXiv number)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bodies: what the reward needs to know about each MuJoCo model (facts in ../shared/REFERENCE.md)
+# ---------------------------------------------------------------------------------------------
+_BODIES = {
+    "cheetah": dict(
+        env_id="HalfCheetah-v5", env_kwargs={}, obs_dim=17, act_dim=6, act_bound=1.0, dt=0.05,
+        vel_index=(8, None),  # obs = qpos[1:] (8) + qvel (9): v_x = qvel[0] = obs[8]
+        z_index=None, healthy_z=None,  # never terminates
+        ctrl_cost=0.05, alive_bonus=0.0, track_offset=0.0,
+    ),
+    "ant": dict(
+        env_id="Ant-v5", env_kwargs=dict(include_cfrc_ext_in_observation=False),
+        obs_dim=27, act_dim=8, act_bound=1.0, dt=0.05,
+        vel_index=(13, 14),  # obs = qpos[2:] (13) + qvel (14): v_x, v_y = obs[13], obs[14]
+        z_index=0, healthy_z=(0.2, 1.0),  # torso height z = qpos[2] = obs[0]
+        ctrl_cost=0.005, alive_bonus=0.05, track_offset=1.0,
+    ),
+    "humanoid": dict(
+        env_id="Humanoid-v5",
+        env_kwargs=dict(include_cinert_in_observation=False, include_cvel_in_observation=False,
+                        include_qfrc_actuator_in_observation=False, include_cfrc_ext_in_observation=False),
+        obs_dim=45, act_dim=17, act_bound=0.4, dt=0.015,
+        vel_index=(22, 23),  # obs = qpos[2:] (22) + qvel (23): v_x = obs[22]
+        z_index=0, healthy_z=(1.0, 2.0),
+        # NOTE (differs from paper): gymnasium's Humanoid-v5 replaces rllab's "simple humanoid",
+        # because rllab's model has no gymnasium equivalent. Reward as the authors' code: no ctrl cost.
+        ctrl_cost=0.0, alive_bonus=0.2, track_offset=0.8,
+    ),
+}
+
+# Task families: (env, task) -> goal kind and goal space Ψ (Section 5, Figure 1; MAML's classic tasks).
+_TASKS = {
+    ("cheetah", "vel"): ("velocity", [0.0], [2.0]),
+    ("cheetah", "vel-full"): ("velocity", [-2.0], [2.0]),
+    ("cheetah", "fwd-back"): ("direction", [-1.0], [1.0]),
+    ("ant", "vel"): ("velocity", [0.0], [3.0]),
+    ("ant", "vel-full"): ("velocity", [-3.0], [3.0]),
+    ("ant", "fwd-back"): ("direction", [-1.0], [1.0]),
+    ("ant", "vel2d"): ("velocity", [-3.0, -3.0], [3.0, 3.0]),
+    ("humanoid", "vel"): ("velocity", [0.0], [1.5]),
+    ("humanoid", "vel-full"): ("velocity", [-1.5], [1.5]),
+}
+
+# Test-time shifts of Section 5.3 (Figure 2): a goal shift changes Ψ only, a dynamics shift the MuJoCo model only.
+SHIFTS = {
+    "pos2neg": "goals from the negated interval [-b, 0] at test time (train on [0, b])",
+    "low-friction": "every friction coefficient of the MuJoCo model halved",
+    "crippled": "one ant leg disabled: the two actuators of leg 4 produce no force",
+}
+_CRIPPLED_JOINTS = ("hip_4", "ankle_4")
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+def _like(goal, x):
+    """The goal as the same array type (numpy / torch, dtype, device) as x."""
+    if isinstance(x, torch.Tensor):
+        return torch.as_tensor(goal, dtype=x.dtype, device=x.device)
+    return np.asarray(goal, dtype=x.dtype)
+
+
+def _never(next_obs):
+    if isinstance(next_obs, torch.Tensor):
+        return torch.zeros(next_obs.shape[:-1], dtype=torch.bool, device=next_obs.device)
+    return np.zeros(next_obs.shape[:-1], dtype=bool)
+
+
+def _fail(msg):
+    raise ValueError(msg)
+
+
+def _mujoco_warning(msg):
+    # Humanoid-v5's XML uses an attribute MuJoCo 4 deprecates; that notice is gymnasium's, not ours.
+    if "settotalmass" not in msg:
+        warnings.warn(f"MuJoCo: {msg}", RuntimeWarning, stacklevel=2)
+
+
+# MuJoCo's own warnings (unstable simulation, ...) become Python warnings instead of terminal noise
+# and a MUJOCO_LOG.TXT in the working directory.
+mujoco.set_mju_user_warning(_mujoco_warning)
+
+
+# ---------------------------------------------------------------------------------------------
+# Task family
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Family:
+    """One task family {(S, A, M, r_ψ, p0)}_{ψ∈Ψ} of Section 2.2: one body, many rewards."""
+    name: str
+    env: str
+    task: str
+    kind: str  # "velocity": match a goal velocity; "direction": run fast in direction ψ ∈ {−1, +1}
+    goal_low: tuple
+    goal_high: tuple
+    env_id: str
+    env_kwargs: dict
+    obs_dim: int
+    act_dim: int
+    act_bound: float
+    dt: float
+    vel_index: tuple
+    z_index: int | None
+    healthy_z: tuple | None
+    ctrl_cost: float
+    alive_bonus: float
+    track_offset: float
+    horizon: int = HORIZON
+
+    @property
+    def goal_dim(self):
+        return len(self.goal_low)
+
+    @property
+    def act_low(self):
+        return np.full(self.act_dim, -self.act_bound, dtype=np.float32)  # as the env's action Box
+
+    @property
+    def act_high(self):
+        return np.full(self.act_dim, self.act_bound, dtype=np.float32)
+
+    def reward(self, obs, act, next_obs, goal):
+        """r_ψ(s, a, s'), batched: obs/next_obs (batch, obs_dim), act (batch, act_dim),
+        goal (goal_dim,) or (batch, goal_dim); numpy or torch. Returns (batch,)."""
+        g = _like(goal, next_obs)
+        v_x = next_obs[..., self.vel_index[0]]  # (batch,)
+        if self.kind == "direction":
+            # forward/backward: r_v = ψ · v_x
+            r_v = g[..., 0] * v_x
+        else:
+            # goal velocity: r_v = −Σ_j |v_j − ψ_j| + c  (per axis for the 2-D task)
+            r_v = -abs(v_x - g[..., 0]) + self.track_offset
+            if self.goal_dim == 2:
+                r_v = r_v - abs(next_obs[..., self.vel_index[1]] - g[..., 1])
+        # r = r_v + alive bonus − c_ctrl ‖a‖²   (no contact cost: footnote 4)
+        return r_v + self.alive_bonus - self.ctrl_cost * (act ** 2).sum(-1)
+
+    def done(self, next_obs):
+        """Termination from the next state alone, batched: (batch, obs_dim) -> (batch,) bool."""
+        if self.healthy_z is None:
+            return _never(next_obs)
+        z = next_obs[..., self.z_index]  # (batch,) torso height
+        return (z < self.healthy_z[0]) | (z > self.healthy_z[1])
+
+    def goal_space(self, shift=None):
+        """Ψ as a gymnasium Box; the pos2neg shift negates it ([0, b] -> [-b, 0])."""
+        lo, hi = np.array(self.goal_low), np.array(self.goal_high)
+        if shift == "pos2neg":
+            lo, hi = -hi, -lo
+        return gym.spaces.Box(lo, hi, dtype=np.float64)
+
+
+def _build_families():
+    families = {}
+    for (env, task), (kind, lo, hi) in _TASKS.items():
+        name = f"{env}-{task}"
+        families[name] = Family(name=name, env=env, task=task, kind=kind,
+                                goal_low=tuple(lo), goal_high=tuple(hi), **_BODIES[env])
+    return families
+
+
+FAMILIES = _build_families()
+
+
+def get_family(family):
+    """A Family from its name (or the Family itself); a clear ValueError for an unknown name."""
+    if isinstance(family, Family):
+        return family
+    if family not in FAMILIES:
+        _fail(f"unknown task family {family!r}; choose one of: {', '.join(FAMILIES)}")
+    return FAMILIES[family]
+
+
+def check_shift(family, shift):
+    """The shift if it applies to the family, else a clear ValueError."""
+    fam = get_family(family)
+    if shift is None:
+        return None
+    if shift not in SHIFTS:
+        _fail(f"unknown shift {shift!r}; choose one of: {', '.join(SHIFTS)}")
+    if shift == "pos2neg" and not (fam.kind == "velocity" and min(fam.goal_low) >= 0):
+        _fail(f"shift 'pos2neg' needs a family with non-negative goal velocities, not {fam.name!r}")
+    if shift == "crippled" and fam.env != "ant":
+        _fail(f"shift 'crippled' is defined for the ant only, not {fam.name!r}")
+    return shift
+
+
+def check_goal(family, goal, shift=None):
+    """ψ as a float64 array (goal_dim,) if it lies in the family's (shifted) goal space, else ValueError."""
+    fam = get_family(family)
+    g = np.asarray(goal, dtype=np.float64)
+    if g.ndim == 0:
+        g = g[None]
+    if g.shape != (fam.goal_dim,):
+        _fail(f"goal for {fam.name!r} must have shape ({fam.goal_dim},), got {np.shape(goal)}")
+    space = fam.goal_space(check_shift(fam, shift))
+    if fam.kind == "direction":
+        if g[0] not in (-1.0, 1.0):
+            _fail(f"goal for {fam.name!r} is a direction, -1 or +1, got {g[0]}")
+    elif not (np.all(np.isfinite(g)) and space.contains(g)):
+        _fail(f"goal {g.tolist()} is outside {fam.name!r}'s goal space "
+              f"[{space.low.tolist()}, {space.high.tolist()}]" + (f" (shift {shift})" if shift else ""))
+    return g
+
+
+def sample_goals(family, n, rng, shift=None):
+    """n training goals ψ ~ p(ψ) (uniform on Ψ; ±1 with equal odds for directions): (n, goal_dim)."""
+    fam = get_family(family)
+    if fam.kind == "direction":
+        return rng.choice([-1.0, 1.0], size=(n, 1))
+    space = fam.goal_space(check_shift(fam, shift))
+    return rng.uniform(space.low, space.high, size=(n, fam.goal_dim))
+
+
+def eval_goals(family, n=N_EVAL, shift=None):
+    """The fixed held-out evaluation goals (n, goal_dim): a seeded stream of its own per family,
+    apart from any training stream; directions are balanced (half forward, half backward)."""
+    fam = get_family(family)
+    rng = np.random.default_rng([EVAL_SEED, zlib.crc32(fam.name.encode())])
+    if fam.kind == "direction":
+        return rng.permutation(np.resize([1.0, -1.0], n))[:, None]
+    return sample_goals(fam, n, rng, shift)
+
+
+# ---------------------------------------------------------------------------------------------
+# Real environments
+# ---------------------------------------------------------------------------------------------
+def _apply_shift(model, shift):
+    """Change the MuJoCo model in place for a dynamics shift (goal shifts leave it alone)."""
+    if shift == "low-friction":
+        model.geom_friction[:] *= 0.5  # sliding, torsional and rolling coefficients of every geom
+    elif shift == "crippled":
+        for i in range(model.nu):  # gear 0: the leg's motors still take commands but exert no torque
+            if mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, model.actuator_trnid[i, 0]) in _CRIPPLED_JOINTS:
+                model.actuator_gear[i, 0] = 0.0
+
+
+class TaskEnv(gym.Env):
+    """A gymnasium MuJoCo v5 body whose reward and termination are the family's own functions.
+
+    Truncation at the horizon comes from the TimeLimit that `gymnasium.make` / `make_env` add."""
+
+    def __init__(self, family, goal, shift=None, render_mode=None):
+        self.family = get_family(family)
+        self.shift = check_shift(self.family, shift)
+        self.goal = check_goal(self.family, goal, self.shift)  # ψ (goal_dim,)
+        self.mj = gym.make(self.family.env_id, render_mode=render_mode, **self.family.env_kwargs).unwrapped
+        _apply_shift(self.mj.model, self.shift)
+        self.observation_space, self.action_space = self.mj.observation_space, self.mj.action_space
+        self.metadata, self.render_mode = self.mj.metadata, render_mode
+        self._obs = None
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._obs, info = self.mj.reset(seed=seed)
+        return self._obs, info
+
+    def step(self, action):
+        next_obs, _, _, _, info = self.mj.step(action)
+        s, a, s_next = self._obs[None], np.asarray(action, dtype=np.float64)[None], next_obs[None]  # (1, ·)
+        reward = float(self.family.reward(s, a, s_next, self.goal)[0])
+        terminated = bool(self.family.done(s_next)[0])
+        self._obs = next_obs
+        return next_obs, reward, terminated, False, info
+
+    def render(self):
+        return self.mj.render()
+
+    def close(self):
+        self.mj.close()
+
+
+def env_id(family):
+    """The gymnasium id under which a family is registered, e.g. 'SMTL/cheetah-vel-v0'."""
+    return f"SMTL/{get_family(family).name}-v0"
+
+
+for _name in FAMILIES:
+    gym.register(env_id(_name), entry_point=TaskEnv, max_episode_steps=HORIZON, kwargs={"family": _name})
+
+
+def make_env(family, goal, shift=None, seed=None):
+    """A real env for task ψ = goal (TimeLimit at the horizon). With a seed, its RNGs are seeded
+    by a first reset(seed) here; later resets continue that stream."""
+    fam = get_family(family)
+    env = gym.make(env_id(fam), goal=check_goal(fam, goal, shift), shift=shift)
+    if seed is not None:
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+    return env
+
+
+def make_vec_env(family, goals, shift=None, seed=None):
+    """A gymnasium SyncVectorEnv, one sub-env per goal (goals (n_envs, goal_dim)), to collect many
+    real rollouts at once. A sub-env resets itself in the step its episode ends (SAME_STEP); the
+    true last observation is then in info["final_obs"]."""
+    fam = get_family(family)
+    goals = [check_goal(fam, g, shift) for g in np.asarray(goals, dtype=np.float64).reshape(-1, fam.goal_dim)]
+    fns = [partial(gym.make, env_id(fam), goal=g, shift=shift) for g in goals]
+    env = gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    if seed is not None:
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+    return env
+
+
+def initial_states(family, n, seed=0):
+    """n real initial states s0 ~ p0 (n, obs_dim): virtual rollouts start from these. No env steps."""
+    fam = get_family(family)
+    env = TaskEnv(fam, goal=fam.goal_high)
+    s0 = np.stack([env.reset(seed=seed if i == 0 else None)[0] for i in range(n)])  # (n, obs_dim)
+    env.close()
+    return s0
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-check: the env's reward/termination equal the pure functions; velocity is MuJoCo's
+# ---------------------------------------------------------------------------------------------
+def _root_velocity(model, data):
+    """World-frame linear velocity (x, y, z) of the root body's origin, recomputed by MuJoCo."""
+    d = mujoco.MjData(model)
+    d.qpos[:], d.qvel[:] = data.qpos, data.qvel
+    mujoco.mj_forward(model, d)
+    res = np.zeros(6)  # (rot(3), lin(3))
+    mujoco.mj_objectVelocity(model, d, mujoco.mjtObj.mjOBJ_XBODY, 1, res, 0)  # body 1's frame = the torso root
+    return res[3:]
+
+
+def consistency_errors(family, shift=None, n_steps=1000, seed=0):
+    """Run n_steps random real steps and return the largest absolute errors of (reward, done,
+    velocity from the obs vs MuJoCo's root velocity, torch float64 reward vs numpy reward)."""
+    fam = get_family(family)
+    goal = eval_goals(fam, 1, shift)[0]
+    env = make_env(fam, goal, shift, seed=seed)
+    s, _ = env.reset(seed=seed)
+    axes = [i for i in fam.vel_index if i is not None]  # obs indices of v_x (and v_y)
+    log = {k: [] for k in ("s", "a", "s_next", "r", "d", "v_obs", "v_mj")}
+    for _ in range(n_steps):
+        a = env.action_space.sample()
+        s_next, r, terminated, truncated, _ = env.step(a)
+        v_mj = _root_velocity(env.unwrapped.mj.model, env.unwrapped.mj.data)[:len(axes)]
+        for k, x in zip(log, (s, a, s_next, r, terminated, s_next[axes], v_mj)):
+            log[k].append(x)
+        s = env.reset()[0] if terminated or truncated else s_next
+    env.close()
+    S, A, S_next = (np.array(log[k], dtype=np.float64) for k in ("s", "a", "s_next"))  # (n_steps, ·)
+    r_np = fam.reward(S, A, S_next, goal)  # (n_steps,)
+    r_torch = fam.reward(*(torch.from_numpy(x) for x in (S, A, S_next)), goal).numpy()
+    return dict(
+        reward=float(np.abs(r_np - np.array(log["r"])).max()),
+        done=float(np.abs(fam.done(S_next).astype(float) - np.array(log["d"], dtype=float)).max()),
+        velocity=float(np.abs(np.array(log["v_obs"]) - np.array(log["v_mj"])).max()),
+        torch=float(np.abs(r_torch - r_np).max()),
+        n_done=int(np.sum(log["d"])),
+    )
+
+
+def applicable_shifts(family):
+    """The shifts that apply to a family (None first)."""
+    out = [None]
+    for shift in SHIFTS:
+        try:
+            out.append(check_shift(family, shift))
+        except ValueError:
+            pass
+    return out
+
+
+if __name__ == "__main__":
+    print(f"{'family':<18}{'obs':>5}{'act':>5}{'dt':>7}  {'goal space':<22}{'shifts'}")
+    for fam in FAMILIES.values():
+        space = f"[{', '.join(map(str, fam.goal_low))}] – [{', '.join(map(str, fam.goal_high))}]"
+        if fam.kind == "direction":
+            space = "{-1, +1}"
+        shifts = ", ".join(s for s in applicable_shifts(fam) if s) or "-"
+        print(f"{fam.name:<18}{fam.obs_dim:>5}{fam.act_dim:>5}{fam.dt:>7}  {space:<22}{shifts}")
+    print("\nself-check: 1000 random real steps per family and shift; max |error| (atol 1e-6)")
+    ok = True
+    for fam in FAMILIES.values():
+        for shift in applicable_shifts(fam):
+            err = consistency_errors(fam, shift)
+            good = max(err["reward"], err["done"], err["velocity"], err["torch"]) <= 1e-6
+            ok &= good
+            print(f"  {fam.name:<18}{str(shift or '-'):<14} reward {err['reward']:.1e}  done {err['done']:.0f}  "
+                  f"velocity {err['velocity']:.1e}  torch {err['torch']:.1e}  ({err['n_done']} terminations)  "
+                  f"{'ok' if good else 'FAIL'}")
+    raise SystemExit(0 if ok else 1)
