@@ -14,8 +14,12 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
+from torch.distributions import kl_divergence
+from torch.func import functional_call
 
 import tasks
+from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, conjugate_gradient, gae,
+                  rollout, trpo_step)
 
 ALL_FAMILIES = list(tasks.FAMILIES)
 FAMILY_SHIFTS = [(f, s) for f in ALL_FAMILIES for s in tasks.applicable_shifts(f)]
@@ -170,3 +174,229 @@ def test_tasks_goal_samplers_and_eval_split():
     assert (neg <= 0).all() and (neg >= -2).all()
     s0 = tasks.initial_states("ant-vel", 5, seed=1)
     assert s0.shape == (5, 27) and len(np.unique(s0[:, 0])) == 5
+
+
+# =============================================================================================
+# trpo.py
+# =============================================================================================
+class _TorchPointMass:
+    """Torch vector env: 2-D point x ~ U[-2, 2]², action = velocity in [-1, 1]², x ← x + 0.2a, reward −‖x‖."""
+
+    single_observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    single_action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def __init__(self, num_envs=20):
+        self.num_envs = num_envs
+
+    def reset(self, seed=None):
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.x = torch.rand(self.num_envs, 2, generator=g) * 4 - 2  # (n_envs, 2)
+        return self.x, {}
+
+    def step(self, a):
+        self.x = self.x + 0.2 * a
+        no = torch.zeros(self.num_envs, dtype=torch.bool)
+        return self.x, -self.x.norm(dim=1), no, no, {}
+
+
+class _TorchCountdown:
+    """Torch vector env: obs = [step count], sub-env i terminates at step ends[i] (0 = never); reward = action."""
+
+    single_observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    single_action_space = gym.spaces.Box(-0.5, 0.5, (1,), np.float32)
+
+    def __init__(self, ends):
+        self.ends = torch.tensor(ends)
+        self.num_envs = len(ends)
+
+    def reset(self, seed=None):
+        self.t = torch.zeros(self.num_envs)
+        return self.t[:, None].clone(), {}
+
+    def step(self, a):
+        self.t = self.t + 1
+        return self.t[:, None].clone(), a[:, 0].clone(), self.t == self.ends, torch.zeros(self.num_envs, dtype=bool), {}
+
+
+class _GymCountdown(gym.Env):
+    """Single numpy env with the same dynamics, for gymnasium's SyncVectorEnv (SAME_STEP autoreset, as tasks.py)."""
+
+    observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float64)
+    action_space = gym.spaces.Box(-0.5, 0.5, (1,), np.float32)
+
+    def __init__(self, end):
+        self.end = end
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1), {}
+
+    def step(self, a):
+        self.t += 1
+        return np.array([float(self.t)]), float(a[0]), self.t == self.end, False, {}
+
+
+class _ConstNoise:
+    def __init__(self, value, shape):
+        self.value, self.shape, self.n_resets = value, shape, 0
+
+    def reset(self):
+        self.n_resets += 1
+
+    def __call__(self):
+        return np.full(self.shape, self.value)
+
+
+def test_trpo_conjugate_gradient_solves_spd():
+    g = torch.Generator().manual_seed(0)
+    M = torch.randn(8, 8, generator=g, dtype=torch.float64)
+    A = M @ M.T + 8 * torch.eye(8, dtype=torch.float64)  # SPD, well conditioned
+    b = torch.randn(8, generator=g, dtype=torch.float64)
+    x = conjugate_gradient(lambda v: A @ v, b, iters=20)
+    torch.testing.assert_close(x, torch.linalg.solve(A, b), rtol=1e-8, atol=1e-8)
+
+
+def test_trpo_fisher_vector_product_is_kl_hessian():
+    torch.manual_seed(0)
+    policy = GaussianPolicy(3, 2, hidden=(4,)).double()
+    with torch.no_grad():
+        policy.log_std.fill_(-0.3)
+    obs = torch.randn(10, 3, dtype=torch.float64)
+    with torch.no_grad():
+        old = policy.dist(obs)
+    names = [n for n, _ in policy.named_parameters()]
+    shapes = [p.shape for p in policy.parameters()]
+    theta = torch.nn.utils.parameters_to_vector(policy.parameters()).detach()
+
+    def mean_kl(flat):
+        params = dict(zip(names, [c.view(s) for c, s in zip(flat.split([s.numel() for s in shapes]), shapes)]))
+        return kl_divergence(old, _dist_at(policy, params, obs)).mean()
+
+    H = torch.autograd.functional.hessian(mean_kl, theta)  # (n_params, n_params)
+    v = torch.randn_like(theta)
+    torch.testing.assert_close(_fisher_vector_product(policy, obs, old, 0.0)(v), H @ v, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(_fisher_vector_product(policy, obs, old, 0.1)(v), H @ v + 0.1 * v, rtol=1e-6, atol=1e-9)
+
+
+def _dist_at(policy, params, obs):
+    mean = functional_call(policy, params, (obs,))
+    return torch.distributions.Independent(torch.distributions.Normal(mean, params["log_std"].exp()), 1)
+
+
+def _gae_loop(rew, values, next_values, mask, terminal, gamma, lam):
+    n, H = len(rew), len(rew[0])
+    adv = [[0.0] * H for _ in range(n)]
+    for i in range(n):
+        for t in reversed(range(H)):
+            if mask[i][t] == 0:
+                continue
+            delta = rew[i][t] + gamma * (1 - terminal[i][t]) * next_values[i][t] - values[i][t]
+            following = adv[i][t + 1] if t + 1 < H and mask[i][t + 1] else 0.0
+            adv[i][t] = delta + gamma * lam * following
+    ret = [[(adv[i][t] + values[i][t]) * mask[i][t] for t in range(H)] for i in range(n)]
+    return adv, ret
+
+
+def test_trpo_gae_matches_python_loop():
+    g = torch.Generator().manual_seed(1)
+    n, H = 5, 12
+    rew, values, next_values = (torch.randn(n, H, generator=g, dtype=torch.float64) for _ in range(3))
+    lengths, terminated = [12, 7, 1, 12, 4], [False, True, True, True, False]  # env 4: truncated early
+    mask = torch.zeros(n, H, dtype=torch.float64)
+    terminal = torch.zeros(n, H, dtype=torch.float64)
+    for i, (L, d) in enumerate(zip(lengths, terminated)):
+        mask[i, :L] = 1
+        terminal[i, L - 1] = float(d)
+    adv, ret = gae(rew, values, next_values, mask, terminal, 0.99, 0.95)
+    adv_ref, ret_ref = _gae_loop(rew.tolist(), values.tolist(), next_values.tolist(), mask.tolist(),
+                                 terminal.tolist(), 0.99, 0.95)
+    torch.testing.assert_close(adv, torch.tensor(adv_ref, dtype=torch.float64))
+    torch.testing.assert_close(ret, torch.tensor(ret_ref, dtype=torch.float64))
+    # λ = 1, no terminal, full length: Â_0 + V(s_0) is the discounted return bootstrapped at the end
+    r, v = rew[:1], values[:1]
+    nv = torch.cat([v[:, 1:], next_values[:1, -1:]], 1)  # V(s_{t+1}) consistent along the trajectory
+    adv1, _ = gae(r, v, nv, torch.ones(1, H, dtype=torch.float64), torch.zeros(1, H, dtype=torch.float64), 0.9, 1.0)
+    disc = sum(0.9 ** t * r[0, t] for t in range(H)) + 0.9 ** H * nv[0, -1]
+    torch.testing.assert_close(adv1[0, 0] + v[0, 0], disc)
+
+
+def test_trpo_kl_of_policy_with_itself_is_zero():
+    torch.manual_seed(0)
+    policy = GaussianPolicy(4, 3)
+    obs = torch.randn(7, 4)
+    kl = kl_divergence(policy.dist(obs), policy.dist(obs))  # (7,)
+    assert kl.shape == (7,)
+    torch.testing.assert_close(kl, torch.zeros(7))
+
+
+def test_trpo_obs_normalizer_is_shared_not_a_parameter():
+    norm = torch.nn.Linear(3, 3)  # stands in for the dynamics model's normaliser (has tensors of its own)
+    policy, vf = GaussianPolicy(3, 2, obs_normalizer=norm), ValueFunction(3, obs_normalizer=norm)
+    assert sum(p.numel() for p in policy.parameters()) == 3 * 32 + 32 + 32 * 32 + 32 + 32 * 2 + 2 + 2
+    assert not any(k.startswith("_") or "norm" in k for k in policy.state_dict())
+    assert sum(p.numel() for p in vf.parameters()) == 3 * 64 + 64 + 64 * 64 + 64 + 64 + 1
+    obs = torch.randn(5, 3)
+    with torch.no_grad():
+        plain = GaussianPolicy(3, 2)
+        plain.load_state_dict(policy.state_dict())
+        torch.testing.assert_close(policy(obs), plain(norm(obs)))
+
+
+@pytest.mark.parametrize("backend", ["torch", "gymnasium"])
+def test_trpo_rollout_masks_terminals_and_clipping(backend):
+    ends, horizon = [1, 3, 5, 0], 6
+    if backend == "torch":
+        env = _TorchCountdown(ends)
+    else:
+        env = gym.vector.SyncVectorEnv([lambda e=e: _GymCountdown(e) for e in ends],
+                                       autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    torch.manual_seed(0)
+    policy = GaussianPolicy(1, 1)
+    with torch.no_grad():
+        policy.log_std.fill_(np.log(3.0))  # wide: many actions beyond the bounds ±0.5
+    batch = rollout(env, policy, horizon, seed=0, generator=torch.Generator().manual_seed(0))
+    assert batch["obs"].shape == (4, horizon, 1) and batch["act"].shape == (4, horizon, 1)
+    assert set(batch) == {"obs", "act", "act_pi", "rew", "next_obs", "mask", "terminal"}
+    assert all(v.dtype == torch.float32 and v.shape[:2] == (4, horizon) for v in batch.values())
+    mask = torch.tensor([[1, 0, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]]).float()
+    terminal = torch.zeros(4, horizon)
+    terminal[0, 0], terminal[1, 2], terminal[2, 4] = 1, 1, 1
+    torch.testing.assert_close(batch["mask"], mask)
+    torch.testing.assert_close(batch["terminal"], terminal)
+    # valid steps: obs = t, next_obs = t + 1 (the true last state, not an autoreset one)
+    t = torch.arange(horizon).float().expand(4, horizon)
+    valid = mask.bool()
+    torch.testing.assert_close(batch["obs"][..., 0][valid], t[valid])
+    torch.testing.assert_close(batch["next_obs"][..., 0][valid], t[valid] + 1)
+    # actions clipped to the bounds, stored as stepped (reward = action)
+    act = batch["act"][..., 0]
+    assert act.abs().max() <= 0.5 and (act.abs() == 0.5).any() and (act.abs() < 0.5).any()
+    torch.testing.assert_close(batch["rew"][valid], act[valid])
+    # act_pi: the unclipped policy sample that TRPO's likelihood ratio uses
+    assert (batch["act_pi"].abs() > 0.5).any()
+    torch.testing.assert_close(batch["act"], batch["act_pi"].clamp(-0.5, 0.5))
+    # exploration noise is added before clipping and reset once per rollout
+    noise = _ConstNoise(10.0, (4, 1))
+    batch = rollout(env, policy, horizon, noise=noise, seed=0)
+    assert noise.n_resets == 1 and (batch["act"] == 0.5).all()
+
+
+def test_trpo_learns_point_mass():
+    torch.manual_seed(0)
+    env, cfg = _TorchPointMass(20), TRPOConfig()
+    policy, vf = GaussianPolicy(2, 2), ValueFunction(2)
+    gen = torch.Generator().manual_seed(0)
+    returns = []
+    for it in range(20):
+        stats = trpo_step(policy, vf, rollout(env, policy, 50, seed=it, generator=gen), cfg)
+        returns.append(stats["ep_return"])
+        assert set(stats) == {"kl", "surr_improve", "entropy", "vf_loss", "ls_accepted", "ep_return"}
+        assert stats["kl"] <= cfg.ls_accept_ratio * cfg.max_kl
+        if it == 0:
+            adam = vf.optimizer
+    assert vf.optimizer is adam  # the value function's Adam persists across calls
+    final = rollout(env, policy, 50, seed=1000, generator=gen)
+    final_return = (final["rew"] * final["mask"]).sum(1).mean().item()
+    assert returns[0] < -50  # random policy wanders around
+    assert final_return > -25, (returns, final_return)

@@ -1,0 +1,296 @@
+"""The learned dynamics model M̂_φ of SLBO (paper Sec. 2.4, Eq. 4; Algorithm 1, lines 7, 11 and 13).
+
+SMTL transfers this one model across tasks: a state-difference MLP with running normalisers, trained by Adam on the
+k-step loss of Eq. (4) over all real data D (line 11), and a batched virtual environment that rolls policies out
+inside the model with a task's reward (line 13). Layout of rollout batches and the vector-env interface: conventions.
+
+    model, data = DynamicsModel(obs_dim, act_dim, fam.act_low, fam.act_high), Dataset(obs_dim, act_dim)
+    model.update_normalizers(*data.add(batch)); fit(model, data)        # D ← D ∪ {real samples}; 100 Adam steps
+    env = VirtualEnv(model, fam, goal, init_states, n_envs=20)          # then trpo.rollout(env, policy, 200)
+"""
+import warnings
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _hp(default, help):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class DynamicsConfig:
+    hidden: tuple = _hp((500, 500), "dynamics MLP hidden widths (ReLU)")
+    k: int = _hp(2, "horizon k of the multi-step loss, Eq. (4)")
+    batch_size: int = _hp(128, "windows of k real transitions per Adam step")
+    lr: float = _hp(1e-3, "dynamics Adam learning rate")
+    weight_decay: float = _hp(1e-5, "dynamics L2 weight decay (gradient wd·φ)")
+    grad_clip: float = _hp(2.0, "dynamics global gradient-norm clip")
+    n_model: int = _hp(100, "n_model: Adam steps on Eq. (4) per inner iteration (Algorithm 1, line 11)")
+    clip: float = _hp(100.0, "virtual env: predicted states are clipped to |normalised s| ≤ clip (SLBO's 100); "
+                             "real states lie well inside, so any clipping means a diverging model and is reported")
+
+
+def _as_tensor(x, like):
+    return torch.as_tensor(x, dtype=like.dtype, device=like.device)
+
+
+class Normalizer(nn.Module):
+    """Running mean/std of all data seen so far; y = (x − μ) / σ. Buffers (in state_dict): mean, std, count."""
+
+    def __init__(self, dim, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(dim))  # μ (dim,)
+        self.register_buffer("std", torch.ones(dim))  # σ (dim,), floored at eps so forward is a plain divide
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))  # n
+
+    @torch.no_grad()
+    def update(self, x):
+        """Merge a batch x (n, dim) (numpy or torch) into the running statistics (Chan et al.), in float64."""
+        x = torch.as_tensor(x, dtype=torch.float64, device=self.mean.device).reshape(-1, self.mean.shape[0])
+        n_b = x.shape[0]
+        if n_b == 0:
+            return
+        n_a, mu_a, var_a = self.count.item(), self.mean.double(), self.std.double() ** 2
+        mu_b, var_b = x.mean(0), x.var(0, unbiased=False)  # (dim,) each
+        n = n_a + n_b
+        delta = mu_b - mu_a  # (dim,)
+        # μ = μ_a + δ n_b / n;   σ² = (n_a σ_a² + n_b σ_b² + δ² n_a n_b / n) / n
+        self.mean.copy_(mu_a + delta * n_b / n)
+        self.std.copy_(((n_a * var_a + n_b * var_b + delta ** 2 * n_a * n_b / n) / n).sqrt().clamp_min(self.eps))
+        self.count.fill_(n)
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+    def inverse(self, y):
+        return torch.addcmul(self.mean, y, self.std)
+
+
+class DynamicsModel(nn.Module):
+    """M̂_φ(s, a) = s + σ_Δ · f_φ((s − μ_s)/σ_s, clip(a)) + μ_Δ, f_φ an MLP [s+a → 500 → 500 → s] with ReLU.
+
+    f_φ predicts the normalised state difference; its output layer starts near zero, so the first prediction is
+    s + μ_Δ. Owns the state normaliser `obs_norm` (shared with policy and value net) and `diff_norm` for Δ = s' − s;
+    the caller feeds them all real data with `update_normalizers`. `optimizer` (Adam, made by `fit` on first use)
+    persists with the model across tasks; it is not a Module, so save `model.optimizer.state_dict()` separately."""
+
+    def __init__(self, obs_dim, act_dim, act_low, act_high, hidden=DynamicsConfig.hidden):
+        super().__init__()
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.obs_norm, self.diff_norm = Normalizer(obs_dim), Normalizer(obs_dim)
+        self.register_buffer("act_low", torch.as_tensor(np.asarray(act_low, dtype=np.float32)).reshape(act_dim))
+        self.register_buffer("act_high", torch.as_tensor(np.asarray(act_high, dtype=np.float32)).reshape(act_dim))
+        sizes = (obs_dim + act_dim, *hidden, obs_dim)
+        self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
+        nn.init.normal_(self.layers[-1].weight, std=1e-5)  # f_φ ≈ 0 at the start (SLBO: truncated normal, σ 1e-5)
+        nn.init.zeros_(self.layers[-1].bias)
+        self.optimizer = None
+
+    def forward(self, s, a):
+        # The hot loop of virtual rollouts: F.linear on the weights directly, the output scale fused into addcmul.
+        x = torch.cat([self.obs_norm(s), torch.clamp(a, self.act_low, self.act_high)], -1)  # (batch, obs+act)
+        *hidden, out = self.layers
+        for layer in hidden:
+            x = torch.relu(F.linear(x, layer.weight, layer.bias))  # (batch, width)
+        # ŝ' = s + σ_Δ · f_φ(·) + μ_Δ
+        return torch.addcmul(s + self.diff_norm.mean, self.diff_norm.std, F.linear(x, out.weight, out.bias))
+
+    @torch.no_grad()
+    def update_normalizers(self, obs, next_obs):
+        """Merge real transitions (N, obs_dim) each into μ_s, σ_s and μ_Δ, σ_Δ (Δ = s' − s)."""
+        obs = torch.as_tensor(obs, dtype=torch.float64)
+        self.obs_norm.update(obs)
+        self.diff_norm.update(torch.as_tensor(next_obs, dtype=torch.float64) - obs)
+
+
+def multi_step_loss(model, obs_seq, act_seq):
+    """Eq. (4) on windows s_{t:t+k} (B, k+1, obs_dim), a_{t:t+k−1} (B, k, act_dim): a scalar, mean over the batch.
+
+    # NOTE (differs from paper): Eq. (4) reads ‖ŝ_{t+i} − s_{t+i}‖₂. We use the per-step error of SLBO's code
+    # (slbo/loss/multi_step_loss.py, and SLBO paper Eq. 6.1) because the SMTL authors ran that code: the error of the
+    # predicted *change*, e_i = ((ŝ_{t+i} − ŝ_{t+i−1}) − (s_{t+i} − s_{t+i−1})) / σ_Δ, measured by its RMS over the
+    # state coordinates, ‖e_i‖₂ / √obs_dim (SLBO's L2Loss takes the mean, not the sum, under the square root). For
+    # i = 1 both read ‖ŝ_{t+1} − s_{t+1}‖; the scale √obs_dim keeps SLBO's lr, weight decay and gradient clip apt.
+    """
+    k = act_seq.shape[1]
+    s_hat = obs_seq[:, 0]  # ŝ_t = s_t (B, obs_dim)
+    loss = 0.0
+    for i in range(k):
+        s_hat_next = model(s_hat, act_seq[:, i])  # ŝ_{t+i+1} = M̂_φ(ŝ_{t+i}, a_{t+i}) (B, obs_dim)
+        e = ((s_hat_next - s_hat) - (obs_seq[:, i + 1] - obs_seq[:, i])) / model.diff_norm.std  # (B, obs_dim)
+        loss = loss + e.pow(2).mean(-1).sqrt()  # (B,)
+        s_hat = s_hat_next
+    # L = (1/k) Σ_{i=1..k} ‖e_i‖, mean over the batch
+    return loss.mean() / k
+
+
+class Dataset:
+    """D: every real transition so far, flat, in arrival order: obs, next_obs (N, obs_dim), act (N, act_dim) float32
+    and ep_end (N,) bool (the last transition of an episode: a termination or a row's last valid step). k-step
+    windows are drawn only inside one episode. Plain tensors, so `state_dict()` can go straight into torch.save."""
+
+    def __init__(self, obs_dim, act_dim, device="cpu"):
+        self.device = torch.device(device)
+        self.obs = torch.empty(0, obs_dim, device=self.device)  # (N, obs_dim)
+        self.act = torch.empty(0, act_dim, device=self.device)  # (N, act_dim)
+        self.next_obs = torch.empty(0, obs_dim, device=self.device)  # (N, obs_dim)
+        self.ep_end = torch.empty(0, dtype=torch.bool, device=self.device)  # (N,)
+        self._starts = {}  # k -> valid window starts, rebuilt after each add
+
+    def __len__(self):
+        return self.obs.shape[0]
+
+    def add(self, batch):
+        """D ← D ∪ {the batch's valid steps (mask == 1)} (Algorithm 1, line 7). Returns the new (obs, next_obs)
+        (n_new, obs_dim) each, for `model.update_normalizers(*data.add(batch))`."""
+        m = batch["mask"].to(self.device) > 0  # (n_envs, horizon)
+        # an episode ends at a termination or at a row's last valid step (time limit / end of rollout)
+        last = m & ~torch.cat([m[:, 1:], torch.zeros_like(m[:, :1])], 1)  # (n_envs, horizon)
+        ep_end = (last | (batch["terminal"].to(self.device) > 0))[m]  # (n_new,)
+        new = [batch[key].to(self.device, torch.float32)[m] for key in ("obs", "act", "next_obs")]  # (n_new, ·) each
+        self.obs, self.act, self.next_obs = (torch.cat([old, x]) for old, x in
+                                             zip((self.obs, self.act, self.next_obs), new))
+        self.ep_end = torch.cat([self.ep_end, ep_end])
+        self._starts = {}
+        return new[0], new[2]
+
+    def _valid_starts(self, k):
+        """Indices i with transitions i … i+k−1 in one episode: no episode end among i … i+k−2."""
+        if k not in self._starts:
+            c = F.pad(torch.cumsum(self.ep_end.long(), 0), (1, 0))  # (N+1,)  c[j] = ends before j
+            i = torch.arange(max(len(self) - k + 1, 0), device=self.device)  # (N−k+1,)
+            self._starts[k] = i[c[i + k - 1] == c[i]]
+        return self._starts[k]
+
+    def sample(self, n, k, generator=None):
+        """n windows uniform over valid starts: obs_seq (n, k+1, obs_dim) = s_{t:t+k}, act_seq (n, k, act_dim)."""
+        starts = self._valid_starts(k)
+        if len(starts) == 0:
+            raise ValueError(f"no episode in the dataset has {k} transitions ({len(self)} transitions stored)")
+        pick = torch.randint(len(starts), (n,), generator=generator).to(self.device)  # (n,)  CPU generator
+        steps = starts[pick, None] + torch.arange(k, device=self.device)  # (n, k)
+        obs_seq = torch.cat([self.obs[steps[:, :1]], self.next_obs[steps]], 1)  # (n, k+1, obs_dim)
+        return obs_seq, self.act[steps]
+
+    def state_dict(self):
+        return {"obs": self.obs, "act": self.act, "next_obs": self.next_obs, "ep_end": self.ep_end}
+
+    def load_state_dict(self, state):
+        self.obs, self.act, self.next_obs, self.ep_end = (state[key].to(self.device) for key in
+                                                          ("obs", "act", "next_obs", "ep_end"))
+        self._starts = {}
+
+
+def fit(model, data, n_steps=None, cfg=DynamicsConfig(), optimizer=None, generator=None):
+    """Algorithm 1, line 11: n_steps (default cfg.n_model) Adam steps on Eq. (4) with windows drawn from D.
+    Adam: `optimizer` if given, else model.optimizer (made here on first call, then kept: its moments carry over
+    across fits and tasks, as one optimiser in SLBO's code). Returns the mean training loss over the steps."""
+    if optimizer is None:
+        if model.optimizer is None:
+            # NOTE (differs from SLBO): torch adds wd·φ after the gradient clip; SLBO clips the sum. wd·φ ~ 1e-6.
+            model.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimizer = model.optimizer
+    n_steps = cfg.n_model if n_steps is None else n_steps
+    total = torch.zeros((), device=data.device)
+    for _ in range(n_steps):
+        obs_seq, act_seq = data.sample(cfg.batch_size, cfg.k, generator)
+        loss = multi_step_loss(model, obs_seq, act_seq)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        total += loss.detach()
+    return (total / max(n_steps, 1)).item()
+
+
+class VirtualEnv:
+    """n_envs copies of task ψ inside the model (Algorithm 1, line 13), gymnasium vector API, torch in and out.
+
+    reset() draws start states from `init_states` (n_pool, obs_dim), real reset states; step(a) predicts
+    s' = M̂_φ(s, a), keeps it in the box |(s' − μ_s)/σ_s| ≤ cfg.clip (non-finite values are replaced), and scores it
+    with the task's own functions: r = family.reward(s, a, s', ψ), terminated = family.done(s'); truncated is always
+    False (the rollout helper stops at the horizon). Clipped predictions count in `n_clipped` (since the last
+    reset) and trigger one RuntimeWarning per env. Start states come from `generator` (a CPU torch.Generator),
+    or from a fresh one when reset gets a seed."""
+
+    def __init__(self, model, family, goal, init_states, n_envs, generator=None, cfg=DynamicsConfig()):
+        self.model, self.family, self.num_envs, self.generator, self.clip = model, family, n_envs, generator, cfg.clip
+        like = model.act_low
+        goal = _as_tensor(goal, like)
+        self.goal = goal.reshape(-1) if goal.dim() <= 1 else goal  # ψ (goal_dim,) or (n_envs, goal_dim)
+        self.init_states = _as_tensor(init_states, like)  # (n_pool, obs_dim)
+        self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (model.obs_dim,), np.float32)
+        self.single_action_space = gym.spaces.Box(np.asarray(family.act_low, np.float32),
+                                                  np.asarray(family.act_high, np.float32), dtype=np.float32)
+        self._truncated = torch.zeros(n_envs, dtype=torch.bool, device=like.device)  # (n_envs,) never
+        self._warned, self.n_clipped = False, 0
+
+    def reset(self, seed=None):
+        g = torch.Generator().manual_seed(seed) if seed is not None else self.generator
+        idx = torch.randint(len(self.init_states), (self.num_envs,), generator=g)  # (n_envs,)
+        self._s = self.init_states[idx.to(self.init_states.device)]  # s_0 (n_envs, obs_dim)
+        # the clip box in state units, fixed for the rollout: μ_s − c σ_s ≤ s ≤ μ_s + c σ_s
+        norm = self.model.obs_norm
+        self._lo, self._hi = norm.mean - self.clip * norm.std, norm.mean + self.clip * norm.std  # (obs_dim,) each
+        self.n_clipped = 0
+        return self._s, {}
+
+    def step(self, act):
+        with torch.no_grad():
+            s = self._s
+            s_pred = self.model(s, act)  # M̂_φ(s, a) (n_envs, obs_dim)
+            s_next = torch.clamp(s_pred, self._lo, self._hi)  # (n_envs, obs_dim)
+            if not torch.equal(s_next, s_pred):  # rare: clipped or non-finite (NaN ≠ NaN)
+                s_next = self._diverged(s_pred, s_next)
+            rew = self.family.reward(s, act, s_next, self.goal)  # (n_envs,)
+            terminated = self.family.done(s_next)  # (n_envs,)
+        self._s = s_next
+        return s_next, rew, terminated, self._truncated, {}
+
+    def _diverged(self, s_pred, s_next):
+        s_next = torch.where(torch.isnan(s_next), self.model.obs_norm.mean, s_next)  # NaN -> μ_s
+        n = int((s_next != s_pred).any(-1).sum())
+        self.n_clipped += n
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"VirtualEnv: the dynamics model diverged: {n} predicted state(s) left the box "
+                          f"|normalised s| ≤ {self.clip} or were non-finite, and were clipped; further clipping is "
+                          f"counted in env.n_clipped without warning", RuntimeWarning, stacklevel=3)
+        return s_next
+
+
+if __name__ == "__main__":
+    # Self-check: learn a known linear system s' = A s + B a from random episodes; held-out error must fall.
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    obs_dim, act_dim, n_envs, horizon = 4, 2, 32, 50
+    A = torch.eye(obs_dim) + 0.05 * torch.randn(obs_dim, obs_dim, generator=gen)  # (obs_dim, obs_dim)
+    B = 0.3 * torch.randn(obs_dim, act_dim, generator=gen)  # (obs_dim, act_dim)
+
+    def episodes(n):
+        obs = torch.empty(n, horizon + 1, obs_dim)  # (n, horizon+1, obs_dim)
+        obs[:, 0] = torch.randn(n, obs_dim, generator=gen)
+        act = torch.rand(n, horizon, act_dim, generator=gen) * 2 - 1  # (n, horizon, act_dim)
+        for t in range(horizon):
+            obs[:, t + 1] = obs[:, t] @ A.T + act[:, t] @ B.T
+        ones = torch.ones(n, horizon)
+        return {"obs": obs[:, :-1], "act": act, "next_obs": obs[:, 1:], "rew": 0 * ones, "mask": ones,
+                "terminal": 0 * ones}
+
+    model, data = DynamicsModel(obs_dim, act_dim, -np.ones(act_dim), np.ones(act_dim)), Dataset(obs_dim, act_dim)
+    model.update_normalizers(*data.add(episodes(n_envs)))
+    test = Dataset(obs_dim, act_dim)
+    test.add(episodes(8))
+    with torch.no_grad():
+        delta = test.next_obs - test.obs  # (N, obs_dim)
+    for it in range(6):
+        with torch.no_grad():
+            err = (model(test.obs, test.act) - test.next_obs).norm(dim=1).mean() / delta.norm(dim=1).mean()
+        print(f"after {it * 100:3d} Adam steps: held-out ‖ŝ' − s'‖ / ‖s' − s‖ = {err:.4f}")
+        loss = fit(model, data, 100, generator=gen)

@@ -1,0 +1,164 @@
+"""Single-task SLBO (Luo et al. 2019), the engine SMTL runs on every task: Algorithm 1, lines 6–14.
+
+Line 7 collects real samples with Ornstein–Uhlenbeck exploration noise into the dataset D;
+`virtual_training` (lines 9–14) alternates n_model Adam steps of Eq. (4) on D with n_policy TRPO steps
+on rollouts inside the learned model M̂_φ; `slbo` runs n_slbo stages of both and counts every real sample.
+A `Learner` holds what persists across stages (and, for SMTL, across tasks): φ, D, V and their optimisers.
+
+    learner = Learner("cheetah-vel", SLBOConfig(), seed=0)
+    log = slbo(learner, learner.new_policy(), goal=1.0, n_slbo=10)   # per stage: real samples, return, |v − g|
+    virtual_training(learner, policy, goal=1.0, n_inner=40)            # SMTL's warm-up: no real samples
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import tasks
+from dynamics import Dataset, DynamicsConfig, DynamicsModel, VirtualEnv, fit
+from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
+
+
+def _hp(default, help):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class SLBOConfig:
+    n_collect: int = _hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (Appendix: 4000 cheetah, 8000 ant/humanoid)")
+    n_trpo: int = _hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel")
+    n_inner: int = _hp(20, "n_inner: model/policy rounds of VirtualTraining after each real collection (SLBO's 20)")
+    n_model: int = _hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11")
+    n_policy: int = _hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14")
+    ou_theta: float = _hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion θ")
+    ou_sigma: float = _hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ")
+    n_init_states: int = _hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from")
+
+
+class _OUNoise:
+    """x ← x − θ x + σ ε, ε ~ N(0, I): temporally correlated exploration noise, one process per env."""
+
+    def __init__(self, n_envs, act_dim, theta, sigma, generator):
+        self.shape, self.theta, self.sigma, self.gen = (n_envs, act_dim), theta, sigma, generator
+        self.reset()
+
+    def reset(self):
+        self.x = torch.zeros(self.shape)  # (n_envs, act_dim)
+
+    def __call__(self):
+        self.x = self.x - self.theta * self.x + self.sigma * torch.randn(self.shape, generator=self.gen)
+        return self.x
+
+
+def _seed(generator):
+    """A fresh integer seed for a real env, drawn from the learner's generator (same seed, same numbers)."""
+    return int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
+
+
+class Learner:
+    """What SLBO keeps between stages and SMTL between tasks (REFERENCE: only the policy is re-initialised per task):
+    the model φ with its normalisers and Adam state, the real dataset D, the value function V, the pool of real
+    initial states, and the random stream every stochastic step draws from."""
+
+    def __init__(self, family, cfg=SLBOConfig(), dyn=DynamicsConfig(), trpo=TRPOConfig(), seed=0, device="cpu"):
+        self.family, self.cfg, self.dyn, self.trpo = tasks.get_family(family), cfg, dyn, trpo
+        self.device = torch.device(device)
+        torch.manual_seed(seed)  # network initialisations and the value function's minibatch order
+        self.generator = torch.Generator().manual_seed(seed)  # rollouts, model minibatches, env seeds (CPU stream)
+        f = self.family
+        self.model = DynamicsModel(f.obs_dim, f.act_dim, f.act_low, f.act_high, dyn.hidden).to(self.device)
+        self.data = Dataset(f.obs_dim, f.act_dim, self.device)
+        self.value_fn = ValueFunction(f.obs_dim, trpo.value_hidden, self.model.obs_norm).to(self.device)
+        s0 = tasks.initial_states(f, cfg.n_init_states, seed=seed)  # (n_init_states, obs_dim)
+        self.init_states = torch.as_tensor(s0, dtype=torch.float32, device=self.device)
+        self.samples = 0  # real environment steps taken so far (line 7 only)
+
+    def new_policy(self):
+        """A freshly initialised π_θ (Algorithm 1 line 4) that shares φ's state normaliser."""
+        f = self.family
+        return GaussianPolicy(f.obs_dim, f.act_dim, self.trpo.policy_hidden, self.model.obs_norm).to(self.device)
+
+
+def collect(learner, policy, goal, n_samples, shift=None):
+    """Algorithm 1 line 7: D ← D ∪ {n_samples real samples from π_θ plus OU noise}; updates the normalisers.
+    Runs ⌈n_samples / H⌉ real episodes in parallel, repeated while terminations left fewer valid steps.
+    Returns the batch of the last round and the number of real samples taken."""
+    f, cfg = learner.family, learner.cfg
+    n_envs = -(-n_samples // f.horizon)
+    env = tasks.make_vec_env(f, np.tile(tasks.check_goal(f, goal, shift), (n_envs, 1)), shift)
+    noise = _OUNoise(n_envs, f.act_dim, cfg.ou_theta, cfg.ou_sigma, learner.generator)
+    taken = 0
+    while taken < n_samples:
+        batch = rollout(env, policy, f.horizon, noise=noise, seed=_seed(learner.generator), generator=learner.generator)
+        obs, next_obs = learner.data.add(batch)  # the valid (mask 1) transitions, (N, obs_dim) each
+        learner.model.update_normalizers(obs, next_obs)
+        taken += len(obs)
+    env.close()
+    learner.samples += taken
+    return batch, taken
+
+
+def virtual_training(learner, policy, goal, n_inner, n_model=None, n_policy=None, shift=None, progress=False):
+    """VirtualTraining(θ, φ, D, n_inner), Algorithm 1 lines 9-14: no real samples. `shift` only says which goal
+    space ψ comes from (pos2neg). Returns the last round's model loss and mean virtual return."""
+    cfg, f = learner.cfg, learner.family
+    n_model = cfg.n_model if n_model is None else n_model
+    n_policy = cfg.n_policy if n_policy is None else n_policy
+    env = VirtualEnv(learner.model, f, tasks.check_goal(f, goal, shift),
+                     learner.init_states, n_envs=max(1, cfg.n_trpo // f.horizon), generator=learner.generator,
+                     cfg=learner.dyn)
+    model_loss, virtual_return = float("nan"), float("nan")
+    bar = tqdm(range(n_inner), desc="virtual training", leave=False, disable=not progress)
+    for _ in bar:
+        # line 11: optimise Eq. (4) over φ with data sampled from D, n_model Adam steps
+        model_loss = fit(learner.model, learner.data, n_model, learner.dyn, generator=learner.generator)
+        returns = []
+        for _ in range(n_policy):
+            # line 13: D' ← {n_trpo samples with M̂_φ as the dynamics}, from real initial states
+            batch = rollout(env, policy, f.horizon, generator=learner.generator)
+            # line 14: optimise π_θ by TRPO on D'
+            returns.append(trpo_step(policy, learner.value_fn, batch, learner.trpo)["ep_return"])
+        virtual_return = float(np.mean(returns))
+        bar.set_postfix(model_loss=f"{model_loss:.3f}", virtual_return=f"{virtual_return:.1f}")
+    return {"model_loss": model_loss, "virtual_return": virtual_return}
+
+
+@torch.no_grad()
+def evaluate(family, policy, goals, shift=None, seed=0):
+    """Real return of π_θ's mean action on each goal (one episode per row of goals (n, goal_dim)), and the mean
+    speed error |v − g| over the episode's steps (‖v − g‖ for 2-D goals; None for forward/backward tasks).
+    Evaluation episodes are a measurement: they are not added to D nor counted as samples."""
+    f = tasks.get_family(family)
+    goals = np.asarray(goals, dtype=np.float64).reshape(-1, f.goal_dim)
+    env = tasks.make_vec_env(f, goals, shift)
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed)
+    env.close()
+    m = batch["mask"]  # (n, H)
+    returns = (batch["rew"] * m).sum(1)  # (n,)
+    out = {"return": returns.cpu().numpy(), "vel_err": None}
+    if f.kind == "velocity":
+        axes = [i for i in f.vel_index[:f.goal_dim]]
+        v = batch["next_obs"][..., axes]  # (n, H, goal_dim)
+        g = torch.as_tensor(goals, dtype=v.dtype, device=v.device)[:, None]  # (n, 1, goal_dim)
+        err = (v - g).norm(dim=-1)  # (n, H)
+        out["vel_err"] = ((err * m).sum(1) / m.sum(1)).cpu().numpy()
+    return out
+
+
+def slbo(learner, policy, goal, n_slbo, shift=None, n_inner=None, eval_seed=0, progress=True):
+    """Algorithm 1 lines 6-8: n_slbo stages of (collect n_collect real samples, VirtualTraining(n_inner)).
+    After each stage, the policy is evaluated on the real task; returns one dict per stage."""
+    n_inner = learner.cfg.n_inner if n_inner is None else n_inner
+    log = []
+    bar = tqdm(range(n_slbo), desc=f"SLBO {learner.family.name}", disable=not progress)
+    for stage in bar:
+        _, taken = collect(learner, policy, goal, learner.cfg.n_collect, shift)  # line 7
+        vt = virtual_training(learner, policy, goal, n_inner, shift=shift, progress=progress)  # line 8
+        ev = evaluate(learner.family, policy, np.atleast_1d(goal)[None], shift, seed=eval_seed)
+        row = {"stage": stage + 1, "samples": learner.samples, "return": float(ev["return"].mean()),
+               "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean()), **vt}
+        log.append(row)
+        bar.set_postfix(samples=row["samples"], ret=f"{row['return']:.1f}",
+                        **({} if row["vel_err"] is None else {"vel_err": f"{row['vel_err']:.3f}"}))
+    return log
