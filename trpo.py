@@ -43,20 +43,23 @@ def _mlp(sizes):
     return nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
 
 
-def _mlp_forward(layers, x):
+def _mlp_forward(layers, x, activation=torch.tanh):
     # F.linear on the weights directly (and no ModuleList slicing): the rollout loop calls this every step.
     *hidden, out = layers
     for layer in hidden:
-        x = torch.tanh(F.linear(x, layer.weight, layer.bias))
+        x = activation(F.linear(x, layer.weight, layer.bias))
     return F.linear(x, out.weight, out.bias)
 
 
 class GaussianPolicy(nn.Module):
-    """π_θ(a|s) = N(μ_θ(s), diag σ²): μ an MLP [obs → 32 → 32 → act] tanh, log σ a state-independent parameter."""
+    """π_θ(a|s) = N(μ_θ(s), diag σ²): μ an MLP [obs → 32 → 32 → act] tanh (SLBO; MAML: [100, 100] ReLU),
+    log σ a state-independent parameter."""
 
-    def __init__(self, obs_dim, act_dim, hidden=(32, 32), obs_normalizer=None):
+    def __init__(self, obs_dim, act_dim, hidden=(32, 32), obs_normalizer=None, activation="tanh"):
         super().__init__()
         self.mu = _mlp((obs_dim, *hidden, act_dim))
+        self.activation = activation
+        self._act_fn = {"tanh": torch.tanh, "relu": torch.relu}[activation]
         self.log_std = nn.Parameter(torch.zeros(act_dim))  # log σ, initialised to 0 (σ = 1)
         # The obs normaliser is owned elsewhere (SLBO's dynamics model; its running state normaliser is shared with
         # policy and value net). Held in a tuple so nn.Module does not register it: its tensors stay out of
@@ -65,7 +68,7 @@ class GaussianPolicy(nn.Module):
 
     def forward(self, obs):  # μ_θ(s) (..., act_dim)
         norm = self._obs_normalizer[0]
-        return _mlp_forward(self.mu, obs if norm is None else norm(obs))
+        return _mlp_forward(self.mu, obs if norm is None else norm(obs), self._act_fn)
 
     def dist(self, obs):
         """π_θ(·|s) as a distribution over the whole action vector (log-probs/entropy summed over act_dim)."""
