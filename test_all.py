@@ -17,7 +17,9 @@ from gymnasium.utils.env_checker import check_env
 from torch.distributions import kl_divergence
 from torch.func import functional_call
 
+import smtl
 import tasks
+from dynamics import DynamicsConfig
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, conjugate_gradient, gae,
                   rollout, trpo_step)
 
@@ -400,3 +402,110 @@ def test_trpo_learns_point_mass():
     final_return = (final["rew"] * final["mask"]).sum(1).mean().item()
     assert returns[0] < -50  # random policy wanders around
     assert final_return > -25, (returns, final_return)
+
+
+# =============================================================================================
+# smtl.py
+# =============================================================================================
+def _tiny_smtl(**kw):
+    """A config small enough for seconds: 400 real samples per task (2 episodes), tiny virtual training."""
+    cfg = smtl.SMTLConfig(**{"n_tasks": 3, "n_warmup": 2, "n_inner_adapt": 1, "n_eval_episodes": 1, **kw})
+    return dict(cfg=cfg, slbo_cfg=smtl.slbo_config_for("cheetah-vel", n_collect=400, n_trpo=400, n_model=10,
+                                                       n_policy=2, n_init_states=50),
+                dyn=DynamicsConfig(hidden=(64, 64)), progress=False)
+
+
+def _same_state(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a) and a.keys() == b.keys()
+
+
+def test_smtl_warm_up_only_after_first_task_and_samples_counted(monkeypatch):
+    calls = []
+    real_vt = smtl.virtual_training
+    monkeypatch.setattr(smtl, "virtual_training", lambda learner, policy, goal, n_inner, **kw: (
+        calls.append(len(learner.data)), real_vt(learner, policy, goal, n_inner, **kw))[1])
+    out = smtl.train("cheetah-vel", seed=0, **_tiny_smtl())
+    log, learner = out["log"], out["learner"]
+    assert [row["warmup_return"] is None for row in log] == [True, False, False]  # skipped for the first task only
+    assert calls == [400, 400, 800, 800]  # n_warmup = 2 rounds for tasks 2 and 3, never with an empty D
+    # D grows by exactly the counted real samples: n_collect per task
+    assert [row["samples"] for row in log] == [400, 800, 1200]
+    assert len(learner.data) == learner.samples == out["samples"] == 1200
+    assert learner.model.obs_norm.count.item() == 1200
+    assert len({tuple(row["goal"]) for row in log}) == 3  # a new task ψ ~ p(ψ) each time
+
+
+def test_smtl_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
+    full = smtl.train("cheetah-vel", seed=1, checkpoint=str(tmp_path / "full.pt"), **_tiny_smtl())
+    real_collect, n = smtl.collect, [0]
+
+    def interrupted(*args, **kw):
+        n[0] += 1
+        if n[0] == 3:  # Ctrl-C in the middle of the third task
+            raise KeyboardInterrupt
+        return real_collect(*args, **kw)
+
+    monkeypatch.setattr(smtl, "collect", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        smtl.train("cheetah-vel", seed=1, checkpoint=str(tmp_path / "cut.pt"), **_tiny_smtl())
+    assert len(smtl.load_checkpoint(str(tmp_path / "cut.pt"))["log"]) == 2  # the finished tasks were kept
+    monkeypatch.setattr(smtl, "collect", real_collect)
+    resumed = smtl.train("cheetah-vel", seed=1, checkpoint=str(tmp_path / "cut.pt"), **_tiny_smtl())
+    strip = [{k: v for k, v in row.items() if k != "wall_s"} for row in full["log"]]
+    assert [{k: v for k, v in row.items() if k != "wall_s"} for row in resumed["log"]] == strip
+    assert _same_state(full["learner"].model.state_dict(), resumed["learner"].model.state_dict())
+    assert _same_state(full["learner"].data.state_dict(), resumed["learner"].data.state_dict())
+    # a checkpoint with other settings or of another family is refused in one line
+    with pytest.raises(ValueError, match="n_warmup"):
+        smtl.train("cheetah-vel", seed=1, checkpoint=str(tmp_path / "cut.pt"), **_tiny_smtl(n_warmup=5))
+    with pytest.raises(ValueError, match="is for 'cheetah-vel'"):
+        smtl.train("cheetah-vel-full", seed=1, checkpoint=str(tmp_path / "cut.pt"), **_tiny_smtl())
+
+
+def test_smtl_adapt_warm_up_then_stages_leaves_checkpoint_alone(tmp_path):
+    path = str(tmp_path / "smtl.pt")
+    smtl.train("cheetah-vel", seed=0, checkpoint=path, **_tiny_smtl(n_tasks=2))
+    before = (tmp_path / "smtl.pt").read_bytes()
+    goal = tasks.eval_goals("cheetah-vel", 1)[0]
+    curve = smtl.adapt(path, goal, n_slbo=2, seed=3)
+    assert [p["samples"] for p in curve] == [0, 400, 800]  # the warm-up point costs no real samples
+    assert all(np.isfinite(p["return"]) and p["vel_err"] >= 0 for p in curve)
+    assert curve == smtl.adapt(path, goal, n_slbo=2, seed=3)  # same seed, same numbers
+    assert (tmp_path / "smtl.pt").read_bytes() == before
+    neg = smtl.adapt(path, -goal, shift="pos2neg", n_slbo=0)  # positive -> negative goals (Figure 2a)
+    assert len(neg) == 1 and neg[0]["samples"] == 0
+    with pytest.raises(ValueError, match="outside"):
+        smtl.adapt(path, -goal)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable SMTL checkpoint"):
+        smtl.adapt(str(tmp_path / "junk.pt"), goal)
+
+
+def test_smtl_skip_rule_on_synthetic_ratings():
+    ratings = [1.0, 2.0, 3.0, 4.0, 5.0]
+    # fewer than L tasks seen: never skip
+    assert not smtl.skip_task(-100.0, ratings[:4], q=0.5, L=5)
+    # quantile_0.5 of the last 5 ratings is 3.0: skip below it, keep at or above it
+    assert smtl.skip_task(2.9, ratings, q=0.5, L=5) and not smtl.skip_task(3.0, ratings, q=0.5, L=5)
+    # only the last L ratings count: with [10, 1, 2, 3, 4, 5] and L = 5 the median is still 3
+    assert smtl.skip_task(2.9, [10.0] + ratings, q=0.5, L=5)
+    assert not smtl.skip_task(1.0, ratings, q=0.0, L=5) and smtl.skip_task(0.9, ratings, q=0.0, L=5)
+
+
+@pytest.mark.parametrize("active", ["true", "estimated"])
+def test_smtl_active_selection_ratings_and_sample_count(active):
+    out = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=4, active=active, active_L=1, active_q=0.5,
+                                                         n_snapshots=2, n_rate_episodes=1))
+    log, learner = out["log"], out["learner"]
+    rated = [row for row in log if row["rating"] is not None]
+    assert len(rated) == len(log) - 1 and all(np.isfinite(row["rating"]) for row in rated)
+    assert sum(not row["skipped"] for row in log) == 4
+    collected = 400 * 4
+    spent = sum(row.get("rating_samples", 0) for row in log)
+    if active == "estimated":
+        assert spent == 0 and all(row["rating"] >= 0 for row in rated)  # no real samples: model disagreement
+    else:
+        assert spent == 200 * len(rated)  # one real episode of the warm-up policy per rated task
+    assert len(learner.data) == learner.samples == collected + spent
+    for prev, row in zip(rated, rated[1:]):  # L = 1, q = 0.5: skip exactly when below the previous rating
+        assert row["skipped"] == (row["rating"] < prev["rating"])

@@ -1,0 +1,301 @@
+"""Sequential Multi-task Learning (SMTL): Algorithm 1, the adaptation of Eq. (6) and active task selection (Sec. 4.4).
+
+`train` runs Algorithm 1: one dynamics model φ and one dataset D are shared by a sequence of tasks ψ ~ p(ψ); each task
+gets a freshly initialised policy, a warm-up VirtualTraining(n_warmup) inside the learned model (skipped for the first
+task, when D is empty) and n_slbo stages of real collection + VirtualTraining(n_inner). Everything adaptation needs is
+checkpointed atomically after every task, so an interrupted run resumes and ends exactly as an uninterrupted one.
+`adapt` is Eq. (6): A(φ, ψ) = SLBO(VT(θ̃₀, φ, D, n_warmup), φ, D, n_slbo), a zero-sample warm-up then SLBO stages.
+
+    result = train("cheetah-vel", SMTLConfig(n_tasks=20), checkpoint="runs/smtl.pt")   # φ, D after 20 tasks
+    curve = adapt("runs/smtl.pt", goal=1.3, n_slbo=3)       # real return at 0 samples, then after each stage
+    print([(p["samples"], round(p["return"], 1)) for p in curve])
+"""
+import copy
+import itertools
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import tasks
+from dynamics import DynamicsConfig, DynamicsModel, VirtualEnv, fit
+from slbo import Learner, SLBOConfig, collect, evaluate, virtual_training
+from trpo import TRPOConfig, rollout
+
+CHECKPOINT_FORMAT = "smtl-checkpoint-v1"
+ACTIVE = {
+    "true": "μ(ψ) = η^M̂(θ) − η^M*(θ) of the warm-up policy θ: virtual minus real return (costs real samples)",
+    "estimated": "μ̂(ψ) = mean |η^M̂_a(θ) − η^M̂_b(θ)| over pairs of model snapshots from warm-up (no real samples)",
+}
+
+
+def _hp(default, help):
+    return field(default=default, metadata={"help": help})
+
+
+def _fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+
+
+@dataclass(frozen=True)
+class SMTLConfig:
+    n_tasks: int = _hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2")
+    n_warmup: int = _hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)")
+    n_slbo: int = _hp(1, "n_slbo while training: real collections per task, line 6")
+    n_inner: int = _hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8 (authors: 0)")
+    n_slbo_adapt: int = _hp(3, "SLBO stages at adaptation after the warm-up, Eq. (6) (Section 5.1: 3)")
+    n_inner_adapt: int = _hp(20, "VirtualTraining rounds after each real collection at adaptation (SLBO's 20)")
+    n_eval_episodes: int = _hp(5, "real episodes (mean action) that measure a policy's return; not counted as samples")
+    active: str = _hp("off", "active task selection, Section 4.4: off, true or estimated")
+    active_q: float = _hp(0.3, "skip a task whose rating is below this quantile of the last L ratings")
+    active_L: int = _hp(5, "L: ratings of the last L tasks seen form the skip threshold")
+    n_rate_episodes: int = _hp(2, "'true' rating: real episodes of the warm-up policy (counted, added to D)")
+    n_snapshots: int = _hp(3, "'estimated' rating: models from the last warm-up rounds whose returns are compared")
+    max_candidates: int = _hp(3, "active selection: at most this many candidates per trained task before giving up")
+
+
+def slbo_config_for(family, **overrides):
+    """The Appendix's SLBO settings for a body: 4,000 real and virtual samples per stage for the half-cheetah,
+    8,000 for the ant and the humanoid."""
+    n = 4000 if tasks.get_family(family).env == "cheetah" else 8000
+    return SLBOConfig(**{"n_collect": n, "n_trpo": n, **overrides})
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints: everything adaptation needs, plus the random streams that make a resumed run exact
+# ---------------------------------------------------------------------------------------------
+def _atomic_save(obj, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+
+
+def _configs(learner, cfg):
+    return {"smtl": asdict(cfg), "slbo": asdict(learner.cfg), "dynamics": asdict(learner.dyn),
+            "trpo": asdict(learner.trpo)}
+
+
+def _checkpoint(learner, cfg, task_rng, log, ratings):
+    return {
+        "format": CHECKPOINT_FORMAT, "family": learner.family.name, "config": _configs(learner, cfg),
+        "model": learner.model.state_dict(), "model_opt": learner.model.optimizer.state_dict()
+        if learner.model.optimizer else None,
+        "value_fn": learner.value_fn.state_dict(), "value_opt": learner.value_fn.optimizer.state_dict()
+        if learner.value_fn.optimizer else None,
+        "data": learner.data.state_dict(), "init_states": learner.init_states, "samples": learner.samples,
+        "generator": learner.generator.get_state(), "torch_rng": torch.get_rng_state(),
+        "task_rng": task_rng.bit_generator.state, "log": log, "ratings": ratings,
+    }
+
+
+def load_checkpoint(path):
+    """A checkpoint written by `train`, or a clear ValueError for anything else."""
+    if not os.path.isfile(path):
+        raise ValueError(f"no SMTL checkpoint at {path!r}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file
+        raise ValueError(f"{path!r} is not a readable SMTL checkpoint ({type(e).__name__})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path!r} is not an SMTL checkpoint")
+    return ckpt
+
+
+def _restore(ckpt, seed=None, device="cpu"):
+    """A Learner holding the checkpoint's φ, D, V, optimisers and random streams (fresh objects: adapting from it
+    never changes the checkpoint). With a seed, the random streams restart from that seed instead."""
+    c = ckpt["config"]
+    learner = Learner(ckpt["family"], SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dynamics"]),
+                      TRPOConfig(**c["trpo"]), seed=0 if seed is None else seed, device=device)
+    learner.init_states = ckpt["init_states"].to(learner.device)
+    learner.model.load_state_dict(ckpt["model"])
+    learner.value_fn.load_state_dict(ckpt["value_fn"])
+    learner.data.load_state_dict(ckpt["data"])
+    learner.samples = ckpt["samples"]
+    if ckpt["model_opt"] is not None:
+        fit(learner.model, learner.data, 0, learner.dyn)  # 0 Adam steps: makes model.optimizer as fit always does
+        learner.model.optimizer.load_state_dict(ckpt["model_opt"])
+    if ckpt["value_opt"] is not None:
+        learner.value_fn.optimizer = torch.optim.Adam(learner.value_fn.parameters(), lr=learner.trpo.vf_lr)
+        learner.value_fn.optimizer.load_state_dict(ckpt["value_opt"])
+    if seed is None:
+        learner.generator.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["torch_rng"])
+    return learner
+
+
+def _check_resume(ckpt, family, configs, path):
+    if ckpt["family"] != family.name:
+        raise ValueError(f"checkpoint {path!r} is for {ckpt['family']!r}, not {family.name!r}")
+    for part, fields in configs.items():
+        for key, value in fields.items():
+            saved = ckpt["config"][part][key]
+            if key != "n_tasks" and saved != value:
+                raise ValueError(f"checkpoint {path!r} was made with {part}.{key}={saved!r}, not {value!r}; "
+                                 f"use another output path or the same settings")
+
+
+# ---------------------------------------------------------------------------------------------
+# Warm-up and task ratings (Section 4.4)
+# ---------------------------------------------------------------------------------------------
+def _warm_up(learner, policy, goal, n_warmup, n_snapshots=0, shift=None, progress=False):
+    """VirtualTraining(θ, φ, D, n_warmup) one round at a time, keeping the model after each of the last
+    n_snapshots rounds (the 'estimated' rating compares them). Returns (last round's stats, snapshots)."""
+    stats, snapshots = {"model_loss": None, "virtual_return": None}, []
+    for i in tqdm(range(n_warmup), desc="warm-up", leave=False, disable=not progress):
+        stats = virtual_training(learner, policy, goal, 1, shift=shift)
+        if i >= n_warmup - n_snapshots:
+            snapshots.append({k: v.clone() for k, v in learner.model.state_dict().items()})
+    return stats, snapshots
+
+
+@torch.no_grad()
+def _virtual_return(learner, model, policy, goal, seed):
+    """η^M̂(θ): mean return of θ's mean action in `model` from n_trpo/H real start states drawn with `seed`."""
+    f = learner.family
+    env = VirtualEnv(model, f, goal, learner.init_states, n_envs=max(1, learner.cfg.n_trpo // f.horizon),
+                     cfg=learner.dyn)
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed)
+    return (batch["rew"] * batch["mask"]).sum(1).mean().item()
+
+
+def _real_return(learner, policy, goal, n_episodes):
+    """η^M*(θ): mean real return of θ's mean action over n_episodes; the samples are counted and added to D."""
+    f = learner.family
+    env = tasks.make_vec_env(f, np.tile(goal, (n_episodes, 1)))
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=int(torch.randint(2 ** 31 - 1, (1,),
+                                                                                      generator=learner.generator)))
+    env.close()
+    obs, next_obs = learner.data.add(batch)
+    learner.model.update_normalizers(obs, next_obs)
+    learner.samples += len(obs)
+    return (batch["rew"] * batch["mask"]).sum(1).mean().item()
+
+
+def _rating(learner, policy, goal, snapshots, cfg):
+    """μ(ψ) for active task selection (Section 4.4) and the real samples it spent."""
+    seed = int(torch.randint(2 ** 31 - 1, (1,), generator=learner.generator))  # same start states for every model
+    if cfg.active == "true":
+        # μ(ψ) = η^{M̂_φ}_ψ(θ) − η^{M*}_ψ(θ), θ the warm-up policy
+        before = learner.samples
+        mu = _virtual_return(learner, learner.model, policy, goal, seed) - _real_return(
+            learner, policy, goal, cfg.n_rate_episodes)
+        return mu, learner.samples - before
+    # μ̂(ψ) = mean over pairs (a, b) of |η^{M̂_a}_ψ(θ) − η^{M̂_b}_ψ(θ)|, M̂_a, M̂_b snapshots of φ during warm-up
+    f = learner.family
+    model = DynamicsModel(f.obs_dim, f.act_dim, f.act_low, f.act_high, learner.dyn.hidden).to(learner.device)
+    etas = []
+    for snap in snapshots:
+        model.load_state_dict(snap)
+        etas.append(_virtual_return(learner, model, policy, goal, seed))
+    return float(np.mean([abs(a - b) for a, b in itertools.combinations(etas, 2)])), 0
+
+
+def skip_task(mu, ratings, q, L):
+    """Section 4.4: once L tasks have been seen, skip ψ_j if μ(ψ_j) < quantile_q({μ(ψ_i)}, the last L tasks)."""
+    window = ratings[-L:]
+    return len(window) >= L and mu < float(np.quantile(window, q))
+
+
+# ---------------------------------------------------------------------------------------------
+# Algorithm 1 and Eq. (6)
+# ---------------------------------------------------------------------------------------------
+def _measure(learner, policy, goal, cfg, shift=None, seed=0):
+    """Real return (and mean speed error) of θ's mean action over cfg.n_eval_episodes; a measurement, not data."""
+    ev = evaluate(learner.family, policy, np.tile(goal, (cfg.n_eval_episodes, 1)), shift, seed=seed)
+    return float(ev["return"].mean()), None if ev["vel_err"] is None else float(ev["vel_err"].mean())
+
+
+def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TRPOConfig(), seed=0, device="cpu",
+          checkpoint=None, progress=True):
+    """Algorithm 1. Returns {"learner": φ, D, V; "log": one dict per task seen; "samples"; "wall_s"}.
+    With `checkpoint` (a path), the state after every task is written there atomically, and an existing checkpoint
+    is resumed from its last finished task (same settings required, n_tasks may grow)."""
+    fam = tasks.get_family(family)
+    if cfg.active not in ("off", *ACTIVE):
+        raise ValueError(f"unknown active task selection {cfg.active!r}; choose off, {', '.join(ACTIVE)}")
+    slbo_cfg = slbo_config_for(fam) if slbo_cfg is None else slbo_cfg
+    learner = Learner(fam, slbo_cfg, dyn, trpo, seed=seed, device=device)  # line 1: φ, D ← ∅
+    task_rng = np.random.default_rng(seed)  # the stream of tasks ψ ~ p(ψ)
+    log, ratings = [], []
+    if checkpoint and os.path.exists(checkpoint):
+        ckpt = load_checkpoint(checkpoint)
+        _check_resume(ckpt, fam, _configs(learner, cfg), checkpoint)
+        learner = _restore(ckpt, device=device)
+        task_rng.bit_generator.state = ckpt["task_rng"]
+        log, ratings = ckpt["log"], ckpt["ratings"]
+    n_done = sum(not row["skipped"] for row in log)
+    bar = tqdm(total=cfg.n_tasks, initial=n_done, desc=f"SMTL train {fam.name}", disable=not progress)
+    while n_done < cfg.n_tasks and len(log) < cfg.n_tasks * cfg.max_candidates:
+        start = time.perf_counter()
+        psi = tasks.sample_goals(fam, 1, task_rng)[0]  # line 3: ψ ~ p(ψ)  (goal_dim,)
+        policy = learner.new_policy()  # line 4: fresh θ
+        row = {"task": len(log), "goal": psi.tolist(), "skipped": False, "rating": None, "warmup_return": None,
+               "warmup_vel_err": None, "model_loss": None, "virtual_return": None}
+        if len(learner.data) > 0:  # line 5: warm-up, skipped for the first task
+            snaps = cfg.n_snapshots if cfg.active == "estimated" else 0
+            vt, snapshots = _warm_up(learner, policy, psi, cfg.n_warmup, snaps, progress=progress)
+            row.update(vt)
+            row["warmup_return"], row["warmup_vel_err"] = _measure(learner, policy, psi, cfg)
+            if cfg.active != "off":
+                mu, spent = _rating(learner, policy, psi, snapshots, cfg)
+                row["rating"], row["rating_samples"] = mu, spent
+                row["skipped"] = skip_task(mu, ratings, cfg.active_q, cfg.active_L)
+                ratings.append(mu)
+        if not row["skipped"]:
+            for _ in range(cfg.n_slbo):  # lines 6-8: SLBO stages
+                collect(learner, policy, psi, learner.cfg.n_collect)  # line 7: the only real samples
+                if cfg.n_inner > 0:
+                    row.update(virtual_training(learner, policy, psi, cfg.n_inner))  # line 8
+            row["return"], row["vel_err"] = _measure(learner, policy, psi, cfg)
+            n_done += 1
+            bar.update(1)
+        row["samples"], row["wall_s"] = learner.samples, time.perf_counter() - start
+        log.append(row)
+        if checkpoint:
+            _atomic_save(_checkpoint(learner, cfg, task_rng, log, ratings), checkpoint)
+        bar.set_postfix(warmup_ret=_fmt(row["warmup_return"], ".1f"), model_loss=_fmt(row["model_loss"], ".3f"),
+                        samples=learner.samples)
+    bar.close()
+    return {"learner": learner, "log": log, "samples": learner.samples,
+            "wall_s": sum(row["wall_s"] for row in log), "config": cfg}
+
+
+def adapt(checkpoint, goal, shift=None, n_slbo=None, seed=0, device="cpu", progress=False):
+    """Eq. (6): a fresh policy θ̃₀, warm-up VT(θ̃₀, φ, D, n_warmup) in the learned model (0 real samples), then n_slbo
+    SLBO stages on the (possibly shifted) real task. `checkpoint`: a path or a loaded checkpoint; it is not changed.
+    Returns one point per stage, the first at 0 samples: {"stage", "samples", "return", "vel_err", ...}."""
+    ckpt = load_checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
+    cfg = SMTLConfig(**ckpt["config"]["smtl"])
+    n_slbo = cfg.n_slbo_adapt if n_slbo is None else n_slbo
+    learner = _restore(ckpt, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
+    psi = tasks.check_goal(learner.family, goal, shift)
+    samples0, policy = learner.samples, learner.new_policy()
+    vt, _ = _warm_up(learner, policy, psi, cfg.n_warmup, shift=shift, progress=progress)
+    ret, err = _measure(learner, policy, psi, cfg, shift, seed)
+    curve = [{"stage": 0, "samples": 0, "return": ret, "vel_err": err, **vt}]
+    for stage in range(1, n_slbo + 1):
+        collect(learner, policy, psi, learner.cfg.n_collect, shift)  # line 7, on the real (shifted) env
+        vt = virtual_training(learner, policy, psi, cfg.n_inner_adapt, shift=shift, progress=progress)  # line 8
+        ret, err = _measure(learner, policy, psi, cfg, shift, seed)
+        curve.append({"stage": stage, "samples": learner.samples - samples0, "return": ret, "vel_err": err, **vt})
+    return curve
+
+
+if __name__ == "__main__":
+    # Self-check on a tiny budget: 3 tasks, then warm-up and one SLBO stage on a held-out goal.
+    import tempfile
+
+    tiny = SMTLConfig(n_tasks=3, n_warmup=3, n_inner_adapt=3, n_eval_episodes=2)
+    small = slbo_config_for("cheetah-vel", n_policy=5, n_model=50)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = train("cheetah-vel", tiny, small, checkpoint=os.path.join(tmp, "smtl.pt"))
+        for row in out["log"]:
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
+        goal = tasks.eval_goals("cheetah-vel", 1)[0]
+        for p in adapt(os.path.join(tmp, "smtl.pt"), goal, n_slbo=1):
+            print(f"goal {goal[0]:.2f}: {p['samples']:5d} samples  return {p['return']:8.1f}  |v - g| {p['vel_err']:.3f}")
