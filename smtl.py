@@ -42,6 +42,10 @@ def _fmt(x, spec):
 
 @dataclass(frozen=True)
 class SMTLConfig:
+    # NOTE (differs from paper): Algorithm 1 runs VirtualTraining(n_inner) after each collection (line 8); n_inner = 0
+    # while training follows the authors' code (REFERENCE.md), because there the next task's warm-up fits φ anyway.
+    # Section 5.1 adapts with 3 SLBO stages, the Appendix says n_slbo = 4 at adaptation: 3, as the figures show.
+    # The paper gives no n_inner at adaptation: SLBO's 20. Nor q, L or the rating models of Section 4.4: ours below.
     n_tasks: int = _hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2")
     n_warmup: int = _hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)")
     n_slbo: int = _hp(1, "n_slbo while training: real collections per task, line 6")
