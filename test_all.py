@@ -7,6 +7,9 @@ happened on a problem small enough to run in seconds; speed targets live in benc
     python -m pytest -q test_all.py -k tasks       # one section
     python -m pytest -q test_all.py -x --durations=10
 """
+import copy
+import json
+import os
 import warnings
 
 import gymnasium as gym
@@ -16,12 +19,16 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from torch.distributions import kl_divergence
 from torch.func import functional_call
+from torch.nn.utils import parameters_to_vector
 
+import maml
+import run
+import slbo
 import smtl
 import tasks
 from dynamics import DynamicsConfig
-from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, conjugate_gradient, gae,
-                  rollout, trpo_step)
+from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient,
+                  gae, rollout, trpo_step)
 
 ALL_FAMILIES = list(tasks.FAMILIES)
 FAMILY_SHIFTS = [(f, s) for f in ALL_FAMILIES for s in tasks.applicable_shifts(f)]
@@ -405,6 +412,259 @@ def test_trpo_learns_point_mass():
 
 
 # =============================================================================================
+# maml.py
+# =============================================================================================
+class _PointGoals:
+    """Torch vector env: 2-D point x0 ~ U[-0.1, 0.1]², x ← x + 0.1·a (a ∈ [-1, 1]²), reward −‖x − g‖ with each
+    sub-env's own goal g, which the observation (x) does not show: a policy must find g by adapting."""
+
+    single_observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    single_action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def __init__(self, goals):
+        self.set_attr("goal", list(goals))
+
+    def set_attr(self, name, values):
+        assert name == "goal"
+        self.goal = torch.as_tensor(np.stack(values), dtype=torch.float32)  # (n_envs, 2)
+        self.num_envs = len(self.goal)
+
+    def reset(self, seed=None):
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.x = torch.rand(self.num_envs, 2, generator=g) * 0.2 - 0.1  # (n_envs, 2)
+        return self.x, {}
+
+    def step(self, a):
+        self.x = self.x + 0.1 * a
+        no = torch.zeros(self.num_envs, dtype=torch.bool)
+        return self.x, -(self.x - self.goal).norm(dim=1), no, no, {}
+
+    def close(self):
+        pass
+
+
+# The toy as a task family: goals ψ ∈ [-0.5, 0.5]², horizon 20 (kind "position": no velocity error is reported).
+_TOY = tasks.Family(name="toy-point", env="point", task="goal", kind="position", goal_low=(-0.5, -0.5),
+                    goal_high=(0.5, 0.5), env_id="toy", env_kwargs={}, obs_dim=2, act_dim=2, act_bound=1.0, dt=0.1,
+                    vel_index=(0, 1), z_index=None, healthy_z=None, ctrl_cost=0.0, alive_bonus=0.0,
+                    track_offset=0.0, horizon=20)
+
+
+@pytest.fixture
+def toy_envs(monkeypatch):
+    """tasks.make_vec_env (used by maml.py and slbo.evaluate) builds the toy env."""
+    monkeypatch.setattr(tasks, "make_vec_env", lambda family, goals, shift=None, seed=None: _PointGoals(goals))
+
+
+def _random_batch(n_envs, H, obs_dim, act_dim, seed, lengths=None):
+    """A rollout-layout batch of float64 random data; sub-env i is valid for lengths[i] steps (terminating there)."""
+    g = torch.Generator().manual_seed(seed)
+    obs = torch.randn(n_envs, H, obs_dim, generator=g, dtype=torch.float64) * 4  # some |s| > 10: the clip matters
+    act = torch.randn(n_envs, H, act_dim, generator=g, dtype=torch.float64)
+    rew = torch.randn(n_envs, H, generator=g, dtype=torch.float64)
+    mask, term = torch.ones(n_envs, H, dtype=torch.float64), torch.zeros(n_envs, H, dtype=torch.float64)
+    for i, L in enumerate(lengths or []):
+        if L < H:
+            mask[i, L:], term[i, L - 1] = 0, 1
+    return {"obs": obs, "act": act.clamp(-1, 1), "act_pi": act, "rew": rew, "next_obs": obs, "mask": mask,
+            "terminal": term}
+
+
+def _np_features(obs):
+    """rllab's LinearFeatureBaseline features by hand: (H, obs_dim) -> (H, 2·obs_dim + 4)."""
+    o = np.clip(obs, -10, 10)
+    t = np.arange(len(obs))[:, None] / 100.0
+    return np.concatenate([o, o ** 2, t, t ** 2, t ** 3, np.ones_like(t)], 1)
+
+
+def test_maml_linear_baseline_is_ridge_least_squares():
+    n_tasks, n_rollouts, H, obs_dim, ridge = 2, 3, 6, 3, 1e-3
+    b = _random_batch(n_tasks * n_rollouts, H, obs_dim, 1, seed=0, lengths=[6, 4, 6, 2, 6, 5])
+    shape = (n_tasks, n_rollouts, H)
+    out = maml._linear_baseline(b["obs"].view(*shape, obs_dim), b["rew"].view(shape), b["mask"].view(shape), ridge)
+    for i in range(n_tasks):
+        envs = range(i * n_rollouts, (i + 1) * n_rollouts)
+        Phi = np.concatenate([_np_features(b["obs"][e].numpy()) for e in envs])  # (n_rollouts·H, n_feat)
+        R, m = b["rew"][list(envs)].numpy().ravel(), b["mask"][list(envs)].numpy().ravel() > 0
+        # ridge regression as an augmented least-squares problem: [Φ; √ridge·I] w ≈ [R; 0], valid steps only
+        A = np.concatenate([Phi[m], np.sqrt(ridge) * np.eye(Phi.shape[1])])
+        w = np.linalg.lstsq(A, np.concatenate([R[m], np.zeros(Phi.shape[1])]), rcond=None)[0]
+        np.testing.assert_allclose(out[i].numpy().ravel(), Phi @ w, rtol=1e-6, atol=1e-6)
+
+
+def test_maml_inner_step_is_sgd_on_policy_gradient_loss():
+    torch.manual_seed(0)
+    n_tasks, n_rollouts, H, gamma, alpha = 2, 3, 5, 0.9, 0.1
+    cfg = maml.MAMLConfig(gamma=gamma, alpha=alpha, baseline_ridge=1e-4)
+    policy = GaussianPolicy(3, 2, hidden=(8, 8), activation="relu").double()
+    batch = _random_batch(n_tasks * n_rollouts, H, 3, 2, seed=1, lengths=[5, 3, 5, 5, 1, 4])
+    adapted = maml._inner_step(policy, maml._by_task(batch, n_tasks, cfg), alpha)
+    for i in range(n_tasks):
+        envs = list(range(i * n_rollouts, (i + 1) * n_rollouts))
+        rew, mask = batch["rew"][envs].numpy(), batch["mask"][envs].numpy()
+        R = np.zeros_like(rew)  # discounted reward-to-go within each episode, by a Python loop
+        for e in range(n_rollouts):
+            for t in reversed(range(H)):
+                if mask[e, t]:
+                    R[e, t] = rew[e, t] + (gamma * R[e, t + 1] if t + 1 < H and mask[e, t + 1] else 0.0)
+        Phi = np.stack([_np_features(batch["obs"][e].numpy()) for e in envs])  # (n_rollouts, H, n_feat)
+        m = mask > 0
+        w = np.linalg.solve(Phi[m].T @ Phi[m] + 1e-4 * np.eye(Phi.shape[-1]), Phi[m].T @ R[m])
+        adv = (R - Phi @ w)[m]  # λ = 1: Â = R − b
+        adv = torch.as_tensor((adv - adv.mean()) / (adv.std(ddof=1) + 1e-8))
+        # one plain SGD step on the REINFORCE loss −mean log π(a|s) Â
+        ref = copy.deepcopy(policy)
+        opt = torch.optim.SGD(ref.parameters(), lr=alpha)
+        s, a = batch["obs"][envs][torch.as_tensor(m)], batch["act_pi"][envs][torch.as_tensor(m)]
+        (-(ref.dist(s).log_prob(a) * adv).mean()).backward()
+        opt.step()
+        for name, p in ref.named_parameters():
+            torch.testing.assert_close(adapted[name][i], p, rtol=1e-9, atol=1e-10)
+        assert not torch.allclose(adapted["log_std"][i], policy.log_std)  # the step did move θ
+
+
+def _meta_problem(seed=0):
+    """A tiny float64 meta-update problem: 2 tasks, pre- and post-adaptation batches, θ'_old and π_old."""
+    torch.manual_seed(seed)
+    cfg = maml.MAMLConfig(alpha=0.5, gamma=0.9)
+    policy = GaussianPolicy(3, 2, hidden=(5,), activation="relu").double()
+    D = maml._by_task(_random_batch(4, 6, 3, 2, seed=seed + 1, lengths=[6, 4, 6, 5]), 2, cfg)
+    D_post = maml._by_task(_random_batch(4, 6, 3, 2, seed=seed + 2, lengths=[6, 6, 3, 6]), 2, cfg)
+    theta_post = maml._inner_step(policy, D, cfg.alpha)
+    with torch.no_grad():
+        pi_old = maml._dist(policy, {n: p.detach() for n, p in theta_post.items()}, D_post["obs"])
+    return policy, cfg, D, D_post, pi_old
+
+
+def test_maml_meta_gradient_matches_finite_differences():
+    policy, cfg, D, D_post, pi_old = _meta_problem()
+    params = list(policy.parameters())
+    theta0 = parameters_to_vector(params).detach().clone()
+
+    def J(theta, create_graph=False):  # the post-adaptation surrogate as a function of θ (through Eq. 3)
+        _set_flat(params, theta)
+        return maml._meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph)[0]
+
+    grad = parameters_to_vector(torch.autograd.grad(J(theta0, create_graph=True), params))
+    eps, fd = 1e-6, torch.zeros_like(theta0)
+    with torch.no_grad():
+        for k in range(len(theta0)):
+            e = torch.zeros_like(theta0)
+            e[k] = eps
+            fd[k] = (J(theta0 + e) - J(theta0 - e)) / (2 * eps)
+    torch.testing.assert_close(grad, fd, rtol=1e-5, atol=1e-7)
+    # the second-order term matters here: the first-order gradient (θ' = θ − α·stop_grad(∇L)) is far from it
+    first_order = parameters_to_vector(torch.autograd.grad(J(theta0, create_graph=False), params))
+    assert (first_order - fd).norm() > 1e-2 * fd.norm()
+
+
+def test_maml_fisher_vector_product_is_hessian_of_post_adaptation_kl():
+    policy, cfg, D, D_post, pi_old = _meta_problem(seed=3)
+    params = list(policy.parameters())
+    theta0 = parameters_to_vector(params).detach().clone()
+
+    def grad_kl(theta):
+        _set_flat(params, theta)
+        kl = maml._meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph=True)[1]
+        return parameters_to_vector(torch.autograd.grad(kl, params))
+
+    _set_flat(params, theta0)
+    v = torch.randn(len(theta0), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    kl = maml._meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph=True)[1]
+    fvp = maml._meta_fisher_vector_product(kl, params, cfg.cg_damping)(v)
+    eps = 1e-5
+    fd = (grad_kl(theta0 + eps * v) - grad_kl(theta0 - eps * v)) / (2 * eps)  # H v by central differences of ∇KL
+    torch.testing.assert_close(fvp, fd + cfg.cg_damping * v, rtol=1e-4, atol=1e-7)
+
+
+def test_maml_oracle_input_includes_goal():
+    torch.manual_seed(0)
+    fam = tasks.get_family("cheetah-vel")
+    policy = GaussianPolicy(fam.obs_dim + 1, fam.act_dim, (100, 100), activation="relu")
+    obs = torch.randn(2, fam.obs_dim)
+    a1 = maml.GoalConditionedPolicy(policy, [[0.5], [0.5]])(obs)
+    a2 = maml.GoalConditionedPolicy(policy, [[0.5], [1.5]])(obs)
+    torch.testing.assert_close(a1[0], a2[0])  # same goal, same action
+    assert (a1[1] - a2[1]).abs().max() > 1e-4  # another goal, another action
+    torch.testing.assert_close(a2, policy(torch.cat([obs, torch.tensor([[0.5], [1.5]])], 1)))
+    ev = maml.evaluate_oracle(fam, policy, [[0.5], [1.5]])
+    assert ev["return"].shape == (2,) and ev["vel_err"].shape == (2,) and ev["return"][0] != ev["return"][1]
+    with pytest.raises(ValueError, match="outside"):
+        maml.evaluate_oracle(fam, policy, [[0.5], [1.5]], shift="pos2neg")
+
+
+def test_maml_adapt_counts_samples_and_leaves_policy_alone(toy_envs):
+    torch.manual_seed(0)
+    policy = GaussianPolicy(2, 2, (16, 16), activation="relu")
+    before = copy.deepcopy(policy.state_dict())
+    curve = maml.adapt(_TOY, policy, [0.3, -0.2], n_steps=2, n_rollouts=5, seed=1)
+    assert [c["step"] for c in curve] == [0, 1, 2] and [c["samples"] for c in curve] == [0, 100, 200]
+    assert all(c["vel_err"] is None for c in curve) and curve[1]["return"] != curve[0]["return"]
+    ev = slbo.evaluate(_TOY, policy, np.array([[0.3, -0.2]]), seed=1)  # step 0 is the policy itself, as SMTL scores it
+    assert curve[0]["return"] == pytest.approx(float(ev["return"][0]))
+    for k, v in policy.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+    assert maml.adapt(_TOY, policy, [0.3, -0.2], n_steps=2, n_rollouts=5, seed=1) == curve  # same seed, same numbers
+
+
+def test_maml_learns_toy_point_goals(toy_envs):
+    cfg = maml.MAMLConfig(n_iters=30, meta_batch=20, n_rollouts=10, hidden=(32, 32))
+    out = maml.meta_train(_TOY, cfg, seed=0, progress=False)
+    assert out["samples"] == 30 * 2 * 20 * 10 * _TOY.horizon  # pre- and post-adaptation rollouts both counted
+    assert sum(r["ls_accepted"] for r in out["log"]) > 20 and all(r["kl"] <= cfg.max_kl for r in out["log"])
+    goals = tasks.sample_goals(_TOY, 20, np.random.default_rng(123))
+    curves = [maml.adapt(_TOY, out["policy"], g, n_steps=1, n_rollouts=10, seed=i, cfg=cfg)
+              for i, g in enumerate(goals)]
+    pre, post = np.mean([c[0]["return"] for c in curves]), np.mean([c[1]["return"] for c in curves])
+    # staying at the start scores about −20·E‖g‖ ≈ −5.5; after one step the meta-learned policy heads for the goal
+    assert post > pre + 1.0, (pre, post)
+    first = np.mean([r["return_post"] for r in out["log"][:5]])
+    last = np.mean([r["return_post"] for r in out["log"][-5:]])
+    assert last > first + 1.0, (first, last)  # meta-training improved the post-adaptation return
+
+
+def _strip(log):
+    return [{k: v for k, v in row.items() if k != "wall_s"} for row in log]
+
+
+def test_maml_checkpoint_resume_equals_uninterrupted(toy_envs, tmp_path):
+    cfg = maml.MAMLConfig(n_iters=3, meta_batch=4, n_rollouts=3, hidden=(8, 8))
+    full = maml.meta_train(_TOY, cfg, seed=5, progress=False)
+    path = str(tmp_path / "run" / "maml.pt")
+    maml.meta_train(_TOY, maml.MAMLConfig(**{**cfg.__dict__, "n_iters": 2}), seed=5, checkpoint=path, progress=False)
+    resumed = maml.meta_train(_TOY, cfg, seed=5, checkpoint=path, progress=False)
+    for k, v in full["policy"].state_dict().items():
+        torch.testing.assert_close(resumed["policy"].state_dict()[k], v, rtol=0, atol=0)
+    assert resumed["samples"] == full["samples"] and _strip(resumed["log"]) == _strip(full["log"])
+    assert not (tmp_path / "run" / "maml.pt.tmp").exists()
+    with pytest.raises(ValueError, match="another config"):
+        maml.meta_train(_TOY, maml.MAMLConfig(**{**cfg.__dict__, "alpha": 0.2}), seed=5, checkpoint=path)
+    with pytest.raises(ValueError, match="toy-point"):
+        maml.meta_train("cheetah-vel", cfg, seed=5, checkpoint=path)
+    with pytest.raises(ValueError, match="maml run"):
+        maml.train_oracle(_TOY, maml.OracleConfig(n_iters=1), seed=5, checkpoint=path)
+
+
+def test_maml_oracle_checkpoint_resume_and_learning(toy_envs, tmp_path):
+    cfg = maml.OracleConfig(n_iters=30, n_samples=400, hidden=(32, 32), trpo=TRPOConfig(max_kl=0.02))
+    full = maml.train_oracle(_TOY, cfg, seed=2, progress=False)
+    assert full["samples"] == 30 * 400
+    path = str(tmp_path / "oracle.pt")
+    part = maml.OracleConfig(**{**cfg.__dict__, "n_iters": 12})
+    maml.train_oracle(_TOY, part, seed=2, checkpoint=path, progress=False)
+    resumed = maml.train_oracle(_TOY, cfg, seed=2, checkpoint=path, progress=False)
+    for k, v in full["policy"].state_dict().items():
+        torch.testing.assert_close(resumed["policy"].state_dict()[k], v, rtol=0, atol=0)
+    assert _strip(resumed["log"]) == _strip(full["log"])
+    # the oracle sees ψ: trained, it heads for each goal with no adaptation (untrained: random drift)
+    goals = tasks.sample_goals(_TOY, 20, np.random.default_rng(7))
+    torch.manual_seed(2)
+    untrained = GaussianPolicy(4, 2, (32, 32), activation="relu")
+    ret, ret0 = (maml.evaluate_oracle(_TOY, p, goals)["return"].mean() for p in (full["policy"], untrained))
+    assert ret > ret0 + 1.0, (ret0, ret)
+
+
+# =============================================================================================
 # smtl.py
 # =============================================================================================
 def _tiny_smtl(**kw):
@@ -509,3 +769,55 @@ def test_smtl_active_selection_ratings_and_sample_count(active):
     assert len(learner.data) == learner.samples == collected + spent
     for prev, row in zip(rated, rated[1:]):  # L = 1, q = 0.5: skip exactly when below the previous rating
         assert row["skipped"] == (row["rating"] < prev["rating"])
+
+
+# =============================================================================================
+# run.py
+# =============================================================================================
+def _run(*argv, cwd=None):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "run.py", *argv], capture_output=True, text=True, timeout=600,
+                          cwd=os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_run_smoke_preset_end_to_end(tmp_path):
+    out = tmp_path / "smoke"
+    res = _run("--env", "cheetah", "--preset", "smoke", "--out", str(out), "--workers", "2")
+    assert res.returncode == 0, res.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["algos"]) == {"smtl", "maml", "oracle"}
+    for algo, r in results["algos"].items():
+        assert r["train_samples"] > 0
+        for p in r["points"]:
+            assert p["ci_low"] <= p["mean"] <= p["ci_high"] and np.isfinite(p["mean"])
+    assert results["algos"]["smtl"]["points"][0]["samples"] == 0  # the zero-sample warm-up point
+    assert [p["samples"] for p in results["algos"]["maml"]["points"]] == [0, 400]  # same samples per step
+    assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "smtl" in res.stdout and "oracle" in res.stdout  # the table on the terminal
+    # a second run finds every stage done and reproduces the same results from the cache
+    again = _run("--env", "cheetah", "--preset", "smoke", "--out", str(out))
+    assert again.returncode == 0 and json.loads((out / "results.json").read_text()) == results
+    # the same output directory for another experiment is refused
+    other = _run("--env", "cheetah", "--preset", "smoke", "--seed", "1", "--out", str(out))
+    assert other.returncode != 0 and "holds another experiment" in other.stderr
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--env", "walker"], "invalid choice"),
+    (["--env", "humanoid", "--task", "vel2d"], "not defined for --env humanoid"),
+    (["--env", "cheetah", "--shift", "crippled"], "ant only"),
+    (["--n-goals", "-1"], "count >= 0"),
+    (["--smtl-n-tasks", "-3"], "count >= 0"),
+    (["--n-goals", "0"], "between 1 and 40"),
+    (["--algos", "smtl,ppo"], "unknown algorithm"),
+    (["--algos", "smtl-active"], "needs --active"),
+])
+def test_run_bad_flags_exit_with_one_line(argv, match, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        run.main([*argv, "--out", str(tmp_path / "x")])
+    code = e.value.code  # argparse: 2 with the line on stderr; run.py's own checks: the line itself
+    message = capsys.readouterr().err if code == 2 else code
+    assert code not in (0, None) and match in message
+    assert len(message.strip().splitlines()) == 1, message
+    assert not (tmp_path / "x").exists()

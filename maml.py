@@ -1,0 +1,423 @@
+"""The baselines of Section 5.2 (Figure 1): MAML-TRPO (Finn et al. 2017) and the goal-conditioned oracle.
+
+MAML meta-learns initial policy parameters θ0 such that one policy-gradient step on a new task's real rollouts,
+Eq. (3) A_MAML(θ, ψ) = θ + α ∇η_ψ(θ), gives a good policy for ψ; the meta-update maximises the post-adaptation
+objective of Eq. (2) by TRPO, differentiating through the inner step (second order). The oracle is one TRPO policy
+π(a | s, ψ) that receives the goal ψ as an extra input, trained across p(ψ) and used without adaptation. Settings:
+paper Section 5.1 and Appendix 7.1, REFERENCE.md "MAML-TRPO".
+
+    out = meta_train("cheetah-vel", MAMLConfig(n_iters=100, meta_batch=10, n_rollouts=10), checkpoint="runs/maml.pt")
+    curve = adapt("cheetah-vel", out["policy"], goal=1.2, n_steps=3)  # real return after 0..3 steps, samples used
+    ev = evaluate_oracle("cheetah-vel", train_oracle("cheetah-vel")["policy"], tasks.eval_goals("cheetah-vel"))
+"""
+import copy
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.distributions import Independent, Normal, kl_divergence
+from torch.func import functional_call, vmap
+from torch.nn.utils import parameters_to_vector
+from tqdm.auto import tqdm
+
+import slbo
+import tasks
+from trpo import GaussianPolicy, TRPOConfig, ValueFunction, _set_flat, conjugate_gradient, gae, rollout, trpo_step
+
+FEATURE_CLIP = 10.0  # the linear baseline clips observations to ±10 before building its features (rllab)
+TIME_SCALE = 100.0  # ... and uses t / 100 as its time feature (rllab)
+
+
+def _hp(default, help):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class MAMLConfig:
+    n_iters: int = _hp(500, "meta-iterations (Appendix 7.1: 500, ~80M samples)")
+    meta_batch: int = _hp(40, "tasks ψ ~ p(ψ) per meta-iteration (Appendix 7.1: 40)")
+    n_rollouts: int = _hp(20, "rollouts per task per policy-gradient step (Appendix: 20; 40 ant fwd/back, humanoid)")
+    alpha: float = _hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step")
+    alpha_test: float = _hp(0.05, "α of the test-time steps after the first (Appendix 7.1)")
+    max_kl: float = _hp(0.01, "meta-update trust region: max mean KL of the post-adaptation policies (MAML's β)")
+    cg_iters: int = _hp(10, "conjugate-gradient iterations for the meta natural direction F⁻¹g")
+    cg_damping: float = _hp(1e-5, "damping c of the Fisher-vector product (F + c·I)v")
+    ls_backtrack: float = _hp(0.8, "line search: step shrink factor per try")
+    ls_steps: int = _hp(15, "line search: step sizes tried (accept if KL ≤ max_kl and the surrogate improved)")
+    gamma: float = _hp(0.99, "discount γ")
+    lam: float = _hp(1.0, "GAE λ (1: discounted return minus the linear baseline)")
+    hidden: tuple = _hp((100, 100), "policy MLP hidden widths, ReLU (Section 5.1)")
+    baseline_ridge: float = _hp(1e-5, "ridge coefficient of the linear feature baseline's least squares")
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    # NOTE (differs from paper): the paper gives no oracle budget; 500 iterations, as MAML's meta-iterations.
+    n_iters: int = _hp(500, "TRPO iterations")
+    n_samples: int = _hp(4000, "real samples per iteration: n_samples / H rollouts, each with its own goal ψ ~ p(ψ)")
+    hidden: tuple = _hp((100, 100), "policy MLP hidden widths over [s, ψ], ReLU (Section 5.1)")
+    trpo: TRPOConfig = _hp(TRPOConfig(), "TRPO settings (trpo.TRPOConfig; its policy_hidden is unused, `hidden` is)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers: seeds, checkpoints, goals
+# ---------------------------------------------------------------------------------------------
+def _env_seed(rng):
+    """A fresh integer seed for a real env reset, drawn from the run's numpy stream (same seed, same numbers)."""
+    return int(rng.integers(2 ** 31 - 1))
+
+
+def _save(path, state):
+    """Write a checkpoint atomically: a crash leaves the previous file intact."""
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save(state, f"{path}.tmp")
+    os.replace(f"{path}.tmp", path)
+
+
+def _load(path, kind, family, cfg, seed):
+    """The checkpoint at `path` if it exists and was written by the same kind of run, family, seed and config
+    (n_iters may differ: resuming may extend a run); None if there is none; else one clear ValueError."""
+    if path is None or not os.path.exists(path):
+        return None
+    ck = torch.load(path, weights_only=True)
+    want = {k: v for k, v in asdict(cfg).items() if k != "n_iters"}
+    have = {k: v for k, v in ck["cfg"].items() if k != "n_iters"}
+    if ck["kind"] != kind or ck["family"] != family.name or ck["seed"] != seed:
+        raise ValueError(f"checkpoint {path} is a {ck['kind']} run on {ck['family']!r} with seed {ck['seed']}, "
+                         f"not {kind} on {family.name!r} with seed {seed}")
+    if have != want:
+        diff = {k: (have.get(k), want[k]) for k in want if have.get(k) != want[k]}
+        raise ValueError(f"checkpoint {path} has another config; (checkpoint, requested): {diff}")
+    return ck
+
+
+def _set_goals(env, goals, family, shift=None):
+    """Give the sub-envs of a tasks.make_vec_env new goals (goals (n_envs, goal_dim)) without rebuilding the MuJoCo
+    models (building one costs ~7 ms; an iteration re-targets hundreds)."""
+    env.set_attr("goal", [tasks.check_goal(family, g, shift) for g in goals])
+
+
+# ---------------------------------------------------------------------------------------------
+# MAML's pieces: linear baseline, per-task policies, inner step (Eq. 3), meta-update (TRPO through Eq. 3)
+# ---------------------------------------------------------------------------------------------
+def _features(obs):
+    """φ(s_t, t) = (s, s², t, t², t³, 1), rllab's baseline features: obs (..., H, obs_dim) -> (..., H, n_feat)."""
+    s = obs.clamp(-FEATURE_CLIP, FEATURE_CLIP)  # (..., H, obs_dim)
+    t = torch.arange(obs.shape[-2], dtype=obs.dtype, device=obs.device) / TIME_SCALE  # (H,)
+    t = t[:, None].expand(*obs.shape[:-1], 1)  # (..., H, 1)
+    return torch.cat([s, s ** 2, t, t ** 2, t ** 3, torch.ones_like(t)], -1)  # (..., H, 2·obs_dim + 4)
+
+
+# NOTE (differs from rllab's sampler, which predicts with the fit of the previous batch): b is fit on each task's own
+# batch and used on that batch, the "refit per batch" of REFERENCE.md; no stale baseline from another task.
+def _linear_baseline(obs, returns, mask, ridge):
+    """Fit b(s_t) = φ(s_t, t)ᵀw per task on its own batch and evaluate it there (refit every batch):
+    w = argmin_w Σ_t m_t (φ_tᵀw − R_t)² + ridge·‖w‖², i.e. (ΦᵀMΦ + ridge·I) w = ΦᵀM R, solved in float64.
+    obs (n_tasks, n_rollouts, H, obs_dim), returns and mask (n_tasks, n_rollouts, H) -> b (n_tasks, n_rollouts, H)."""
+    phi = _features(obs).double()  # (n_tasks, n_rollouts, H, n_feat)
+    Phi = phi.flatten(1, 2)  # (n_tasks, M, n_feat)  M = n_rollouts·H
+    m, R = mask.double().flatten(1), returns.double().flatten(1)  # (n_tasks, M) each
+    A = Phi.mT @ (m[..., None] * Phi) + ridge * torch.eye(Phi.shape[-1], dtype=Phi.dtype, device=Phi.device)
+    w = torch.linalg.solve(A, (Phi.mT @ (m * R)[..., None]))  # (n_tasks, n_feat, 1)
+    return (phi @ w[:, None]).squeeze(-1).to(obs.dtype)  # (n_tasks, n_rollouts, H)
+
+
+def _masked_mean(x, mask):
+    """Per-task mean over valid steps: x and mask (n_tasks, M) -> (n_tasks,)."""
+    return (x * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
+def _by_task(batch, n_tasks, cfg):
+    """A rollout batch of n_tasks·n_rollouts task-major sub-envs -> per-task tensors (n_tasks, M = n_rollouts·H, ·)
+    with advantages Â from the linear baseline and GAE(γ, λ), normalised per task over its valid steps (center_adv)."""
+    n_envs, H = batch["mask"].shape
+    mask, rew, term = batch["mask"], batch["rew"], batch["terminal"]  # (n_envs, H) each
+    zeros = torch.zeros_like(rew)  # (n_envs, H)
+    # R_t = Σ_k γ^k r_{t+k}: GAE with V ≡ 0 and λ = 1; no bootstrap at the horizon (H is part of the problem: b sees t)
+    R, _ = gae(rew, zeros, zeros, mask, term, cfg.gamma, 1.0)  # (n_envs, H)
+    obs = batch["obs"].view(n_tasks, n_envs // n_tasks, H, -1)  # (n_tasks, n_rollouts, H, obs_dim)
+    b = _linear_baseline(obs, R.view(obs.shape[:3]), mask.view(obs.shape[:3]), cfg.baseline_ridge).reshape(n_envs, H)
+    b_next = torch.cat([b[:, 1:], zeros[:, :1]], 1)  # (n_envs, H)  b(s_{t+1}), 0 past the horizon
+    adv, _ = gae(rew, b, b_next, mask, term, cfg.gamma, cfg.lam)  # (n_envs, H)
+    adv, mask = adv.reshape(n_tasks, -1), mask.reshape(n_tasks, -1)  # (n_tasks, M) each
+    mean = _masked_mean(adv, mask)[:, None]  # (n_tasks, 1)
+    std = (_masked_mean((adv - mean) ** 2, mask) * mask.sum(1) / (mask.sum(1) - 1).clamp(min=1)).sqrt()[:, None]
+    return {"obs": batch["obs"].reshape(n_tasks, -1, batch["obs"].shape[-1]),  # (n_tasks, M, obs_dim)
+            # the unclipped sample a ~ π (act_pi) is what the likelihood needs, as in trpo.trpo_step
+            "act": batch["act_pi"].reshape(n_tasks, -1, batch["act_pi"].shape[-1]),  # (n_tasks, M, act_dim)
+            "adv": (adv - mean) / (std + 1e-8) * mask,  # (n_tasks, M)
+            "mask": mask}  # (n_tasks, M)
+
+
+def _task_params(policy, n_tasks):
+    """θ repeated per task, {name: (n_tasks, *shape)}, still a differentiable function of the policy's parameters."""
+    return {n: p.expand(n_tasks, *p.shape) for n, p in policy.named_parameters()}
+
+
+def _mean(policy, params, obs):
+    """μ_θi(s) of task i's parameters for every task at once: obs (n_tasks, M, obs_dim) -> (n_tasks, M, act_dim)."""
+    return vmap(lambda p, o: functional_call(policy, p, (o,)))(params, obs)
+
+
+def _dist(policy, params, obs):
+    """π_θi(·|s) for every task i: a distribution with batch shape (n_tasks, M) over act_dim-vectors."""
+    std = params["log_std"].exp()[:, None]  # (n_tasks, 1, act_dim)
+    return Independent(Normal(_mean(policy, params, obs), std, validate_args=False), 1, validate_args=False)
+
+
+def _inner_step(policy, D, alpha, create_graph=False):
+    """Eq. (3) for all tasks of D at once, from the policy's θ: θ'_i = θ + α ∇η_ψi(θ), with the vanilla policy-gradient
+    estimate ∇η_ψi(θ) = −∇L_i(θ), L_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t on task i's rollouts (REINFORCE with the
+    linear baseline). create_graph keeps θ' differentiable in θ (the second-order meta-gradient)."""
+    with torch.enable_grad():
+        theta = _task_params(policy, len(D["obs"]))  # {name: (n_tasks, *shape)}
+        # L_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t
+        L = -_masked_mean(_dist(policy, theta, D["obs"]).log_prob(D["act"]) * D["adv"], D["mask"])  # (n_tasks,)
+        # Σ_i L_i has ∂/∂θ_i = ∇L_i: one backward pass gives every task's gradient, each (n_tasks, *shape)
+        grads = torch.autograd.grad(L.sum(), list(theta.values()), create_graph=create_graph)
+    # Eq. (3): θ' = θ + α ∇η_ψ(θ) = θ − α ∇L(θ)
+    return {n: p - alpha * g for (n, p), g in zip(theta.items(), grads)}
+
+
+class _AdaptedPolicies:
+    """The post-adaptation policies θ'_i as one policy over a vector env whose sub-envs are task-major (n_rollouts per
+    task), for trpo.rollout, which calls policy(obs) and reads policy.log_std."""
+
+    def __init__(self, policy, params, n_rollouts):
+        self.policy, self.params = policy, {n: p.detach() for n, p in params.items()}  # {name: (n_tasks, *shape)}
+        self.log_std = self.params["log_std"].repeat_interleave(n_rollouts, 0)  # (n_envs, act_dim)
+
+    def __call__(self, obs):  # obs (n_envs, obs_dim) -> μ (n_envs, act_dim)
+        n_tasks = len(self.params["log_std"])
+        return _mean(self.policy, self.params, obs.view(n_tasks, -1, obs.shape[-1])).reshape(len(obs), -1)
+
+
+def _meta_objective(policy, D, D_post, alpha, pi_old, create_graph):
+    """The post-adaptation TRPO surrogate (Eq. 2 with A = A_MAML) and mean KL, as functions of θ through Eq. (3):
+    L(θ) = mean_i mean_t π_θ'i(a|s) / π_old'i(a|s) · Â'_t and KL(θ) = mean_i mean_t KL(π_old'i ‖ π_θ'i), on the
+    post-adaptation rollouts D_post; θ'_i = θ'_i(θ) is recomputed from the fixed pre-adaptation rollouts D."""
+    pi = _dist(policy, _inner_step(policy, D, alpha, create_graph), D_post["obs"])
+    ratio = torch.exp(pi.log_prob(D_post["act"]) - pi_old.log_prob(D_post["act"]))  # (n_tasks, M)
+    L = _masked_mean(ratio * D_post["adv"], D_post["mask"]).mean()
+    kl = _masked_mean(kl_divergence(pi_old, pi), D_post["mask"]).mean()
+    return L, kl
+
+
+def _meta_fisher_vector_product(kl, params, damping):
+    """v ↦ (F + c·I) v with F = ∇²_θ KL(θ), the Hessian of the post-adaptation mean KL of _meta_objective, which
+    reaches θ through Eq. (3) (so F includes ∂θ'/∂θ); kl must be built with create_graph=True. NOTE: this is
+    trpo._fisher_vector_product with the KL given instead of built from policy.dist; a trpo version that takes the KL
+    would serve both."""
+    grad_kl = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))  # (n_params,)
+
+    def fvp(v):
+        # F v = ∇_θ (∇_θ KL · v)
+        return parameters_to_vector(torch.autograd.grad(grad_kl @ v, params, retain_graph=True)) + damping * v
+
+    return fvp
+
+
+def _meta_update(policy, D, D_post, theta_post, cfg):
+    """One TRPO meta-update of θ (MAML's β): natural gradient of the post-adaptation surrogate, through the inner step,
+    inside KL ≤ max_kl, backtracking line search (maml_rl's ConjugateGradientOptimizer). theta_post: the θ'_i that
+    collected D_post. Returns float stats."""
+    params = list(policy.parameters())
+    with torch.no_grad():
+        pi_old = _dist(policy, {n: p.detach() for n, p in theta_post.items()}, D_post["obs"])
+    L_old, kl = _meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph=True)
+    # ∇_θ L, second order through Eq. (3)
+    g = parameters_to_vector(torch.autograd.grad(L_old, params, retain_graph=True))  # (n_params,)
+    theta_old = parameters_to_vector(params).detach()  # (n_params,)
+    stats = {"kl": 0.0, "surr_improve": 0.0, "ls_accepted": False}
+    if not torch.any(g != 0):
+        return stats
+    Fvp = _meta_fisher_vector_product(kl, params, cfg.cg_damping)
+    x = conjugate_gradient(Fvp, g, cfg.cg_iters)  # natural direction x ≈ F⁻¹ g
+    # largest step β along x with the quadratic KL model ½ β² xᵀF x = δ:  β = sqrt(2δ / xᵀF x)
+    beta = torch.sqrt(2 * cfg.max_kl / (x @ Fvp(x)))
+    for k in range(cfg.ls_steps):
+        _set_flat(params, theta_old + cfg.ls_backtrack ** k * beta * x)  # θ = θ_old + 0.8^k β x
+        with torch.no_grad():
+            L_new, kl_new = _meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph=False)
+        if torch.isfinite(L_new) and kl_new <= cfg.max_kl and L_new > L_old:
+            return {"kl": kl_new.item(), "surr_improve": (L_new - L_old).item(), "ls_accepted": True}
+    _set_flat(params, theta_old)
+    return stats
+
+
+def _episode_return(batch):
+    return (batch["rew"] * batch["mask"]).sum(1).mean().item()
+
+
+def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, progress=True):
+    """MAML-TRPO meta-training (Finn et al. 2017, Algorithm 3 with TRPO as the meta-optimiser) on real rollouts.
+    Each meta-iteration: sample meta_batch goals; n_rollouts rollouts per task with θ (one vector env for all tasks);
+    Eq. (3) per task; n_rollouts rollouts per task with θ'_i; TRPO meta-update. Every rollout step is counted as a
+    real sample. With `checkpoint`, resumes from that file if it exists and rewrites it atomically every iteration.
+    Returns dict(policy, samples, log (one dict per meta-iteration), wall_s)."""
+    fam, dev = tasks.get_family(family), torch.device(device)
+    torch.manual_seed(seed)  # the policy's initialisation
+    policy = GaussianPolicy(fam.obs_dim, fam.act_dim, cfg.hidden, activation="relu").to(dev)
+    gen = torch.Generator(device=dev).manual_seed(seed)  # the policy's action noise in rollouts
+    rng = np.random.default_rng(seed)  # goals and env seeds
+    run = {"iteration": 0, "samples": 0, "log": [], "wall_s": 0.0}
+    ck = _load(checkpoint, "maml", fam, cfg, seed)
+    if ck is not None:
+        policy.load_state_dict(ck["policy"])
+        gen.set_state(ck["generator"])
+        rng.bit_generator.state = ck["rng"]
+        run = {k: ck[k] for k in run}
+    n_envs = cfg.meta_batch * cfg.n_rollouts
+    env = None
+    bar = tqdm(range(run["iteration"], cfg.n_iters), initial=run["iteration"], total=cfg.n_iters,
+               desc=f"MAML {fam.name}", disable=not progress)
+    for it in bar:
+        start = time.perf_counter()
+        goals = tasks.sample_goals(fam, cfg.meta_batch, rng)  # (meta_batch, goal_dim)  ψ_i ~ p(ψ)
+        env_goals = np.repeat(goals, cfg.n_rollouts, 0)  # (n_envs, goal_dim)  task-major sub-envs
+        if env is None:
+            env = tasks.make_vec_env(fam, env_goals)
+        _set_goals(env, env_goals, fam)
+        # pre-adaptation rollouts with θ on every task: (n_envs, H, ·)
+        pre = rollout(env, policy, fam.horizon, seed=_env_seed(rng), generator=gen)
+        D = _by_task(pre, cfg.meta_batch, cfg)  # (meta_batch, n_rollouts·H, ·)
+        theta_post = _inner_step(policy, D, cfg.alpha)  # Eq. (3): {name: (meta_batch, *shape)}
+        # post-adaptation rollouts, task i with θ'_i
+        post = rollout(env, _AdaptedPolicies(policy, theta_post, cfg.n_rollouts), fam.horizon,
+                       seed=_env_seed(rng), generator=gen)
+        stats = _meta_update(policy, D, _by_task(post, cfg.meta_batch, cfg), theta_post, cfg)
+        # NOTE (differs from paper): footnote 5 counts 4000 samples per task per meta-step (80M in all); here both
+        # the pre- and the post-adaptation rollouts are counted, because both are real samples that training uses.
+        run["samples"] += int(pre["mask"].sum().item() + post["mask"].sum().item())
+        run["wall_s"] += time.perf_counter() - start
+        row = {"iter": it + 1, "samples": run["samples"], "return_pre": _episode_return(pre),
+               "return_post": _episode_return(post), **stats, "wall_s": run["wall_s"]}
+        run["log"].append(row)
+        run["iteration"] = it + 1
+        bar.set_postfix(pre=f"{row['return_pre']:.1f}", post=f"{row['return_post']:.1f}", kl=f"{row['kl']:.4f}")
+        if checkpoint is not None:
+            _save(checkpoint, {"kind": "maml", "family": fam.name, "seed": seed, "cfg": asdict(cfg), **run,
+                               "policy": policy.state_dict(), "generator": gen.get_state(),
+                               "rng": rng.bit_generator.state})
+    if env is not None:
+        env.close()
+    return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"]}
+
+
+def adapt(family, policy, goal, n_steps=3, n_rollouts=20, shift=None, seed=0, cfg=MAMLConfig()):
+    """MAML's test-time adaptation (Section 5.1): from θ0 = policy, n_steps policy-gradient steps of Eq. (3) on the real
+    task ψ = goal (α = cfg.alpha, then cfg.alpha_test), each on n_rollouts fresh real rollouts (20·200 = 4000 samples,
+    as an SMTL stage on the cheetah). After each step (and before the first) the mean-action policy is scored by
+    slbo.evaluate, as SMTL is. The passed-in policy is not modified. Returns one dict per point:
+    {"step", "samples" (real adaptation samples so far; evaluation episodes not counted), "return", "vel_err"}."""
+    fam = tasks.get_family(family)
+    goal = tasks.check_goal(fam, goal, shift)  # (goal_dim,)
+    policy = copy.deepcopy(policy)
+    params = list(policy.parameters())
+    gen = torch.Generator(device=policy.log_std.device).manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    env = tasks.make_vec_env(fam, np.tile(goal, (n_rollouts, 1)), shift)
+    curve, samples = [], 0
+    for step in range(n_steps + 1):
+        if step > 0:
+            batch = rollout(env, policy, fam.horizon, seed=_env_seed(rng), generator=gen)  # (n_rollouts, H, ·)
+            samples += int(batch["mask"].sum().item())
+            theta = _inner_step(policy, _by_task(batch, 1, cfg), cfg.alpha if step == 1 else cfg.alpha_test)
+            _set_flat(params, torch.cat([theta[n][0].detach().flatten() for n, _ in policy.named_parameters()]))
+        ev = slbo.evaluate(fam, policy, goal[None], shift, seed)
+        curve.append({"step": step, "samples": samples, "return": float(ev["return"][0]),
+                      "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"][0])})
+    env.close()
+    return curve
+
+
+# ---------------------------------------------------------------------------------------------
+# The oracle: one TRPO policy π(a | s, ψ) across the task distribution
+# ---------------------------------------------------------------------------------------------
+class GoalConditionedPolicy(nn.Module):
+    """π(a | s, ψ): a GaussianPolicy over [s, ψ] bound to one goal per sub-env (goals (n_envs, goal_dim)), so that
+    trpo.rollout and slbo.evaluate can run it on plain task envs, whose observations do not contain ψ."""
+
+    def __init__(self, policy, goals):
+        super().__init__()
+        self.policy = policy
+        self.register_buffer("goals", torch.as_tensor(np.asarray(goals), dtype=torch.float32,
+                                                      device=policy.log_std.device))  # (n_envs, goal_dim)
+
+    @property
+    def log_std(self):
+        return self.policy.log_std
+
+    def forward(self, obs):  # obs (n_envs, obs_dim) -> μ(s, ψ) (n_envs, act_dim)
+        return self.policy(torch.cat([obs, self.goals.to(obs.dtype)], -1))
+
+    def dist(self, obs):
+        return self.policy.dist(torch.cat([obs, self.goals.to(obs.dtype)], -1))
+
+
+def _with_goals(batch, goals):
+    """Append ψ to every observation of a rollout batch: obs and next_obs (n_envs, H, obs_dim + goal_dim)."""
+    g = goals[:, None].expand(-1, batch["obs"].shape[1], -1).to(batch["obs"].dtype)  # (n_envs, H, goal_dim)
+    return {**batch, "obs": torch.cat([batch["obs"], g], -1), "next_obs": torch.cat([batch["next_obs"], g], -1)}
+
+
+def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=None, progress=True):
+    """The oracle of Section 5.2: TRPO (trpo.trpo_step, with a value function over [s, ψ]) on batches of n_samples real
+    samples whose rollouts each have their own goal ψ ~ p(ψ), given to the policy as an input. Checkpoints and resumes
+    as meta_train. Returns dict(policy (GaussianPolicy over [s, ψ]), samples, log, wall_s)."""
+    fam, dev = tasks.get_family(family), torch.device(device)
+    torch.manual_seed(seed)  # initialisations; then the value function's minibatch order (global RNG, saved below)
+    in_dim = fam.obs_dim + fam.goal_dim
+    policy = GaussianPolicy(in_dim, fam.act_dim, cfg.hidden, activation="relu").to(dev)
+    value_fn = ValueFunction(in_dim, cfg.trpo.value_hidden).to(dev)
+    value_fn.optimizer = torch.optim.Adam(value_fn.parameters(), lr=cfg.trpo.vf_lr)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    run = {"iteration": 0, "samples": 0, "log": [], "wall_s": 0.0}
+    ck = _load(checkpoint, "oracle", fam, cfg, seed)
+    if ck is not None:
+        policy.load_state_dict(ck["policy"])
+        value_fn.load_state_dict(ck["value_fn"])
+        value_fn.optimizer.load_state_dict(ck["vf_optimizer"])
+        gen.set_state(ck["generator"])
+        rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        run = {k: ck[k] for k in run}
+    n_envs = max(1, cfg.n_samples // fam.horizon)
+    env = None
+    bar = tqdm(range(run["iteration"], cfg.n_iters), initial=run["iteration"], total=cfg.n_iters,
+               desc=f"oracle {fam.name}", disable=not progress)
+    for it in bar:
+        start = time.perf_counter()
+        goals = tasks.sample_goals(fam, n_envs, rng)  # (n_envs, goal_dim)  one ψ ~ p(ψ) per rollout
+        if env is None:
+            env = tasks.make_vec_env(fam, goals)
+        _set_goals(env, goals, fam)
+        pi = GoalConditionedPolicy(policy, goals)
+        batch = _with_goals(rollout(env, pi, fam.horizon, seed=_env_seed(rng), generator=gen), pi.goals)
+        stats = trpo_step(policy, value_fn, batch, cfg.trpo)
+        run["samples"] += int(batch["mask"].sum().item())
+        run["wall_s"] += time.perf_counter() - start
+        run["log"].append({"iter": it + 1, "samples": run["samples"], **stats, "wall_s": run["wall_s"]})
+        run["iteration"] = it + 1
+        bar.set_postfix(ret=f"{stats['ep_return']:.1f}", kl=f"{stats['kl']:.4f}")
+        if checkpoint is not None:
+            _save(checkpoint, {"kind": "oracle", "family": fam.name, "seed": seed, "cfg": asdict(cfg), **run,
+                               "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
+                               "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
+                               "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
+    if env is not None:
+        env.close()
+    return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"]}
+
+
+def evaluate_oracle(family, policy, goals, shift=None, seed=0):
+    """The oracle on each goal (goals (n, goal_dim)), no adaptation: slbo.evaluate of the mean action of π(a | s, ψ)."""
+    fam = tasks.get_family(family)
+    goals = np.asarray(goals, dtype=np.float64).reshape(-1, fam.goal_dim)  # (n, goal_dim)
+    goals = np.stack([tasks.check_goal(fam, g, shift) for g in goals])
+    return slbo.evaluate(fam, GoalConditionedPolicy(policy, goals), goals, shift, seed)

@@ -1,0 +1,377 @@
+"""One command per figure of the paper: train SMTL, MAML and the oracle, adapt them to held-out tasks, plot.
+
+Stages (Section 5.1): `train` (Algorithm 1 for SMTL; MAML-TRPO; the task-conditioned oracle), `adapt` (each algorithm
+on the same held-out goals: SMTL's Eq. (6), MAML's policy-gradient steps of Eq. (3), the oracle as is) and `plot`
+(mean real return vs real samples with bootstrap 95% intervals, Figures 1-3). Every stage is cached in the output
+directory: re-running skips finished work and an interrupted run resumes.
+
+    python run.py --env cheetah                                  # Figure 1a at the quick preset
+    python run.py --env ant --task fwd-back --shift crippled     # Figure 2d
+    python run.py --env ant --task vel2d --active estimated --smtl-n-tasks 20 --algos smtl,smtl-active   # Fig. 3b
+"""
+import argparse
+import dataclasses
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import maml
+import smtl
+import tasks
+from dynamics import DynamicsConfig
+from slbo import SLBOConfig
+from trpo import TRPOConfig
+
+TASKS = {"vel": "goal velocity in [0, b]", "vel-full": "goal velocity in [-b, b]",
+         "fwd-back": "run forward or backward", "vel2d": "2-D goal velocity (ant)"}
+ALGOS = ("smtl", "smtl-active", "maml", "oracle")
+# Every hyperparameter group: a dataclass whose fields (paper defaults, one-line help) become --<group>-<field> flags.
+CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
+           "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
+# Presets: overrides of the paper's values. `paper` is the Appendix. `quick` fits python run.py --env cheetah in
+# about 30 minutes on a 2-core CPU; `smoke` checks the whole pipeline in about a minute.
+PRESETS = {
+    "paper": {"n_goals": 40},
+    "quick": {"n_goals": 5,
+              "smtl": dict(n_tasks=10, n_warmup=10, n_inner_adapt=5),
+              "slbo": dict(n_policy=10),
+              "maml": dict(n_iters=40, meta_batch=10),
+              "oracle": dict(n_iters=100)},
+    "smoke": {"n_goals": 2,
+              "smtl": dict(n_tasks=2, n_warmup=1, n_inner_adapt=1, n_slbo_adapt=1, n_eval_episodes=1),
+              "slbo": dict(n_collect=400, n_trpo=400, n_model=20, n_policy=2, n_init_states=50),
+              "dyn": dict(hidden=(64, 64)),
+              "trpo": dict(vf_epochs=1),
+              "maml": dict(n_iters=2, meta_batch=2, n_rollouts=2),
+              "oracle": dict(n_iters=2, n_samples=400)},
+}
+IDENTITY = ("env", "task", "shift", "active", "preset", "seed", "n_goals", "configs")  # what names an experiment
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line, not argparse's usage block
+        self.exit(2, f"run.py: error: {message} (see python run.py --help)\n")
+
+
+def _count(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a count >= 0, got {n}")
+    return n
+
+
+def _field_type(f):
+    if isinstance(f.default, bool):
+        return lambda s: s.lower() in ("1", "true", "yes")
+    if isinstance(f.default, tuple):
+        return lambda s: tuple(int(x) for x in s.split(","))
+    if isinstance(f.default, int):
+        return _count
+    return type(f.default)
+
+
+def _parser():
+    p = _Parser(description=__doc__.split("\n\n")[0])
+    p.add_argument("stage", nargs="?", default="all", choices=("all", "train", "adapt", "plot"),
+                   help="run every stage (default), or only one (each needs the ones before it)")
+    p.add_argument("--env", default="cheetah", choices=sorted({f.env for f in tasks.FAMILIES.values()}),
+                   help="MuJoCo body (default: cheetah)")
+    p.add_argument("--task", default="vel", choices=list(TASKS), help="task family (default: vel): " + "; ".join(
+        f"{k}: {v}" for k, v in TASKS.items()))
+    p.add_argument("--shift", default=None, choices=list(tasks.SHIFTS),
+                   help="test-time shift, Figure 2: " + "; ".join(f"{k}: {v}" for k, v in tasks.SHIFTS.items()))
+    p.add_argument("--active", default="off", choices=("off", *smtl.ACTIVE),
+                   help="active task selection for the 'smtl-active' algorithm, Section 4.4 / Figure 3 (default: off)")
+    p.add_argument("--algos", default=None,
+                   help=f"comma-separated, from {', '.join(ALGOS)} (default: smtl,maml,oracle; "
+                        f"with --active: smtl,smtl-active)")
+    p.add_argument("--preset", default="quick", choices=list(PRESETS), help="budget (default: quick): paper = the Appendix's settings, smoke = a one-minute check")
+    p.add_argument("--n-goals", type=_count, default=None, help="held-out evaluation goals (default: the preset's)")
+    p.add_argument("--seed", type=_count, default=0, help="random seed (default: 0; same seed, same numbers on the CPU)")
+    p.add_argument("--device", default="cpu", help="torch device for networks and the learned model (default: cpu)")
+    p.add_argument("--workers", type=_count, default=min(os.cpu_count() or 1, 8),
+                   help="processes adapting to held-out goals in parallel (default: the CPU count, at most 8)")
+    p.add_argument("--out", default=None, help="output directory (default: runs/<experiment>)")
+    for group, cls in CONFIGS.items():
+        g = p.add_argument_group(f"{group} hyperparameters (default: the paper's value, or the preset's)")
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(f.default) or (group, f.name) == ("smtl", "active"):
+                continue  # set by their own flags: the oracle's TRPO by --trpo-*, active selection by --active
+            metavar = {int: "N", float: "X", str: "S", tuple: "N,N"}.get(type(f.default), "V")
+            g.add_argument(f"--{group}-{f.name.replace('_', '-')}", dest=f"{group}.{f.name}", type=_field_type(f),
+                           default=None, metavar=metavar, help=f"{f.metadata.get('help', '')} [paper: {f.default}]")
+    return p
+
+
+def _configs(args):
+    """{group: dataclass instance}: the paper's defaults, then the preset's and body's overrides, then the flags."""
+    preset, out = PRESETS[args.preset], {}
+    for group, cls in CONFIGS.items():
+        values = dict(preset.get(group, {}))
+        if group == "slbo":  # 4,000 samples per stage for the half-cheetah, 8,000 for the ant and the humanoid
+            values = {**dataclasses.asdict(smtl.slbo_config_for(args.family)), **values}
+        if group == "maml" and (args.family.env == "humanoid" or args.family.name == "ant-fwd-back"):
+            values = {"n_rollouts": 40, **values}  # MAML's batch: 40 rollouts here, 20 elsewhere (Appendix)
+        if group == "smtl":
+            values["active"] = args.active
+        if group == "oracle":  # the oracle is trained by TRPO with the --trpo-* settings
+            values["trpo"] = out["trpo"]
+        values.update({k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith(f"{group}.") and
+                       v is not None})
+        out[group] = cls(**values)
+    return out
+
+
+def _check(args):
+    """Turn flags into a family, goals and configs, or a ValueError with one clear line."""
+    env_tasks = [f.task for f in tasks.FAMILIES.values() if f.env == args.env]
+    if args.task not in env_tasks:
+        raise ValueError(f"task {args.task!r} is not defined for --env {args.env}; choose one of: "
+                         f"{', '.join(env_tasks)}")
+    args.family = tasks.get_family(f"{args.env}-{args.task}")
+    tasks.check_shift(args.family, args.shift)
+    algos = args.algos.split(",") if args.algos else (["smtl", "smtl-active"] if args.active != "off" else
+                                                       ["smtl", "maml", "oracle"])
+    for a in algos:
+        if a not in ALGOS:
+            raise ValueError(f"unknown algorithm {a!r} in --algos; choose from {', '.join(ALGOS)}")
+    if "smtl-active" in algos and args.active == "off":
+        raise ValueError("algorithm 'smtl-active' needs --active true or --active estimated")
+    args.algos = algos
+    args.n_goals = PRESETS[args.preset]["n_goals"] if args.n_goals is None else args.n_goals
+    if not 1 <= args.n_goals <= tasks.N_EVAL:
+        raise ValueError(f"--n-goals must be between 1 and {tasks.N_EVAL} (the held-out split), got {args.n_goals}")
+    args.configs = _configs(args)
+    if args.configs["smtl"].n_tasks < 1 or args.configs["slbo"].n_collect < 1:
+        raise ValueError("SMTL needs at least one task and one real sample per stage")
+    name = "-".join([args.family.name, *([args.shift] if args.shift else []),
+                     *([f"active-{args.active}"] if args.active != "off" else []), args.preset, f"s{args.seed}"])
+    args.out = args.out or os.path.join("runs", name)
+    args.goals = tasks.eval_goals(args.family, shift=args.shift)[:args.n_goals]  # (n_goals, goal_dim)
+    return args
+
+
+def _identity(args):
+    ident = {k: getattr(args, k) for k in IDENTITY if k != "configs"}
+    ident["configs"] = {g: dataclasses.asdict(c) for g, c in args.configs.items()}
+    return json.loads(json.dumps(ident))  # tuples -> lists, as read back from disk
+
+
+# ---------------------------------------------------------------------------------------------
+# Output directory: atomic JSON, one file per finished piece of work
+# ---------------------------------------------------------------------------------------------
+def _write_json(obj, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _claim_out_dir(args):
+    path = os.path.join(args.out, "experiment.json")
+    ident = _identity(args)
+    if os.path.exists(path):
+        old = _read_json(path)
+        diff = [k for k in IDENTITY if old.get(k) != ident[k]]
+        if diff:
+            raise ValueError(f"{args.out} holds another experiment (different {', '.join(diff)}); "
+                             f"pick another --out or the same settings")
+    elif os.path.isdir(args.out) and os.listdir(args.out):
+        raise ValueError(f"{args.out} is not empty and holds no experiment.json; pick another --out")
+    _write_json(ident, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages
+# ---------------------------------------------------------------------------------------------
+def _ckpt(args, algo):
+    return os.path.join(args.out, f"{algo}.pt")
+
+
+def _train(args, algo):
+    """Train one algorithm (resuming its checkpoint); returns training samples and wall-clock seconds."""
+    c, fam, path = args.configs, args.family, _ckpt(args, algo)
+    if algo in ("smtl", "smtl-active"):
+        cfg = c["smtl"] if algo == "smtl-active" else dataclasses.replace(c["smtl"], active="off")
+        out = smtl.train(fam, cfg, c["slbo"], c["dyn"], c["trpo"], seed=args.seed, device=args.device,
+                         checkpoint=path)
+    elif algo == "maml":
+        out = maml.meta_train(fam, c["maml"], seed=args.seed, device=args.device, checkpoint=path)
+    else:
+        out = maml.train_oracle(fam, c["oracle"], seed=args.seed, device=args.device, checkpoint=path)
+    return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"])}
+
+
+def _adapt_one(args, algo, i):
+    """Adapt one algorithm to held-out goal i: a list of {samples, return, vel_err} points. Runs in a worker."""
+    torch.set_num_threads(1)
+    c, fam, goal, seed = args.configs, args.family, args.goals[i], args.seed * 1000 + i
+    start = time.perf_counter()
+    if algo in ("smtl", "smtl-active"):
+        curve = smtl.adapt(_ckpt(args, algo), goal, args.shift, seed=seed, device=args.device)
+    elif algo == "maml":
+        policy = maml.meta_train(fam, c["maml"], seed=args.seed, device=args.device, checkpoint=_ckpt(args, algo),
+                                 progress=False)["policy"]
+        # the same real samples per adaptation step as an SMTL stage (Section 5.1)
+        curve = maml.adapt(fam, policy, goal, n_steps=c["smtl"].n_slbo_adapt,
+                           n_rollouts=max(1, c["slbo"].n_collect // fam.horizon), shift=args.shift, seed=seed,
+                           cfg=c["maml"])
+    else:
+        policy = maml.train_oracle(fam, c["oracle"], seed=args.seed, device=args.device,
+                                   checkpoint=_ckpt(args, algo), progress=False)["policy"]
+        ev = maml.evaluate_oracle(fam, policy, goal[None], args.shift, seed=seed)
+        curve = [{"samples": 0, "return": float(ev["return"].mean()),
+                  "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())}]
+    return {"goal": goal.tolist(), "wall_s": time.perf_counter() - start,
+            "curve": [{"samples": int(p["samples"]), "return": float(p["return"]),
+                       "vel_err": None if p.get("vel_err") is None else float(p["vel_err"])} for p in curve]}
+
+
+def _adapt(args):
+    """Every (algorithm, goal) pair not yet on disk, in parallel worker processes."""
+    todo = [(a, i) for a in args.algos for i in range(args.n_goals)
+            if not os.path.exists(os.path.join(args.out, "adapt", a, f"goal{i:02d}.json"))]
+    if not todo:
+        return
+    bar = tqdm(total=len(todo), desc="adapt to held-out goals")
+
+    def done(algo, i, result):
+        _write_json(result, os.path.join(args.out, "adapt", algo, f"goal{i:02d}.json"))
+        bar.update(1)
+        bar.set_postfix(algo=algo, goal=i, ret=f"{result['curve'][-1]['return']:.1f}")
+
+    if args.workers <= 1:
+        for a, i in todo:
+            done(a, i, _adapt_one(args, a, i))
+    else:
+        with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
+            jobs = {pool.submit(_adapt_one, args, a, i): (a, i) for a, i in todo}
+            for job in as_completed(jobs):
+                done(*jobs[job], job.result())
+    bar.close()
+
+
+def _bootstrap(x, n=10_000, seed=0):
+    """Mean of x over goals and its bootstrap 95% confidence interval (Section 5.2)."""
+    x = np.asarray(x, dtype=np.float64)  # (n_goals,)
+    idx = np.random.default_rng(seed).integers(len(x), size=(n, len(x)))  # (n, n_goals) resampled goals
+    lo, hi = np.percentile(x[idx].mean(1), [2.5, 97.5])
+    return float(x.mean()), float(lo), float(hi)
+
+
+def _summarise(args, trained):
+    """results.json: per algorithm, per adaptation point: samples, mean, ci_low, ci_high (+ |v − g|)."""
+    results = {"experiment": _identity(args), "algos": {}}
+    for algo in args.algos:
+        runs = [_read_json(os.path.join(args.out, "adapt", algo, f"goal{i:02d}.json")) for i in range(args.n_goals)]
+        points = []
+        for j, p in enumerate(runs[0]["curve"]):
+            mean, lo, hi = _bootstrap([r["curve"][j]["return"] for r in runs])
+            errs = [r["curve"][j]["vel_err"] for r in runs]
+            points.append({"samples": p["samples"], "mean": mean, "ci_low": lo, "ci_high": hi,
+                           "vel_err": None if errs[0] is None else float(np.mean(errs))})
+        train = trained.get(algo, {"samples": None, "wall_s": None})
+        results["algos"][algo] = {"points": points, "train_samples": train["samples"], "train_wall_s": train["wall_s"],
+                                  "adapt_wall_s": float(sum(r["wall_s"] for r in runs))}
+    return results
+
+
+def _table(results):
+    algos = results["algos"]
+    xs = sorted({p["samples"] for a in algos.values() for p in a["points"]})
+    cells = {a: {p["samples"]: f"{p['mean']:.1f} [{p['ci_low']:.1f}, {p['ci_high']:.1f}]" for p in v["points"]}
+             for a, v in algos.items()}
+    head = ["algorithm", *[f"{x:,} samples" for x in xs], "train samples", "train time"]
+    rows = [[a, *[cells[a].get(x, "") for x in xs], f"{v['train_samples'] or 0:,}",
+             f"{(v['train_wall_s'] or 0) / 60:.1f} min"] for a, v in algos.items()]
+    widths = [max(len(str(r[k])) for r in [head, *rows]) for k in range(len(head))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [head, *rows])
+
+
+def _plot(args, results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    style = {"smtl": ("SMTL (ours)", "C0"), "smtl-active": (f"SMTL, active ({args.active})", "C2"),
+             "maml": ("MAML", "C1"), "oracle": ("oracle", "C3")}
+    xmax = max(p["samples"] for a in results["algos"].values() for p in a["points"]) or 1
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for algo, r in results["algos"].items():
+        label, color = style[algo]
+        x = np.array([p["samples"] for p in r["points"]])
+        mean, lo, hi = (np.array([p[k] for p in r["points"]]) for k in ("mean", "ci_low", "ci_high"))
+        if algo == "oracle":  # no adaptation: a level line with its band
+            ax.axhline(mean[0], color=color, ls="--", label=label)
+            ax.axhspan(lo[0], hi[0], color=color, alpha=0.12)
+            continue
+        ax.plot(x, mean, "o-", color=color, label=label)
+        ax.fill_between(x, lo, hi, color=color, alpha=0.2)
+        if algo.startswith("smtl"):  # the zero-sample point: warm-up in the learned model only
+            ax.plot(x[:1], mean[:1], "*", ms=14, color=color)
+    fam, space = args.family, args.family.goal_space(args.shift)
+    goals = "{-1, +1}" if fam.kind == "direction" else " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in
+                                                                 zip(space.low, space.high))
+    ax.set_title(f"{fam.env} {goals}" + (f", {args.shift}" if args.shift else "") + f" ({args.n_goals} goals)")
+    ax.set_xlabel("real samples at adaptation")
+    ax.set_ylabel("average return")
+    ax.set_xlim(-0.03 * xmax, 1.03 * xmax)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        args = _check(args)
+        _claim_out_dir(args)
+        print(f"experiment: {args.family.name}" + (f", shift {args.shift}" if args.shift else "") +
+              f", algorithms {', '.join(args.algos)}, preset {args.preset}, {args.n_goals} held-out goals -> {args.out}")
+        trained_path = os.path.join(args.out, "train.json")
+        trained = _read_json(trained_path) if os.path.exists(trained_path) else {}
+        if args.stage in ("all", "train"):
+            for algo in args.algos:
+                trained[algo] = _train(args, algo)
+                _write_json(trained, trained_path)
+        if args.stage in ("all", "adapt"):
+            missing = [a for a in args.algos if not os.path.exists(_ckpt(args, a))]
+            if missing:
+                raise ValueError(f"no trained {', '.join(missing)} in {args.out}; run the train stage first")
+            _adapt(args)
+        if args.stage in ("all", "plot"):
+            results = _summarise(args, trained)
+            _write_json(results, os.path.join(args.out, "results.json"))
+            _plot(args, results, os.path.join(args.out, "figure.png"))
+            print(f"\nreal return after adaptation on {args.n_goals} held-out goals, mean [95% bootstrap CI]\n"
+                  f"{_table(results)}\n\nwrote {os.path.join(args.out, 'results.json')} and "
+                  f"{os.path.join(args.out, 'figure.png')}")
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"run.py: error: {e}")
+    except KeyboardInterrupt:
+        sys.exit(f"\nrun.py: interrupted; finished work is kept in {args.out}: run the same command to resume")
+
+
+if __name__ == "__main__":
+    main()
