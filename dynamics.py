@@ -217,7 +217,9 @@ class VirtualEnv:
     with the task's own functions: r = family.reward(s, a, s', ψ), terminated = family.done(s'); truncated is always
     False (the rollout helper stops at the horizon). Clipped predictions count in `n_clipped` (since the last
     reset) and trigger one RuntimeWarning per env. Start states come from `generator` (a CPU torch.Generator),
-    or from a fresh one when reset gets a seed."""
+    or from a fresh one when reset gets a seed. step(a) = predict(a) then score(s, a, s'): trpo.rollout calls
+    predict alone in its loop and scores all H·n_envs transitions in one batched call afterwards (the env never
+    resets itself, so nothing in the loop depends on r or d), which keeps a rollout close to the model's own cost."""
 
     def __init__(self, model, family, goal, init_states, n_envs, generator=None, cfg=DynamicsConfig()):
         self.model, self.family, self.num_envs, self.generator, self.clip = model, family, n_envs, generator, cfg.clip
@@ -241,16 +243,25 @@ class VirtualEnv:
         self.n_clipped = 0
         return self._s, {}
 
-    def step(self, act):
+    def predict(self, act):
+        """s' = clip(M̂_φ(s, a)) for the current states s (n_envs, obs_dim) and act (n_envs, act_dim); advances s."""
         with torch.no_grad():
-            s = self._s
-            s_pred = self.model(s, act)  # M̂_φ(s, a) (n_envs, obs_dim)
+            s_pred = self.model(self._s, act)  # M̂_φ(s, a) (n_envs, obs_dim)
             s_next = torch.clamp(s_pred, self._lo, self._hi)  # (n_envs, obs_dim)
             if not torch.equal(s_next, s_pred):  # rare: clipped or non-finite (NaN ≠ NaN)
                 s_next = self._diverged(s_pred, s_next)
-            rew = self.family.reward(s, act, s_next, self.goal)  # (n_envs,)
-            terminated = self.family.done(s_next)  # (n_envs,)
         self._s = s_next
+        return s_next
+
+    @torch.no_grad()
+    def score(self, obs, act, next_obs):
+        """Task ψ's r_ψ(s, a, s') and termination d(s') on transitions with any leading dims, e.g. (H, n_envs, ·)."""
+        return self.family.reward(obs, act, next_obs, self.goal), self.family.done(next_obs)
+
+    def step(self, act):
+        s = self._s  # (n_envs, obs_dim)
+        s_next = self.predict(act)  # (n_envs, obs_dim)
+        rew, terminated = self.score(s, act, s_next)  # (n_envs,) each
         return s_next, rew, terminated, self._truncated, {}
 
     def _diverged(self, s_pred, s_next):

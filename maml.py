@@ -271,7 +271,6 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
         gen.set_state(ck["generator"])
         rng.bit_generator.state = ck["rng"]
         run = {k: ck[k] for k in run}
-    n_envs = cfg.meta_batch * cfg.n_rollouts
     env = None
     bar = tqdm(range(run["iteration"], cfg.n_iters), initial=run["iteration"], total=cfg.n_iters,
                desc=f"MAML {fam.name}", disable=not progress)
@@ -308,11 +307,13 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
     return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"]}
 
 
-def adapt(family, policy, goal, n_steps=3, n_rollouts=20, shift=None, seed=0, cfg=MAMLConfig()):
+def adapt(family, policy, goal, n_steps=3, n_rollouts=20, shift=None, seed=0, cfg=MAMLConfig(),
+          n_eval_episodes=1):
     """MAML's test-time adaptation (Section 5.1): from θ0 = policy, n_steps policy-gradient steps of Eq. (3) on the real
     task ψ = goal (α = cfg.alpha, then cfg.alpha_test), each on n_rollouts fresh real rollouts (20·200 = 4000 samples,
     as an SMTL stage on the cheetah). After each step (and before the first) the mean-action policy is scored by
-    slbo.evaluate, as SMTL is. The passed-in policy is not modified. Returns one dict per point:
+    slbo.evaluate over n_eval_episodes real episodes, as SMTL is. The passed-in policy is not modified. Returns one
+    dict per point:
     {"step", "samples" (real adaptation samples so far; evaluation episodes not counted), "return", "vel_err"}."""
     fam = tasks.get_family(family)
     goal = tasks.check_goal(fam, goal, shift)  # (goal_dim,)
@@ -328,9 +329,9 @@ def adapt(family, policy, goal, n_steps=3, n_rollouts=20, shift=None, seed=0, cf
             samples += int(batch["mask"].sum().item())
             theta = _inner_step(policy, _by_task(batch, 1, cfg), cfg.alpha if step == 1 else cfg.alpha_test)
             _set_flat(params, torch.cat([theta[n][0].detach().flatten() for n, _ in policy.named_parameters()]))
-        ev = slbo.evaluate(fam, policy, goal[None], shift, seed)
-        curve.append({"step": step, "samples": samples, "return": float(ev["return"][0]),
-                      "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"][0])})
+        ev = slbo.evaluate(fam, policy, np.tile(goal, (n_eval_episodes, 1)), shift, seed)
+        curve.append({"step": step, "samples": samples, "return": float(ev["return"].mean()),
+                      "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())})
     env.close()
     return curve
 

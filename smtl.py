@@ -10,7 +10,6 @@ checkpointed atomically after every task, so an interrupted run resumes and ends
     curve = adapt("runs/smtl.pt", goal=1.3, n_slbo=3)       # real return at 0 samples, then after each stage
     print([(p["samples"], round(p["return"], 1)) for p in curve])
 """
-import copy
 import itertools
 import os
 import time

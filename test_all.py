@@ -1,6 +1,6 @@
 """The test suite: known answers and small learning problems for every concept, CPU only.
 
-Each section tests one file (tasks, dynamics, trpo, slbo). Learning tests assert that learning
+Each section tests one file (tasks, trpo, dynamics and slbo, maml, smtl, run). Learning tests assert that learning
 happened on a problem small enough to run in seconds; speed targets live in bench.py, never here.
 
     pip install -r requirements.txt && python -m pytest -q test_all.py
@@ -9,6 +9,7 @@ happened on a problem small enough to run in seconds; speed targets live in benc
 """
 import copy
 import json
+import math
 import os
 import warnings
 
@@ -26,7 +27,7 @@ import run
 import slbo
 import smtl
 import tasks
-from dynamics import DynamicsConfig
+from dynamics import Dataset, DynamicsConfig, DynamicsModel, Normalizer, VirtualEnv, fit, multi_step_loss
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient,
                   gae, rollout, trpo_step)
 
@@ -409,6 +410,305 @@ def test_trpo_learns_point_mass():
     final_return = (final["rew"] * final["mask"]).sum(1).mean().item()
     assert returns[0] < -50  # random policy wanders around
     assert final_return > -25, (returns, final_return)
+
+
+# =============================================================================================
+# dynamics.py and slbo.py
+# =============================================================================================
+def _batch(lengths, terminated, horizon, obs_dim=2, act_dim=1):
+    """A rollout batch (conventions' layout) whose obs encode (row, t): obs[i, t] = (i, t), next_obs = (i, t + 1)."""
+    n = len(lengths)
+    t = torch.arange(horizon).float().expand(n, horizon)  # (n, horizon)
+    row = torch.arange(n).float()[:, None].expand(n, horizon)  # (n, horizon)
+    obs = torch.stack([row, t] + [t] * (obs_dim - 2), -1)  # (n, horizon, obs_dim)
+    next_obs = torch.stack([row, t + 1] + [t + 1] * (obs_dim - 2), -1)  # (n, horizon, obs_dim)
+    mask, terminal = torch.zeros(n, horizon), torch.zeros(n, horizon)  # (n, horizon) each
+    for i, (L, d) in enumerate(zip(lengths, terminated)):
+        mask[i, :L] = 1
+        terminal[i, L - 1] = float(d)
+    return {"obs": obs, "act": torch.randn(n, horizon, act_dim), "next_obs": next_obs, "rew": torch.zeros(n, horizon),
+            "mask": mask, "terminal": terminal}
+
+
+def _random_model(family, init_states, out_scale, seed=0):
+    """A DynamicsModel with random weights whose output layer is scaled by out_scale (1e-5 at init: no motion)."""
+    torch.manual_seed(seed)
+    model = DynamicsModel(family.obs_dim, family.act_dim, family.act_low, family.act_high, hidden=(64, 64))
+    model.update_normalizers(init_states, init_states + 0.05 * torch.randn_like(init_states))
+    with torch.no_grad():
+        model.layers[-1].weight.normal_(0, out_scale)
+    return model
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for a test that trains or rolls out networks: its numbers then do not depend on the core
+    count, and small matrices run no slower (threads only contend on a busy 2-core box). Restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# =============================================================================================
+# dynamics.py
+# =============================================================================================
+def test_dynamics_multi_step_loss_by_hand():
+    model = DynamicsModel(2, 1, [-1.0], [1.0], hidden=(2,))
+    W1, b1 = [[1.0, -2.0, 0.5], [0.3, 0.4, -1.0]], [0.1, -0.2]
+    W2, b2 = [[0.5, -1.0], [2.0, 0.25]], [0.05, -0.1]
+    mu_s, sd_s, mu_d, sd_d = [0.5, -1.0], [2.0, 0.5], [0.1, 0.2], [0.5, 4.0]
+    with torch.no_grad():
+        for layer, (W, b) in zip(model.layers, ((W1, b1), (W2, b2))):
+            layer.weight.copy_(torch.tensor(W))
+            layer.bias.copy_(torch.tensor(b))
+        for norm, (mu, sd) in ((model.obs_norm, (mu_s, sd_s)), (model.diff_norm, (mu_d, sd_d))):
+            norm.mean.copy_(torch.tensor(mu))
+            norm.std.copy_(torch.tensor(sd))
+    s = [[[1.0, 2.0], [1.5, 1.0], [2.5, 0.0]], [[-1.0, 0.0], [-0.5, 0.5], [0.0, 3.0]]]  # (B=2, k+1=3, obs_dim=2)
+    a = [[[0.3], [1.7]], [[-2.0], [0.0]]]  # (B, k=2, act_dim=1): 1.7 and -2.0 lie outside [-1, 1]
+
+    def M(state, act):  # ŝ' = s + σ_Δ (W2 relu(W1 [(s − μ)/σ, clip(a)] + b1) + b2) + μ_Δ, in plain Python
+        x = [(state[j] - mu_s[j]) / sd_s[j] for j in range(2)] + [max(-1.0, min(1.0, act[0]))]
+        h = [max(0.0, sum(W1[r][c] * x[c] for c in range(3)) + b1[r]) for r in range(2)]
+        out = [sum(W2[r][c] * h[c] for c in range(2)) + b2[r] for r in range(2)]
+        return [state[j] + sd_d[j] * out[j] + mu_d[j] for j in range(2)]
+
+    losses = []
+    for seq, acts in zip(s, a):
+        s_hat, total = seq[0], 0.0
+        for i in range(2):
+            nxt = M(s_hat, acts[i])
+            # e_i = ((ŝ_{t+i} − ŝ_{t+i−1}) − (s_{t+i} − s_{t+i−1})) / σ_Δ, RMS over coordinates
+            e = [((nxt[j] - s_hat[j]) - (seq[i + 1][j] - seq[i][j])) / sd_d[j] for j in range(2)]
+            total += math.sqrt(sum(x * x for x in e) / 2)
+            s_hat = nxt
+        losses.append(total / 2)
+    loss = multi_step_loss(model, torch.tensor(s), torch.tensor(a))
+    assert loss.shape == ()
+    assert loss.item() == pytest.approx(sum(losses) / 2, rel=1e-6)
+    # k = 1: the error of the one-step prediction, ‖ŝ_{t+1} − s_{t+1}‖ / σ_Δ in RMS
+    one = multi_step_loss(model, torch.tensor(s)[:, :2], torch.tensor(a)[:, :1])
+    ref = [math.sqrt(sum(((M(q[0], u[0])[j] - q[1][j]) / sd_d[j]) ** 2 for j in range(2)) / 2) for q, u in zip(s, a)]
+    assert one.item() == pytest.approx(sum(ref) / 2, rel=1e-6)
+
+
+def test_dynamics_fits_linear_system(one_thread):
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    obs_dim, act_dim, horizon = 4, 2, 50
+    A = torch.eye(obs_dim) + 0.05 * torch.randn(obs_dim, obs_dim, generator=gen)  # (obs_dim, obs_dim)
+    B = 0.3 * torch.randn(obs_dim, act_dim, generator=gen)  # (obs_dim, act_dim)
+
+    def episodes(n):
+        obs = torch.empty(n, horizon + 1, obs_dim)  # (n, horizon+1, obs_dim)
+        obs[:, 0] = torch.randn(n, obs_dim, generator=gen)
+        act = torch.rand(n, horizon, act_dim, generator=gen) * 2 - 1  # (n, horizon, act_dim)
+        for t in range(horizon):
+            # s' = A s + B a
+            obs[:, t + 1] = obs[:, t] @ A.T + act[:, t] @ B.T
+        zeros = torch.zeros(n, horizon)
+        return {"obs": obs[:, :-1], "act": act, "next_obs": obs[:, 1:], "rew": zeros, "mask": zeros + 1,
+                "terminal": zeros}
+
+    cfg = DynamicsConfig(hidden=(128, 128))
+    model, data, test = DynamicsModel(obs_dim, act_dim, -np.ones(act_dim), np.ones(act_dim), cfg.hidden), \
+        Dataset(obs_dim, act_dim), Dataset(obs_dim, act_dim)
+    model.update_normalizers(*data.add(episodes(32)))
+    test.add(episodes(8))
+
+    def held_out_error():  # ‖ŝ' − s'‖ relative to the size of a step ‖s' − s‖, on unseen episodes
+        with torch.no_grad():
+            err = (model(test.obs, test.act) - test.next_obs).norm(dim=1).mean()
+            return (err / (test.next_obs - test.obs).norm(dim=1).mean()).item()
+
+    before = held_out_error()
+    first = fit(model, data, 50, cfg, generator=gen)
+    fit(model, data, 350, cfg, generator=gen)
+    last = fit(model, data, 50, cfg, generator=gen)
+    after = held_out_error()
+    assert before > 0.5  # the initial model predicts the mean step only
+    assert last < first / 3  # the training loss of Eq. (4) falls
+    assert after < 0.1, (before, after)
+
+
+def test_dynamics_dataset_windows_stay_inside_episodes():
+    data = Dataset(2, 1)
+    # rows: full length, terminated at 3, truncated (mask ends) at 5, a 1-step episode; then a second batch
+    b1 = _batch([8, 3, 5, 1], [False, True, False, True], horizon=8)
+    obs, next_obs = data.add(b1)
+    m = b1["mask"] > 0
+    torch.testing.assert_close(obs, b1["obs"][m])  # exactly the masked steps, in row order
+    torch.testing.assert_close(next_obs, b1["next_obs"][m])
+    torch.testing.assert_close(data.act, b1["act"][m])
+    assert len(data) == 17
+    b2 = _batch([2, 4], [False, False], horizon=4)
+    data.add(b2)
+    assert len(data) == 23
+    # one episode end per row: the last valid step (termination or end of the row's data)
+    assert data.ep_end.tolist() == [False] * 7 + [True] + [False, False, True] + [False] * 4 + [True] + [True] + \
+        [False, True] + [False] * 3 + [True]
+    for k in (1, 2, 3):
+        n_starts = sum(max(L - k + 1, 0) for L in (8, 3, 5, 1, 2, 4))  # windows that fit inside each episode
+        assert len(data._valid_starts(k)) == n_starts
+        obs_seq, act_seq = data.sample(500, k, torch.Generator().manual_seed(k))
+        assert obs_seq.shape == (500, k + 1, 2) and act_seq.shape == (500, k, 1)
+        # obs encode (episode, t): one episode throughout, consecutive steps
+        assert (obs_seq[:, :, 0] == obs_seq[:, :1, 0]).all()
+        assert (obs_seq[:, 1:, 1] - obs_seq[:, :-1, 1] == 1).all()
+    with pytest.raises(ValueError, match="no episode"):
+        data.sample(4, 9)
+
+
+def test_dynamics_normalizer_equals_numpy_over_merged_batches():
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(3.0, 2.0, (n, 5)) * np.arange(1, 6) for n in (1, 7, 300, 0, 64, 2)]  # (n, 5) each
+    norm = Normalizer(5)
+    for x in parts:
+        norm.update(x if len(x) % 2 else torch.as_tensor(x))  # numpy and torch batches alike
+    allx = np.concatenate(parts)  # (374, 5)
+    np.testing.assert_allclose(norm.mean.numpy(), allx.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(norm.std.numpy(), allx.std(0), rtol=1e-6)
+    assert norm.count.item() == len(allx)
+    y = norm(torch.as_tensor(allx, dtype=torch.float32))  # (374, 5)
+    np.testing.assert_allclose(y.mean(0).numpy(), 0, atol=1e-5)
+    np.testing.assert_allclose(norm.inverse(y).numpy(), allx, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["ant-vel", "cheetah-vel-full", "ant-vel2d"])
+def test_dynamics_virtual_env_scores_with_task_functions(family):
+    fam = tasks.get_family(family)
+    s0 = torch.as_tensor(tasks.initial_states(fam, 30, seed=0), dtype=torch.float32)  # (30, obs_dim)
+    model = _random_model(fam, s0, out_scale=0.1)  # moves, terminates, never clipped
+    goals = tasks.sample_goals(fam, 6, np.random.default_rng(0))  # (6, goal_dim): one goal per env
+    policy = GaussianPolicy(fam.obs_dim, fam.act_dim, obs_normalizer=model.obs_norm)
+    env = VirtualEnv(model, fam, goals, s0, n_envs=6, generator=torch.Generator().manual_seed(0))
+    batch = rollout(env, policy, 40, generator=torch.Generator().manual_seed(1))
+    g = torch.as_tensor(goals, dtype=torch.float32)[:, None].expand(6, 40, fam.goal_dim)  # (6, 40, goal_dim)
+    r = fam.reward(batch["obs"].reshape(240, -1), batch["act"].reshape(240, -1), batch["next_obs"].reshape(240, -1),
+                   g.reshape(240, -1)).reshape(6, 40)  # (6, 40)
+    m = batch["mask"] > 0
+    torch.testing.assert_close(batch["rew"][m], r[m])
+    d = fam.done(batch["next_obs"])  # (6, 40)
+    torch.testing.assert_close(batch["terminal"], (d & m).float())
+    torch.testing.assert_close(batch["next_obs"][:, :-1], batch["obs"][:, 1:])  # no resets inside the model
+    if fam.env == "ant":
+        assert batch["terminal"].sum() > 0  # terminations were really compared
+    assert env.n_clipped == 0
+    # the gymnasium-style step() gives the same transitions, rewards and terminations as the rollout's fast path
+    env.reset(seed=None)
+    env._s = batch["obs"][:, 0].clone()
+    for t in range(40):
+        s_next, rew, term, trunc, _ = env.step(batch["act"][:, t])
+        torch.testing.assert_close(s_next, batch["next_obs"][:, t], rtol=0, atol=0)
+        torch.testing.assert_close(rew, fam.reward(batch["obs"][:, t], batch["act"][:, t], s_next,
+                                                   torch.as_tensor(goals, dtype=torch.float32)))
+        assert torch.equal(term, fam.done(s_next)) and not trunc.any()
+
+
+def test_dynamics_virtual_env_clips_diverging_model_and_warns_once():
+    fam = tasks.get_family("cheetah-vel")
+    s0 = torch.as_tensor(tasks.initial_states(fam, 30, seed=0), dtype=torch.float32)  # (30, obs_dim)
+    model = _random_model(fam, s0, out_scale=1e6)  # predictions far outside any real state
+    env = VirtualEnv(model, fam, [1.0], s0, n_envs=5, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s, _ = env.reset()
+        lo, hi = model.obs_norm.mean - 100 * model.obs_norm.std, model.obs_norm.mean + 100 * model.obs_norm.std
+        expected = 0
+        for t in range(5):
+            a = torch.full((5, fam.act_dim), 0.5)
+            with torch.no_grad():
+                pred = model(s, a)  # (5, obs_dim)
+            expected += int(((pred < lo) | (pred > hi) | ~torch.isfinite(pred)).any(-1).sum())
+            s, r, _, _, _ = env.step(a)
+            assert torch.isfinite(s).all() and torch.isfinite(r).all()
+            assert ((s >= lo) & (s <= hi)).all()
+        assert expected > 0 and env.n_clipped == expected
+        # NaN predictions (a broken weight) become μ_s, stay finite, and count too; still no second warning
+        with torch.no_grad():
+            model.layers[-1].bias[3] = float("nan")
+        env.reset()
+        s, _, _, _, _ = env.step(torch.zeros(5, fam.act_dim))
+        assert torch.isfinite(s).all() and (s[:, 3] == model.obs_norm.mean[3]).all() and env.n_clipped == 5
+    diverged = [w for w in caught if issubclass(w.category, RuntimeWarning) and "diverged" in str(w.message)]
+    assert len(diverged) == 1
+    # a sane model is never clipped
+    sane = VirtualEnv(_random_model(fam, s0, out_scale=1e-3), fam, [1.0], s0, n_envs=5)
+    batch = rollout(sane, GaussianPolicy(fam.obs_dim, fam.act_dim), 50, seed=0)
+    assert sane.n_clipped == 0 and torch.isfinite(batch["next_obs"]).all()
+
+
+# =============================================================================================
+# slbo.py
+# =============================================================================================
+def _spy_on_adds(learner):
+    batches, add = [], learner.data.add
+
+    def spy(batch):
+        batches.append(batch)
+        return add(batch)
+
+    learner.data.add = spy
+    return batches
+
+
+def test_slbo_collect_counts_exactly_the_real_samples(one_thread):
+    learner = slbo.Learner("cheetah-vel", slbo.SLBOConfig(n_init_states=10), seed=0)
+    policy = learner.new_policy()
+    batches = _spy_on_adds(learner)
+    _, taken = slbo.collect(learner, policy, 1.0, 400)  # 2 episodes of 200 steps, no termination
+    assert taken == 400 and len(learner.data) == 400 and learner.samples == 400
+    _, taken = slbo.collect(learner, policy, 1.5, 300)  # ⌈300 / 200⌉ = 2 episodes: 400 samples
+    assert taken == 400 and len(learner.data) == 800 and learner.samples == 800
+    assert len(batches) == 2 and all(b["mask"].all() for b in batches)
+    # the normalisers saw exactly D
+    norm = learner.model.obs_norm
+    assert norm.count.item() == 800 == learner.model.diff_norm.count.item()
+    torch.testing.assert_close(norm.mean, learner.data.obs.mean(0), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(learner.model.diff_norm.mean, (learner.data.next_obs - learner.data.obs).mean(0),
+                               rtol=1e-4, atol=1e-4)
+    # exploration: OU noise makes stored actions differ from the policy's own samples, inside the bounds
+    act, act_pi = batches[0]["act"], batches[0]["act_pi"]
+    assert act.abs().max() <= 1 and not torch.allclose(act, act_pi.clamp(-1, 1))
+
+
+def test_slbo_collect_handles_ant_terminations(one_thread):
+    learner = slbo.Learner("ant-vel", slbo.SLBOConfig(n_init_states=10), seed=0)
+    fam = learner.family
+    batches = _spy_on_adds(learner)
+    _, taken = slbo.collect(learner, learner.new_policy(), 1.0, 1000)
+    assert sum(b["terminal"].sum().item() for b in batches) > 0  # the ant did fall: the case under test
+    n_valid = sum(int(b["mask"].sum()) for b in batches)
+    assert taken == n_valid == len(learner.data) == learner.samples >= 1000
+    assert len(batches) > 1  # terminations left fewer than 1000 valid steps, so collect went on
+    for b in batches:
+        m, term = b["mask"] > 0, b["terminal"] > 0
+        # a termination is the last valid step of its row, and its next_obs is the true fallen state, not a reset
+        last = m.sum(1) - 1  # (n_envs,)
+        assert torch.equal(term.nonzero()[:, 1], last[term.any(1)])
+        assert fam.done(b["next_obs"][term]).all() and not fam.done(b["next_obs"][m & ~term]).any()
+    # D marks one episode end per row, and no model window runs past a termination
+    assert learner.data.ep_end.sum().item() == sum(len(b["mask"]) for b in batches)
+    obs_seq, _ = learner.data.sample(2000, 2, torch.Generator().manual_seed(0))
+    assert not fam.done(obs_seq[:, 1]).any()  # a fallen state is only ever a window's last state
+
+
+def test_slbo_reduces_cheetah_velocity_error(one_thread):
+    # SLBO at CPU scale: the paper's 4000 real and 4000 virtual samples per batch, but 5 × (300 model + 20 TRPO)
+    # updates per stage instead of 20 × (100 + 40), a smaller model, and larger steps (model lr, TRPO's max KL)
+    cfg = slbo.SLBOConfig(n_collect=4000, n_trpo=4000, n_inner=5, n_model=300, n_policy=20, n_init_states=200)
+    dyn = DynamicsConfig(hidden=(200, 200), lr=3e-3)
+    trpo_cfg = TRPOConfig(max_kl=0.05, vf_epochs=2, vf_batch=512)
+    learner = slbo.Learner("cheetah-vel", cfg, dyn, trpo_cfg, seed=0)
+    policy = learner.new_policy()
+    start = slbo.evaluate("cheetah-vel", policy, [[1.0]])["vel_err"][0]
+    log = slbo.slbo(learner, policy, goal=1.0, n_slbo=3, progress=False)
+    assert [row["samples"] for row in log] == [4000, 8000, 12000]
+    errs = [row["vel_err"] for row in log]
+    assert start > 0.9  # the fresh policy barely moves: |v − g| ≈ g = 1 m/s
+    assert errs[-1] < 0.5, (start, errs)  # seed 0 reached about 0.13 m/s (torch 2.13, CPU)
+    assert log[-1]["model_loss"] < log[0]["model_loss"]
 
 
 # =============================================================================================

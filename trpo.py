@@ -103,38 +103,54 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
     """env.num_envs episodes in parallel for `horizon` steps from one env.reset(seed=seed) -> the conventions' batch
     dict (obs, act, rew, next_obs, mask, terminal; (n_envs, horizon, ...) float32 on the policy's device) plus
     act_pi, the unclipped sample a ~ π(·|s) before exploration noise, which TRPO's likelihood ratio needs.
-    Real (numpy) vector envs are converted at the boundary; torch (virtual) envs pass tensors through. `noise()` (e.g.
-    OU) is added to the policy action before clipping to the action bounds; the clipped action is stored and stepped.
-    `generator` (on the policy's device) drives the policy's sampling."""
+    Real (numpy) vector envs are converted at the boundary; torch (virtual) envs pass tensors through and must return
+    fresh tensors each step (they are kept, not copied). `noise()` (e.g. OU) is added to the policy action before
+    clipping to the action bounds; the clipped action is stored and stepped. `generator` (on the policy's device)
+    drives the policy's sampling."""
     dev = policy.log_std.device
-    n, obs_dim, act_dim = env.num_envs, env.single_observation_space.shape[0], env.single_action_space.shape[0]
+    n, act_dim = env.num_envs, env.single_action_space.shape[0]
     low = torch.as_tensor(env.single_action_space.low, dtype=torch.float32, device=dev)  # (act_dim,)
     high = torch.as_tensor(env.single_action_space.high, dtype=torch.float32, device=dev)  # (act_dim,)
-    # Time-major buffers so that each step writes one contiguous slice.
-    S = torch.empty(horizon + 1, n, obs_dim, device=dev)  # (horizon+1, n_envs, obs_dim)  s_0 … s_H
+    # Time-major: each step appends (n_envs, ·) tensors, stacked once at the end (no per-step copies).
     A, A_pi = (torch.empty(horizon, n, act_dim, device=dev) for _ in range(2))  # (horizon, n_envs, act_dim) each
-    R, TERM, TRUNC = (torch.empty(horizon, n, device=dev) for _ in range(3))  # (horizon, n_envs) each
+    S, R, TERM, TRUNC = [], [], [], []  # s_0 … s_H, then r_t, d_t, truncated_t: (n_envs, ·) per step
     final_obs = []  # (t, env indices, true s_{t+1}) for sub-envs that autoreset in the step their episode ended
     obs, _ = env.reset(seed=seed)
     is_np = isinstance(obs, np.ndarray)
-    to_t = (lambda x: torch.as_tensor(x, dtype=torch.float32, device=dev)) if is_np else (lambda x: x)
-    S[0] = to_t(obs)
+    to_t = (lambda x: torch.tensor(x, dtype=torch.float32, device=dev)) if is_np else (lambda x: x)
+    # a model env (dynamics.VirtualEnv) is stepped by predict(a) alone; its r and d are scored after the loop
+    model_env = hasattr(env, "predict") and hasattr(env, "score")
     if noise is not None:
         noise.reset()
+    # a_t = μ_θ(s_t) + σ ε_t, ε_t ~ N(0, I), all drawn up front (σ is fixed during a rollout): a lean loop
     with torch.no_grad():
-        # a_t = μ_θ(s_t) + σ ε_t, ε_t ~ N(0, I), all drawn up front (σ is fixed during a rollout): a lean loop
         sigma_eps = torch.zeros(horizon, n, act_dim, device=dev) if deterministic else \
             torch.randn(horizon, n, act_dim, generator=generator, device=dev) * policy.log_std.exp()
+    # inference mode: the hot loop's many small ops skip autograd bookkeeping; the stacks below are ordinary tensors
+    with torch.inference_mode():
+        S.append(to_t(obs))
         for t in range(horizon):
             a = torch.add(policy(S[t]), sigma_eps[t], out=A_pi[t])  # (n_envs, act_dim)
             if noise is not None:
                 a = a + torch.as_tensor(noise(), dtype=torch.float32, device=dev)  # (n_envs, act_dim)
             torch.clamp(a, low, high, out=A[t])
+            if model_env:
+                S.append(env.predict(A[t]))  # s_{t+1} (n_envs, obs_dim)
+                continue
             obs, rew, term, trunc, info = env.step(A[t].cpu().numpy() if is_np else A[t])
-            S[t + 1], R[t], TERM[t], TRUNC[t] = to_t(obs), to_t(rew), to_t(term), to_t(trunc)
+            S.append(to_t(obs))
+            R.append(to_t(rew))
+            TERM.append(to_t(term))
+            TRUNC.append(to_t(trunc))
             if "_final_obs" in info:  # gymnasium SAME_STEP autoreset: obs is already the next episode's s_0
                 idx = np.flatnonzero(info["_final_obs"])
                 final_obs.append((t, idx, to_t(np.stack(info["final_obs"][idx]))))
+    S = torch.stack(S).float()  # (horizon+1, n_envs, obs_dim)  s_0 … s_H
+    if model_env:
+        # r_t = r_ψ(s_t, a_t, s_{t+1}), d_t = d(s_{t+1}) for all steps at once
+        R, TERM = env.score(S[:-1], A, S[1:])  # (horizon, n_envs) each
+        TRUNC = torch.zeros_like(R)  # (horizon, n_envs)  a model env never truncates
+    R, TERM, TRUNC = (torch.stack(x).float() if isinstance(x, list) else x.float() for x in (R, TERM, TRUNC))
     next_S = S[1:].clone()  # (horizon, n_envs, obs_dim)  s_{t+1}
     for t, idx, s_next in final_obs:
         next_S[t, idx] = s_next

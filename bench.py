@@ -1,0 +1,322 @@
+"""Speed and sample-efficiency benchmarks: the targets that must never sit in a timed test (paper Sec. 2.4, 5.1).
+
+`throughput` times real and virtual (learned-model) rollouts and checks that a virtual TRPO batch costs little more
+than the model's forward passes; `slbo` counts the real samples single-task SLBO (Algorithm 1, lines 6-14) needs to
+track a goal velocity; `trpo_mf` gives model-free TRPO ten times those samples on the same task (Sec. 5.1's claim);
+`smtl` trains Algorithm 1 on 20 tasks and measures zero-shot warm-up and 3-stage adaptation on held-out goals (Eq. 6);
+`maml` meta-trains MAML-TRPO and the oracle on a laptop budget and shows MAML's adaptation signature (Sec. 5.2).
+
+    python bench.py                        # every benchmark on the CPU; results appended to bench_out/results.jsonl
+    python bench.py throughput             # only the named ones
+    SMTL_DEVICE=cuda python bench.py slbo  # on another device
+"""
+import datetime
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import maml
+import slbo
+import smtl
+import tasks
+from dynamics import DynamicsModel, Normalizer, VirtualEnv
+from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
+
+OUT_DIR = "bench_out"
+RESULTS = os.path.join(OUT_DIR, "results.jsonl")
+FAMILY = "cheetah-vel"  # the benchmark task: half-cheetah, goal velocity ψ = 1.0 m/s
+GOAL = 1.0
+N_ENVS = 20  # parallel rollouts: n_trpo / H = 4000 / 200 (Appendix)
+VIRTUAL_RATIO_TARGET = 0.70  # a virtual TRPO batch at ≥ 70% of the bare model-forward rate
+SLBO_STAGES = 10  # up to 10 stages of 4000 real samples = 40,000 samples
+VEL_ERR_TARGET = 0.2  # mean |v − g| ≤ 0.2 m/s over an episode (return ≥ −60 with the control cost)
+MF_FACTOR = 10  # model-free TRPO gets 10× the real samples SLBO needed
+MF_DEFAULT_SAMPLES = 400_000  # ... or this many when no SLBO result is at hand
+MF_BATCH = 4000  # real samples per model-free TRPO iteration
+SMTL_FAMILY = "cheetah-vel"  # ψ ~ U[0, 2]
+SMTL_TASKS, SMTL_GOALS = 20, 10  # train on 20 tasks, then adapt to 10 held-out goals
+ZERO_SHOT_TARGET, STAGES_TARGET = 0.25, 0.15  # mean |v − g| after the warm-up alone / after 3 SLBO stages
+# run.py's quick budget per task: n_warmup 20 rounds × (100 model steps + 20 TRPO steps), value fit one pass per step
+SMTL_CFG = smtl.SMTLConfig(n_tasks=SMTL_TASKS, n_warmup=20, n_inner_adapt=5)
+SMTL_SLBO = smtl.slbo_config_for(SMTL_FAMILY, n_policy=20)
+SMTL_TRPO = TRPOConfig(vf_epochs=1)
+# NOTE (differs from paper): MAML's max_kl 0.05, not 0.01, because with 0.01 this budget (1.6M samples; also as
+# 40 iterations × 10 tasks × 10 rollouts) meta-learns too little for one step to change anything (-207.5 -> -207.8).
+MAML_CFG = maml.MAMLConfig(n_iters=80, meta_batch=10, n_rollouts=5, max_kl=0.05)  # ~4.5 min, 1.6M samples
+ORACLE_CFG = maml.OracleConfig(n_iters=400)  # 1.6M samples, ~5 min
+
+
+def _machine_info():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "date": datetime.datetime.now().isoformat(timespec="seconds")}
+
+
+def _sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _rates(fns, device, repeats=7, min_time=0.2):
+    """Calls per second of each fn in fns: after a warm-up call, the best of `repeats` timings of ≥ min_time seconds
+    each, the fns interleaved (the best, not the mean, and interleaved, because the benchmark machine may be shared:
+    other load only ever slows a timing down, and then slows all of them alike)."""
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            _sync(device)
+            reps, t0 = 0, time.perf_counter()
+            while reps < 1 or time.perf_counter() - t0 < min_time:
+                fn()
+                reps += 1
+            _sync(device)
+            best[i] = min(best[i], (time.perf_counter() - t0) / reps)
+    return [1.0 / b for b in best]
+
+
+def _gemm_flops(device, n=1024):
+    """The machine's measured float32 matmul rate (FLOP/s) on n × n matrices."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)  # (n, n) each
+    return 2 * n ** 3 * _rates([lambda: torch.matmul(a, b)], device)[0]
+
+
+def _model_flops(model, batch):
+    """Multiply-adds × 2 of one model forward pass on `batch` states."""
+    return sum(2 * batch * layer.weight.numel() for layer in model.layers)
+
+
+def _last_result(name):
+    """The most recent result of benchmark `name` in bench_out/results.jsonl, or None."""
+    if not os.path.exists(RESULTS):
+        return None
+    rows = [json.loads(line) for line in open(RESULTS) if line.strip()]
+    rows = [r for r in rows if r.get("bench") == name]
+    return rows[-1] if rows else None
+
+
+def _ci95(x):
+    """Normal 95% half-width of the mean over goals, per column of x (n_goals, k)."""
+    return (1.96 * x.std(0, ddof=1) / np.sqrt(len(x))).tolist()
+
+
+def _smtl_adapt_goal(path, goal, seed):
+    torch.set_num_threads(1)  # one process per core
+    return smtl.adapt(path, goal, seed=seed)
+
+
+def _table(rows):
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k:<{width}}  {v}")
+
+
+def bench_throughput(device="cpu"):
+    """Steps per second of real envs (raw and through trpo.rollout) and of the virtual env; the virtual TRPO batch
+    rate relative to the bare model forward pass and to the floor the model's FLOPs give at the measured GEMM rate."""
+    fam = tasks.get_family(FAMILY)
+    H = fam.horizon
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    policy = GaussianPolicy(fam.obs_dim, fam.act_dim).to(device)
+    # real envs: random actions in a bare loop, then policy actions through rollout()
+    env = tasks.make_vec_env(fam, np.full((N_ENVS, 1), GOAL), seed=0)
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(-1, 1, (H, N_ENVS, fam.act_dim)).astype(np.float32)  # (H, n_envs, act_dim)
+
+    def real_random():
+        for t in range(H):
+            env.step(acts[t])
+
+    real_raw, real_rollout = (N_ENVS * H * r for r in _rates(
+        [real_random, lambda: rollout(env, policy, H, generator=gen)], device, repeats=3))
+    s0 = torch.as_tensor(tasks.initial_states(fam, 200, seed=0), dtype=torch.float32)  # (200, obs_dim)
+    env.close()
+    # a model with real-looking normalisers (from the real start states) and random weights
+    model = DynamicsModel(fam.obs_dim, fam.act_dim, fam.act_low, fam.act_high).to(device)
+    model.update_normalizers(s0, s0 + 0.01 * torch.randn_like(s0))
+    venv = VirtualEnv(model, fam, np.array([GOAL]), s0.to(device), N_ENVS, generator=gen)
+    s = s0[:N_ENVS].to(device)  # (n_envs, obs_dim)
+    a = torch.zeros(N_ENVS, fam.act_dim, device=device)  # (n_envs, act_dim)
+
+    def bare_forward():
+        with torch.no_grad():
+            for _ in range(H):
+                model(s, a)
+
+    forward, virtual = (N_ENVS * H * r for r in _rates(
+        [bare_forward, lambda: rollout(venv, policy, H, generator=gen)], device, repeats=9))
+    floor = _gemm_flops(device) / _model_flops(model, N_ENVS) * N_ENVS  # states/s if only the model's FLOPs cost
+    out = {"real_raw_steps_s": real_raw, "real_rollout_steps_s": real_rollout, "model_forward_states_s": forward,
+           "virtual_rollout_steps_s": virtual, "virtual_over_forward": virtual / forward,
+           "virtual_over_flop_floor": virtual / floor, "flop_floor_states_s": floor,
+           "meets_target": virtual / forward >= VIRTUAL_RATIO_TARGET}
+    print(f"throughput ({FAMILY}, {N_ENVS} envs × {H} steps, device {device})")
+    _table([("real env, random actions", f"{real_raw:10.0f} steps/s"),
+            ("real env, trpo.rollout", f"{real_rollout:10.0f} steps/s"),
+            ("model forward only (batch 20)", f"{forward:10.0f} states/s"),
+            ("virtual TRPO batch (rollout)", f"{virtual:10.0f} steps/s"),
+            ("FLOP floor at measured GEMM rate", f"{floor:10.0f} states/s"),
+            ("virtual / forward", f"{virtual / forward:10.2f}  (target ≥ {VIRTUAL_RATIO_TARGET})"),
+            ("virtual / FLOP floor", f"{virtual / floor:10.3f}")])
+    return out
+
+
+def bench_slbo(device="cpu", n_stages=SLBO_STAGES, seed=0):
+    """Single-task SLBO with the paper's settings on cheetah-vel ψ = 1.0: real samples until mean |v − g| ≤ 0.2."""
+    learner = slbo.Learner(FAMILY, slbo.SLBOConfig(), seed=seed, device=device)
+    policy = learner.new_policy()
+    log, needed, t0 = [], None, time.perf_counter()
+    print(f"slbo ({FAMILY}, goal {GOAL}, {learner.cfg.n_collect} real samples per stage, device {device})")
+    print(f"  {'stage':>5} {'samples':>8} {'return':>8} {'|v-g|':>7} {'model loss':>10} {'virt. ret':>9} {'min':>6}")
+    for _ in range(n_stages):
+        row = slbo.slbo(learner, policy, GOAL, n_slbo=1, progress=True)[0]
+        row["stage"], row["minutes"] = len(log) + 1, (time.perf_counter() - t0) / 60
+        log.append(row)
+        print(f"  {row['stage']:>5} {row['samples']:>8} {row['return']:>8.1f} {row['vel_err']:>7.3f} "
+              f"{row['model_loss']:>10.4f} {row['virtual_return']:>9.1f} {row['minutes']:>6.1f}", flush=True)
+        if row["vel_err"] <= VEL_ERR_TARGET:
+            needed = row["samples"]
+            break
+    best = min(log, key=lambda r: r["vel_err"])
+    verdict = f"met after {needed} real samples" if needed else \
+        f"NOT met in {learner.samples} samples (best {best['vel_err']:.3f})"
+    print(f"  target |v-g| ≤ {VEL_ERR_TARGET}: {verdict}")
+    return {"samples_needed": needed, "best_vel_err": best["vel_err"], "best_return": best["return"],
+            "samples": learner.samples, "log": log, "seed": seed}
+
+
+def bench_trpo_mf(device="cpu", n_samples=None, target=None, seed=0):
+    """Model-free TRPO on real rollouts (4000 samples per iteration) of the same task for MF_FACTOR × the samples
+    SLBO needed (the last `slbo` result; MF_DEFAULT_SAMPLES without one): best |v − g| and whether it matched SLBO."""
+    ref = _last_result("slbo")
+    if n_samples is None:
+        n_samples = MF_FACTOR * ref["samples_needed"] if ref and ref.get("samples_needed") else MF_DEFAULT_SAMPLES
+    if target is None:
+        target = ref["best_vel_err"] if ref else VEL_ERR_TARGET  # SLBO's best error is the bar to match
+    fam, cfg = tasks.get_family(FAMILY), TRPOConfig()
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    obs_norm = Normalizer(fam.obs_dim).to(device)  # running state normaliser over all real data, as SLBO's
+    policy = GaussianPolicy(fam.obs_dim, fam.act_dim, cfg.policy_hidden, obs_norm).to(device)
+    value_fn = ValueFunction(fam.obs_dim, cfg.value_hidden, obs_norm).to(device)
+    env = tasks.make_vec_env(fam, np.full((MF_BATCH // fam.horizon, 1), GOAL), seed=seed)
+    samples, log, matched_at = 0, [], None
+    print(f"trpo_mf ({FAMILY}, goal {GOAL}, {n_samples} real samples, bar |v-g| ≤ {target:.3f}, device {device})")
+    bar = tqdm(range(n_samples // MF_BATCH), desc="model-free TRPO")
+    for it in bar:
+        batch = rollout(env, policy, fam.horizon, seed=seed + it, generator=gen)
+        m = batch["mask"] > 0  # (n_envs, H)
+        samples += int(m.sum())
+        obs_norm.update(batch["obs"][m])
+        trpo_step(policy, value_fn, batch, cfg)
+        ev = slbo.evaluate(fam, policy, [[GOAL]], seed=0)
+        log.append({"samples": samples, "return": float(ev["return"][0]), "vel_err": float(ev["vel_err"][0])})
+        if matched_at is None and log[-1]["vel_err"] <= target:
+            matched_at = samples
+        bar.set_postfix(vel_err=f"{log[-1]['vel_err']:.3f}", ret=f"{log[-1]['return']:.1f}")
+    env.close()
+    best = min(log, key=lambda r: r["vel_err"])
+    for r in log[len(log) // 10 - 1::len(log) // 10 or 1]:
+        print(f"  samples {r['samples']:>8}  return {r['return']:8.1f}  |v-g| {r['vel_err']:.3f}")
+    print(f"  best |v-g| {best['vel_err']:.3f} at {best['samples']} samples; "
+          + (f"matched SLBO's {target:.3f} after {matched_at} samples" if matched_at else
+             f"did not match SLBO's {target:.3f} in {samples} samples"))
+    return {"samples": samples, "best_vel_err": best["vel_err"], "best_return": best["return"],
+            "best_at": best["samples"], "target": target, "matched_at": matched_at, "log": log, "seed": seed}
+
+
+def bench_smtl(device="cpu", workers=2):
+    """Algorithm 1 on cheetah-vel for 20 tasks (run.py's quick budget per task), then Eq. (6) on 10 held-out goals:
+    mean |v − g| after the zero-sample warm-up and after 3 SLBO stages; wall-clock per training task."""
+    path = os.path.join(OUT_DIR, f"smtl_{SMTL_FAMILY}_{SMTL_TASKS}.pt")  # resumes an interrupted run
+    run = smtl.train(SMTL_FAMILY, SMTL_CFG, SMTL_SLBO, trpo=SMTL_TRPO, device=device, checkpoint=path)
+    goals = tasks.eval_goals(SMTL_FAMILY)[:SMTL_GOALS]  # (n_goals, 1)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        curves = list(pool.map(_smtl_adapt_goal, [path] * len(goals), goals, range(len(goals))))
+    adapt_s = time.perf_counter() - t0
+    err = np.array([[p["vel_err"] for p in c] for c in curves])  # (n_goals, 1 + n_slbo)
+    ret = np.array([[p["return"] for p in c] for c in curves])  # (n_goals, 1 + n_slbo)
+    n_trained = sum(not r["skipped"] for r in run["log"])
+    out = {"train_samples": run["samples"], "train_wall_s": run["wall_s"], "s_per_task": run["wall_s"] / n_trained,
+           "adapt_wall_s": adapt_s, "workers": workers, "samples": [p["samples"] for p in curves[0]],
+           "vel_err": err.mean(0).tolist(), "return": ret.mean(0).tolist(), "goals": goals[:, 0].tolist(),
+           "zero_shot_met": bool(err[:, 0].mean() <= ZERO_SHOT_TARGET),
+           "stages_met": bool(err[:, -1].mean() <= STAGES_TARGET)}
+    print(f"smtl ({SMTL_FAMILY}: {n_trained} training tasks, {run['samples']:,} real samples, "
+          f"{out['s_per_task']:.0f} s per task; {len(goals)} held-out goals, device {device})")
+    print(f"  {'samples':>8} {'return':>8} {'|v-g|':>7}")
+    for s, r, e in zip(out["samples"], out["return"], out["vel_err"]):
+        print(f"  {s:>8} {r:>8.1f} {e:>7.3f}")
+    print(f"  zero-shot |v-g| {out['vel_err'][0]:.3f} (target ≤ {ZERO_SHOT_TARGET}): "
+          f"{'met' if out['zero_shot_met'] else 'NOT met'}; after {len(out['samples']) - 1} stages "
+          f"{out['vel_err'][-1]:.3f} (target ≤ {STAGES_TARGET}): {'met' if out['stages_met'] else 'NOT met'}")
+    return out
+
+
+def bench_maml(device="cpu", n_steps=3, n_rollouts=20, seed=0):
+    """MAML-TRPO and the oracle on cheetah-vel with a laptop budget; MAML adapted by 0..3 policy-gradient steps of
+    4,000 real samples on the 40 held-out goals, the oracle evaluated on the same goals."""
+    goals = tasks.eval_goals(FAMILY)  # (40, 1)
+    run = maml.meta_train(FAMILY, MAML_CFG, seed=seed, device=device, checkpoint=f"{OUT_DIR}/maml_{FAMILY}.pt")
+    t0 = time.perf_counter()
+    curves = [maml.adapt(FAMILY, run["policy"], g, n_steps, n_rollouts, seed=i, cfg=MAML_CFG)
+              for i, g in enumerate(goals)]
+    adapt_s = time.perf_counter() - t0
+    ret = np.array([[c["return"] for c in curve] for curve in curves])  # (n_goals, n_steps + 1)
+    err = np.array([[c["vel_err"] for c in curve] for curve in curves])  # (n_goals, n_steps + 1)
+    gain = ret - ret[:, :1]  # (n_goals, n_steps + 1) the MAML signature, paired over goals
+    oracle = maml.train_oracle(FAMILY, ORACLE_CFG, seed=seed, device=device,
+                               checkpoint=f"{OUT_DIR}/oracle_{FAMILY}.pt")
+    ev = maml.evaluate_oracle(FAMILY, oracle["policy"], goals)
+    m = {"train_samples": run["samples"], "train_wall_s": run["wall_s"], "adapt_wall_s": adapt_s,
+         "s_per_iter": run["wall_s"] / max(1, len(run["log"])), "adapt_samples": [c["samples"] for c in curves[0]],
+         "return": ret.mean(0).tolist(), "return_ci95": _ci95(ret), "vel_err": err.mean(0).tolist(),
+         "gain": gain.mean(0).tolist(), "gain_ci95": _ci95(gain)}
+    o = {"train_samples": oracle["samples"], "train_wall_s": oracle["wall_s"],
+         "return": float(ev["return"].mean()), "vel_err": float(ev["vel_err"].mean())}
+    print(f"maml ({FAMILY}, {len(goals)} held-out goals, device {device}): {len(run['log'])} meta-iterations × "
+          f"{MAML_CFG.meta_batch} tasks × {MAML_CFG.n_rollouts} rollouts, {m['train_samples']:,} real samples, "
+          f"{m['train_wall_s'] / 60:.1f} min")
+    print(f"  {'method':<7}{'steps':>6}{'samples':>9}{'return':>9}{'±95%':>7}{'gain vs 0 steps':>17}{'|v-g|':>7}")
+    for k in range(n_steps + 1):
+        print(f"  {'MAML':<7}{k:>6}{m['adapt_samples'][k]:>9}{m['return'][k]:>9.1f}{m['return_ci95'][k]:>7.1f}"
+              f"{m['gain'][k]:>+10.1f} ± {m['gain_ci95'][k]:<4.1f}{m['vel_err'][k]:>7.3f}")
+    print(f"  {'oracle':<7}{'-':>6}{0:>9}{o['return']:>9.1f}{'':>7}{'':>17}{o['vel_err']:>7.3f}")
+    print(f"  oracle: {ORACLE_CFG.n_iters} TRPO iterations, {o['train_samples']:,} real samples, "
+          f"{o['train_wall_s'] / 60:.1f} min")
+    return {"maml": m, "oracle": o}
+
+
+if __name__ == "__main__":
+    device = os.environ.get("SMTL_DEVICE", "cpu")
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
+    benches = {name[len("bench_"):]: fn for name, fn in globals().items() if name.startswith("bench_")}
+    names = sys.argv[1:] or list(benches)
+    unknown = [n for n in names if n not in benches]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {list(benches)}")
+    info = _machine_info()
+    print("  ".join(f"{k}: {v}" for k, v in info.items()))
+    os.makedirs(OUT_DIR, exist_ok=True)
+    for name in names:
+        t0 = time.perf_counter()
+        result = benches[name](device)
+        row = {"bench": name, "device": device, **info, "seconds": time.perf_counter() - t0, **result}
+        with open(RESULTS, "a") as f:
+            f.write(json.dumps(row) + "\n")
