@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 
 import slbo
 import tasks
-from trpo import GaussianPolicy, TRPOConfig, ValueFunction, _set_flat, conjugate_gradient, gae, rollout, trpo_step
+from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient, gae,
+                  rollout, trpo_step)
 
 FEATURE_CLIP = 10.0  # the linear baseline clips observations to ±10 before building its features (rllab)
 TIME_SCALE = 100.0  # ... and uses t / 100 as its time feature (rllab)
@@ -207,20 +208,6 @@ def _meta_objective(policy, D, D_post, alpha, pi_old, create_graph):
     return L, kl
 
 
-def _meta_fisher_vector_product(kl, params, damping):
-    """v ↦ (F + c·I) v with F = ∇²_θ KL(θ), the Hessian of the post-adaptation mean KL of _meta_objective, which
-    reaches θ through Eq. (3) (so F includes ∂θ'/∂θ); kl must be built with create_graph=True. NOTE: this is
-    trpo._fisher_vector_product with the KL given instead of built from policy.dist; a trpo version that takes the KL
-    would serve both."""
-    grad_kl = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))  # (n_params,)
-
-    def fvp(v):
-        # F v = ∇_θ (∇_θ KL · v)
-        return parameters_to_vector(torch.autograd.grad(grad_kl @ v, params, retain_graph=True)) + damping * v
-
-    return fvp
-
-
 def _meta_update(policy, D, D_post, theta_post, cfg):
     """One TRPO meta-update of θ (MAML's β): natural gradient of the post-adaptation surrogate, through the inner step,
     inside KL ≤ max_kl, backtracking line search (maml_rl's ConjugateGradientOptimizer). theta_post: the θ'_i that
@@ -235,7 +222,7 @@ def _meta_update(policy, D, D_post, theta_post, cfg):
     stats = {"kl": 0.0, "surr_improve": 0.0, "ls_accepted": False}
     if not torch.any(g != 0):
         return stats
-    Fvp = _meta_fisher_vector_product(kl, params, cfg.cg_damping)
+    Fvp = _fisher_vector_product(kl, params, cfg.cg_damping)  # F includes ∂θ'/∂θ of Eq. (3)
     x = conjugate_gradient(Fvp, g, cfg.cg_iters)  # natural direction x ≈ F⁻¹ g
     # largest step β along x with the quadratic KL model ½ β² xᵀF x = δ:  β = sqrt(2δ / xᵀF x)
     beta = torch.sqrt(2 * cfg.max_kl / (x @ Fvp(x)))

@@ -200,10 +200,9 @@ def conjugate_gradient(Avp, b, iters, residual_tol=1e-10):
     return x
 
 
-def _fisher_vector_product(policy, obs, old_dist, damping):
-    """v ↦ (F + c·I) v with F = ∇²_θ mean_s KL(π_old(·|s) ‖ π_θ(·|s)) at the current θ (double backprop)."""
-    params = list(policy.parameters())
-    kl = kl_divergence(old_dist, policy.dist(obs)).mean()
+def _fisher_vector_product(kl, params, damping):
+    """v ↦ (F + c·I) v with F = ∇²_θ kl at the current θ (double backprop), kl = mean_s KL(π_old(·|s) ‖ π_θ(·|s))
+    built from `params` (MAML passes its post-adaptation KL, which reaches θ through the inner step)."""
     grad_kl = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))  # (n_params,)
 
     def fvp(v):
@@ -260,7 +259,7 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
     theta_old = parameters_to_vector(params).detach()  # (n_params,)
     accepted, kl, improve = False, 0.0, 0.0
     if torch.any(g != 0):
-        Fvp = _fisher_vector_product(policy, s, pi_old, cfg.cg_damping)
+        Fvp = _fisher_vector_product(kl_divergence(pi_old, policy.dist(s)).mean(), params, cfg.cg_damping)
         x = conjugate_gradient(Fvp, g, cfg.cg_iters)  # natural direction x ≈ F⁻¹ g
         # largest step β along x with the quadratic KL model ½ β² xᵀF x = δ:  β = sqrt(2δ / xᵀF x)
         beta = torch.sqrt(2 * cfg.max_kl / (x @ Fvp(x)))
