@@ -42,7 +42,7 @@ CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "
 # laptop budget of 1.6M samples leaves the meta-policy's σ where it started and one adaptation step changes nothing.
 PRESETS = {
     "paper": {"n_goals": 40},
-    "quick": {"n_goals": 10,
+    "quick": {"n_goals": 8,
               "smtl": dict(n_tasks=10, n_warmup=20, n_inner_adapt=5),
               "slbo": dict(n_policy=20),
               "trpo": dict(vf_epochs=1),
