@@ -162,8 +162,11 @@ def _check(args):
     args.configs = _configs(args)
     if args.configs["smtl"].n_tasks < 1 or args.configs["slbo"].n_collect < 1:
         raise ValueError("SMTL needs at least one task and one real sample per stage")
+    flags = sorted((k, v) for k, v in vars(args).items() if "." in k and v is not None)  # hyperparameter flags
     name = "-".join([args.family.name, *([args.shift] if args.shift else []),
-                     *([f"active-{args.active}"] if args.active != "off" else []), args.preset, f"s{args.seed}"])
+                     *([f"active-{args.active}"] if args.active != "off" else []), args.preset, f"s{args.seed}",
+                     *([f"goals{args.n_goals}"] if args.n_goals != PRESETS[args.preset]["n_goals"] else []),
+                     *(f"{k}={'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in flags)])
     args.out = args.out or os.path.join("runs", name)
     args.goals = tasks.eval_goals(args.family, shift=args.shift)[:args.n_goals]  # (n_goals, goal_dim)
     return args
