@@ -221,6 +221,9 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
     fam = tasks.get_family(family)
     if cfg.active not in ("off", *ACTIVE):
         raise ValueError(f"unknown active task selection {cfg.active!r}; choose off, {', '.join(ACTIVE)}")
+    if cfg.active == "estimated" and not 2 <= cfg.n_snapshots <= cfg.n_warmup:
+        raise ValueError(f"the estimated rating compares 2 to n_warmup={cfg.n_warmup} model snapshots, "
+                         f"not n_snapshots={cfg.n_snapshots}")
     slbo_cfg = slbo_config_for(fam) if slbo_cfg is None else slbo_cfg
     learner = Learner(fam, slbo_cfg, dyn, trpo, seed=seed, device=device)  # line 1: φ, D ← ∅
     task_rng = np.random.default_rng(seed)  # the stream of tasks ψ ~ p(ψ)

@@ -1051,6 +1051,10 @@ def test_smtl_skip_rule_on_synthetic_ratings():
     # only the last L ratings count: with [10, 1, 2, 3, 4, 5] and L = 5 the median is still 3
     assert smtl.skip_task(2.9, [10.0] + ratings, q=0.5, L=5)
     assert not smtl.skip_task(1.0, ratings, q=0.0, L=5) and smtl.skip_task(0.9, ratings, q=0.0, L=5)
+    with pytest.raises(ValueError, match="snapshots"):  # one model cannot disagree with itself
+        smtl.train("cheetah-vel", smtl.SMTLConfig(active="estimated", n_snapshots=1), progress=False)
+    with pytest.raises(ValueError, match="unknown active"):
+        smtl.train("cheetah-vel", smtl.SMTLConfig(active="sometimes"), progress=False)
 
 
 @pytest.mark.parametrize("active", ["true", "estimated"])
