@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 import tasks
 from dynamics import DynamicsConfig, DynamicsModel, VirtualEnv, fit
-from slbo import Learner, SLBOConfig, collect, evaluate, virtual_training
+from slbo import Learner, SLBOConfig, _seed, collect, evaluate, virtual_training
 from trpo import TRPOConfig, rollout
 
 CHECKPOINT_FORMAT = "smtl-checkpoint-v1"
@@ -170,8 +170,7 @@ def _real_return(learner, policy, goal, n_episodes):
     """η^M*(θ): mean real return of θ's mean action over n_episodes; the samples are counted and added to D."""
     f = learner.family
     env = tasks.make_vec_env(f, np.tile(goal, (n_episodes, 1)))
-    batch = rollout(env, policy, f.horizon, deterministic=True, seed=int(torch.randint(2 ** 31 - 1, (1,),
-                                                                                      generator=learner.generator)))
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=_seed(learner.generator))
     env.close()
     obs, next_obs = learner.data.add(batch)
     learner.model.update_normalizers(obs, next_obs)
@@ -181,7 +180,7 @@ def _real_return(learner, policy, goal, n_episodes):
 
 def _rating(learner, policy, goal, snapshots, cfg):
     """μ(ψ) for active task selection (Section 4.4) and the real samples it spent."""
-    seed = int(torch.randint(2 ** 31 - 1, (1,), generator=learner.generator))  # same start states for every model
+    seed = _seed(learner.generator)  # the same start states for every model
     if cfg.active == "true":
         # μ(ψ) = η^{M̂_φ}_ψ(θ) − η^{M*}_ψ(θ), θ the warm-up policy
         before = learner.samples
