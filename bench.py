@@ -2,7 +2,7 @@
 
 `throughput` times real and virtual (learned-model) rollouts and checks that a virtual TRPO batch costs little more
 than the model's forward passes; `slbo` counts the real samples single-task SLBO (Algorithm 1, lines 6-14) needs to
-track a goal velocity; `trpo_mf` gives model-free TRPO ten times those samples on the same task (Sec. 5.1's claim);
+track a goal velocity; `trpo_mf` counts those model-free TRPO needs on the same task (≥ 10× SLBO's: Sec. 5.1's claim);
 `smtl` trains Algorithm 1 on 20 tasks and measures zero-shot warm-up and 3-stage adaptation on held-out goals (Eq. 6);
 `maml` meta-trains MAML-TRPO and the oracle on a laptop budget and shows MAML's adaptation signature (Sec. 5.2).
 
@@ -24,10 +24,11 @@ import torch
 from tqdm.auto import tqdm
 
 import maml
+import run
 import slbo
 import smtl
 import tasks
-from dynamics import DynamicsModel, Normalizer, VirtualEnv
+from dynamics import DynamicsConfig, DynamicsModel, Normalizer, VirtualEnv
 from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
 
 OUT_DIR = "bench_out"
@@ -37,17 +38,21 @@ GOAL = 1.0
 N_ENVS = 20  # parallel rollouts: n_trpo / H = 4000 / 200 (Appendix)
 VIRTUAL_RATIO_TARGET = 0.70  # a virtual TRPO batch at ≥ 70% of the bare model-forward rate
 SLBO_STAGES = 10  # up to 10 stages of 4000 real samples = 40,000 samples
+SLBO_SEEDS = (0, 1, 2)
 VEL_ERR_TARGET = 0.2  # mean |v − g| ≤ 0.2 m/s over an episode (return ≥ −60 with the control cost)
-MF_FACTOR = 10  # model-free TRPO gets 10× the real samples SLBO needed
-MF_DEFAULT_SAMPLES = 400_000  # ... or this many when no SLBO result is at hand
+MF_FACTOR = 10  # model-free TRPO must need ≥ 10× the real samples SLBO needed
+MF_SAMPLES = 400_000  # model-free TRPO's budget per seed
 MF_BATCH = 4000  # real samples per model-free TRPO iteration
+MF_MAX_KL = (0.01, 0.05)  # model-free TRPO runs with both step sizes (the paper's, the quick preset's); the faster counts
 SMTL_FAMILY = "cheetah-vel"  # ψ ~ U[0, 2]
 SMTL_TASKS, SMTL_GOALS = 20, 10  # train on 20 tasks, then adapt to 10 held-out goals
 ZERO_SHOT_TARGET, STAGES_TARGET = 0.25, 0.15  # mean |v − g| after the warm-up alone / after 3 SLBO stages
-# run.py's quick budget per task: n_warmup 20 rounds × (100 model steps + 20 TRPO steps), value fit one pass per step
-SMTL_CFG = smtl.SMTLConfig(n_tasks=SMTL_TASKS, n_warmup=20, n_inner_adapt=5)
-SMTL_SLBO = smtl.slbo_config_for(SMTL_FAMILY, n_policy=20)
-SMTL_TRPO = TRPOConfig(vf_epochs=1)
+# run.py's quick preset (its NOTE says how and why it differs from the paper): per round 300 model + 20 TRPO steps
+QUICK = run.PRESETS["quick"]
+DYN, TRPO = DynamicsConfig(**QUICK["dyn"]), TRPOConfig(**QUICK["trpo"])
+SLBO_CFG = slbo.SLBOConfig(n_inner=QUICK["smtl"]["n_inner_adapt"], **QUICK["slbo"])  # 5 rounds after each collection
+SMTL_CFG = smtl.SMTLConfig(**{**QUICK["smtl"], "n_tasks": SMTL_TASKS})
+SMTL_SLBO = smtl.slbo_config_for(SMTL_FAMILY, **QUICK["slbo"])
 # NOTE (differs from paper): MAML's max_kl 0.05, not 0.01, because with 0.01 this budget (1.6M samples; also as
 # 40 iterations × 10 tasks × 10 rollouts) meta-learns too little for one step to change anything (-207.5 -> -207.8).
 MAML_CFG = maml.MAMLConfig(n_iters=80, meta_batch=10, n_rollouts=5, max_kl=0.05)  # ~4.5 min, 1.6M samples
@@ -176,75 +181,98 @@ def bench_throughput(device="cpu"):
     return out
 
 
-def bench_slbo(device="cpu", n_stages=SLBO_STAGES, seed=0):
-    """Single-task SLBO with the paper's settings on cheetah-vel ψ = 1.0: real samples until mean |v − g| ≤ 0.2."""
-    learner = slbo.Learner(FAMILY, slbo.SLBOConfig(), seed=seed, device=device)
-    policy = learner.new_policy()
-    log, needed, t0 = [], None, time.perf_counter()
-    print(f"slbo ({FAMILY}, goal {GOAL}, {learner.cfg.n_collect} real samples per stage, device {device})")
-    print(f"  {'stage':>5} {'samples':>8} {'return':>8} {'|v-g|':>7} {'model loss':>10} {'virt. ret':>9} {'min':>6}")
+def _slbo_seed(device, seed, n_stages):
+    """Single-task SLBO from scratch with one seed: stages of 4000 real samples until mean |v − g| ≤ the target."""
+    learner = slbo.Learner(FAMILY, SLBO_CFG, DYN, TRPO, seed=seed, device=device)
+    policy, log, t0 = learner.new_policy(), [], time.perf_counter()
     for _ in range(n_stages):
-        row = slbo.slbo(learner, policy, GOAL, n_slbo=1, progress=True)[0]
+        row = slbo.slbo(learner, policy, GOAL, n_slbo=1, progress=False)[0]
         row["stage"], row["minutes"] = len(log) + 1, (time.perf_counter() - t0) / 60
         log.append(row)
-        print(f"  {row['stage']:>5} {row['samples']:>8} {row['return']:>8.1f} {row['vel_err']:>7.3f} "
-              f"{row['model_loss']:>10.4f} {row['virtual_return']:>9.1f} {row['minutes']:>6.1f}", flush=True)
+        print(f"  {seed:>4} {row['samples']:>8} {row['return']:>8.1f} {row['vel_err']:>7.3f} {row['model_loss']:>10.4f} "
+              f"{row['virtual_return']:>9.1f} {row['minutes']:>6.1f}", flush=True)
         if row["vel_err"] <= VEL_ERR_TARGET:
-            needed = row["samples"]
-            break
-    best = min(log, key=lambda r: r["vel_err"])
-    verdict = f"met after {needed} real samples" if needed else \
-        f"NOT met in {learner.samples} samples (best {best['vel_err']:.3f})"
-    print(f"  target |v-g| ≤ {VEL_ERR_TARGET}: {verdict}")
-    return {"samples_needed": needed, "best_vel_err": best["vel_err"], "best_return": best["return"],
-            "samples": learner.samples, "log": log, "seed": seed}
+            return row["samples"], log
+    return None, log
 
 
-def bench_trpo_mf(device="cpu", n_samples=None, target=None, seed=0):
-    """Model-free TRPO on real rollouts (4000 samples per iteration) of the same task for MF_FACTOR × the samples
-    SLBO needed (the last `slbo` result; MF_DEFAULT_SAMPLES without one): best |v − g| and whether it matched SLBO."""
-    ref = _last_result("slbo")
-    if n_samples is None:
-        n_samples = MF_FACTOR * ref["samples_needed"] if ref and ref.get("samples_needed") else MF_DEFAULT_SAMPLES
-    if target is None:
-        target = ref["best_vel_err"] if ref else VEL_ERR_TARGET  # SLBO's best error is the bar to match
-    fam, cfg = tasks.get_family(FAMILY), TRPOConfig()
+def bench_slbo(device="cpu", n_stages=SLBO_STAGES, seeds=SLBO_SEEDS):
+    """Single-task SLBO (Algorithm 1 lines 6-14, run.py's quick settings) on cheetah-vel ψ = 1.0: real samples until
+    mean |v − g| ≤ 0.2, per seed, within 10 stages = 40,000 samples."""
+    print(f"slbo ({FAMILY}, goal {GOAL}, {SLBO_CFG.n_collect} real samples per stage, {SLBO_CFG.n_inner} × "
+          f"({SLBO_CFG.n_model} model + {SLBO_CFG.n_policy} TRPO steps) after each, device {device})")
+    print(f"  {'seed':>4} {'samples':>8} {'return':>8} {'|v-g|':>7} {'model loss':>10} {'virt. ret':>9} {'min':>6}")
+    needed, logs = zip(*(_slbo_seed(device, seed, n_stages) for seed in seeds))
+    met = all(n is not None for n in needed)
+    print(f"  target |v-g| ≤ {VEL_ERR_TARGET} within {n_stages * SLBO_CFG.n_collect} samples: "
+          f"{'met' if met else 'NOT met'} on {sum(n is not None for n in needed)} of {len(seeds)} seeds, "
+          f"samples needed {list(needed)}, {sum(log[-1]['minutes'] for log in logs) / len(seeds):.1f} min per seed")
+    return {"samples_needed": list(needed), "met": met, "seeds": list(seeds), "logs": list(logs)}
+
+
+def _trpo_mf_seed(device, cfg, seed, n_samples, target):
+    """Model-free TRPO on real rollouts (4000 samples per iteration): the samples after which the mean-action
+    episode first has mean |v − g| ≤ target (None if never), and the best error seen."""
+    fam = tasks.get_family(FAMILY)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     obs_norm = Normalizer(fam.obs_dim).to(device)  # running state normaliser over all real data, as SLBO's
     policy = GaussianPolicy(fam.obs_dim, fam.act_dim, cfg.policy_hidden, obs_norm).to(device)
     value_fn = ValueFunction(fam.obs_dim, cfg.value_hidden, obs_norm).to(device)
     env = tasks.make_vec_env(fam, np.full((MF_BATCH // fam.horizon, 1), GOAL), seed=seed)
-    samples, log, matched_at = 0, [], None
-    print(f"trpo_mf ({FAMILY}, goal {GOAL}, {n_samples} real samples, bar |v-g| ≤ {target:.3f}, device {device})")
-    bar = tqdm(range(n_samples // MF_BATCH), desc="model-free TRPO")
+    samples, best, matched_at = 0, float("inf"), None
+    bar = tqdm(range(n_samples // MF_BATCH), desc=f"model-free TRPO, max_kl {cfg.max_kl}, seed {seed}", leave=False)
     for it in bar:
-        batch = rollout(env, policy, fam.horizon, seed=seed + it, generator=gen)
+        batch = rollout(env, policy, fam.horizon, seed=seed * 100_000 + it, generator=gen)
         m = batch["mask"] > 0  # (n_envs, H)
         samples += int(m.sum())
         obs_norm.update(batch["obs"][m])
         trpo_step(policy, value_fn, batch, cfg)
-        ev = slbo.evaluate(fam, policy, [[GOAL]], seed=0)
-        log.append({"samples": samples, "return": float(ev["return"][0]), "vel_err": float(ev["vel_err"][0])})
-        if matched_at is None and log[-1]["vel_err"] <= target:
+        err = float(slbo.evaluate(fam, policy, [[GOAL]], seed=0)["vel_err"][0])
+        best = min(best, err)
+        if err <= target:
             matched_at = samples
-        bar.set_postfix(vel_err=f"{log[-1]['vel_err']:.3f}", ret=f"{log[-1]['return']:.1f}")
+            break
+        bar.set_postfix(vel_err=f"{err:.3f}")
     env.close()
-    best = min(log, key=lambda r: r["vel_err"])
-    for r in log[len(log) // 10 - 1::len(log) // 10 or 1]:
-        print(f"  samples {r['samples']:>8}  return {r['return']:8.1f}  |v-g| {r['vel_err']:.3f}")
-    print(f"  best |v-g| {best['vel_err']:.3f} at {best['samples']} samples; "
-          + (f"matched SLBO's {target:.3f} after {matched_at} samples" if matched_at else
-             f"did not match SLBO's {target:.3f} in {samples} samples"))
-    return {"samples": samples, "best_vel_err": best["vel_err"], "best_return": best["return"],
-            "best_at": best["samples"], "target": target, "matched_at": matched_at, "log": log, "seed": seed}
+    return matched_at, best
+
+
+def bench_trpo_mf(device="cpu", n_samples=MF_SAMPLES, seeds=SLBO_SEEDS):
+    """Model-free TRPO on the same task, the paper's settings and the quick preset's, up to 400,000 real samples per
+    seed: samples until mean |v − g| ≤ 0.2, as a multiple of what SLBO needed (the last `slbo` result)."""
+    ref = _last_result("slbo")
+    slbo_needed = [n for n in (ref or {}).get("samples_needed", []) if n is not None]
+    print(f"trpo_mf ({FAMILY}, goal {GOAL}, ≤ {n_samples:,} real samples per seed, bar |v-g| ≤ {VEL_ERR_TARGET}, "
+          f"device {device})")
+    out = {}
+    for name, cfg in {"paper": TRPOConfig(), "quick": TRPO}.items():
+        runs = [_trpo_mf_seed(device, cfg, seed, n_samples, VEL_ERR_TARGET) for seed in seeds]
+        matched = [m for m, _ in runs]
+        # a seed that never matched counts as its whole budget: the mean is then a lower bound
+        mean = float(np.mean([n_samples if m is None else m for m in matched]))
+        out[name] = {"max_kl": cfg.max_kl, "matched_at": matched, "best_vel_err": [b for _, b in runs],
+                     "mean_samples": mean, "lower_bound": None in matched}
+        print(f"  {name:<6} (max_kl {cfg.max_kl}): samples to |v-g| ≤ {VEL_ERR_TARGET} per seed {matched}, "
+              f"mean {'≥ ' if None in matched else ''}{mean:,.0f}")
+    fastest = min(out.values(), key=lambda r: r["mean_samples"])
+    out["slbo_mean_samples"] = float(np.mean(slbo_needed)) if slbo_needed else None
+    if out["slbo_mean_samples"]:
+        out["factor"] = fastest["mean_samples"] / out["slbo_mean_samples"]
+        out["met"] = out["factor"] >= MF_FACTOR
+        print(f"  the faster model-free TRPO needs {'≥ ' if fastest['lower_bound'] else ''}{out['factor']:.1f}× "
+              f"SLBO's mean {out['slbo_mean_samples']:,.0f} samples (target ≥ {MF_FACTOR}×): "
+              f"{'met' if out['met'] else 'NOT met'}")
+    else:
+        print("  no SLBO result that met the bar in bench_out/results.jsonl: run `python bench.py slbo` first")
+    return out
 
 
 def bench_smtl(device="cpu", workers=2):
     """Algorithm 1 on cheetah-vel for 20 tasks (run.py's quick budget per task), then Eq. (6) on 10 held-out goals:
     mean |v − g| after the zero-sample warm-up and after 3 SLBO stages; wall-clock per training task."""
     path = os.path.join(OUT_DIR, f"smtl_{SMTL_FAMILY}_{SMTL_TASKS}.pt")  # resumes an interrupted run
-    run = smtl.train(SMTL_FAMILY, SMTL_CFG, SMTL_SLBO, trpo=SMTL_TRPO, device=device, checkpoint=path)
+    trained = smtl.train(SMTL_FAMILY, SMTL_CFG, SMTL_SLBO, DYN, TRPO, device=device, checkpoint=path)
     goals = tasks.eval_goals(SMTL_FAMILY)[:SMTL_GOALS]  # (n_goals, 1)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
@@ -252,13 +280,13 @@ def bench_smtl(device="cpu", workers=2):
     adapt_s = time.perf_counter() - t0
     err = np.array([[p["vel_err"] for p in c] for c in curves])  # (n_goals, 1 + n_slbo)
     ret = np.array([[p["return"] for p in c] for c in curves])  # (n_goals, 1 + n_slbo)
-    n_trained = sum(not r["skipped"] for r in run["log"])
-    out = {"train_samples": run["samples"], "train_wall_s": run["wall_s"], "s_per_task": run["wall_s"] / n_trained,
+    n_trained = sum(not r["skipped"] for r in trained["log"])
+    out = {"train_samples": trained["samples"], "train_wall_s": trained["wall_s"], "s_per_task": trained["wall_s"] / n_trained,
            "adapt_wall_s": adapt_s, "workers": workers, "samples": [p["samples"] for p in curves[0]],
            "vel_err": err.mean(0).tolist(), "return": ret.mean(0).tolist(), "goals": goals[:, 0].tolist(),
            "zero_shot_met": bool(err[:, 0].mean() <= ZERO_SHOT_TARGET),
            "stages_met": bool(err[:, -1].mean() <= STAGES_TARGET)}
-    print(f"smtl ({SMTL_FAMILY}: {n_trained} training tasks, {run['samples']:,} real samples, "
+    print(f"smtl ({SMTL_FAMILY}: {n_trained} training tasks, {trained['samples']:,} real samples, "
           f"{out['s_per_task']:.0f} s per task; {len(goals)} held-out goals, device {device})")
     print(f"  {'samples':>8} {'return':>8} {'|v-g|':>7}")
     for s, r, e in zip(out["samples"], out["return"], out["vel_err"]):
@@ -273,9 +301,9 @@ def bench_maml(device="cpu", n_steps=3, n_rollouts=20, seed=0):
     """MAML-TRPO and the oracle on cheetah-vel with a laptop budget; MAML adapted by 0..3 policy-gradient steps of
     4,000 real samples on the 40 held-out goals, the oracle evaluated on the same goals."""
     goals = tasks.eval_goals(FAMILY)  # (40, 1)
-    run = maml.meta_train(FAMILY, MAML_CFG, seed=seed, device=device, checkpoint=f"{OUT_DIR}/maml_{FAMILY}.pt")
+    meta = maml.meta_train(FAMILY, MAML_CFG, seed=seed, device=device, checkpoint=f"{OUT_DIR}/maml_{FAMILY}.pt")
     t0 = time.perf_counter()
-    curves = [maml.adapt(FAMILY, run["policy"], g, n_steps, n_rollouts, seed=i, cfg=MAML_CFG)
+    curves = [maml.adapt(FAMILY, meta["policy"], g, n_steps, n_rollouts, seed=i, cfg=MAML_CFG)
               for i, g in enumerate(goals)]
     adapt_s = time.perf_counter() - t0
     ret = np.array([[c["return"] for c in curve] for curve in curves])  # (n_goals, n_steps + 1)
@@ -284,13 +312,13 @@ def bench_maml(device="cpu", n_steps=3, n_rollouts=20, seed=0):
     oracle = maml.train_oracle(FAMILY, ORACLE_CFG, seed=seed, device=device,
                                checkpoint=f"{OUT_DIR}/oracle_{FAMILY}.pt")
     ev = maml.evaluate_oracle(FAMILY, oracle["policy"], goals)
-    m = {"train_samples": run["samples"], "train_wall_s": run["wall_s"], "adapt_wall_s": adapt_s,
-         "s_per_iter": run["wall_s"] / max(1, len(run["log"])), "adapt_samples": [c["samples"] for c in curves[0]],
+    m = {"train_samples": meta["samples"], "train_wall_s": meta["wall_s"], "adapt_wall_s": adapt_s,
+         "s_per_iter": meta["wall_s"] / max(1, len(meta["log"])), "adapt_samples": [c["samples"] for c in curves[0]],
          "return": ret.mean(0).tolist(), "return_ci95": _ci95(ret), "vel_err": err.mean(0).tolist(),
          "gain": gain.mean(0).tolist(), "gain_ci95": _ci95(gain)}
     o = {"train_samples": oracle["samples"], "train_wall_s": oracle["wall_s"],
          "return": float(ev["return"].mean()), "vel_err": float(ev["vel_err"].mean())}
-    print(f"maml ({FAMILY}, {len(goals)} held-out goals, device {device}): {len(run['log'])} meta-iterations × "
+    print(f"maml ({FAMILY}, {len(goals)} held-out goals, device {device}): {len(meta['log'])} meta-iterations × "
           f"{MAML_CFG.meta_batch} tasks × {MAML_CFG.n_rollouts} rollouts, {m['train_samples']:,} real samples, "
           f"{m['train_wall_s'] / 60:.1f} min")
     print(f"  {'method':<7}{'steps':>6}{'samples':>9}{'return':>9}{'±95%':>7}{'gain vs 0 steps':>17}{'|v-g|':>7}")

@@ -696,11 +696,11 @@ def test_slbo_collect_handles_ant_terminations(one_thread):
 
 
 def test_slbo_reduces_cheetah_velocity_error(one_thread):
-    # SLBO at CPU scale: the paper's 4000 real and 4000 virtual samples per batch, but 5 × (300 model + 20 TRPO)
-    # updates per stage instead of 20 × (100 + 40), a smaller model, and larger steps (model lr, TRPO's max KL)
-    cfg = slbo.SLBOConfig(n_collect=4000, n_trpo=4000, n_inner=5, n_model=300, n_policy=20, n_init_states=200)
-    dyn = DynamicsConfig(hidden=(200, 200), lr=3e-3)
-    trpo_cfg = TRPOConfig(max_kl=0.05, vf_epochs=2, vf_batch=512)
+    # SLBO at run.py's quick preset, as bench.py measures it: the paper's 4000 real and 4000 virtual samples per
+    # batch, 5 × (300 model + 20 TRPO) updates per stage instead of 20 × (100 + 40), a smaller model, larger steps
+    quick = run.PRESETS["quick"]
+    cfg = slbo.SLBOConfig(n_inner=5, n_init_states=200, **quick["slbo"])
+    dyn, trpo_cfg = DynamicsConfig(**quick["dyn"]), TRPOConfig(**quick["trpo"])
     learner = slbo.Learner("cheetah-vel", cfg, dyn, trpo_cfg, seed=0)
     policy = learner.new_policy()
     start = slbo.evaluate("cheetah-vel", policy, [[1.0]])["vel_err"][0]
