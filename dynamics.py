@@ -5,7 +5,7 @@ k-step loss of Eq. (4) over all real data D (line 11), and a batched virtual env
 inside the model with a task's reward (line 13). Layout of rollout batches and the vector-env interface: conventions.
 
     model, data = DynamicsModel(obs_dim, act_dim, fam.act_low, fam.act_high), Dataset(obs_dim, act_dim)
-    model.update_normalizers(*data.add(batch)); fit(model, data)        # D ← D ∪ {real samples}; 100 Adam steps
+    model.update_normalizers(*data.add(batch)); fit(model, data, 100)   # D ← D ∪ {real samples}; 100 Adam steps
     env = VirtualEnv(model, fam, goal, init_states, n_envs=20)          # then trpo.rollout(env, policy, 200)
 """
 import warnings
@@ -30,7 +30,6 @@ class DynamicsConfig:
     lr: float = _hp(1e-3, "dynamics Adam learning rate")
     weight_decay: float = _hp(1e-5, "dynamics L2 weight decay (gradient wd·φ)")
     grad_clip: float = _hp(2.0, "dynamics global gradient-norm clip")
-    n_model: int = _hp(100, "n_model: Adam steps on Eq. (4) per inner iteration (Algorithm 1, line 11)")
     clip: float = _hp(100.0, "virtual env: predicted states are clipped to |normalised s| ≤ clip (SLBO's 100); "
                              "real states lie well inside, so any clipping means a diverging model and is reported")
 
@@ -187,8 +186,8 @@ class Dataset:
         self._starts = {}
 
 
-def fit(model, data, n_steps=None, cfg=DynamicsConfig(), optimizer=None, generator=None):
-    """Algorithm 1, line 11: n_steps (default cfg.n_model) Adam steps on Eq. (4) with windows drawn from D.
+def fit(model, data, n_steps, cfg=DynamicsConfig(), optimizer=None, generator=None):
+    """Algorithm 1, line 11: n_steps (n_model, an SLBOConfig field) Adam steps on Eq. (4) with windows drawn from D.
     Adam: `optimizer` if given, else model.optimizer (made here on first call, then kept: its moments carry over
     across fits and tasks, as one optimiser in SLBO's code). Returns the mean training loss over the steps."""
     if optimizer is None:
@@ -196,7 +195,6 @@ def fit(model, data, n_steps=None, cfg=DynamicsConfig(), optimizer=None, generat
             # NOTE (differs from SLBO): torch adds wd·φ after the gradient clip; SLBO clips the sum. wd·φ ~ 1e-6.
             model.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         optimizer = model.optimizer
-    n_steps = cfg.n_model if n_steps is None else n_steps
     total = torch.zeros((), device=data.device)
     for _ in range(n_steps):
         obs_seq, act_seq = data.sample(cfg.batch_size, cfg.k, generator)

@@ -24,7 +24,7 @@ from dynamics import DynamicsConfig, DynamicsModel, VirtualEnv, fit
 from slbo import Learner, SLBOConfig, _seed, collect, evaluate, virtual_training
 from trpo import TRPOConfig, rollout
 
-CHECKPOINT_FORMAT = "smtl-checkpoint-v1"
+CHECKPOINT_FORMAT = "smtl-checkpoint-v2"  # v2: DynamicsConfig lost n_model (SLBOConfig has it)
 ACTIVE = {
     "true": "μ(ψ) = η^M̂(θ) − η^M*(θ) of the warm-up policy θ: virtual minus real return (costs real samples)",
     "estimated": "μ̂(ψ) = mean |η^M̂_a(θ) − η^M̂_b(θ)| over pairs of model snapshots from warm-up (no real samples)",
@@ -103,8 +103,10 @@ def load_checkpoint(path):
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a truncated or foreign file
         raise ValueError(f"{path!r} is not a readable SMTL checkpoint ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path!r} is not an SMTL checkpoint")
+    fmt = ckpt.get("format", "") if isinstance(ckpt, dict) else ""
+    if fmt != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path!r} is an SMTL checkpoint of an older version ({fmt}); train again into a new path"
+                         if str(fmt).startswith("smtl-checkpoint") else f"{path!r} is not an SMTL checkpoint")
     return ckpt
 
 

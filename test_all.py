@@ -1040,6 +1040,9 @@ def test_smtl_adapt_warm_up_then_stages_leaves_checkpoint_alone(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable SMTL checkpoint"):
         smtl.adapt(str(tmp_path / "junk.pt"), goal)
+    torch.save({"format": "smtl-checkpoint-v1"}, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="older version"):
+        smtl.adapt(str(tmp_path / "old.pt"), goal)
 
 
 def test_smtl_skip_rule_on_synthetic_ratings():
