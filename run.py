@@ -43,8 +43,9 @@ CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "
 # bench.py) while fewer, larger TRPO steps reach ≤ 0.2 on 3 of 3 seeds within 24,000 samples, 3 min each:
 # per round 300 model steps + 20 TRPO steps of max KL 0.05; a 200 × 200 model with Adam lr 3e-3 (the 500 × 500 at
 # 1e-3 met 0.2 on 1 of 2 seeds); the value function fitted for 2 passes in minibatches of 512 (SLBO: 5 passes of 64,
-# 80% of a TRPO step's time). MAML's meta-step uses max_kl 0.05 too, because at 0.01 a laptop budget of 1.6M
-# samples leaves the meta-policy's σ where it started and one adaptation step changes nothing.
+# 80% of a TRPO step's time). The oracle, trained on real samples, keeps the paper's TRPO (one value pass): with the
+# larger steps model-free TRPO did worse (bench.py trpo_mf). MAML's meta-step uses max_kl 0.05, because at 0.01 a
+# laptop budget of 1.6M samples leaves the meta-policy's σ where it started and one adaptation step changes nothing.
 PRESETS = {
     "paper": {"n_goals": 40},
     "quick": {"n_goals": 8,
@@ -53,14 +54,14 @@ PRESETS = {
               "dyn": dict(hidden=(200, 200), lr=3e-3),
               "trpo": dict(max_kl=0.05, vf_epochs=2, vf_batch=512),
               "maml": dict(n_iters=80, meta_batch=10, n_rollouts=5, max_kl=0.05),
-              "oracle": dict(n_iters=300)},
+              "oracle": dict(n_iters=300, trpo=dict(vf_epochs=1))},
     "smoke": {"n_goals": 2,
               "smtl": dict(n_tasks=2, n_warmup=1, n_inner_adapt=1, n_slbo_adapt=1, n_eval_episodes=1),
               "slbo": dict(n_collect=400, n_trpo=400, n_model=20, n_policy=2, n_init_states=50),
               "dyn": dict(hidden=(64, 64)),
               "trpo": dict(vf_epochs=1),
               "maml": dict(n_iters=2, meta_batch=2, n_rollouts=2),
-              "oracle": dict(n_iters=2, n_samples=400)},
+              "oracle": dict(n_iters=2, n_samples=400, trpo=dict(vf_epochs=1))},
 }
 IDENTITY = ("env", "task", "shift", "active", "preset", "seed", "n_goals", "configs")  # what names an experiment
 
@@ -138,8 +139,9 @@ def _configs(args):
             values = {"n_rollouts": 40, **values}  # MAML's batch: 40 rollouts here, 20 elsewhere (Appendix)
         if group == "smtl":
             values["active"] = args.active
-        if group == "oracle":  # the oracle is trained by TRPO with the --trpo-* settings
-            values["trpo"] = out["trpo"]
+        if group == "oracle":  # TRPO on real samples: the paper's settings, the preset's for the oracle, --trpo-* flags
+            flags = {k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith("trpo.") and v is not None}
+            values["trpo"] = TRPOConfig(**{**values.get("trpo", {}), **flags})
         values.update({k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith(f"{group}.") and
                        v is not None})
         out[group] = cls(**values)

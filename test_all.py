@@ -1111,6 +1111,16 @@ def test_run_smoke_preset_end_to_end(tmp_path):
     assert other.returncode != 0 and "holds another experiment" in other.stderr
 
 
+def test_run_configs_layer_paper_preset_and_flags():
+    c = run._check(run._parser().parse_args(["--env", "cheetah"])).configs  # the quick preset
+    assert c["slbo"].n_collect == 4000 and c["slbo"].n_policy == 20 and c["smtl"].n_warmup == 20
+    # SMTL's virtual training takes the preset's TRPO; the oracle, trained on real samples, the paper's
+    assert c["trpo"].max_kl == 0.05 and c["oracle"].trpo == TRPOConfig(vf_epochs=1)
+    c = run._check(run._parser().parse_args(["--env", "ant", "--trpo-max-kl", "0.02", "--preset", "paper"])).configs
+    assert c["slbo"].n_collect == 8000 and c["smtl"] == smtl.SMTLConfig()  # the ant's batch; the Appendix otherwise
+    assert c["trpo"].max_kl == 0.02 == c["oracle"].trpo.max_kl  # a --trpo-* flag reaches both
+
+
 @pytest.mark.parametrize("argv,match", [
     (["--env", "walker"], "invalid choice"),
     (["--env", "humanoid", "--task", "vel2d"], "not defined for --env humanoid"),
