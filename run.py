@@ -36,11 +36,11 @@ ALGOS = ("smtl", "smtl-active", "maml", "oracle")
 CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
            "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
 # Presets: overrides of the paper's values. `paper` is the Appendix. `quick` fits python run.py --env cheetah in
-# about 30 minutes on a 2-core CPU (bench.py measures SLBO and SMTL with it); `smoke` checks the pipeline in a minute.
+# about 23 minutes on a 2-core CPU (bench.py measures SLBO and SMTL with it); `smoke` checks the pipeline in a minute.
 # NOTE (differs from paper): `quick` keeps the paper's real samples per stage (4,000 / 8,000) and virtual batch, but
 # spends the virtual training differently, because with the Appendix's 20 × (100 model + 40 TRPO steps at max KL
 # 0.01) per stage the policy exploits the young model (single-task SLBO: |v − g| 0.257 after 40,000 samples, 75 min;
-# bench.py) while fewer, larger TRPO steps reach ≤ 0.2 on 3 of 3 seeds within 24,000 samples, 3 min each:
+# bench.py) while fewer, larger TRPO steps reach ≤ 0.2 on 3 of 3 seeds within 24,000 samples, < 2 min each:
 # per round 300 model steps + 20 TRPO steps of max KL 0.05; a 200 × 200 model with Adam lr 3e-3 (the 500 × 500 at
 # 1e-3 met 0.2 on 1 of 2 seeds); the value function fitted for 2 passes in minibatches of 512 (SLBO: 5 passes of 64,
 # 80% of a TRPO step's time). The oracle, trained on real samples, keeps the paper's TRPO (one value pass): with the
