@@ -128,6 +128,11 @@ def _parser():
     return p
 
 
+def _flags(args, group):
+    """{field: value} of the --<group>-<field> flags given on the command line."""
+    return {k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith(f"{group}.") and v is not None}
+
+
 def _configs(args):
     """{group: dataclass instance}: the paper's defaults, then the preset's and body's overrides, then the flags."""
     preset, out = PRESETS[args.preset], {}
@@ -140,11 +145,8 @@ def _configs(args):
         if group == "smtl":
             values["active"] = args.active
         if group == "oracle":  # TRPO on real samples: the paper's settings, the preset's for the oracle, --trpo-* flags
-            flags = {k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith("trpo.") and v is not None}
-            values["trpo"] = TRPOConfig(**{**values.get("trpo", {}), **flags})
-        values.update({k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith(f"{group}.") and
-                       v is not None})
-        out[group] = cls(**values)
+            values["trpo"] = TRPOConfig(**{**values.get("trpo", {}), **_flags(args, "trpo")})
+        out[group] = cls(**{**values, **_flags(args, group)})
     return out
 
 
