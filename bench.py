@@ -225,8 +225,8 @@ def _trpo_mf_seed(device, cfg, seed, n_samples, target):
         batch = rollout(env, policy, fam.horizon, seed=seed * 100_000 + it, generator=gen)
         m = batch["mask"] > 0  # (n_envs, H)
         samples += int(m.sum())
-        obs_norm.update(batch["obs"][m])
-        trpo_step(policy, value_fn, batch, cfg)
+        trpo_step(policy, value_fn, batch, cfg)  # π_old = the policy that collected the batch, normaliser included
+        obs_norm.update(batch["obs"][m])  # then the new data joins the normaliser, as SLBO's does after its step
         err = float(slbo.evaluate(fam, policy, [[GOAL]], seed=0)["vel_err"][0])
         best = min(best, err)
         if err <= target:

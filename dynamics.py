@@ -2,12 +2,13 @@
 
 SMTL transfers this one model across tasks: a state-difference MLP with running normalisers, trained by Adam on the
 k-step loss of Eq. (4) over all real data D (line 11), and a batched virtual environment that rolls policies out
-inside the model with a task's reward (line 13). Layout of rollout batches and the vector-env interface: conventions.
+inside the model with a task's reward (line 13). Rollout batches have the layout of trpo.rollout's docstring.
 
     model, data = DynamicsModel(obs_dim, act_dim, fam.act_low, fam.act_high), Dataset(obs_dim, act_dim)
     model.update_normalizers(*data.add(batch)); fit(model, data, 100)   # D ← D ∪ {real samples}; 100 Adam steps
     env = VirtualEnv(model, fam, goal, init_states, n_envs=20)          # then trpo.rollout(env, policy, 200)
 """
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -18,20 +19,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def _hp(default, help):
-    return field(default=default, metadata={"help": help})
+def _hp(default, help, domain=None):
+    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
 
 
 @dataclass(frozen=True)
 class DynamicsConfig:
     hidden: tuple = _hp((500, 500), "dynamics MLP hidden widths (ReLU)")
-    k: int = _hp(2, "horizon k of the multi-step loss, Eq. (4)")
-    batch_size: int = _hp(128, "windows of k real transitions per Adam step")
-    lr: float = _hp(1e-3, "dynamics Adam learning rate")
-    weight_decay: float = _hp(1e-5, "dynamics L2 weight decay (gradient wd·φ)")
-    grad_clip: float = _hp(2.0, "dynamics global gradient-norm clip")
+    k: int = _hp(2, "horizon k of the multi-step loss, Eq. (4)", ">= 1")
+    batch_size: int = _hp(128, "windows of k real transitions per Adam step", ">= 1")
+    lr: float = _hp(1e-3, "dynamics Adam learning rate", "> 0")
+    weight_decay: float = _hp(1e-5, "dynamics L2 weight decay (gradient wd·φ)", ">= 0")
+    grad_clip: float = _hp(2.0, "dynamics global gradient-norm clip", "> 0")
     clip: float = _hp(100.0, "virtual env: predicted states are clipped to |normalised s| ≤ clip (SLBO's 100); "
-                             "real states lie well inside, so any clipping means a diverging model and is reported")
+                             "real states lie well inside, so any clipping means a diverging model and is reported", "> 0")
+
+
+class ModelDivergedError(RuntimeError):
+    """The learned model's loss or predictions became non-finite: the run cannot go on meaningfully."""
 
 
 def _as_tensor(x, like):
@@ -72,7 +77,9 @@ class Normalizer(nn.Module):
 
 
 class DynamicsModel(nn.Module):
-    """M̂_φ(s, a) = s + σ_Δ · f_φ((s − μ_s)/σ_s, clip(a)) + μ_Δ, f_φ an MLP [s+a → 500 → 500 → s] with ReLU.
+    """M̂_φ(s, a) = s + σ_Δ · f_φ((s − μ_s)/σ_s, u) + μ_Δ, f_φ an MLP [s+a → 500 → 500 → s] with ReLU, where
+    u ∈ [−1, 1]^act_dim is the action a clipped to the env's box [mid − half, mid + half] and rescaled, u = (a − mid)
+    / half: the model sees actions in the policy's units, as SLBO's does.
 
     f_φ predicts the normalised state difference; its output layer starts near zero, so the first prediction is
     s + μ_Δ. Owns the state normaliser `obs_norm` (shared with policy and value net) and `diff_norm` for Δ = s' − s;
@@ -85,6 +92,8 @@ class DynamicsModel(nn.Module):
         self.obs_norm, self.diff_norm = Normalizer(obs_dim), Normalizer(obs_dim)
         self.register_buffer("act_low", torch.as_tensor(np.asarray(act_low, dtype=np.float32)).reshape(act_dim))
         self.register_buffer("act_high", torch.as_tensor(np.asarray(act_high, dtype=np.float32)).reshape(act_dim))
+        self.register_buffer("act_mid", (self.act_high + self.act_low) / 2)  # (act_dim,)
+        self.register_buffer("act_half", (self.act_high - self.act_low) / 2)  # (act_dim,)
         sizes = (obs_dim + act_dim, *hidden, obs_dim)
         self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
         nn.init.normal_(self.layers[-1].weight, std=1e-5)  # f_φ ≈ 0 at the start (SLBO: truncated normal, σ 1e-5)
@@ -93,7 +102,8 @@ class DynamicsModel(nn.Module):
 
     def forward(self, s, a):
         # The hot loop of virtual rollouts: F.linear on the weights directly, the output scale fused into addcmul.
-        x = torch.cat([self.obs_norm(s), torch.clamp(a, self.act_low, self.act_high)], -1)  # (batch, obs+act)
+        u = (torch.clamp(a, self.act_low, self.act_high) - self.act_mid) / self.act_half  # (batch, act_dim)
+        x = torch.cat([self.obs_norm(s), u], -1)  # (batch, obs+act)
         *hidden, out = self.layers
         for layer in hidden:
             x = torch.relu(F.linear(x, layer.weight, layer.bias))  # (batch, width)
@@ -130,12 +140,14 @@ def multi_step_loss(model, obs_seq, act_seq):
 
 
 class Dataset:
-    """D: every real transition so far, flat, in arrival order: obs, next_obs (N, obs_dim), act (N, act_dim) float32
-    and ep_end (N,) bool (the last transition of an episode: a termination or a row's last valid step). k-step
-    windows are drawn only inside one episode. Plain tensors, so `state_dict()` can go straight into torch.save."""
+    """D: the real transitions, flat, in arrival order: obs, next_obs (N, obs_dim), act (N, act_dim) float32 and
+    ep_end (N,) bool (the last transition of an episode: a termination, a time limit or a row's last valid step).
+    k-step windows are drawn only inside one episode. With a `capacity`, D keeps the newest `capacity` transitions,
+    first in first out (SLBO's replay buffer holds 200,000). Plain tensors, so `state_dict()` can go straight into
+    torch.save."""
 
-    def __init__(self, obs_dim, act_dim, device="cpu"):
-        self.device = torch.device(device)
+    def __init__(self, obs_dim, act_dim, device="cpu", capacity=None):
+        self.device, self.capacity = torch.device(device), capacity
         self.obs = torch.empty(0, obs_dim, device=self.device)  # (N, obs_dim)
         self.act = torch.empty(0, act_dim, device=self.device)  # (N, act_dim)
         self.next_obs = torch.empty(0, obs_dim, device=self.device)  # (N, obs_dim)
@@ -146,16 +158,16 @@ class Dataset:
         return self.obs.shape[0]
 
     def add(self, batch):
-        """D ← D ∪ {the batch's valid steps (mask == 1)} (Algorithm 1, line 7). Returns the new (obs, next_obs)
-        (n_new, obs_dim) each, for `model.update_normalizers(*data.add(batch))`."""
+        """D ← D ∪ {the batch's valid steps (mask == 1)} (Algorithm 1, line 7), then the oldest transitions beyond
+        the capacity leave. Returns the new (obs, next_obs) (n_new, obs_dim) each, for
+        `model.update_normalizers(*data.add(batch))` (the normalisers keep every transition ever seen)."""
         m = batch["mask"].to(self.device) > 0  # (n_envs, horizon)
-        # an episode ends at a termination or at a row's last valid step (time limit / end of rollout)
-        last = m & ~torch.cat([m[:, 1:], torch.zeros_like(m[:, :1])], 1)  # (n_envs, horizon)
-        ep_end = (last | (batch["terminal"].to(self.device) > 0))[m]  # (n_new,)
+        ep_end = (batch["ep_end"].to(self.device) > 0)[m]  # (n_new,)
         new = [batch[key].to(self.device, torch.float32)[m] for key in ("obs", "act", "next_obs")]  # (n_new, ·) each
-        self.obs, self.act, self.next_obs = (torch.cat([old, x]) for old, x in
+        keep = slice(-self.capacity, None) if self.capacity else slice(None)  # FIFO: the newest `capacity`
+        self.obs, self.act, self.next_obs = (torch.cat([old, x])[keep] for old, x in
                                              zip((self.obs, self.act, self.next_obs), new))
-        self.ep_end = torch.cat([self.ep_end, ep_end])
+        self.ep_end = torch.cat([self.ep_end, ep_end])[keep]
         self._starts = {}
         return new[0], new[2]
 
@@ -204,20 +216,27 @@ def fit(model, data, n_steps, cfg=DynamicsConfig(), optimizer=None, generator=No
         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         total += loss.detach()
-    return (total / max(n_steps, 1)).item()
+    mean_loss = (total / max(n_steps, 1)).item()
+    if not math.isfinite(mean_loss):  # checked once per fit, not per step: no device sync in the loop
+        raise ModelDivergedError(f"the dynamics model diverged: its Eq. (4) loss became {mean_loss} during "
+                                 f"{n_steps} Adam steps (lr {optimizer.param_groups[0]['lr']:g})")
+    return mean_loss
 
 
 class VirtualEnv:
     """n_envs copies of task ψ inside the model (Algorithm 1, line 13), gymnasium vector API, torch in and out.
 
-    reset() draws start states from `init_states` (n_pool, obs_dim), real reset states; step(a) predicts
-    s' = M̂_φ(s, a), keeps it in the box |(s' − μ_s)/σ_s| ≤ cfg.clip (non-finite values are replaced), and scores it
-    with the task's own functions: r = family.reward(s, a, s', ψ), terminated = family.done(s'); truncated is always
-    False (the rollout helper stops at the horizon). Clipped predictions count in `n_clipped` (since the last
-    reset) and trigger one RuntimeWarning per env. Start states come from `generator` (a CPU torch.Generator),
-    or from a fresh one when reset gets a seed. step(a) = predict(a) then score(s, a, s'): trpo.rollout calls
-    predict alone in its loop and scores all H·n_envs transitions in one batched call afterwards (the env never
-    resets itself, so nothing in the loop depends on r or d), which keeps a rollout close to the model's own cost."""
+    reset() draws start states from `init_states` (n_pool, obs_dim), real reset states. A step predicts
+    s' = M̂_φ(s, a), keeps it in the box |(s' − μ_s)/σ_s| ≤ cfg.clip, and scores it with the task's own functions:
+    r = family.reward(s, a, s', ψ), terminated = family.done(s'); an episode is truncated after family.horizon
+    steps. Clipped predictions count in `n_clipped` (since the last reset) and trigger one RuntimeWarning per env; a
+    non-finite prediction raises ModelDivergedError. Start states come from `generator` (a CPU torch.Generator), or
+    from a fresh one seeded by reset(seed).
+
+    trpo.rollout drives it in three parts so that a rollout costs little more than the model itself: predict(a)
+    -> (s', terminated, truncated) in its loop, restart(ended) to begin new episodes in place (SLBO's partial
+    reset), and score(s, a, s') once for all H·n_envs transitions after the loop. step(a) is the three in one, with
+    gymnasium's SAME_STEP autoreset (the true s' in info["final_obs"])."""
 
     def __init__(self, model, family, goal, init_states, n_envs, generator=None, cfg=DynamicsConfig()):
         self.model, self.family, self.num_envs, self.generator, self.clip = model, family, n_envs, generator, cfg.clip
@@ -228,13 +247,16 @@ class VirtualEnv:
         self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (model.obs_dim,), np.float32)
         self.single_action_space = gym.spaces.Box(np.asarray(family.act_low, np.float32),
                                                   np.asarray(family.act_high, np.float32), dtype=np.float32)
-        self._truncated = torch.zeros(n_envs, dtype=torch.bool, device=like.device)  # (n_envs,) never
         self._warned, self.n_clipped = False, 0
 
+    def _starts(self, n):
+        idx = torch.randint(len(self.init_states), (n,), generator=self._gen)  # (n,)
+        return self.init_states[idx.to(self.init_states.device)]  # (n, obs_dim)
+
     def reset(self, seed=None):
-        g = torch.Generator().manual_seed(seed) if seed is not None else self.generator
-        idx = torch.randint(len(self.init_states), (self.num_envs,), generator=g)  # (n_envs,)
-        self._s = self.init_states[idx.to(self.init_states.device)]  # s_0 (n_envs, obs_dim)
+        self._gen = torch.Generator().manual_seed(seed) if seed is not None else self.generator
+        self._s = self._starts(self.num_envs)  # s_0 (n_envs, obs_dim)
+        self._t = torch.zeros(self.num_envs, dtype=torch.long, device=self._s.device)  # steps into the episode
         # the clip box in state units, fixed for the rollout: μ_s − c σ_s ≤ s ≤ μ_s + c σ_s
         norm = self.model.obs_norm
         self._lo, self._hi = norm.mean - self.clip * norm.std, norm.mean + self.clip * norm.std  # (obs_dim,) each
@@ -242,36 +264,48 @@ class VirtualEnv:
         return self._s, {}
 
     def predict(self, act):
-        """s' = clip(M̂_φ(s, a)) for the current states s (n_envs, obs_dim) and act (n_envs, act_dim); advances s."""
+        """s' = clip(M̂_φ(s, a)) for the current states s (n_envs, obs_dim) and act (n_envs, act_dim), with its
+        termination d(s') and time-limit truncation (n_envs,) each; advances s to s'."""
         with torch.no_grad():
             s_pred = self.model(self._s, act)  # M̂_φ(s, a) (n_envs, obs_dim)
             s_next = torch.clamp(s_pred, self._lo, self._hi)  # (n_envs, obs_dim)
             if not torch.equal(s_next, s_pred):  # rare: clipped or non-finite (NaN ≠ NaN)
-                s_next = self._diverged(s_pred, s_next)
-        self._s = s_next
-        return s_next
+                self._diverged(s_pred, s_next)
+        self._s, self._t = s_next, self._t + 1
+        return s_next, self.family.done(s_next), self._t >= self.family.horizon
+
+    def restart(self, ended):
+        """Begin a new episode, from a fresh real start state, in every env where `ended` (n_envs,) bool; returns
+        the current states (n_envs, obs_dim). Draws start states only when an episode did end."""
+        if ended.any():
+            s = self._s.clone()
+            s[ended] = self._starts(int(ended.sum()))
+            self._s, self._t = s, torch.where(ended, 0, self._t)
+        return self._s
 
     @torch.no_grad()
     def score(self, obs, act, next_obs):
-        """Task ψ's r_ψ(s, a, s') and termination d(s') on transitions with any leading dims, e.g. (H, n_envs, ·)."""
-        return self.family.reward(obs, act, next_obs, self.goal), self.family.done(next_obs)
+        """Task ψ's r_ψ(s, a, s') on transitions with any leading dims, e.g. (H, n_envs, ·) -> (H, n_envs)."""
+        return self.family.reward(obs, act, next_obs, self.goal)
 
     def step(self, act):
         s = self._s  # (n_envs, obs_dim)
-        s_next = self.predict(act)  # (n_envs, obs_dim)
-        rew, terminated = self.score(s, act, s_next)  # (n_envs,) each
-        return s_next, rew, terminated, self._truncated, {}
+        s_next, terminated, truncated = self.predict(act)  # (n_envs, ·) each
+        rew = self.score(s, act, s_next)  # (n_envs,)
+        ended = terminated | truncated
+        info = {"final_obs": s_next, "_final_obs": ended} if ended.any() else {}
+        return self.restart(ended), rew, terminated, truncated, info
 
     def _diverged(self, s_pred, s_next):
-        s_next = torch.where(torch.isnan(s_next), self.model.obs_norm.mean, s_next)  # NaN -> μ_s
+        if not torch.isfinite(s_pred).all():
+            raise ModelDivergedError("the dynamics model diverged: it predicted a non-finite state")
         n = int((s_next != s_pred).any(-1).sum())
         self.n_clipped += n
         if not self._warned:
             self._warned = True
             warnings.warn(f"VirtualEnv: the dynamics model diverged: {n} predicted state(s) left the box "
-                          f"|normalised s| ≤ {self.clip} or were non-finite, and were clipped; further clipping is "
-                          f"counted in env.n_clipped without warning", RuntimeWarning, stacklevel=3)
-        return s_next
+                          f"|normalised s| ≤ {self.clip} and were clipped; further clipping is counted in "
+                          f"env.n_clipped without warning", RuntimeWarning, stacklevel=3)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ MAML meta-learns initial policy parameters θ0 such that one policy-gradient ste
 Eq. (3) A_MAML(θ, ψ) = θ + α ∇η_ψ(θ), gives a good policy for ψ; the meta-update maximises the post-adaptation
 objective of Eq. (2) by TRPO, differentiating through the inner step (second order). The oracle is one TRPO policy
 π(a | s, ψ) that receives the goal ψ as an extra input, trained across p(ψ) and used without adaptation. Settings:
-paper Section 5.1 and Appendix 7.1, REFERENCE.md "MAML-TRPO".
+paper Section 5.1 and Appendix 7.1, and MAML's own code (github.com/cbfinn/maml_rl, on rllab).
 
     out = meta_train("cheetah-vel", MAMLConfig(n_iters=100, meta_batch=10, n_rollouts=10), checkpoint="runs/maml.pt")
     curve = adapt("cheetah-vel", out["policy"], goal=1.2, n_steps=3)  # real return after 0..3 steps, samples used
@@ -25,40 +25,41 @@ from tqdm.auto import tqdm
 
 import slbo
 import tasks
-from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient, gae,
-                  rollout, trpo_step)
+from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient,
+                  episode_returns, gae, rollout, trpo_step)
 
+CHECKPOINT_FORMAT = "maml-checkpoint-v2"  # v2: rollouts reset finished episodes in place, SLBO's policy init
 FEATURE_CLIP = 10.0  # the linear baseline clips observations to ±10 before building its features (rllab)
 TIME_SCALE = 100.0  # ... and uses t / 100 as its time feature (rllab)
 
 
-def _hp(default, help):
-    return field(default=default, metadata={"help": help})
+def _hp(default, help, domain=None):
+    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
 
 
 @dataclass(frozen=True)
 class MAMLConfig:
-    n_iters: int = _hp(500, "meta-iterations (Appendix 7.1: 500, ~80M samples)")
-    meta_batch: int = _hp(40, "tasks ψ ~ p(ψ) per meta-iteration (Appendix 7.1: 40)")
-    n_rollouts: int = _hp(20, "rollouts per task per policy-gradient step (Appendix: 20; 40 ant fwd/back, humanoid)")
-    alpha: float = _hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step")
-    alpha_test: float = _hp(0.05, "α of the test-time steps after the first (Appendix 7.1)")
-    max_kl: float = _hp(0.01, "meta-update trust region: max mean KL of the post-adaptation policies (MAML's β)")
-    cg_iters: int = _hp(10, "conjugate-gradient iterations for the meta natural direction F⁻¹g")
-    cg_damping: float = _hp(1e-5, "damping c of the Fisher-vector product (F + c·I)v")
-    ls_backtrack: float = _hp(0.8, "line search: step shrink factor per try")
-    ls_steps: int = _hp(15, "line search: step sizes tried (accept if KL ≤ max_kl and the surrogate improved)")
-    gamma: float = _hp(0.99, "discount γ")
-    lam: float = _hp(1.0, "GAE λ (1: discounted return minus the linear baseline)")
+    n_iters: int = _hp(500, "meta-iterations (Appendix 7.1: 500, ~80M samples)", ">= 0")
+    meta_batch: int = _hp(40, "tasks ψ ~ p(ψ) per meta-iteration (Appendix 7.1: 40)", ">= 1")
+    n_rollouts: int = _hp(20, "rollouts per task per policy-gradient step (Appendix: 20; 40 ant fwd/back, humanoid)", ">= 1")
+    alpha: float = _hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step", ">= 0")
+    alpha_test: float = _hp(0.05, "α of the test-time steps after the first (Appendix 7.1)", ">= 0")
+    max_kl: float = _hp(0.01, "meta-update trust region: max mean KL of the post-adaptation policies (MAML's β)", "> 0")
+    cg_iters: int = _hp(10, "conjugate-gradient iterations for the meta natural direction F⁻¹g", ">= 1")
+    cg_damping: float = _hp(1e-5, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
+    ls_backtrack: float = _hp(0.8, "line search: step shrink factor per try", "(0, 1)")
+    ls_steps: int = _hp(15, "line search: step sizes tried (accept if KL ≤ max_kl and the surrogate improved)", ">= 1")
+    gamma: float = _hp(0.99, "discount γ", "(0, 1]")
+    lam: float = _hp(1.0, "GAE λ (1: discounted return minus the linear baseline)", "[0, 1]")
     hidden: tuple = _hp((100, 100), "policy MLP hidden widths, ReLU (Section 5.1)")
-    baseline_ridge: float = _hp(1e-5, "ridge coefficient of the linear feature baseline's least squares")
+    baseline_ridge: float = _hp(1e-5, "ridge coefficient of the linear feature baseline's least squares", ">= 0")
 
 
 @dataclass(frozen=True)
 class OracleConfig:
     # NOTE (differs from paper): the paper gives no oracle budget; 500 iterations, as MAML's meta-iterations.
-    n_iters: int = _hp(500, "TRPO iterations")
-    n_samples: int = _hp(4000, "real samples per iteration: n_samples / H rollouts, each with its own goal ψ ~ p(ψ)")
+    n_iters: int = _hp(500, "TRPO iterations", ">= 0")
+    n_samples: int = _hp(4000, "real samples per iteration: n_samples / H rollouts, each with its own goal ψ ~ p(ψ)", ">= 1")
     hidden: tuple = _hp((100, 100), "policy MLP hidden widths over [s, ψ], ReLU (Section 5.1)")
     trpo: TRPOConfig = _hp(TRPOConfig(), "TRPO settings (trpo.TRPOConfig; its policy_hidden is unused, `hidden` is)")
 
@@ -72,11 +73,12 @@ def _env_seed(rng):
 
 
 def _save(path, state):
-    """Write a checkpoint atomically: a crash leaves the previous file intact."""
+    """Write a checkpoint atomically: a crash leaves the previous file intact (a temporary name per process)."""
     if os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    torch.save(state, f"{path}.tmp")
-    os.replace(f"{path}.tmp", path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def _load(path, kind, family, cfg, seed):
@@ -84,7 +86,12 @@ def _load(path, kind, family, cfg, seed):
     (n_iters may differ: resuming may extend a run); None if there is none; else one clear ValueError."""
     if path is None or not os.path.exists(path):
         return None
-    ck = torch.load(path, weights_only=True)
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file
+        raise ValueError(f"{path} is not a readable {kind} checkpoint ({type(e).__name__})") from None
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a {kind} checkpoint of this version; train again into a new path")
     want = {k: v for k, v in asdict(cfg).items() if k != "n_iters"}
     have = {k: v for k, v in ck["cfg"].items() if k != "n_iters"}
     if ck["kind"] != kind or ck["family"] != family.name or ck["seed"] != seed:
@@ -105,21 +112,29 @@ def _set_goals(env, goals, family, shift=None):
 # ---------------------------------------------------------------------------------------------
 # MAML's pieces: linear baseline, per-task policies, inner step (Eq. 3), meta-update (TRPO through Eq. 3)
 # ---------------------------------------------------------------------------------------------
-def _features(obs):
-    """φ(s_t, t) = (s, s², t, t², t³, 1), rllab's baseline features: obs (..., H, obs_dim) -> (..., H, n_feat)."""
+def _episode_steps(ep_end):
+    """t of every step inside its own episode (0 at a reset): ep_end (n_envs, H) -> (n_envs, H) float."""
+    idx = torch.arange(ep_end.shape[1], device=ep_end.device).expand_as(ep_end)  # (n_envs, H)
+    starts = torch.cat([torch.ones_like(ep_end[:, :1]), ep_end[:, :-1]], 1) > 0  # (n_envs, H)  an episode starts
+    return (idx - torch.cummax(torch.where(starts, idx, 0), 1).values).to(ep_end.dtype)
+
+
+def _features(obs, steps):
+    """φ(s_t, t) = (s, s², t, t², t³, 1), rllab's baseline features, t the step inside the episode:
+    obs (..., H, obs_dim), steps (..., H) -> (..., H, n_feat)."""
     s = obs.clamp(-FEATURE_CLIP, FEATURE_CLIP)  # (..., H, obs_dim)
-    t = torch.arange(obs.shape[-2], dtype=obs.dtype, device=obs.device) / TIME_SCALE  # (H,)
-    t = t[:, None].expand(*obs.shape[:-1], 1)  # (..., H, 1)
+    t = (steps / TIME_SCALE)[..., None].to(obs.dtype)  # (..., H, 1)
     return torch.cat([s, s ** 2, t, t ** 2, t ** 3, torch.ones_like(t)], -1)  # (..., H, 2·obs_dim + 4)
 
 
 # NOTE (differs from rllab's sampler, which predicts with the fit of the previous batch): b is fit on each task's own
 # batch and used on that batch, the "refit per batch" of REFERENCE.md; no stale baseline from another task.
-def _linear_baseline(obs, returns, mask, ridge):
+def _linear_baseline(obs, steps, returns, mask, ridge):
     """Fit b(s_t) = φ(s_t, t)ᵀw per task on its own batch and evaluate it there (refit every batch):
     w = argmin_w Σ_t m_t (φ_tᵀw − R_t)² + ridge·‖w‖², i.e. (ΦᵀMΦ + ridge·I) w = ΦᵀM R, solved in float64.
-    obs (n_tasks, n_rollouts, H, obs_dim), returns and mask (n_tasks, n_rollouts, H) -> b (n_tasks, n_rollouts, H)."""
-    phi = _features(obs).double()  # (n_tasks, n_rollouts, H, n_feat)
+    obs (n_tasks, n_rollouts, H, obs_dim), steps, returns and mask (n_tasks, n_rollouts, H) -> b (n_tasks, n_rollouts, H).
+    """
+    phi = _features(obs, steps).double()  # (n_tasks, n_rollouts, H, n_feat)
     Phi = phi.flatten(1, 2)  # (n_tasks, M, n_feat)  M = n_rollouts·H
     m, R = mask.double().flatten(1), returns.double().flatten(1)  # (n_tasks, M) each
     A = Phi.mT @ (m[..., None] * Phi) + ridge * torch.eye(Phi.shape[-1], dtype=Phi.dtype, device=Phi.device)
@@ -136,14 +151,18 @@ def _by_task(batch, n_tasks, cfg):
     """A rollout batch of n_tasks·n_rollouts task-major sub-envs -> per-task tensors (n_tasks, M = n_rollouts·H, ·)
     with advantages Â from the linear baseline and GAE(γ, λ), normalised per task over its valid steps (center_adv)."""
     n_envs, H = batch["mask"].shape
-    mask, rew, term = batch["mask"], batch["rew"], batch["terminal"]  # (n_envs, H) each
+    mask, rew, term, end = batch["mask"], batch["rew"], batch["terminal"], batch["ep_end"]  # (n_envs, H) each
     zeros = torch.zeros_like(rew)  # (n_envs, H)
-    # R_t = Σ_k γ^k r_{t+k}: GAE with V ≡ 0 and λ = 1; no bootstrap at the horizon (H is part of the problem: b sees t)
-    R, _ = gae(rew, zeros, zeros, mask, term, cfg.gamma, 1.0)  # (n_envs, H)
-    obs = batch["obs"].view(n_tasks, n_envs // n_tasks, H, -1)  # (n_tasks, n_rollouts, H, obs_dim)
-    b = _linear_baseline(obs, R.view(obs.shape[:3]), mask.view(obs.shape[:3]), cfg.baseline_ridge).reshape(n_envs, H)
-    b_next = torch.cat([b[:, 1:], zeros[:, :1]], 1)  # (n_envs, H)  b(s_{t+1}), 0 past the horizon
-    adv, _ = gae(rew, b, b_next, mask, term, cfg.gamma, cfg.lam)  # (n_envs, H)
+    # R_t = Σ_k γ^k r_{t+k} to the episode's end: GAE with V ≡ 0 and λ = 1; no bootstrap at the horizon (H is part
+    # of the problem: b sees t)
+    R, _ = gae(rew, zeros, zeros, term, end, cfg.gamma, 1.0)  # (n_envs, H)
+    shape = (n_tasks, n_envs // n_tasks, H)
+    obs = batch["obs"].view(*shape, -1)  # (n_tasks, n_rollouts, H, obs_dim)
+    b = _linear_baseline(obs, _episode_steps(end).view(shape), R.view(shape), mask.view(shape),
+                         cfg.baseline_ridge).reshape(n_envs, H)
+    # b(s_{t+1}) of the same episode; 0 past its end (rllab's path ends there)
+    b_next = torch.cat([b[:, 1:], zeros[:, :1]], 1) * (1 - end)  # (n_envs, H)
+    adv, _ = gae(rew, b, b_next, term, end, cfg.gamma, cfg.lam)  # (n_envs, H)
     adv, mask = adv.reshape(n_tasks, -1), mask.reshape(n_tasks, -1)  # (n_tasks, M) each
     mean = _masked_mean(adv, mask)[:, None]  # (n_tasks, 1)
     std = (_masked_mean((adv - mean) ** 2, mask) * mask.sum(1) / (mask.sum(1) - 1).clamp(min=1)).sqrt()[:, None]
@@ -237,7 +256,7 @@ def _meta_update(policy, D, D_post, theta_post, cfg):
 
 
 def _episode_return(batch):
-    return (batch["rew"] * batch["mask"]).sum(1).mean().item()
+    return episode_returns(batch).mean().item()
 
 
 def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, progress=True):
@@ -264,6 +283,9 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
     for it in bar:
         start = time.perf_counter()
         goals = tasks.sample_goals(fam, cfg.meta_batch, rng)  # (meta_batch, goal_dim)  ψ_i ~ p(ψ)
+        # NOTE (differs from MAML's code): rllab samples n_rollouts whole episodes per task, so on a body that falls a
+        # batch holds fewer samples than n_rollouts·H; here each task gets n_rollouts rows of H steps in which an ended
+        # episode restarts in place (as SLBO's runner), so MAML spends, and learns from, its nominal samples.
         env_goals = np.repeat(goals, cfg.n_rollouts, 0)  # (n_envs, goal_dim)  task-major sub-envs
         if env is None:
             env = tasks.make_vec_env(fam, env_goals)
@@ -286,8 +308,8 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
         run["iteration"] = it + 1
         bar.set_postfix(pre=f"{row['return_pre']:.1f}", post=f"{row['return_post']:.1f}", kl=f"{row['kl']:.4f}")
         if checkpoint is not None:
-            _save(checkpoint, {"kind": "maml", "family": fam.name, "seed": seed, "cfg": asdict(cfg), **run,
-                               "policy": policy.state_dict(), "generator": gen.get_state(),
+            _save(checkpoint, {"format": CHECKPOINT_FORMAT, "kind": "maml", "family": fam.name, "seed": seed,
+                               "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "generator": gen.get_state(),
                                "rng": rng.bit_generator.state})
     if env is not None:
         env.close()
@@ -297,10 +319,10 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
 def adapt(family, policy, goal, n_steps=3, n_rollouts=20, shift=None, seed=0, cfg=MAMLConfig(),
           n_eval_episodes=1):
     """MAML's test-time adaptation (Section 5.1): from θ0 = policy, n_steps policy-gradient steps of Eq. (3) on the real
-    task ψ = goal (α = cfg.alpha, then cfg.alpha_test), each on n_rollouts fresh real rollouts (20·200 = 4000 samples,
-    as an SMTL stage on the cheetah). After each step (and before the first) the mean-action policy is scored by
-    slbo.evaluate over n_eval_episodes real episodes, as SMTL is. The passed-in policy is not modified. Returns one
-    dict per point:
+    task ψ = goal (α = cfg.alpha, then cfg.alpha_test), each on n_rollouts fresh rows of H real steps (20·200 = 4000
+    samples, as an SMTL stage on the cheetah; an episode that ends restarts in place, so a step spends exactly that).
+    After each step (and before the first) the mean-action policy is scored by slbo.evaluate over n_eval_episodes
+    real episodes, as SMTL is. The passed-in policy is not modified. Returns one dict per point:
     {"step", "samples" (real adaptation samples so far; evaluation episodes not counted), "return", "vel_err"}."""
     fam = tasks.get_family(family)
     goal = tasks.check_goal(fam, goal, shift)  # (goal_dim,)
@@ -375,7 +397,7 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
         run = {k: ck[k] for k in run}
-    n_envs = max(1, cfg.n_samples // fam.horizon)
+    n_envs = slbo.rows(cfg.n_samples, fam.horizon, "the oracle's n_samples")
     env = None
     bar = tqdm(range(run["iteration"], cfg.n_iters), initial=run["iteration"], total=cfg.n_iters,
                desc=f"oracle {fam.name}", disable=not progress)
@@ -394,13 +416,29 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
         run["iteration"] = it + 1
         bar.set_postfix(ret=f"{stats['ep_return']:.1f}", kl=f"{stats['kl']:.4f}")
         if checkpoint is not None:
-            _save(checkpoint, {"kind": "oracle", "family": fam.name, "seed": seed, "cfg": asdict(cfg), **run,
-                               "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
+            _save(checkpoint, {"format": CHECKPOINT_FORMAT, "kind": "oracle", "family": fam.name, "seed": seed,
+                               "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
                                "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
                                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
     if env is not None:
         env.close()
     return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"]}
+
+
+def load_policy(path, kind, family, cfg, seed=0, device="cpu"):
+    """The trained policy of a finished `meta_train` (kind 'maml') or `train_oracle` ('oracle') checkpoint with this
+    family, config and seed. Never trains: no checkpoint, another run's or an unfinished one is one clear ValueError."""
+    fam = tasks.get_family(family)
+    ck = _load(path, kind, fam, cfg, seed)
+    if ck is None:
+        raise ValueError(f"no trained {kind} at {path}; run the train stage first")
+    if ck["iteration"] < cfg.n_iters:
+        raise ValueError(f"the {kind} training in {path} is unfinished ({ck['iteration']} of {cfg.n_iters} "
+                         f"iterations); run the train stage (or the whole command) again to finish it")
+    in_dim = fam.obs_dim + (fam.goal_dim if kind == "oracle" else 0)  # the oracle also sees ψ
+    policy = GaussianPolicy(in_dim, fam.act_dim, cfg.hidden, activation="relu").to(device)
+    policy.load_state_dict(ck["policy"])
+    return policy
 
 
 def evaluate_oracle(family, policy, goals, shift=None, seed=0):

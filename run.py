@@ -12,6 +12,7 @@ directory: re-running skips finished work and an interrupted run resumes.
 import argparse
 import dataclasses
 import json
+import math
 import multiprocessing as mp
 import os
 import sys
@@ -25,8 +26,8 @@ from tqdm.auto import tqdm
 import maml
 import smtl
 import tasks
-from dynamics import DynamicsConfig
-from slbo import SLBOConfig
+from dynamics import DynamicsConfig, ModelDivergedError
+from slbo import SLBOConfig, rows
 from trpo import TRPOConfig
 
 TASKS = {"vel": "goal velocity in [0, b]", "vel-full": "goal velocity in [-b, b]",
@@ -64,6 +65,9 @@ PRESETS = {
               "oracle": dict(n_iters=2, n_samples=400, trpo=dict(vf_epochs=1))},
 }
 IDENTITY = ("env", "task", "shift", "active", "preset", "seed", "n_goals", "configs")  # what names an experiment
+# The domains a hyperparameter field may declare (its metadata "domain"); every number must also be finite.
+DOMAINS = {"> 0": lambda x: x > 0, ">= 0": lambda x: x >= 0, ">= 1": lambda x: x >= 1,
+           "[0, 1]": lambda x: 0 <= x <= 1, "(0, 1]": lambda x: 0 < x <= 1, "(0, 1)": lambda x: 0 < x < 1}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,14 +88,53 @@ def _count(text):
     return n
 
 
+def _widths(text):
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths such as 64,64, got {text!r}") from None
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def _field_type(f):
     if isinstance(f.default, bool):
         return lambda s: s.lower() in ("1", "true", "yes")
     if isinstance(f.default, tuple):
-        return lambda s: tuple(int(x) for x in s.split(","))
+        return _widths
     if isinstance(f.default, int):
         return _count
-    return type(f.default)
+    return _number if isinstance(f.default, float) else type(f.default)
+
+
+def _validate(group, cfg):
+    """Every field of a config within its domain (numbers finite; widths ≥ 1), or a ValueError naming its flag."""
+    for f in dataclasses.fields(cfg):
+        value, flag = getattr(cfg, f.name), f"--{group}-{f.name.replace('_', '-')}"
+        if dataclasses.is_dataclass(value):
+            _validate(group if group != "oracle" else "trpo", value)
+        elif isinstance(value, tuple) and not (value and all(isinstance(w, int) and w >= 1 for w in value)):
+            raise ValueError(f"{flag} must be layer widths >= 1, got {','.join(map(str, value)) or 'nothing'}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            domain = f.metadata.get("domain")
+            if not math.isfinite(value) or (domain and not DOMAINS[domain](value)):
+                raise ValueError(f"{flag} must be a finite number{f' {domain}' if domain else ''}, got {value}")
+
+
+def _check_device(name):
+    """The torch device `name` if torch can use it here, else a ValueError with one line."""
+    try:
+        device = torch.device(name)
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError) as e:
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"--device {name}: torch {torch.__version__} cannot use it here ({why})") from None
+    return device
 
 
 def _parser():
@@ -123,8 +166,10 @@ def _parser():
             if dataclasses.is_dataclass(f.default) or (group, f.name) == ("smtl", "active"):
                 continue  # set by their own flags: the oracle's TRPO by --trpo-*, active selection by --active
             metavar = {int: "N", float: "X", str: "S", tuple: "N,N"}.get(type(f.default), "V")
+            domain = f"; {f.metadata['domain']}" if f.metadata.get("domain") else ""
             g.add_argument(f"--{group}-{f.name.replace('_', '-')}", dest=f"{group}.{f.name}", type=_field_type(f),
-                           default=None, metavar=metavar, help=f"{f.metadata.get('help', '')} [paper: {f.default}]")
+                           default=None, metavar=metavar,
+                           help=f"{f.metadata.get('help', '')} [paper: {f.default}{domain}]")
     return p
 
 
@@ -169,9 +214,14 @@ def _check(args):
     args.n_goals = PRESETS[args.preset]["n_goals"] if args.n_goals is None else args.n_goals
     if not 1 <= args.n_goals <= tasks.N_EVAL:
         raise ValueError(f"--n-goals must be between 1 and {tasks.N_EVAL} (the held-out split), got {args.n_goals}")
+    args.device = str(_check_device(args.device))
     args.configs = _configs(args)
-    if args.configs["smtl"].n_tasks < 1 or args.configs["slbo"].n_collect < 1:
-        raise ValueError("SMTL needs at least one task and one real sample per stage")
+    for group, cfg in args.configs.items():
+        _validate(group, cfg)
+    H = args.family.horizon  # a batch of n samples is n / H rows of H steps: n must be a multiple of H
+    rows(args.configs["slbo"].n_collect, H, "--slbo-n-collect")
+    rows(args.configs["slbo"].n_trpo, H, "--slbo-n-trpo")
+    rows(args.configs["oracle"].n_samples, H, "--oracle-n-samples")
     flags = sorted((k, v) for k, v in vars(args).items() if "." in k and v is not None)  # hyperparameter flags
     name = "-".join([args.family.name, *([args.shift] if args.shift else []),
                      *([f"active-{args.active}"] if args.active != "off" else []), args.preset, f"s{args.seed}",
@@ -247,15 +297,13 @@ def _adapt_one(args, algo, i):
     if algo in ("smtl", "smtl-active"):
         curve = smtl.adapt(_ckpt(args, algo), goal, args.shift, seed=seed, device=args.device)
     elif algo == "maml":
-        policy = maml.meta_train(fam, c["maml"], seed=args.seed, device=args.device, checkpoint=_ckpt(args, algo),
-                                 progress=False)["policy"]
+        policy = maml.load_policy(_ckpt(args, algo), "maml", fam, c["maml"], args.seed, args.device)
         # the same real samples per adaptation step as an SMTL stage (Section 5.1)
         curve = maml.adapt(fam, policy, goal, n_steps=c["smtl"].n_slbo_adapt,
-                           n_rollouts=max(1, c["slbo"].n_collect // fam.horizon), shift=args.shift, seed=seed,
+                           n_rollouts=rows(c["slbo"].n_collect, fam.horizon), shift=args.shift, seed=seed,
                            cfg=c["maml"], n_eval_episodes=c["smtl"].n_eval_episodes)
     else:
-        policy = maml.train_oracle(fam, c["oracle"], seed=args.seed, device=args.device,
-                                   checkpoint=_ckpt(args, algo), progress=False)["policy"]
+        policy = maml.load_policy(_ckpt(args, algo), "oracle", fam, c["oracle"], args.seed, args.device)
         episodes = np.tile(goal, (c["smtl"].n_eval_episodes, 1))  # (n_eval_episodes, goal_dim)
         ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=seed)
         curve = [{"samples": 0, "return": float(ev["return"].mean()),
@@ -265,8 +313,25 @@ def _adapt_one(args, algo, i):
                        "vel_err": None if p.get("vel_err") is None else float(p["vel_err"])} for p in curve]}
 
 
+def _check_trained(args):
+    """Adaptation never trains: each algorithm's checkpoint must hold a finished training, else one ValueError."""
+    for algo in args.algos:
+        path = _ckpt(args, algo)
+        if not os.path.exists(path):
+            raise ValueError(f"no trained {algo} in {args.out}; run the train stage first")
+        if algo in ("maml", "oracle"):
+            maml.load_policy(path, algo, args.family, args.configs[algo], args.seed)  # raises if unfinished
+            continue
+        cfg, log = args.configs["smtl"], smtl.load_checkpoint(path)["log"]
+        n_done = sum(not row["skipped"] for row in log)
+        if n_done < cfg.n_tasks and len(log) < cfg.n_tasks * cfg.max_candidates:
+            raise ValueError(f"the {algo} training in {path} is unfinished ({n_done} of {cfg.n_tasks} tasks); run "
+                             f"the train stage (or the whole command) again to finish it")
+
+
 def _adapt(args):
     """Every (algorithm, goal) pair not yet on disk, in parallel worker processes."""
+    _check_trained(args)
     todo = [(a, i) for a in args.algos for i in range(args.n_goals)
             if not os.path.exists(os.path.join(args.out, "adapt", a, f"goal{i:02d}.json"))]
     if not todo:
@@ -282,10 +347,13 @@ def _adapt(args):
         for a, i in todo:
             done(a, i, _adapt_one(args, a, i))
     else:
-        with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"))
+        try:
             jobs = {pool.submit(_adapt_one, args, a, i): (a, i) for a, i in todo}
             for job in as_completed(jobs):
                 done(*jobs[job], job.result())
+        finally:  # on an error (or ^C), drop the queued goals instead of waiting for them
+            pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
 
 
@@ -298,16 +366,18 @@ def _bootstrap(x, n=10_000, seed=0):
 
 
 def _summarise(args, trained):
-    """results.json: per algorithm, per adaptation point: samples, mean, ci_low, ci_high (+ |v − g|)."""
+    """results.json: per algorithm, per adaptation stage (0 = before any real sample): the mean real samples spent
+    so far over goals, the mean return with its bootstrap CI (ci_low, ci_high), and the mean |v − g|."""
     results = {"experiment": _identity(args), "algos": {}}
     for algo in args.algos:
         runs = [_read_json(os.path.join(args.out, "adapt", algo, f"goal{i:02d}.json")) for i in range(args.n_goals)]
         points = []
-        for j, p in enumerate(runs[0]["curve"]):
-            mean, lo, hi = _bootstrap([r["curve"][j]["return"] for r in runs])
-            errs = [r["curve"][j]["vel_err"] for r in runs]
-            points.append({"samples": p["samples"], "mean": mean, "ci_low": lo, "ci_high": hi,
-                           "vel_err": None if errs[0] is None else float(np.mean(errs))})
+        for stage in range(len(runs[0]["curve"])):
+            at = [r["curve"][stage] for r in runs]  # this stage's point on every goal
+            mean, lo, hi = _bootstrap([p["return"] for p in at])
+            points.append({"stage": stage, "samples": float(np.mean([p["samples"] for p in at])), "mean": mean,
+                           "ci_low": lo, "ci_high": hi,
+                           "vel_err": None if at[0]["vel_err"] is None else float(np.mean([p["vel_err"] for p in at]))})
         train = trained.get(algo, {"samples": None, "wall_s": None})
         results["algos"][algo] = {"points": points, "train_samples": train["samples"], "train_wall_s": train["wall_s"],
                                   "adapt_wall_s": float(sum(r["wall_s"] for r in runs))}
@@ -315,15 +385,15 @@ def _summarise(args, trained):
 
 
 def _table(results):
+    """Algorithms aligned by adaptation stage: each cell the mean return [95% CI] and the real samples spent."""
     algos = results["algos"]
-    xs = sorted({p["samples"] for a in algos.values() for p in a["points"]})
-    cells = {a: {p["samples"]: f"{p['mean']:.1f} [{p['ci_low']:.1f}, {p['ci_high']:.1f}]" for p in v["points"]}
-             for a, v in algos.items()}
-    head = ["algorithm", *[f"{x:,} samples" for x in xs], "train samples", "train time"]
-    rows = [[a, *[cells[a].get(x, "") for x in xs], f"{v['train_samples'] or 0:,}",
-             f"{(v['train_wall_s'] or 0) / 60:.1f} min"] for a, v in algos.items()]
-    widths = [max(len(str(r[k])) for r in [head, *rows]) for k in range(len(head))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [head, *rows])
+    n_stages = max(len(v["points"]) for v in algos.values())
+    head = ["algorithm", *[f"stage {k}" for k in range(n_stages)], "train samples", "train time"]
+    lines = [[a, *[f"{p['mean']:.1f} [{p['ci_low']:.1f}, {p['ci_high']:.1f}] @ {p['samples']:,.0f}"
+                   for p in v["points"]], *[""] * (n_stages - len(v["points"])), f"{v['train_samples'] or 0:,}",
+              f"{(v['train_wall_s'] or 0) / 60:.1f} min"] for a, v in algos.items()]
+    widths = [max(len(str(r[k])) for r in [head, *lines]) for k in range(len(head))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [head, *lines])
 
 
 def _plot(args, results, path):
@@ -375,18 +445,16 @@ def main(argv=None):
                 trained[algo] = _train(args, algo)
                 _write_json(trained, trained_path)
         if args.stage in ("all", "adapt"):
-            missing = [a for a in args.algos if not os.path.exists(_ckpt(args, a))]
-            if missing:
-                raise ValueError(f"no trained {', '.join(missing)} in {args.out}; run the train stage first")
             _adapt(args)
         if args.stage in ("all", "plot"):
             results = _summarise(args, trained)
             _write_json(results, os.path.join(args.out, "results.json"))
             _plot(args, results, os.path.join(args.out, "figure.png"))
-            print(f"\nreal return after adaptation on {args.n_goals} held-out goals, mean [95% bootstrap CI]\n"
+            print(f"\nreal return after adaptation on {args.n_goals} held-out goals, mean [95% bootstrap CI] @ real "
+                  f"samples spent (stage 0: before any; SMTL's warm-up, MAML's meta-policy)\n"
                   f"{_table(results)}\n\nwrote {os.path.join(args.out, 'results.json')} and "
                   f"{os.path.join(args.out, 'figure.png')}")
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, ModelDivergedError) as e:
         sys.exit(f"run.py: error: {e}")
     except KeyboardInterrupt:
         sys.exit(f"\nrun.py: interrupted; finished work is kept in {args.out}: run the same command to resume")

@@ -20,20 +20,21 @@ from dynamics import Dataset, DynamicsConfig, DynamicsModel, VirtualEnv, fit
 from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
 
 
-def _hp(default, help):
-    return field(default=default, metadata={"help": help})
+def _hp(default, help, domain=None):
+    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
 
 
 @dataclass(frozen=True)
 class SLBOConfig:
-    n_collect: int = _hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (Appendix: 4000 cheetah, 8000 ant/humanoid)")
-    n_trpo: int = _hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel")
-    n_inner: int = _hp(20, "n_inner: model/policy rounds of VirtualTraining after each real collection (SLBO's 20)")
-    n_model: int = _hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11")
-    n_policy: int = _hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14")
-    ou_theta: float = _hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion θ")
-    ou_sigma: float = _hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ")
-    n_init_states: int = _hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from")
+    n_collect: int = _hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (Appendix: 4000 cheetah, 8000 ant/humanoid)", ">= 1")
+    n_trpo: int = _hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel", ">= 1")
+    n_inner: int = _hp(20, "n_inner: model/policy rounds of VirtualTraining after each real collection (SLBO's 20)", ">= 0")
+    n_model: int = _hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0")
+    n_policy: int = _hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14", ">= 0")
+    ou_theta: float = _hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion θ", "[0, 1]")
+    ou_sigma: float = _hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ", ">= 0")
+    n_init_states: int = _hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from", ">= 1")
+    buffer_size: int = _hp(200_000, "D keeps the newest this many real transitions, first in first out (SLBO's)", ">= 1")
 
 
 class _OUNoise:
@@ -46,6 +47,10 @@ class _OUNoise:
     def reset(self):
         self.x = torch.zeros(self.shape)  # (n_envs, act_dim)
 
+    def restart(self, ended):
+        """x ← 0 for the envs whose episode ended (ended (n_envs,) bool): a new episode starts without noise."""
+        self.x = torch.where(torch.as_tensor(ended, device=self.x.device)[:, None], 0.0, self.x)
+
     def __call__(self):
         self.x = self.x - self.theta * self.x + self.sigma * torch.randn(self.shape, generator=self.gen)
         return self.x
@@ -56,8 +61,15 @@ def _seed(generator):
     return int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
 
 
+def rows(n_samples, horizon, name="n_samples"):
+    """Rows of a rollout batch that holds exactly n_samples steps: n_samples / H, or a clear ValueError."""
+    if n_samples < horizon or n_samples % horizon:
+        raise ValueError(f"{name} must be a positive multiple of the horizon {horizon}, got {n_samples}")
+    return n_samples // horizon
+
+
 class Learner:
-    """What SLBO keeps between stages and SMTL between tasks (REFERENCE: only the policy is re-initialised per task):
+    """What SLBO keeps between stages and SMTL between tasks (the SMTL authors' code re-initialises only the policy):
     the model φ with its normalisers and Adam state, the real dataset D, the value function V, the pool of real
     initial states, and the random stream every stochastic step draws from."""
 
@@ -68,7 +80,7 @@ class Learner:
         self.generator = torch.Generator().manual_seed(seed)  # rollouts, model minibatches, env seeds (CPU stream)
         f = self.family
         self.model = DynamicsModel(f.obs_dim, f.act_dim, f.act_low, f.act_high, dyn.hidden).to(self.device)
-        self.data = Dataset(f.obs_dim, f.act_dim, self.device)
+        self.data = Dataset(f.obs_dim, f.act_dim, self.device, capacity=cfg.buffer_size)
         self.value_fn = ValueFunction(f.obs_dim, trpo.value_hidden, self.model.obs_norm).to(self.device)
         s0 = tasks.initial_states(f, cfg.n_init_states, seed=seed)  # (n_init_states, obs_dim)
         self.init_states = torch.as_tensor(s0, dtype=torch.float32, device=self.device)
@@ -82,21 +94,18 @@ class Learner:
 
 def collect(learner, policy, goal, n_samples, shift=None):
     """Algorithm 1 line 7: D ← D ∪ {n_samples real samples from π_θ plus OU noise}; updates the normalisers.
-    Runs ⌈n_samples / H⌉ real episodes in parallel, repeated while terminations left fewer valid steps.
-    Returns the batch of the last round and the number of real samples taken."""
+    n_samples / H envs step H times each; an env whose episode ends resets and goes on (SLBO's runner), so exactly
+    n_samples real samples are taken. Returns the batch and n_samples."""
     f, cfg = learner.family, learner.cfg
-    n_envs = -(-n_samples // f.horizon)
+    n_envs = rows(n_samples, f.horizon, "n_collect")
     env = tasks.make_vec_env(f, np.tile(tasks.check_goal(f, goal, shift), (n_envs, 1)), shift)
     noise = _OUNoise(n_envs, f.act_dim, cfg.ou_theta, cfg.ou_sigma, learner.generator)
-    taken = 0
-    while taken < n_samples:
-        batch = rollout(env, policy, f.horizon, noise=noise, seed=_seed(learner.generator), generator=learner.generator)
-        obs, next_obs = learner.data.add(batch)  # the valid (mask 1) transitions, (N, obs_dim) each
-        learner.model.update_normalizers(obs, next_obs)
-        taken += len(obs)
+    batch = rollout(env, policy, f.horizon, noise=noise, seed=_seed(learner.generator), generator=learner.generator)
     env.close()
-    learner.samples += taken
-    return batch, taken
+    obs, next_obs = learner.data.add(batch)  # all n_samples transitions, (n_samples, obs_dim) each
+    learner.model.update_normalizers(obs, next_obs)
+    learner.samples += len(obs)
+    return batch, len(obs)
 
 
 def virtual_training(learner, policy, goal, n_inner, n_model=None, n_policy=None, shift=None, progress=False):
@@ -106,7 +115,7 @@ def virtual_training(learner, policy, goal, n_inner, n_model=None, n_policy=None
     n_model = cfg.n_model if n_model is None else n_model
     n_policy = cfg.n_policy if n_policy is None else n_policy
     env = VirtualEnv(learner.model, f, tasks.check_goal(f, goal, shift),
-                     learner.init_states, n_envs=max(1, cfg.n_trpo // f.horizon), generator=learner.generator,
+                     learner.init_states, n_envs=rows(cfg.n_trpo, f.horizon, "n_trpo"), generator=learner.generator,
                      cfg=learner.dyn)
     model_loss, virtual_return = float("nan"), float("nan")
     bar = tqdm(range(n_inner), desc="virtual training", leave=False, disable=not progress)
@@ -115,7 +124,8 @@ def virtual_training(learner, policy, goal, n_inner, n_model=None, n_policy=None
         model_loss = fit(learner.model, learner.data, n_model, learner.dyn, generator=learner.generator)
         returns = []
         for _ in range(n_policy):
-            # line 13: D' ← {n_trpo samples with M̂_φ as the dynamics}, from real initial states
+            # line 13: D' ← {n_trpo samples with M̂_φ as the dynamics}, from real initial states; an episode that
+            # ends (the body falls) restarts in place from a fresh real initial state
             batch = rollout(env, policy, f.horizon, generator=learner.generator)
             # line 14: optimise π_θ by TRPO on D'
             returns.append(trpo_step(policy, learner.value_fn, batch, learner.trpo)["ep_return"])
@@ -132,7 +142,7 @@ def evaluate(family, policy, goals, shift=None, seed=0):
     f = tasks.get_family(family)
     goals = np.asarray(goals, dtype=np.float64).reshape(-1, f.goal_dim)
     env = tasks.make_vec_env(f, goals, shift)
-    batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed)
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed, one_episode=True)
     env.close()
     m = batch["mask"]  # (n, H)
     returns = (batch["rew"] * m).sum(1)  # (n,)

@@ -10,6 +10,7 @@ checkpointed atomically after every task, so an interrupted run resumes and ends
     curve = adapt("runs/smtl.pt", goal=1.3, n_slbo=3)       # real return at 0 samples, then after each stage
     print([(p["samples"], round(p["return"], 1)) for p in curve])
 """
+import contextlib
 import itertools
 import os
 import time
@@ -20,44 +21,53 @@ import torch
 from tqdm.auto import tqdm
 
 import tasks
-from dynamics import DynamicsConfig, DynamicsModel, VirtualEnv, fit
-from slbo import Learner, SLBOConfig, _seed, collect, evaluate, virtual_training
-from trpo import TRPOConfig, rollout
+from dynamics import DynamicsConfig, DynamicsModel, ModelDivergedError, VirtualEnv, fit
+from slbo import Learner, SLBOConfig, _seed, collect, evaluate, rows, virtual_training
+from trpo import TRPOConfig, episode_returns, rollout
 
-CHECKPOINT_FORMAT = "smtl-checkpoint-v2"  # v2: DynamicsConfig lost n_model (SLBOConfig has it)
+CHECKPOINT_FORMAT = "smtl-checkpoint-v3"  # v3: rollouts reset finished episodes in place, D is a FIFO, SLBO's init
 ACTIVE = {
     "true": "μ(ψ) = η^M̂(θ) − η^M*(θ) of the warm-up policy θ: virtual minus real return (costs real samples)",
     "estimated": "μ̂(ψ) = mean |η^M̂_a(θ) − η^M̂_b(θ)| over pairs of model snapshots from warm-up (no real samples)",
 }
 
 
-def _hp(default, help):
-    return field(default=default, metadata={"help": help})
+def _hp(default, help, domain=None):
+    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
 
 
 def _fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 
+@contextlib.contextmanager
+def _stage(where):
+    """Name the stage of the run in a ModelDivergedError raised inside, e.g. 'SMTL training, task 3, warm-up'."""
+    try:
+        yield
+    except ModelDivergedError as e:
+        raise ModelDivergedError(f"{where}: {e}") from None
+
+
 @dataclass(frozen=True)
 class SMTLConfig:
     # NOTE (differs from paper): Algorithm 1 runs VirtualTraining(n_inner) after each collection (line 8); n_inner = 0
-    # while training follows the authors' code (REFERENCE.md), because there the next task's warm-up fits φ anyway.
+    # while training follows the authors' code (their multi-task SLBO), because there the next task's warm-up fits φ.
     # Section 5.1 adapts with 3 SLBO stages, the Appendix says n_slbo = 4 at adaptation: 3, as the figures show.
     # The paper gives no n_inner at adaptation: SLBO's 20. Nor q, L or the rating models of Section 4.4: ours below.
-    n_tasks: int = _hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2")
-    n_warmup: int = _hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)")
-    n_slbo: int = _hp(1, "n_slbo while training: real collections per task, line 6")
-    n_inner: int = _hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8 (authors: 0)")
-    n_slbo_adapt: int = _hp(3, "SLBO stages at adaptation after the warm-up, Eq. (6) (Section 5.1: 3)")
-    n_inner_adapt: int = _hp(20, "VirtualTraining rounds after each real collection at adaptation (SLBO's 20)")
-    n_eval_episodes: int = _hp(5, "real episodes (mean action) that measure a policy's return; not counted as samples")
+    n_tasks: int = _hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2", ">= 1")
+    n_warmup: int = _hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)", ">= 0")
+    n_slbo: int = _hp(1, "n_slbo while training: real collections per task, line 6", ">= 1")
+    n_inner: int = _hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8 (authors: 0)", ">= 0")
+    n_slbo_adapt: int = _hp(3, "SLBO stages at adaptation after the warm-up, Eq. (6) (Section 5.1: 3)", ">= 0")
+    n_inner_adapt: int = _hp(20, "VirtualTraining rounds after each real collection at adaptation (SLBO's 20)", ">= 0")
+    n_eval_episodes: int = _hp(5, "real episodes (mean action) that measure a policy's return; not counted as samples", ">= 1")
     active: str = _hp("off", "active task selection, Section 4.4: off, true or estimated")
-    active_q: float = _hp(0.3, "skip a task whose rating is below this quantile of the last L ratings")
-    active_L: int = _hp(5, "L: ratings of the last L tasks seen form the skip threshold")
-    n_rate_episodes: int = _hp(2, "'true' rating: real episodes of the warm-up policy (counted, added to D)")
-    n_snapshots: int = _hp(3, "'estimated' rating: models from the last warm-up rounds whose returns are compared")
-    max_candidates: int = _hp(3, "active selection: at most this many candidates per trained task before giving up")
+    active_q: float = _hp(0.3, "skip a task whose rating is below this quantile of the last L ratings", "[0, 1]")
+    active_L: int = _hp(3, "L: ratings of the last L tasks seen form the skip threshold", ">= 1")
+    n_rate_episodes: int = _hp(2, "'true' rating: real episodes of the warm-up policy (counted, added to D)", ">= 1")
+    n_snapshots: int = _hp(3, "'estimated' rating: models from the last warm-up rounds whose returns are compared", ">= 0")
+    max_candidates: int = _hp(3, "active selection: at most this many candidates per trained task before giving up", ">= 1")
 
 
 def slbo_config_for(family, **overrides):
@@ -162,22 +172,22 @@ def _warm_up(learner, policy, goal, n_warmup, n_snapshots=0, shift=None, progres
 def _virtual_return(learner, model, policy, goal, seed):
     """η^M̂(θ): mean return of θ's mean action in `model` from n_trpo/H real start states drawn with `seed`."""
     f = learner.family
-    env = VirtualEnv(model, f, goal, learner.init_states, n_envs=max(1, learner.cfg.n_trpo // f.horizon),
+    env = VirtualEnv(model, f, goal, learner.init_states, n_envs=rows(learner.cfg.n_trpo, f.horizon, "n_trpo"),
                      cfg=learner.dyn)
-    batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed)
-    return (batch["rew"] * batch["mask"]).sum(1).mean().item()
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed, one_episode=True)
+    return episode_returns(batch).mean().item()
 
 
 def _real_return(learner, policy, goal, n_episodes):
     """η^M*(θ): mean real return of θ's mean action over n_episodes; the samples are counted and added to D."""
     f = learner.family
     env = tasks.make_vec_env(f, np.tile(goal, (n_episodes, 1)))
-    batch = rollout(env, policy, f.horizon, deterministic=True, seed=_seed(learner.generator))
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=_seed(learner.generator), one_episode=True)
     env.close()
-    obs, next_obs = learner.data.add(batch)
+    obs, next_obs = learner.data.add(batch)  # the episodes' steps only (mask 1)
     learner.model.update_normalizers(obs, next_obs)
     learner.samples += len(obs)
-    return (batch["rew"] * batch["mask"]).sum(1).mean().item()
+    return episode_returns(batch).mean().item()
 
 
 def _rating(learner, policy, goal, snapshots, cfg):
@@ -243,21 +253,25 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
         policy = learner.new_policy()  # line 4: fresh θ
         row = {"task": len(log), "goal": psi.tolist(), "skipped": False, "rating": None, "warmup_return": None,
                "warmup_vel_err": None, "model_loss": None, "virtual_return": None}
+        where = f"SMTL training, task {len(log) + 1} (goal {np.round(psi, 3).tolist()})"
         if len(learner.data) > 0:  # line 5: warm-up, skipped for the first task
             snaps = cfg.n_snapshots if cfg.active == "estimated" else 0
-            vt, snapshots = _warm_up(learner, policy, psi, cfg.n_warmup, snaps, progress=progress)
+            with _stage(f"{where}, warm-up"):
+                vt, snapshots = _warm_up(learner, policy, psi, cfg.n_warmup, snaps, progress=progress)
             row.update(vt)
             row["warmup_return"], row["warmup_vel_err"] = _measure(learner, policy, psi, cfg)
             if cfg.active != "off":
-                mu, spent = _rating(learner, policy, psi, snapshots, cfg)
+                with _stage(f"{where}, rating"):
+                    mu, spent = _rating(learner, policy, psi, snapshots, cfg)
                 row["rating"], row["rating_samples"] = mu, spent
                 row["skipped"] = skip_task(mu, ratings, cfg.active_q, cfg.active_L)
                 ratings.append(mu)
         if not row["skipped"]:
-            for _ in range(cfg.n_slbo):  # lines 6-8: SLBO stages
+            for stage in range(1, cfg.n_slbo + 1):  # lines 6-8: SLBO stages
                 collect(learner, policy, psi, learner.cfg.n_collect)  # line 7: the only real samples
                 if cfg.n_inner > 0:
-                    row.update(virtual_training(learner, policy, psi, cfg.n_inner))  # line 8
+                    with _stage(f"{where}, SLBO stage {stage}"):
+                        row.update(virtual_training(learner, policy, psi, cfg.n_inner))  # line 8
             row["return"], row["vel_err"] = _measure(learner, policy, psi, cfg)
             n_done += 1
             bar.update(1)
@@ -282,12 +296,15 @@ def adapt(checkpoint, goal, shift=None, n_slbo=None, seed=0, device="cpu", progr
     learner = _restore(ckpt, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
     psi = tasks.check_goal(learner.family, goal, shift)
     samples0, policy = learner.samples, learner.new_policy()
-    vt, _ = _warm_up(learner, policy, psi, cfg.n_warmup, shift=shift, progress=progress)
+    where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
+    with _stage(f"{where}, warm-up"):
+        vt, _ = _warm_up(learner, policy, psi, cfg.n_warmup, shift=shift, progress=progress)
     ret, err = _measure(learner, policy, psi, cfg, shift, seed)
     curve = [{"stage": 0, "samples": 0, "return": ret, "vel_err": err, **vt}]
     for stage in range(1, n_slbo + 1):
         collect(learner, policy, psi, learner.cfg.n_collect, shift)  # line 7, on the real (shifted) env
-        vt = virtual_training(learner, policy, psi, cfg.n_inner_adapt, shift=shift, progress=progress)  # line 8
+        with _stage(f"{where}, SLBO stage {stage}"):
+            vt = virtual_training(learner, policy, psi, cfg.n_inner_adapt, shift=shift, progress=progress)  # line 8
         ret, err = _measure(learner, policy, psi, cfg, shift, seed)
         curve.append({"stage": stage, "samples": learner.samples - samples0, "return": ret, "vel_err": err, **vt})
     return curve

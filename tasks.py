@@ -28,20 +28,22 @@ EVAL_SEED = 1907_04964  # seed of the fixed evaluation split (the paper's arXiv 
 
 
 # ---------------------------------------------------------------------------------------------
-# Bodies: what the reward needs to know about each MuJoCo model (facts in ../shared/REFERENCE.md)
+# Bodies: what the reward needs to know about each MuJoCo model. Observation layouts, time steps and healthy ranges
+# are gymnasium 1.4's v5 envs (gymnasium/envs/mujoco/*_v5.py); reward constants and goal ranges are the SMTL
+# authors' (their multi-task SLBO code); tests check all of them against MuJoCo and gymnasium.
 # ---------------------------------------------------------------------------------------------
 _BODIES = {
     "cheetah": dict(
         env_id="HalfCheetah-v5", env_kwargs={}, obs_dim=17, act_dim=6, act_bound=1.0, dt=0.05,
         vel_index=(8, None),  # obs = qpos[1:] (8) + qvel (9): v_x = qvel[0] = obs[8]
-        z_index=None, healthy_z=None,  # never terminates
+        z_index=None, healthy_z=None, healthy_open=False,  # never terminates
         ctrl_cost=0.05, alive_bonus=0.0, track_offset=0.0,
     ),
     "ant": dict(
         env_id="Ant-v5", env_kwargs=dict(include_cfrc_ext_in_observation=False),
         obs_dim=27, act_dim=8, act_bound=1.0, dt=0.05,
         vel_index=(13, 14),  # obs = qpos[2:] (13) + qvel (14): v_x, v_y = obs[13], obs[14]
-        z_index=0, healthy_z=(0.2, 1.0),  # torso height z = qpos[2] = obs[0]
+        z_index=0, healthy_z=(0.2, 1.0), healthy_open=False,  # healthy iff 0.2 ≤ z ≤ 1.0, z = qpos[2] = obs[0]
         ctrl_cost=0.005, alive_bonus=0.05, track_offset=1.0,
     ),
     "humanoid": dict(
@@ -50,7 +52,7 @@ _BODIES = {
                         include_qfrc_actuator_in_observation=False, include_cfrc_ext_in_observation=False),
         obs_dim=45, act_dim=17, act_bound=0.4, dt=0.015,
         vel_index=(22, 23),  # obs = qpos[2:] (22) + qvel (23): v_x = obs[22]
-        z_index=0, healthy_z=(1.0, 2.0),
+        z_index=0, healthy_z=(1.0, 2.0), healthy_open=True,  # healthy iff 1.0 < z < 2.0 (strict, as v5)
         # NOTE (differs from paper): gymnasium's Humanoid-v5 replaces rllab's "simple humanoid",
         # because rllab's model has no gymnasium equivalent. Reward as the authors' code: no ctrl cost.
         ctrl_cost=0.0, alive_bonus=0.2, track_offset=0.8,
@@ -131,6 +133,7 @@ class Family:
     vel_index: tuple
     z_index: int | None
     healthy_z: tuple | None
+    healthy_open: bool  # the healthy z-interval excludes its ends (Humanoid-v5) or includes them (Ant-v5)
     ctrl_cost: float
     alive_bonus: float
     track_offset: float
@@ -165,11 +168,13 @@ class Family:
         return r_v + self.alive_bonus - self.ctrl_cost * (act ** 2).sum(-1)
 
     def done(self, next_obs):
-        """Termination from the next state alone, batched: (batch, obs_dim) -> (batch,) bool."""
+        """Termination from the next state alone, batched: (batch, obs_dim) -> (batch,) bool. As gymnasium's v5
+        envs: the torso height z leaves the healthy interval (a non-finite z counts as unhealthy)."""
         if self.healthy_z is None:
             return _never(next_obs)
-        z = next_obs[..., self.z_index]  # (batch,) torso height
-        return (z < self.healthy_z[0]) | (z > self.healthy_z[1])
+        z, (lo, hi) = next_obs[..., self.z_index], self.healthy_z  # (batch,) torso height
+        healthy = ((lo < z) & (z < hi)) if self.healthy_open else ((lo <= z) & (z <= hi))
+        return ~healthy
 
     def goal_space(self, shift=None):
         """Ψ as a gymnasium Box; the pos2neg shift negates it ([0, b] -> [-b, 0])."""
@@ -267,7 +272,8 @@ def _apply_shift(model, shift):
 class TaskEnv(gym.Env):
     """A gymnasium MuJoCo v5 body whose reward and termination are the family's own functions.
 
-    Truncation at the horizon comes from the TimeLimit that `gymnasium.make` / `make_env` add."""
+    Truncation at the horizon comes from the TimeLimit that `gymnasium.make` / `make_env` add. info["v5_terminated"]
+    is the underlying v5 env's own termination, which tests compare with family.done."""
 
     def __init__(self, family, goal, shift=None, render_mode=None):
         self.family = get_family(family)
@@ -285,12 +291,12 @@ class TaskEnv(gym.Env):
         return self._obs, info
 
     def step(self, action):
-        next_obs, _, _, _, info = self.mj.step(action)
+        next_obs, _, v5_terminated, _, info = self.mj.step(action)
         s, a, s_next = self._obs[None], np.asarray(action, dtype=np.float64)[None], next_obs[None]  # (1, ·)
         reward = float(self.family.reward(s, a, s_next, self.goal)[0])
         terminated = bool(self.family.done(s_next)[0])
         self._obs = next_obs
-        return next_obs, reward, terminated, False, info
+        return next_obs, reward, terminated, False, {**info, "v5_terminated": bool(v5_terminated)}
 
     def render(self):
         return self.mj.render()
@@ -343,7 +349,7 @@ def initial_states(family, n, seed=0):
 
 
 # ---------------------------------------------------------------------------------------------
-# Self-check: the env's reward/termination equal the pure functions; velocity is MuJoCo's
+# Self-check against MuJoCo and gymnasium (the reward against an independent formula is checked in test_all.py)
 # ---------------------------------------------------------------------------------------------
 def _root_velocity(model, data):
     """World-frame linear velocity (x, y, z) of the root body's origin, recomputed by MuJoCo."""
@@ -355,32 +361,42 @@ def _root_velocity(model, data):
     return res[3:]
 
 
-def consistency_errors(family, shift=None, n_steps=1000, seed=0):
-    """Run n_steps random real steps and return the largest absolute errors of (reward, done,
-    velocity from the obs vs MuJoCo's root velocity, torch float64 reward vs numpy reward)."""
+def log_real_steps(family, shift=None, n_steps=1000, seed=0, goal=None):
+    """n_steps uniformly random real steps (resetting after each episode), logged with what MuJoCo and gymnasium say
+    independently of the family's functions: a dict of arrays, s, a, s_next (n, ·), the env's r and d (n,), MuJoCo's
+    qvel after the step (n, nv), its recomputed root velocity v_mj (n, 3) and the v5 env's own termination (n,)."""
     fam = get_family(family)
-    goal = eval_goals(fam, 1, shift)[0]
+    goal = eval_goals(fam, 1, shift)[0] if goal is None else goal
     env = make_env(fam, goal, shift, seed=seed)
+    mj = env.unwrapped.mj
     s, _ = env.reset(seed=seed)
-    axes = [i for i in fam.vel_index if i is not None]  # obs indices of v_x (and v_y)
-    log = {k: [] for k in ("s", "a", "s_next", "r", "d", "v_obs", "v_mj")}
+    log = {k: [] for k in ("s", "a", "s_next", "r", "d", "qvel", "v_mj", "v5_terminated")}
     for _ in range(n_steps):
         a = env.action_space.sample()
-        s_next, r, terminated, truncated, _ = env.step(a)
-        v_mj = _root_velocity(env.unwrapped.mj.model, env.unwrapped.mj.data)[:len(axes)]
-        for k, x in zip(log, (s, a, s_next, r, terminated, s_next[axes], v_mj)):
+        s_next, r, terminated, truncated, info = env.step(a)
+        for k, x in zip(log, (s, a, s_next, r, terminated, mj.data.qvel.copy(), _root_velocity(mj.model, mj.data),
+                              info["v5_terminated"])):
             log[k].append(x)
         s = env.reset()[0] if terminated or truncated else s_next
     env.close()
-    S, A, S_next = (np.array(log[k], dtype=np.float64) for k in ("s", "a", "s_next"))  # (n_steps, ·)
-    r_np = fam.reward(S, A, S_next, goal)  # (n_steps,)
-    r_torch = fam.reward(*(torch.from_numpy(x) for x in (S, A, S_next)), goal).numpy()
+    return {k: np.array(v, dtype=np.float64) for k, v in log.items()} | {"goal": goal}
+
+
+def consistency_errors(family, shift=None, n_steps=1000, seed=0):
+    """Largest absolute errors over n_steps random real steps of: the velocity read from the observation vs MuJoCo's
+    recomputed root velocity, family.done vs the v5 env's own termination, and the torch float64 reward vs the
+    numpy one; plus the number of terminations seen."""
+    fam = get_family(family)
+    log = log_real_steps(fam, shift, n_steps, seed)
+    axes = [i for i in fam.vel_index if i is not None]  # obs indices of v_x (and v_y)
+    r_np = fam.reward(log["s"], log["a"], log["s_next"], log["goal"])  # (n_steps,)
+    r_torch = fam.reward(*(torch.from_numpy(log[k]) for k in ("s", "a", "s_next")), log["goal"]).numpy()
+    done = fam.done(log["s_next"]).astype(float)  # (n_steps,)
     return dict(
-        reward=float(np.abs(r_np - np.array(log["r"])).max()),
-        done=float(np.abs(fam.done(S_next).astype(float) - np.array(log["d"], dtype=float)).max()),
-        velocity=float(np.abs(np.array(log["v_obs"]) - np.array(log["v_mj"])).max()),
+        velocity=float(np.abs(log["s_next"][:, axes] - log["v_mj"][:, :len(axes)]).max()),
+        done_vs_v5=float(np.abs(done - log["v5_terminated"]).max()),
         torch=float(np.abs(r_torch - r_np).max()),
-        n_done=int(np.sum(log["d"])),
+        n_done=int(log["d"].sum()),
     )
 
 
@@ -408,9 +424,9 @@ if __name__ == "__main__":
     for fam in FAMILIES.values():
         for shift in applicable_shifts(fam):
             err = consistency_errors(fam, shift)
-            good = max(err["reward"], err["done"], err["velocity"], err["torch"]) <= 1e-6
+            good = max(err["velocity"], err["done_vs_v5"], err["torch"]) <= 1e-6
             ok &= good
-            print(f"  {fam.name:<18}{str(shift or '-'):<14} reward {err['reward']:.1e}  done {err['done']:.0f}  "
-                  f"velocity {err['velocity']:.1e}  torch {err['torch']:.1e}  ({err['n_done']} terminations)  "
+            print(f"  {fam.name:<18}{str(shift or '-'):<14} velocity vs MuJoCo {err['velocity']:.1e}  done vs v5 "
+                  f"{err['done_vs_v5']:.0f}  torch {err['torch']:.1e}  ({err['n_done']} terminations)  "
                   f"{'ok' if good else 'FAIL'}")
     raise SystemExit(0 if ok else 1)

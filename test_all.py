@@ -8,6 +8,7 @@ happened on a problem small enough to run in seconds; speed targets live in benc
     python -m pytest -q test_all.py -x --durations=10
 """
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -27,9 +28,10 @@ import run
 import slbo
 import smtl
 import tasks
-from dynamics import Dataset, DynamicsConfig, DynamicsModel, Normalizer, VirtualEnv, fit, multi_step_loss
+from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError, Normalizer, VirtualEnv, fit,
+                      multi_step_loss)
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient,
-                  gae, rollout, trpo_step)
+                  episode_returns, gae, rollout, trpo_step)
 
 ALL_FAMILIES = list(tasks.FAMILIES)
 FAMILY_SHIFTS = [(f, s) for f in ALL_FAMILIES for s in tasks.applicable_shifts(f)]
@@ -38,13 +40,45 @@ FAMILY_SHIFTS = [(f, s) for f in ALL_FAMILIES for s in tasks.applicable_shifts(f
 # =============================================================================================
 # tasks.py
 # =============================================================================================
+def _reference_reward(family, qvel, act, goal):
+    """The task reward written out again from the authors' constants, on MuJoCo's own root velocity: qvel[0] (and
+    qvel[1]) is the root's x (y) velocity in the world frame for the half-cheetah's slide joint and the free joints
+    of the ant and the humanoid. Independent of tasks.py's observation indices and formula."""
+    fam, vx, vy, g = tasks.get_family(family), qvel[:, 0], qvel[:, 1], np.asarray(goal)
+    a2 = (act ** 2).sum(1)
+    if fam.env == "cheetah":
+        return (g[0] * vx if fam.kind == "direction" else -abs(vx - g[0])) - 0.05 * a2
+    if fam.env == "ant":
+        if fam.kind == "direction":
+            return g[0] * vx + 0.05 - 0.005 * a2
+        track = -abs(vx - g[0]) - (abs(vy - g[1]) if fam.goal_dim == 2 else 0.0)
+        return track + 1.0 + 0.05 - 0.005 * a2
+    return -abs(vx - g[0]) + 0.8 + 0.2  # humanoid: no control cost
+
+
 @pytest.mark.parametrize("family,shift", FAMILY_SHIFTS)
-def test_tasks_reward_done_velocity_match_real_env(family, shift):
-    err = tasks.consistency_errors(family, shift, n_steps=1000, seed=0)
-    assert err["reward"] <= 1e-6 and err["done"] == 0 and err["torch"] <= 1e-6
-    assert err["velocity"] <= 1e-6  # the obs velocity is MuJoCo's root velocity
+def test_tasks_reward_and_done_match_mujoco_and_gymnasium(family, shift):
+    log = tasks.log_real_steps(family, shift, n_steps=1000, seed=0)
+    # the env's reward equals the reward recomputed from MuJoCo's qvel and the action
+    np.testing.assert_allclose(log["r"], _reference_reward(family, log["qvel"], log["a"], log["goal"]), atol=1e-9)
+    # its termination equals the underlying gymnasium v5 env's own termination
+    np.testing.assert_array_equal(log["d"], log["v5_terminated"])
+    err = tasks.consistency_errors(family, shift, n_steps=300, seed=1)
+    assert err["velocity"] <= 1e-6 and err["done_vs_v5"] == 0 and err["torch"] <= 1e-6
     if tasks.get_family(family).healthy_z is not None:
-        assert err["n_done"] > 0  # random steps do reach termination, so done was really compared
+        assert log["d"].sum() > 0  # random steps do reach termination, so done was really compared
+
+
+@pytest.mark.parametrize("change", [dict(track_offset=1.01), dict(ctrl_cost=0.006), dict(vel_index=(14, 13)),
+                                    dict(healthy_z=(0.2, 0.9))])
+def test_tasks_real_env_check_fails_on_a_perturbed_family(change, monkeypatch):
+    """The check above can fail: a family whose reward or termination is slightly off is caught."""
+    fam = tasks.get_family("ant-vel2d")
+    monkeypatch.setitem(tasks.FAMILIES, "ant-vel2d", dataclasses.replace(fam, **change))
+    log = tasks.log_real_steps("ant-vel2d", n_steps=300, seed=0)
+    reward_off = np.abs(log["r"] - _reference_reward("ant-vel2d", log["qvel"], log["a"], log["goal"])).max()
+    done_off = np.abs(log["d"] - log["v5_terminated"]).max()
+    assert max(reward_off, done_off) > 1e-3
 
 
 def test_tasks_reward_values_by_hand():
@@ -210,7 +244,8 @@ class _TorchPointMass:
 
 
 class _TorchCountdown:
-    """Torch vector env: obs = [step count], sub-env i terminates at step ends[i] (0 = never); reward = action."""
+    """Torch vector env: obs = [step count], sub-env i terminates at step ends[i] (0 = never); reward = action.
+    Resets itself in the step an episode ends (gymnasium's SAME_STEP autoreset, true last obs in info)."""
 
     single_observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
     single_action_space = gym.spaces.Box(-0.5, 0.5, (1,), np.float32)
@@ -225,7 +260,10 @@ class _TorchCountdown:
 
     def step(self, a):
         self.t = self.t + 1
-        return self.t[:, None].clone(), a[:, 0].clone(), self.t == self.ends, torch.zeros(self.num_envs, dtype=bool), {}
+        term = self.t == self.ends
+        info = {"final_obs": self.t[:, None].clone(), "_final_obs": term.clone()} if term.any() else {}
+        self.t = torch.where(term, 0.0, self.t)
+        return self.t[:, None].clone(), a[:, 0].clone(), term, torch.zeros(self.num_envs, dtype=bool), info
 
 
 class _GymCountdown(gym.Env):
@@ -295,41 +333,81 @@ def _dist_at(policy, params, obs):
     return torch.distributions.Independent(torch.distributions.Normal(mean, params["log_std"].exp()), 1)
 
 
-def _gae_loop(rew, values, next_values, mask, terminal, gamma, lam):
+def _gae_loop(rew, values, next_values, terminal, ep_end, gamma, lam):
+    """GAE by a Python loop, one row at a time: δ_t bootstraps unless terminal; the λ-sum stops at an episode end."""
     n, H = len(rew), len(rew[0])
     adv = [[0.0] * H for _ in range(n)]
     for i in range(n):
         for t in reversed(range(H)):
-            if mask[i][t] == 0:
-                continue
             delta = rew[i][t] + gamma * (1 - terminal[i][t]) * next_values[i][t] - values[i][t]
-            following = adv[i][t + 1] if t + 1 < H and mask[i][t + 1] else 0.0
+            following = adv[i][t + 1] if t + 1 < H and not ep_end[i][t] else 0.0
             adv[i][t] = delta + gamma * lam * following
-    ret = [[(adv[i][t] + values[i][t]) * mask[i][t] for t in range(H)] for i in range(n)]
-    return adv, ret
+    return adv
 
 
 def test_trpo_gae_matches_python_loop():
     g = torch.Generator().manual_seed(1)
     n, H = 5, 12
     rew, values, next_values = (torch.randn(n, H, generator=g, dtype=torch.float64) for _ in range(3))
-    lengths, terminated = [12, 7, 1, 12, 4], [False, True, True, True, False]  # env 4: truncated early
-    mask = torch.zeros(n, H, dtype=torch.float64)
-    terminal = torch.zeros(n, H, dtype=torch.float64)
-    for i, (L, d) in enumerate(zip(lengths, terminated)):
-        mask[i, :L] = 1
-        terminal[i, L - 1] = float(d)
-    adv, ret = gae(rew, values, next_values, mask, terminal, 0.99, 0.95)
-    adv_ref, ret_ref = _gae_loop(rew.tolist(), values.tolist(), next_values.tolist(), mask.tolist(),
-                                 terminal.tolist(), 0.99, 0.95)
+    terminal, ep_end = torch.zeros(n, H, dtype=torch.float64), torch.zeros(n, H, dtype=torch.float64)
+    terminal[1, 6], terminal[2, 0], terminal[2, 5], terminal[3, 11] = 1, 1, 1, 1  # falls, one right at the start
+    ep_end[4, 3] = 1  # a time limit inside row 4: bootstrapped, but the λ-sum stops
+    ep_end = torch.maximum(ep_end, terminal)
+    ep_end[:, -1] = 1
+    adv, ret = gae(rew, values, next_values, terminal, ep_end, 0.99, 0.95)
+    adv_ref = _gae_loop(*(x.tolist() for x in (rew, values, next_values, terminal, ep_end)), 0.99, 0.95)
     torch.testing.assert_close(adv, torch.tensor(adv_ref, dtype=torch.float64))
-    torch.testing.assert_close(ret, torch.tensor(ret_ref, dtype=torch.float64))
+    torch.testing.assert_close(ret, adv + values)
     # λ = 1, no terminal, full length: Â_0 + V(s_0) is the discounted return bootstrapped at the end
     r, v = rew[:1], values[:1]
     nv = torch.cat([v[:, 1:], next_values[:1, -1:]], 1)  # V(s_{t+1}) consistent along the trajectory
-    adv1, _ = gae(r, v, nv, torch.ones(1, H, dtype=torch.float64), torch.zeros(1, H, dtype=torch.float64), 0.9, 1.0)
+    end = torch.zeros(1, H, dtype=torch.float64)
+    end[0, -1] = 1
+    adv1, _ = gae(r, v, nv, torch.zeros(1, H, dtype=torch.float64), end, 0.9, 1.0)
     disc = sum(0.9 ** t * r[0, t] for t in range(H)) + 0.9 ** H * nv[0, -1]
     torch.testing.assert_close(adv1[0, 0] + v[0, 0], disc)
+
+
+@pytest.mark.parametrize("terminated", [True, False])
+def test_trpo_gae_across_an_in_row_reset_equals_the_two_episodes_apart(terminated):
+    g = torch.Generator().manual_seed(2)
+    H, cut = 10, 4  # the first episode ends at t = 3 (a fall, or a time limit), the second runs on from t = 4
+    rew, values, next_values = (torch.randn(1, H, generator=g, dtype=torch.float64) for _ in range(3))
+    terminal, ep_end = torch.zeros(1, H, dtype=torch.float64), torch.zeros(1, H, dtype=torch.float64)
+    terminal[0, cut - 1], ep_end[0, cut - 1], ep_end[0, -1] = float(terminated), 1, 1
+    adv, ret = gae(rew, values, next_values, terminal, ep_end, 0.99, 0.95)
+    for lo, hi in ((0, cut), (cut, H)):  # each episode alone, as a row of its own
+        end = torch.zeros(1, hi - lo, dtype=torch.float64)
+        end[0, -1] = 1
+        a, r = gae(rew[:, lo:hi], values[:, lo:hi], next_values[:, lo:hi], terminal[:, lo:hi], end, 0.99, 0.95)
+        torch.testing.assert_close(adv[:, lo:hi], a)
+        torch.testing.assert_close(ret[:, lo:hi], r)
+    # the first episode's last step bootstraps from V(s_cut) only at a time limit, never through a fall
+    delta = rew[0, cut - 1] + (0.0 if terminated else 0.99 * next_values[0, cut - 1]) - values[0, cut - 1]
+    torch.testing.assert_close(adv[0, cut - 1], delta)
+
+
+def test_trpo_limited_entropy_is_the_integral_and_stops_rewarding_wide_noise():
+    from trpo import _limited_entropy
+    u = np.linspace(-2, 2, 400_001)
+    for mu, sigma in [(0.0, 0.3), (0.4, 1.0), (-1.5, 2.5)]:
+        p = np.exp(-(u - mu) ** 2 / (2 * sigma ** 2)) / (sigma * np.sqrt(2 * np.pi))
+        ref = np.trapezoid(-p * np.log(p), u)  # −∫_{−2}^{2} p log p
+        got = _limited_entropy(torch.tensor([mu], dtype=torch.float64), torch.tensor([sigma], dtype=torch.float64))
+        assert abs(got.item() - ref) < 1e-6, (mu, sigma, got.item(), ref)
+    # the bonus grows with σ while the noise is narrow, and shrinks once σ covers the box: d H / d σ changes sign
+    sigma = torch.tensor([0.5, 3.0], requires_grad=True)
+    _limited_entropy(torch.zeros(2, 1), sigma[:, None]).sum().backward()
+    assert sigma.grad[0] > 0 > sigma.grad[1]
+
+
+def test_trpo_policy_starts_with_mean_actions_near_zero():
+    torch.manual_seed(0)
+    policy = GaussianPolicy(45, 17)  # the humanoid's sizes: its box is ±0.4, so mean actions of 0.3 would be most of it
+    mu = policy(torch.randn(1000, 45))  # (1000, 17) on unit-scale (normalised) states
+    assert mu.abs().max() < 0.05 and policy.log_std.exp().eq(1).all()
+    norms = policy.mu[-1].weight.norm(dim=1)  # SLBO's normc: each output unit's weights have norm 0.01
+    torch.testing.assert_close(norms, torch.full_like(norms, 0.01))
 
 
 def test_trpo_kl_of_policy_with_itself_is_zero():
@@ -355,7 +433,7 @@ def test_trpo_obs_normalizer_is_shared_not_a_parameter():
 
 
 @pytest.mark.parametrize("backend", ["torch", "gymnasium"])
-def test_trpo_rollout_masks_terminals_and_clipping(backend):
+def test_trpo_rollout_resets_in_place_and_rescales_actions(backend):
     ends, horizon = [1, 3, 5, 0], 6
     if backend == "torch":
         env = _TorchCountdown(ends)
@@ -365,32 +443,39 @@ def test_trpo_rollout_masks_terminals_and_clipping(backend):
     torch.manual_seed(0)
     policy = GaussianPolicy(1, 1)
     with torch.no_grad():
-        policy.log_std.fill_(np.log(3.0))  # wide: many actions beyond the bounds ±0.5
+        policy.log_std.fill_(np.log(3.0))  # wide: many samples beyond the policy's box [−1, 1]
     batch = rollout(env, policy, horizon, seed=0, generator=torch.Generator().manual_seed(0))
     assert batch["obs"].shape == (4, horizon, 1) and batch["act"].shape == (4, horizon, 1)
-    assert set(batch) == {"obs", "act", "act_pi", "rew", "next_obs", "mask", "terminal"}
+    assert set(batch) == {"obs", "act", "act_pi", "rew", "next_obs", "mask", "terminal", "ep_end"}
     assert all(v.dtype == torch.float32 and v.shape[:2] == (4, horizon) for v in batch.values())
-    mask = torch.tensor([[1, 0, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]]).float()
+    # every step is a sample: an env whose episode ends starts its next one in place
+    assert batch["mask"].eq(1).all()
     terminal = torch.zeros(4, horizon)
-    terminal[0, 0], terminal[1, 2], terminal[2, 4] = 1, 1, 1
-    torch.testing.assert_close(batch["mask"], mask)
+    terminal[0, :], terminal[1, [2, 5]], terminal[2, 4] = 1, 1, 1
     torch.testing.assert_close(batch["terminal"], terminal)
-    # valid steps: obs = t, next_obs = t + 1 (the true last state, not an autoreset one)
-    t = torch.arange(horizon).float().expand(4, horizon)
-    valid = mask.bool()
-    torch.testing.assert_close(batch["obs"][..., 0][valid], t[valid])
-    torch.testing.assert_close(batch["next_obs"][..., 0][valid], t[valid] + 1)
-    # actions clipped to the bounds, stored as stepped (reward = action)
+    ep_end = terminal.clone()
+    ep_end[:, -1] = 1  # the row's end ends its last episode
+    torch.testing.assert_close(batch["ep_end"], ep_end)
+    # obs = step count inside the episode; next_obs = that + 1, the true last state even where the env reset
+    t_in_ep = torch.tensor([[0, 0, 0, 0, 0, 0], [0, 1, 2, 0, 1, 2], [0, 1, 2, 3, 4, 0], [0, 1, 2, 3, 4, 5]]).float()
+    torch.testing.assert_close(batch["obs"][..., 0], t_in_ep)
+    torch.testing.assert_close(batch["next_obs"][..., 0], t_in_ep + 1)
+    # the policy acts in [−1, 1]; the env gets a = 0.5·clip(u) on its box ±0.5; the reward sees env units
     act = batch["act"][..., 0]
-    assert act.abs().max() <= 0.5 and (act.abs() == 0.5).any() and (act.abs() < 0.5).any()
-    torch.testing.assert_close(batch["rew"][valid], act[valid])
-    # act_pi: the unclipped policy sample that TRPO's likelihood ratio uses
-    assert (batch["act_pi"].abs() > 0.5).any()
-    torch.testing.assert_close(batch["act"], batch["act_pi"].clamp(-0.5, 0.5))
+    assert (batch["act_pi"].abs() > 1).any()  # act_pi: the unclipped sample, for TRPO's likelihood ratio
+    torch.testing.assert_close(batch["act"], 0.5 * batch["act_pi"].clamp(-1, 1))
+    assert (act.abs() == 0.5).any() and (act.abs() < 0.5).any()
+    torch.testing.assert_close(batch["rew"], act)
     # exploration noise is added before clipping and reset once per rollout
     noise = _ConstNoise(10.0, (4, 1))
     batch = rollout(env, policy, horizon, noise=noise, seed=0)
     assert noise.n_resets == 1 and (batch["act"] == 0.5).all()
+    # evaluation: one episode per row, the steps after its end masked out
+    batch = rollout(env, policy, horizon, seed=0, one_episode=True)
+    mask = torch.tensor([[1, 0, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]]).float()
+    torch.testing.assert_close(batch["mask"], mask)
+    torch.testing.assert_close(batch["terminal"], terminal * mask)
+    assert batch["ep_end"].sum(1).eq(1).all()  # one episode end per row
 
 
 def test_trpo_learns_point_mass():
@@ -407,8 +492,7 @@ def test_trpo_learns_point_mass():
         if it == 0:
             adam = vf.optimizer
     assert vf.optimizer is adam  # the value function's Adam persists across calls
-    final = rollout(env, policy, 50, seed=1000, generator=gen)
-    final_return = (final["rew"] * final["mask"]).sum(1).mean().item()
+    final_return = episode_returns(rollout(env, policy, 50, seed=1000, generator=gen)).mean().item()
     assert returns[0] < -50  # random policy wanders around
     assert final_return > -25, (returns, final_return)
 
@@ -417,7 +501,8 @@ def test_trpo_learns_point_mass():
 # dynamics.py and slbo.py
 # =============================================================================================
 def _batch(lengths, terminated, horizon, obs_dim=2, act_dim=1):
-    """A rollout batch (conventions' layout) whose obs encode (row, t): obs[i, t] = (i, t), next_obs = (i, t + 1)."""
+    """A rollout batch (trpo.rollout's layout), one episode per row of lengths[i] valid steps, whose obs encode
+    (row, t): obs[i, t] = (i, t), next_obs = (i, t + 1)."""
     n = len(lengths)
     t = torch.arange(horizon).float().expand(n, horizon)  # (n, horizon)
     row = torch.arange(n).float()[:, None].expand(n, horizon)  # (n, horizon)
@@ -427,8 +512,10 @@ def _batch(lengths, terminated, horizon, obs_dim=2, act_dim=1):
     for i, (L, d) in enumerate(zip(lengths, terminated)):
         mask[i, :L] = 1
         terminal[i, L - 1] = float(d)
+    ep_end = torch.zeros(n, horizon)  # (n, horizon)  each row's episode ends at its last valid step
+    ep_end[torch.arange(n), torch.tensor(lengths) - 1] = 1
     return {"obs": obs, "act": torch.randn(n, horizon, act_dim), "next_obs": next_obs, "rew": torch.zeros(n, horizon),
-            "mask": mask, "terminal": terminal}
+            "mask": mask, "terminal": terminal, "ep_end": ep_end}
 
 
 def _random_model(family, init_states, out_scale, seed=0):
@@ -509,8 +596,10 @@ def test_dynamics_fits_linear_system(one_thread):
             # s' = A s + B a
             obs[:, t + 1] = obs[:, t] @ A.T + act[:, t] @ B.T
         zeros = torch.zeros(n, horizon)
+        ep_end = zeros.clone()
+        ep_end[:, -1] = 1
         return {"obs": obs[:, :-1], "act": act, "next_obs": obs[:, 1:], "rew": zeros, "mask": zeros + 1,
-                "terminal": zeros}
+                "terminal": zeros, "ep_end": ep_end}
 
     cfg = DynamicsConfig(hidden=(128, 128))
     model, data, test = DynamicsModel(obs_dim, act_dim, -np.ones(act_dim), np.ones(act_dim), cfg.hidden), \
@@ -561,6 +650,17 @@ def test_dynamics_dataset_windows_stay_inside_episodes():
         data.sample(4, 9)
 
 
+def test_dynamics_dataset_is_a_fifo_of_its_capacity():
+    data = Dataset(2, 1, capacity=10)
+    data.add(_batch([8, 3], [False, True], horizon=8))  # 11 transitions: the oldest one leaves
+    assert len(data) == 10 and data.obs[0].tolist() == [0.0, 1.0] and data.ep_end.sum() == 2
+    new_obs, _ = data.add(_batch([4], [False], horizon=4))
+    assert len(new_obs) == 4 and len(data) == 10  # add returns all new transitions (for the normalisers)
+    assert data.obs[:, 0].tolist() == [0.0] * 3 + [1.0] * 3 + [0.0] * 4  # the newest 10, in arrival order
+    obs_seq, _ = data.sample(200, 2, torch.Generator().manual_seed(0))
+    assert (obs_seq[:, 1:, 1] - obs_seq[:, :-1, 1] == 1).all()  # windows still inside one episode
+
+
 def test_dynamics_normalizer_equals_numpy_over_merged_batches():
     rng = np.random.default_rng(0)
     parts = [rng.normal(3.0, 2.0, (n, 5)) * np.arange(1, 6) for n in (1, 7, 300, 0, 64, 2)]  # (n, 5) each
@@ -583,28 +683,46 @@ def test_dynamics_virtual_env_scores_with_task_functions(family):
     model = _random_model(fam, s0, out_scale=0.1)  # moves, terminates, never clipped
     goals = tasks.sample_goals(fam, 6, np.random.default_rng(0))  # (6, goal_dim): one goal per env
     policy = GaussianPolicy(fam.obs_dim, fam.act_dim, obs_normalizer=model.obs_norm)
-    env = VirtualEnv(model, fam, goals, s0, n_envs=6, generator=torch.Generator().manual_seed(0))
-    batch = rollout(env, policy, 40, generator=torch.Generator().manual_seed(1))
+    env = VirtualEnv(model, fam, goals, s0, n_envs=6)
+    batch = rollout(env, policy, 40, seed=3, generator=torch.Generator().manual_seed(1))
     g = torch.as_tensor(goals, dtype=torch.float32)[:, None].expand(6, 40, fam.goal_dim)  # (6, 40, goal_dim)
     r = fam.reward(batch["obs"].reshape(240, -1), batch["act"].reshape(240, -1), batch["next_obs"].reshape(240, -1),
                    g.reshape(240, -1)).reshape(6, 40)  # (6, 40)
-    m = batch["mask"] > 0
-    torch.testing.assert_close(batch["rew"][m], r[m])
-    d = fam.done(batch["next_obs"])  # (6, 40)
-    torch.testing.assert_close(batch["terminal"], (d & m).float())
-    torch.testing.assert_close(batch["next_obs"][:, :-1], batch["obs"][:, 1:])  # no resets inside the model
+    torch.testing.assert_close(batch["rew"], r)
+    torch.testing.assert_close(batch["terminal"], fam.done(batch["next_obs"]).float())
+    assert batch["mask"].eq(1).all()
+    # inside an episode the states chain; after a termination the next episode starts from the real start states
+    chained = batch["ep_end"][:, :-1] == 0  # (6, 39)
+    torch.testing.assert_close(batch["next_obs"][:, :-1][chained], batch["obs"][:, 1:][chained])
+    restarts = batch["obs"][:, 1:][~chained]  # (n_restarts, obs_dim)
+    assert (restarts[:, None] == s0[None]).all(-1).any(-1).all()
     if fam.env == "ant":
-        assert batch["terminal"].sum() > 0  # terminations were really compared
+        assert batch["terminal"].sum() > 0 and len(restarts) > 0  # terminations were really compared
     assert env.n_clipped == 0
-    # the gymnasium-style step() gives the same transitions, rewards and terminations as the rollout's fast path
-    env.reset(seed=None)
-    env._s = batch["obs"][:, 0].clone()
+    # the gymnasium-style step() (SAME_STEP autoreset) replays the rollout's fast path exactly, restarts included
+    env.reset(seed=3)
     for t in range(40):
-        s_next, rew, term, trunc, _ = env.step(batch["act"][:, t])
+        obs, rew, term, trunc, info = env.step(batch["act"][:, t])
+        s_next = torch.where(info["_final_obs"][:, None], info["final_obs"], obs) if info else obs
         torch.testing.assert_close(s_next, batch["next_obs"][:, t], rtol=0, atol=0)
-        torch.testing.assert_close(rew, fam.reward(batch["obs"][:, t], batch["act"][:, t], s_next,
-                                                   torch.as_tensor(goals, dtype=torch.float32)))
+        torch.testing.assert_close(rew, batch["rew"][:, t])
         assert torch.equal(term, fam.done(s_next)) and not trunc.any()
+        if t + 1 < 40:
+            torch.testing.assert_close(obs, batch["obs"][:, t + 1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("family", ["ant-vel", "humanoid-vel"])
+def test_dynamics_virtual_batch_of_a_falling_policy_holds_every_asked_step(family):
+    fam = tasks.get_family(family)
+    s0 = torch.as_tensor(tasks.initial_states(fam, 50, seed=0), dtype=torch.float32)  # (50, obs_dim)
+    model = _random_model(fam, s0, out_scale=1e-5)
+    with torch.no_grad():
+        model.diff_norm.mean[fam.z_index] = -0.1  # the torso sinks 0.1 per step: every episode falls within ~5
+    env = VirtualEnv(model, fam, fam.goal_high, s0, n_envs=4)
+    batch = rollout(env, GaussianPolicy(fam.obs_dim, fam.act_dim, obs_normalizer=model.obs_norm), fam.horizon, seed=0)
+    assert batch["mask"].shape == (4, fam.horizon) and batch["mask"].eq(1).all()  # n_trpo = 4·H valid steps
+    assert batch["terminal"].sum() >= 4 * fam.horizon / 10  # the body fell again and again
+    assert 0 < episode_returns(batch).abs().max() < float("inf")
 
 
 def test_dynamics_virtual_env_clips_diverging_model_and_warns_once():
@@ -626,12 +744,12 @@ def test_dynamics_virtual_env_clips_diverging_model_and_warns_once():
             assert torch.isfinite(s).all() and torch.isfinite(r).all()
             assert ((s >= lo) & (s <= hi)).all()
         assert expected > 0 and env.n_clipped == expected
-        # NaN predictions (a broken weight) become μ_s, stay finite, and count too; still no second warning
+        # a NaN prediction (a broken weight) stops the run: nothing downstream may train on it
         with torch.no_grad():
             model.layers[-1].bias[3] = float("nan")
         env.reset()
-        s, _, _, _, _ = env.step(torch.zeros(5, fam.act_dim))
-        assert torch.isfinite(s).all() and (s[:, 3] == model.obs_norm.mean[3]).all() and env.n_clipped == 5
+        with pytest.raises(ModelDivergedError, match="non-finite"):
+            env.step(torch.zeros(5, fam.act_dim))
     diverged = [w for w in caught if issubclass(w.category, RuntimeWarning) and "diverged" in str(w.message)]
     assert len(diverged) == 1
     # a sane model is never clipped
@@ -658,11 +776,13 @@ def test_slbo_collect_counts_exactly_the_real_samples(one_thread):
     learner = slbo.Learner("cheetah-vel", slbo.SLBOConfig(n_init_states=10), seed=0)
     policy = learner.new_policy()
     batches = _spy_on_adds(learner)
-    _, taken = slbo.collect(learner, policy, 1.0, 400)  # 2 episodes of 200 steps, no termination
+    _, taken = slbo.collect(learner, policy, 1.0, 400)  # 2 rows of 200 steps, no termination
     assert taken == 400 and len(learner.data) == 400 and learner.samples == 400
-    _, taken = slbo.collect(learner, policy, 1.5, 300)  # ⌈300 / 200⌉ = 2 episodes: 400 samples
+    _, taken = slbo.collect(learner, policy, 1.5, 400)
     assert taken == 400 and len(learner.data) == 800 and learner.samples == 800
     assert len(batches) == 2 and all(b["mask"].all() for b in batches)
+    with pytest.raises(ValueError, match="multiple of the horizon 200"):  # 300 samples cannot be rows of 200
+        slbo.collect(learner, policy, 1.0, 300)
     # the normalisers saw exactly D
     norm = learner.model.obs_norm
     assert norm.count.item() == 800 == learner.model.diff_norm.count.item()
@@ -674,23 +794,23 @@ def test_slbo_collect_counts_exactly_the_real_samples(one_thread):
     assert act.abs().max() <= 1 and not torch.allclose(act, act_pi.clamp(-1, 1))
 
 
-def test_slbo_collect_handles_ant_terminations(one_thread):
-    learner = slbo.Learner("ant-vel", slbo.SLBOConfig(n_init_states=10), seed=0)
+@pytest.mark.parametrize("family", ["ant-vel", "humanoid-vel"])
+def test_slbo_stage_on_a_falling_body_spends_exactly_n_collect(family, one_thread):
+    learner = slbo.Learner(family, slbo.SLBOConfig(n_init_states=10), seed=0)
     fam = learner.family
     batches = _spy_on_adds(learner)
-    _, taken = slbo.collect(learner, learner.new_policy(), 1.0, 1000)
-    assert sum(b["terminal"].sum().item() for b in batches) > 0  # the ant did fall: the case under test
-    n_valid = sum(int(b["mask"].sum()) for b in batches)
-    assert taken == n_valid == len(learner.data) == learner.samples >= 1000
-    assert len(batches) > 1  # terminations left fewer than 1000 valid steps, so collect went on
-    for b in batches:
-        m, term = b["mask"] > 0, b["terminal"] > 0
-        # a termination is the last valid step of its row, and its next_obs is the true fallen state, not a reset
-        last = m.sum(1) - 1  # (n_envs,)
-        assert torch.equal(term.nonzero()[:, 1], last[term.any(1)])
-        assert fam.done(b["next_obs"][term]).all() and not fam.done(b["next_obs"][m & ~term]).any()
-    # D marks one episode end per row, and no model window runs past a termination
-    assert learner.data.ep_end.sum().item() == sum(len(b["mask"]) for b in batches)
+    _, taken = slbo.collect(learner, learner.new_policy(), fam.goal_high, 1000)
+    (b,) = batches
+    term, end = b["terminal"] > 0, b["ep_end"] > 0  # (5, 200) each
+    assert term.sum() > 0  # the body did fall: the case under test
+    assert taken == 1000 == int(b["mask"].sum()) == len(learner.data) == learner.samples  # exactly n_collect
+    # a fall ends an episode; its next_obs is the true fallen state, and the row goes on from a reset state
+    assert fam.done(b["next_obs"][term]).all() and not fam.done(b["next_obs"][~term]).any()
+    t_after = term[:, :-1]  # (5, 199)  steps right after a fall
+    z0, (lo, hi) = b["obs"][:, 1:][t_after][:, fam.z_index], fam.healthy_z
+    assert ((z0 > lo) & (z0 < hi)).all() and not torch.allclose(b["obs"][:, 1:][t_after], b["next_obs"][:, :-1][t_after])
+    # D marks every episode end (falls and row ends), and no model window runs past a fall
+    assert learner.data.ep_end.sum().item() == int(end.sum()) == int((term[:, :-1]).sum()) + 5
     obs_seq, _ = learner.data.sample(2000, 2, torch.Generator().manual_seed(0))
     assert not fam.done(obs_seq[:, 1]).any()  # a fallen state is only ever a window's last state
 
@@ -747,7 +867,7 @@ class _PointGoals:
 # The toy as a task family: goals ψ ∈ [-0.5, 0.5]², horizon 20 (kind "position": no velocity error is reported).
 _TOY = tasks.Family(name="toy-point", env="point", task="goal", kind="position", goal_low=(-0.5, -0.5),
                     goal_high=(0.5, 0.5), env_id="toy", env_kwargs={}, obs_dim=2, act_dim=2, act_bound=1.0, dt=0.1,
-                    vel_index=(0, 1), z_index=None, healthy_z=None, ctrl_cost=0.0, alive_bonus=0.0,
+                    vel_index=(0, 1), z_index=None, healthy_z=None, healthy_open=False, ctrl_cost=0.0, alive_bonus=0.0,
                     track_offset=0.0, horizon=20)
 
 
@@ -758,23 +878,26 @@ def toy_envs(monkeypatch):
 
 
 def _random_batch(n_envs, H, obs_dim, act_dim, seed, lengths=None):
-    """A rollout-layout batch of float64 random data; sub-env i is valid for lengths[i] steps (terminating there)."""
+    """A rollout-layout batch of float64 random data, every step valid; in row i the first episode terminates after
+    lengths[i] steps and the next one runs to the row's end (an in-row reset)."""
     g = torch.Generator().manual_seed(seed)
     obs = torch.randn(n_envs, H, obs_dim, generator=g, dtype=torch.float64) * 4  # some |s| > 10: the clip matters
     act = torch.randn(n_envs, H, act_dim, generator=g, dtype=torch.float64)
     rew = torch.randn(n_envs, H, generator=g, dtype=torch.float64)
     mask, term = torch.ones(n_envs, H, dtype=torch.float64), torch.zeros(n_envs, H, dtype=torch.float64)
     for i, L in enumerate(lengths or []):
-        if L < H:
-            mask[i, L:], term[i, L - 1] = 0, 1
+        term[i, L - 1] = 1
+    ep_end = term.clone()
+    ep_end[:, -1] = 1
     return {"obs": obs, "act": act.clamp(-1, 1), "act_pi": act, "rew": rew, "next_obs": obs, "mask": mask,
-            "terminal": term}
+            "terminal": term, "ep_end": ep_end}
 
 
-def _np_features(obs):
-    """rllab's LinearFeatureBaseline features by hand: (H, obs_dim) -> (H, 2·obs_dim + 4)."""
+def _np_features(obs, t=None):
+    """rllab's LinearFeatureBaseline features by hand: (H, obs_dim) -> (H, 2·obs_dim + 4); t the steps inside
+    their episodes (default 0 … H−1)."""
     o = np.clip(obs, -10, 10)
-    t = np.arange(len(obs))[:, None] / 100.0
+    t = (np.arange(len(obs)) if t is None else np.asarray(t))[:, None] / 100.0
     return np.concatenate([o, o ** 2, t, t ** 2, t ** 3, np.ones_like(t)], 1)
 
 
@@ -782,7 +905,9 @@ def test_maml_linear_baseline_is_ridge_least_squares():
     n_tasks, n_rollouts, H, obs_dim, ridge = 2, 3, 6, 3, 1e-3
     b = _random_batch(n_tasks * n_rollouts, H, obs_dim, 1, seed=0, lengths=[6, 4, 6, 2, 6, 5])
     shape = (n_tasks, n_rollouts, H)
-    out = maml._linear_baseline(b["obs"].view(*shape, obs_dim), b["rew"].view(shape), b["mask"].view(shape), ridge)
+    steps = torch.arange(shape[-1], dtype=torch.float64).expand(shape)  # (n_tasks, n_rollouts, H)
+    out = maml._linear_baseline(b["obs"].view(*shape, obs_dim), steps, b["rew"].view(shape), b["mask"].view(shape),
+                                ridge)
     for i in range(n_tasks):
         envs = range(i * n_rollouts, (i + 1) * n_rollouts)
         Phi = np.concatenate([_np_features(b["obs"][e].numpy()) for e in envs])  # (n_rollouts·H, n_feat)
@@ -802,13 +927,15 @@ def test_maml_inner_step_is_sgd_on_policy_gradient_loss():
     adapted = maml._inner_step(policy, maml._by_task(batch, n_tasks, cfg), alpha)
     for i in range(n_tasks):
         envs = list(range(i * n_rollouts, (i + 1) * n_rollouts))
-        rew, mask = batch["rew"][envs].numpy(), batch["mask"][envs].numpy()
+        rew, mask, end = (batch[k][envs].numpy() for k in ("rew", "mask", "ep_end"))
         R = np.zeros_like(rew)  # discounted reward-to-go within each episode, by a Python loop
+        t_ep = np.zeros_like(rew)  # each step's time inside its own episode
         for e in range(n_rollouts):
             for t in reversed(range(H)):
-                if mask[e, t]:
-                    R[e, t] = rew[e, t] + (gamma * R[e, t + 1] if t + 1 < H and mask[e, t + 1] else 0.0)
-        Phi = np.stack([_np_features(batch["obs"][e].numpy()) for e in envs])  # (n_rollouts, H, n_feat)
+                R[e, t] = rew[e, t] + (gamma * R[e, t + 1] if t + 1 < H and not end[e, t] else 0.0)
+            for t in range(1, H):
+                t_ep[e, t] = 0 if end[e, t - 1] else t_ep[e, t - 1] + 1
+        Phi = np.stack([_np_features(batch["obs"][e].numpy(), t_ep[j]) for j, e in enumerate(envs)])  # (n_rollouts, H, n_feat)
         m = mask > 0
         w = np.linalg.solve(Phi[m].T @ Phi[m] + 1e-4 * np.eye(Phi.shape[-1]), Phi[m].T @ R[m])
         adv = (R - Phi @ w)[m]  # λ = 1: Â = R − b
@@ -1054,6 +1181,11 @@ def test_smtl_skip_rule_on_synthetic_ratings():
     # only the last L ratings count: with [10, 1, 2, 3, 4, 5] and L = 5 the median is still 3
     assert smtl.skip_task(2.9, [10.0] + ratings, q=0.5, L=5)
     assert not smtl.skip_task(1.0, ratings, q=0.0, L=5) and smtl.skip_task(0.9, ratings, q=0.0, L=5)
+    # the default window lets a 5-task run skip: the first task has no warm-up, so candidates 2-4 give the L = 3
+    # ratings and the 5th candidate (and any that replaces it) can already be skipped
+    cfg = smtl.SMTLConfig()
+    assert cfg.active_L <= 5 - 2 and smtl.skip_task(0.5, [1.0, 2.0, 3.0], cfg.active_q, cfg.active_L)
+    assert not smtl.skip_task(0.5, [1.0, 2.0], cfg.active_q, cfg.active_L)  # too few ratings yet
     with pytest.raises(ValueError, match="snapshots"):  # one model cannot disagree with itself
         smtl.train("cheetah-vel", smtl.SMTLConfig(active="estimated", n_snapshots=1), progress=False)
     with pytest.raises(ValueError, match="unknown active"):
@@ -1130,6 +1262,17 @@ def test_run_configs_layer_paper_preset_and_flags():
     (["--n-goals", "0"], "between 1 and 40"),
     (["--algos", "smtl,ppo"], "unknown algorithm"),
     (["--algos", "smtl-active"], "needs --active"),
+    (["--trpo-max-kl", "-1"], "--trpo-max-kl must be a finite number > 0"),
+    (["--trpo-max-kl", "nan"], "--trpo-max-kl must be a finite number > 0, got nan"),
+    (["--dyn-lr", "inf"], "--dyn-lr must be a finite number > 0, got inf"),
+    (["--dyn-hidden", "0,0"], "--dyn-hidden must be layer widths >= 1"),
+    (["--dyn-hidden", "64,x"], "layer widths"),
+    (["--smtl-active-q", "1.5"], "--smtl-active-q must be a finite number [0, 1]"),
+    (["--maml-ls-backtrack", "1"], "--maml-ls-backtrack must be a finite number (0, 1)"),
+    (["--dyn-k", "0"], "--dyn-k must be a finite number >= 1"),
+    (["--slbo-n-collect", "300"], "must be a positive multiple of the horizon 200"),
+    (["--device", "tpu9"], "--device tpu9: torch"),
+    (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "cuda:99"], "cannot use it here"),
 ])
 def test_run_bad_flags_exit_with_one_line(argv, match, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
@@ -1139,3 +1282,37 @@ def test_run_bad_flags_exit_with_one_line(argv, match, tmp_path, capsys):
     assert code not in (0, None) and match in message
     assert len(message.strip().splitlines()) == 1, message
     assert not (tmp_path / "x").exists()
+
+
+def _exit_line(argv, capsys):
+    """run.main's exit: (code, its one-line message)."""
+    with pytest.raises(SystemExit) as e:
+        run.main(argv)
+    code = e.value.code
+    return code, capsys.readouterr().err if code == 2 else str(code)
+
+
+def test_run_adapt_never_trains_an_unfinished_baseline(tmp_path, capsys, monkeypatch):
+    out = str(tmp_path / "d")
+    flags = ["--preset", "smoke", "--algos", "maml", "--maml-n-iters", "3", "--out", out]
+    run.main(["train", *flags])  # returns normally once trained
+    # replace the finished checkpoint by one interrupted after 1 of its 3 iterations
+    os.remove(os.path.join(out, "maml.pt"))
+    args = run._check(run._parser().parse_args(flags))
+    maml.meta_train(args.family, dataclasses.replace(args.configs["maml"], n_iters=1), checkpoint=os.path.join(
+        out, "maml.pt"), progress=False)
+    trained = []
+    monkeypatch.setattr(maml, "meta_train", lambda *a, **k: trained.append(1))  # adapt must not call it
+    code, message = _exit_line(["adapt", *flags], capsys)
+    assert code not in (0, None) and "unfinished (1 of 3 iterations)" in message and not trained
+    assert len(message.strip().splitlines()) == 1 and "Traceback" not in message
+    assert not os.path.exists(os.path.join(out, "adapt")) and not os.path.exists(os.path.join(out, "results.json"))
+
+
+def test_run_diverging_model_stops_with_one_line_and_writes_no_results(tmp_path):
+    out = tmp_path / "nan"
+    res = _run("--preset", "smoke", "--algos", "smtl", "--dyn-lr", "1e30", "--out", str(out))
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("run.py: error: SMTL training, task 2") and "diverged" in last and "nan" in last
+    assert not (out / "results.json").exists()

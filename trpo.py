@@ -1,13 +1,15 @@
 """TRPO (Schulman et al. 2015) with GAE, the policy optimiser of SLBO (paper Sec. 2.4; Algorithm 1, line 14).
 
 Maximises the reward-to-go of the Gaussian MLP policy π_θ on batches of rollouts (real or virtual, Eq. 5's first
-term) with the natural gradient inside a KL trust region, SLBO's settings (REFERENCE.md "SLBO"). Also holds the batched
-`rollout` helper that produces the batch layout every other module consumes, and GAE.
+term) with the natural gradient inside a KL trust region, with SLBO's settings (Luo et al. 2019; their code,
+github.com/facebookresearch/slbo). Also holds the batched `rollout` helper, whose batch layout (the table in its
+docstring) every other module consumes, and GAE.
 
     policy, vf = GaussianPolicy(obs_dim, act_dim), ValueFunction(obs_dim)
     batch = rollout(vec_env, policy, horizon=200, seed=0)          # dict of (n_envs, horizon, ...) tensors
     stats = trpo_step(policy, vf, batch, TRPOConfig())              # one TRPO update + value-function fit
 """
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,30 +19,57 @@ import torch.nn.functional as F
 from torch.distributions import Independent, Normal, kl_divergence
 from torch.nn.utils import parameters_to_vector
 
+ENTROPY_LIMIT = 2.0  # the entropy bonus counts π's density on u ∈ [−2, 2] only (SLBO's LimitedEntNormal)
 
-def _hp(default, help):
-    return field(default=default, metadata={"help": help})
+
+def _hp(default, help, domain=None):
+    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
 
 
 @dataclass(frozen=True)
 class TRPOConfig:
-    max_kl: float = _hp(0.01, "TRPO trust region: max mean KL(π_old‖π_new) per update")
-    cg_iters: int = _hp(10, "conjugate-gradient iterations for the natural direction F⁻¹g")
-    cg_damping: float = _hp(0.1, "damping c of the Fisher-vector product (F + c·I)v")
-    ls_steps: int = _hp(10, "line search: step sizes tried (the full natural step, then halved each time)")
-    ls_accept_ratio: float = _hp(1.5, "line search accepts a step if mean KL ≤ ratio·max_kl and the surrogate improved")
-    gamma: float = _hp(0.99, "discount γ")
-    lam: float = _hp(0.95, "GAE λ")
-    ent_coef: float = _hp(0.005, "entropy bonus coefficient in the surrogate")
-    vf_lr: float = _hp(1e-3, "value-function Adam learning rate")
-    vf_epochs: int = _hp(5, "value-function passes over the batch per TRPO step (SLBO's n_vf_iters = 5)")
-    vf_batch: int = _hp(64, "value-function minibatch size (SLBO's 64)")
+    max_kl: float = _hp(0.01, "TRPO trust region: max mean KL(π_old‖π_new) per update", "> 0")
+    cg_iters: int = _hp(10, "conjugate-gradient iterations for the natural direction F⁻¹g", ">= 1")
+    cg_damping: float = _hp(0.1, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
+    ls_steps: int = _hp(10, "line search: step sizes tried (the full natural step, then halved each time)", ">= 1")
+    ls_accept_ratio: float = _hp(1.5, "line search accepts a step if mean KL ≤ ratio·max_kl and the surrogate improved", "> 0")
+    gamma: float = _hp(0.99, "discount γ", "(0, 1]")
+    lam: float = _hp(0.95, "GAE λ", "[0, 1]")
+    ent_coef: float = _hp(0.005, "coefficient of the entropy bonus H_c (entropy on [−2, 2], SLBO) in the surrogate", ">= 0")
+    vf_lr: float = _hp(1e-3, "value-function Adam learning rate", "> 0")
+    vf_epochs: int = _hp(5, "value-function passes over the batch per TRPO step (SLBO's n_vf_iters = 5)", ">= 0")
+    vf_batch: int = _hp(64, "value-function minibatch size (SLBO's 64)", ">= 1")
     policy_hidden: tuple = _hp((32, 32), "policy MLP hidden widths (tanh)")
     value_hidden: tuple = _hp((64, 64), "value MLP hidden widths (tanh)")
 
 
 def _mlp(sizes):
     return nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def _normc_(layer, scale):
+    """SLBO's (baselines') normc initialisation: each output unit's weight row ~ N(0, I), rescaled to norm `scale`;
+    bias 0."""
+    with torch.no_grad():
+        w = torch.randn_like(layer.weight)  # (out, in)
+        layer.weight.copy_(w * scale / w.norm(dim=1, keepdim=True))
+        layer.bias.zero_()
+
+
+def _limited_entropy(mean, std, c=ENTROPY_LIMIT):
+    """H_c = −∫_{−c}^{c} p(u) log p(u) du per action dim, p = N(mean, std²), summed over the last dim: (...,).
+
+    With z = (u − μ)/σ, h± = (±c − μ)/(σ√2) and mass P = ½(erf h₊ − erf h₋):
+    H_c = (log σ + ½ log 2π + ½) P − (h₊ e^{−h₊²} − h₋ e^{−h₋²}) / (2√π).
+    For small σ it is the normal's entropy; it peaks near σ ≈ 1.2 (μ = 0) and falls as σ grows beyond the range, so
+    the bonus stops pushing σ up once the policy's noise covers the action box [−1, 1].
+    # NOTE (differs from SLBO): SLBO's LimitedEntNormal has the same idea with another closed form (its bonus peaks
+    # near σ ≈ 2); this one is the exact integral.
+    """
+    h_hi, h_lo = (c - mean) / (std * math.sqrt(2)), (-c - mean) / (std * math.sqrt(2))  # (..., act_dim) each
+    mass = 0.5 * (torch.erf(h_hi) - torch.erf(h_lo))
+    tails = (h_hi * torch.exp(-h_hi ** 2) - h_lo * torch.exp(-h_lo ** 2)) / (2 * math.sqrt(math.pi))
+    return ((torch.log(std) + 0.5 * math.log(2 * math.pi) + 0.5) * mass - tails).sum(-1)
 
 
 def _mlp_forward(layers, x, activation=torch.tanh):
@@ -52,8 +81,9 @@ def _mlp_forward(layers, x, activation=torch.tanh):
 
 
 class GaussianPolicy(nn.Module):
-    """π_θ(a|s) = N(μ_θ(s), diag σ²): μ an MLP [obs → 32 → 32 → act] tanh (SLBO; MAML: [100, 100] ReLU),
-    log σ a state-independent parameter."""
+    """π_θ(u|s) = N(μ_θ(s), diag σ²) over u ∈ [−1, 1]^act_dim (rollout maps u onto the env's action box): μ an MLP
+    [obs → 32 → 32 → act] tanh (SLBO; MAML: [100, 100] ReLU), log σ a state-independent parameter.
+    Initialised as SLBO's: normc weights, the output layer's rows of norm 0.01, so the first mean actions are ≈ 0."""
 
     def __init__(self, obs_dim, act_dim, hidden=(32, 32), obs_normalizer=None, activation="tanh"):
         super().__init__()
@@ -61,6 +91,8 @@ class GaussianPolicy(nn.Module):
         self.activation = activation
         self._act_fn = {"tanh": torch.tanh, "relu": torch.relu}[activation]
         self.log_std = nn.Parameter(torch.zeros(act_dim))  # log σ, initialised to 0 (σ = 1)
+        for layer in self.mu:
+            _normc_(layer, 0.01 if layer is self.mu[-1] else 1.0)
         # The obs normaliser is owned elsewhere (SLBO's dynamics model; its running state normaliser is shared with
         # policy and value net). Held in a tuple so nn.Module does not register it: its tensors stay out of
         # parameters() (TRPO's flat θ), state_dict() and .to(). Caveat: copy.deepcopy(policy) would duplicate it.
@@ -74,15 +106,10 @@ class GaussianPolicy(nn.Module):
         """π_θ(·|s) as a distribution over the whole action vector (log-probs/entropy summed over act_dim)."""
         return Independent(Normal(self(obs), self.log_std.exp(), validate_args=False), 1, validate_args=False)
 
-    @torch.no_grad()
-    def act(self, obs, deterministic=False, generator=None):
-        """a ~ π_θ(·|s) (or μ_θ(s) if deterministic), sampled through `generator` when given. (rollout() does not
-        call this: it draws all its noise up front to keep its loop lean.)"""
-        mean = self(obs)  # (n_envs, act_dim)
-        if deterministic:
-            return mean
-        eps = torch.randn(mean.shape, generator=generator, device=mean.device)  # (n_envs, act_dim)
-        return torch.addcmul(mean, eps, self.log_std.exp())
+    def entropy_bonus(self, obs):
+        """H_c(π_θ(·|s)) of _limited_entropy, the entropy the surrogate rewards: (...,)."""
+        mean = self(obs)
+        return _limited_entropy(mean, self.log_std.exp().expand_as(mean))
 
 
 class ValueFunction(nn.Module):
@@ -99,87 +126,119 @@ class ValueFunction(nn.Module):
         return _mlp_forward(self.v, obs if norm is None else norm(obs)).squeeze(-1)
 
 
-def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, generator=None):
-    """env.num_envs episodes in parallel for `horizon` steps from one env.reset(seed=seed) -> the conventions' batch
-    dict (obs, act, rew, next_obs, mask, terminal; (n_envs, horizon, ...) float32 on the policy's device) plus
-    act_pi, the unclipped sample a ~ π(·|s) before exploration noise, which TRPO's likelihood ratio needs.
-    Real (numpy) vector envs are converted at the boundary; torch (virtual) envs pass tensors through and must return
-    fresh tensors each step (they are kept, not copied). `noise()` (e.g. OU) is added to the policy action before
-    clipping to the action bounds; the clipped action is stored and stepped. `generator` (on the policy's device)
-    drives the policy's sampling."""
+def _first_episode(ep_end):
+    """1 on the steps of each row's first episode: no episode end before t. ep_end (n_envs, H) -> (n_envs, H)."""
+    return (torch.cumsum(ep_end, 1) - ep_end == 0).float()
+
+
+def episode_returns(batch):
+    """Return of each row's first episode (the one that starts at t = 0): (n_envs,). A training batch holds more
+    episodes per row on bodies that fall; their first is the one comparable to an evaluation episode."""
+    return (batch["rew"] * batch["mask"] * _first_episode(batch["ep_end"])).sum(1)
+
+
+def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, generator=None, one_episode=False):
+    """env.num_envs rows of `horizon` steps from one env.reset(seed=seed) -> the rollout batch (table below).
+
+    Training batches (one_episode=False) follow SLBO's runner: an env whose episode ends (termination or time limit)
+    resets in place and keeps stepping, so all n_envs·horizon steps are valid samples. With one_episode=True each row
+    holds one episode and the steps after its end are masked out (evaluation). Real (numpy) vector envs must reset
+    themselves in the step their episode ends (gymnasium's SAME_STEP autoreset, true last state in
+    info["final_obs"]); a model env (dynamics.VirtualEnv: `predict`, `restart`, `score`) is reset here.
+
+    Actions: the policy acts in u ∈ [−1, 1]^act_dim (a sample u ~ π(·|s), plus `noise()` if given, e.g. OU, then
+    clipped); the env receives a = mid + u·half, the env's action box [mid − half, mid + half] (SLBO's
+    rescale_action; the identity on the half-cheetah's [−1, 1]). `generator` (on the policy's device) drives the
+    policy's sampling.
+
+    | key      | shape                     | meaning                                                              |
+    | obs      | (n_envs, H, obs_dim)      | s_t                                                                  |
+    | act      | (n_envs, H, act_dim)      | a_t in the env's units, as stepped (clipped, rescaled)               |
+    | act_pi   | (n_envs, H, act_dim)      | the unclipped sample u ~ π_θ(·|s_t) before noise: TRPO's likelihood  |
+    | rew      | (n_envs, H)               | r_t = r_ψ(s_t, a_t, s_{t+1})                                          |
+    | next_obs | (n_envs, H, obs_dim)      | s_{t+1}, the true successor (before any reset)                       |
+    | mask     | (n_envs, H)               | 1 if step t is a sample (all 1 unless one_episode)                   |
+    | terminal | (n_envs, H)               | d_t = 1 if the episode terminated at t (no bootstrap from s_{t+1})   |
+    | ep_end   | (n_envs, H)               | 1 if the episode ends at t: termination, time limit or the row's end |
+    """
     dev = policy.log_std.device
     n, act_dim = env.num_envs, env.single_action_space.shape[0]
-    low = torch.as_tensor(env.single_action_space.low, dtype=torch.float32, device=dev)  # (act_dim,)
-    high = torch.as_tensor(env.single_action_space.high, dtype=torch.float32, device=dev)  # (act_dim,)
+    low, high = (torch.as_tensor(x, dtype=torch.float32, device=dev) for x in (env.single_action_space.low,
+                                                                                env.single_action_space.high))
+    mid, half = (high + low) / 2, (high - low) / 2  # (act_dim,) each: the env's box is mid ± half
     # Time-major: each step appends (n_envs, ·) tensors, stacked once at the end (no per-step copies).
     A, A_pi = (torch.empty(horizon, n, act_dim, device=dev) for _ in range(2))  # (horizon, n_envs, act_dim) each
-    S, R, TERM, TRUNC = [], [], [], []  # s_0 … s_H, then r_t, d_t, truncated_t: (n_envs, ·) per step
-    final_obs = []  # (t, env indices, true s_{t+1}) for sub-envs that autoreset in the step their episode ended
+    S, S_next, R, TERM, TRUNC = [], [], [], [], []  # s_t, s_{t+1}, r_t, d_t, truncated_t: (n_envs, ·) per step
     obs, _ = env.reset(seed=seed)
     is_np = isinstance(obs, np.ndarray)
     to_t = (lambda x: torch.tensor(x, dtype=torch.float32, device=dev)) if is_np else (lambda x: x)
-    # a model env (dynamics.VirtualEnv) is stepped by predict(a) alone; its r and d are scored after the loop
+    # a model env (dynamics.VirtualEnv) is stepped by predict(a) alone; its rewards are scored after the loop
     model_env = hasattr(env, "predict") and hasattr(env, "score")
     if noise is not None:
         noise.reset()
-    # a_t = μ_θ(s_t) + σ ε_t, ε_t ~ N(0, I), all drawn up front (σ is fixed during a rollout): a lean loop
+    # u_t = μ_θ(s_t) + σ ε_t, ε_t ~ N(0, I), all drawn up front (σ is fixed during a rollout): a lean loop
     with torch.no_grad():
         sigma_eps = torch.zeros(horizon, n, act_dim, device=dev) if deterministic else \
             torch.randn(horizon, n, act_dim, generator=generator, device=dev) * policy.log_std.exp()
     # inference mode: the hot loop's many small ops skip autograd bookkeeping; the stacks below are ordinary tensors
     with torch.inference_mode():
-        S.append(to_t(obs))
+        s = to_t(obs)  # (n_envs, obs_dim)
         for t in range(horizon):
-            a = torch.add(policy(S[t]), sigma_eps[t], out=A_pi[t])  # (n_envs, act_dim)
+            S.append(s)
+            u = torch.add(policy(s), sigma_eps[t], out=A_pi[t])  # (n_envs, act_dim)
             if noise is not None:
-                a = a + torch.as_tensor(noise(), dtype=torch.float32, device=dev)  # (n_envs, act_dim)
-            torch.clamp(a, low, high, out=A[t])
+                u = u + torch.as_tensor(noise(), dtype=torch.float32, device=dev)  # (n_envs, act_dim)
+            # a = mid + clip(u, −1, 1) · half
+            torch.addcmul(mid, torch.clamp(u, -1.0, 1.0), half, out=A[t])
             if model_env:
-                S.append(env.predict(A[t]))  # s_{t+1} (n_envs, obs_dim)
-                continue
-            obs, rew, term, trunc, info = env.step(A[t].cpu().numpy() if is_np else A[t])
-            S.append(to_t(obs))
-            R.append(to_t(rew))
+                s_next, term, trunc = env.predict(A[t])  # s_{t+1}, d_t, time limit (n_envs, ·)
+                s = env.restart(term | trunc) if not one_episode and t + 1 < horizon else s_next
+            else:
+                obs, rew, term, trunc, info = env.step(A[t].cpu().numpy() if is_np else A[t])
+                s = s_next = to_t(obs)
+                R.append(to_t(rew))
+                if "_final_obs" in info:  # SAME_STEP autoreset: obs is already the next episode's s_0
+                    idx = np.flatnonzero(np.asarray(info["_final_obs"]))
+                    s_next = s_next.clone()
+                    s_next[idx] = torch.stack([to_t(info["final_obs"][i]) for i in idx]).to(s_next.dtype)
+            S_next.append(s_next)
             TERM.append(to_t(term))
             TRUNC.append(to_t(trunc))
-            if "_final_obs" in info:  # gymnasium SAME_STEP autoreset: obs is already the next episode's s_0
-                idx = np.flatnonzero(info["_final_obs"])
-                final_obs.append((t, idx, to_t(np.stack(info["final_obs"][idx]))))
-    S = torch.stack(S).float()  # (horizon+1, n_envs, obs_dim)  s_0 … s_H
-    if model_env:
-        # r_t = r_ψ(s_t, a_t, s_{t+1}), d_t = d(s_{t+1}) for all steps at once
-        R, TERM = env.score(S[:-1], A, S[1:])  # (horizon, n_envs) each
-        TRUNC = torch.zeros_like(R)  # (horizon, n_envs)  a model env never truncates
-    R, TERM, TRUNC = (torch.stack(x).float() if isinstance(x, list) else x.float() for x in (R, TERM, TRUNC))
-    next_S = S[1:].clone()  # (horizon, n_envs, obs_dim)  s_{t+1}
-    for t, idx, s_next in final_obs:
-        next_S[t, idx] = s_next
-    # m_t = 1 iff no episode end (termination or truncation) before t; d_t = termination at a valid step.
-    ended = torch.maximum(TERM, TRUNC)  # (horizon, n_envs)
-    mask = (torch.cumsum(ended, 0) - ended == 0).float()  # (horizon, n_envs)
+            if noise is not None and hasattr(noise, "restart"):
+                noise.restart(term | trunc)  # a new episode starts with fresh exploration noise
+    S, S_next = torch.stack(S).float(), torch.stack(S_next).float()  # (horizon, n_envs, obs_dim) each
+    TERM, TRUNC = (torch.stack(x).float() for x in (TERM, TRUNC))  # (horizon, n_envs) each
+    # r_t = r_ψ(s_t, a_t, s_{t+1}), all steps of a model env at once
+    R = env.score(S, A, S_next).float() if model_env else torch.stack(R).float()  # (horizon, n_envs)
+    ep_end = torch.maximum(TERM, TRUNC).T.contiguous()  # (n_envs, horizon)
+    ep_end[:, -1] = 1  # the row's end ends its last episode
+    mask = _first_episode(ep_end) if one_episode else torch.ones_like(ep_end)  # (n_envs, horizon)
     return {
-        "obs": S[:-1].transpose(0, 1).contiguous(),  # (n_envs, horizon, obs_dim)
+        "obs": S.transpose(0, 1).contiguous(),  # (n_envs, horizon, obs_dim)
         "act": A.transpose(0, 1).contiguous(),  # (n_envs, horizon, act_dim)
         "act_pi": A_pi.transpose(0, 1).contiguous(),  # (n_envs, horizon, act_dim)
         "rew": R.T.contiguous(),  # (n_envs, horizon)
-        "next_obs": next_S.transpose(0, 1).contiguous(),  # (n_envs, horizon, obs_dim)
-        "mask": mask.T.contiguous(),  # (n_envs, horizon)
-        "terminal": (TERM * mask).T.contiguous(),  # (n_envs, horizon)
+        "next_obs": S_next.transpose(0, 1).contiguous(),  # (n_envs, horizon, obs_dim)
+        "mask": mask,  # (n_envs, horizon)
+        "terminal": TERM.T * mask,  # (n_envs, horizon)
+        "ep_end": ep_end * mask,  # (n_envs, horizon)
     }
 
 
-def gae(rew, values, next_values, mask, terminal, gamma, lam):
-    """GAE(γ, λ) on (n_envs, horizon) tensors -> (advantages Â, returns Â + V), both 0 on padded steps.
-    next_values[:, t] = V(s_{t+1}) bootstraps every non-terminal step, e.g. the time-limit truncation at the end."""
+def gae(rew, values, next_values, terminal, ep_end, gamma, lam):
+    """GAE(γ, λ) on (n_envs, horizon) tensors -> (advantages Â, returns Â + V); callers keep the valid steps.
+    next_values[:, t] = V(s_{t+1}) of the true successor: it bootstraps every step but a termination, e.g. a time
+    limit or the row's end; the λ-recursion stops at every episode end, so an in-row reset starts afresh."""
     # δ_t = r_t + γ (1 − d_t) V(s_{t+1}) − V(s_t)
     delta = rew + gamma * (1.0 - terminal) * next_values - values  # (n_envs, horizon)
     adv = torch.zeros_like(delta)  # (n_envs, horizon)
-    last = torch.zeros_like(delta[:, 0])  # (n_envs,)  Â_{t+1}, 0 past the horizon
+    last = torch.zeros_like(delta[:, 0])  # (n_envs,)  Â_{t+1}
+    keep = gamma * lam * (1.0 - ep_end)  # (n_envs, horizon)  γλ, or 0 where the episode ends at t
     for t in reversed(range(delta.shape[1])):
-        # Â_t = m_t (δ_t + γλ Â_{t+1}); Â_{t+1} is already 0 once the episode ended at t (its mask is 0)
-        last = mask[:, t] * (delta[:, t] + gamma * lam * last)
+        # Â_t = δ_t + γλ (1 − e_t) Â_{t+1}
+        last = delta[:, t] + keep[:, t] * last
         adv[:, t] = last
-    return adv, (adv + values) * mask
+    return adv, adv + values
 
 
 def conjugate_gradient(Avp, b, iters, residual_tol=1e-10):
@@ -238,9 +297,9 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
     m = batch["mask"] > 0  # (n_envs, horizon)  only these steps count in any mean
     with torch.no_grad():
         V, V_next = value_fn(batch["obs"]), value_fn(batch["next_obs"])  # (n_envs, horizon) each
-    adv, ret = gae(batch["rew"], V, V_next, batch["mask"], batch["terminal"], cfg.gamma, cfg.lam)
-    # NOTE (differs from the conventions' `act`): the ratio uses the unclipped sample a ~ π_old ("act_pi"), as SLBO
-    # does; clipped actions are not draws from π_old (with σ = 1, bounds ±1 clip ~1/3), which biases the gradient.
+    adv, ret = gae(batch["rew"], V, V_next, batch["terminal"], batch["ep_end"], cfg.gamma, cfg.lam)
+    # The ratio uses the unclipped sample u ~ π_old ("act_pi"), as SLBO does: clipped actions are not draws from
+    # π_old (with σ = 1, the box [−1, 1] clips ~1/3 of them), which would bias the gradient.
     s, a, adv, ret = batch["obs"][m], batch["act_pi"][m], adv[m], ret[m]  # (N, obs_dim), (N, act_dim), (N,), (N,)
     adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # normalised advantages Â
     params = list(policy.parameters())
@@ -250,8 +309,9 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
 
     def surrogate():
         pi = policy.dist(s)
-        # L(θ) = E[π_θ(a|s) / π_old(a|s) · Â] + c_ent · E[H(π_θ(·|s))]
-        L = (torch.exp(pi.log_prob(a) - logp_old) * adv).mean() + cfg.ent_coef * pi.entropy().mean()
+        # L(θ) = E[π_θ(u|s) / π_old(u|s) · Â] + c_ent · E[H_c(π_θ(·|s))]   (H_c: _limited_entropy)
+        H_c = _limited_entropy(pi.base_dist.loc, pi.base_dist.scale)  # (N,)
+        L = (torch.exp(pi.log_prob(a) - logp_old) * adv).mean() + cfg.ent_coef * H_c.mean()
         return L, pi
 
     L_old, _ = surrogate()
@@ -276,13 +336,13 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
         else:
             _set_flat(params, theta_old)
     with torch.no_grad():
-        entropy = policy.dist(s[:1]).entropy().item()  # σ is state-independent, so is H(π_θ(·|s))
+        entropy = policy.entropy_bonus(s).mean().item()  # mean H_c(π_θ(·|s)) over the batch
     if vf_optimizer is None:
         if value_fn.optimizer is None:
             value_fn.optimizer = torch.optim.Adam(value_fn.parameters(), lr=cfg.vf_lr)
         vf_optimizer = value_fn.optimizer
     vf_loss = _fit_value(value_fn, s, ret, cfg, vf_optimizer)
-    ep_return = (batch["rew"] * batch["mask"]).sum(1).mean().item()
+    ep_return = episode_returns(batch).mean().item()
     return {"kl": kl, "surr_improve": improve, "entropy": entropy, "vf_loss": vf_loss,
             "ls_accepted": accepted, "ep_return": ep_return}
 
