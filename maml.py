@@ -267,7 +267,7 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
     Returns dict(policy, samples, log (one dict per meta-iteration), wall_s)."""
     fam, dev = tasks.get_family(family), torch.device(device)
     torch.manual_seed(seed)  # the policy's initialisation
-    policy = GaussianPolicy(fam.obs_dim, fam.act_dim, cfg.hidden, activation="relu").to(dev)
+    policy = GaussianPolicy(fam.obs_dim, fam.act_dim, cfg.hidden, activation="relu", slbo_init=False).to(dev)
     gen = torch.Generator(device=dev).manual_seed(seed)  # the policy's action noise in rollouts
     rng = np.random.default_rng(seed)  # goals and env seeds
     run = {"iteration": 0, "samples": 0, "log": [], "wall_s": 0.0}
@@ -382,7 +382,7 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
     fam, dev = tasks.get_family(family), torch.device(device)
     torch.manual_seed(seed)  # initialisations; then the value function's minibatch order (global RNG, saved below)
     in_dim = fam.obs_dim + fam.goal_dim
-    policy = GaussianPolicy(in_dim, fam.act_dim, cfg.hidden, activation="relu").to(dev)
+    policy = GaussianPolicy(in_dim, fam.act_dim, cfg.hidden, activation="relu", slbo_init=False).to(dev)
     value_fn = ValueFunction(in_dim, cfg.trpo.value_hidden).to(dev)
     value_fn.optimizer = torch.optim.Adam(value_fn.parameters(), lr=cfg.trpo.vf_lr)
     gen = torch.Generator(device=dev).manual_seed(seed)
@@ -436,7 +436,7 @@ def load_policy(path, kind, family, cfg, seed=0, device="cpu"):
         raise ValueError(f"the {kind} training in {path} is unfinished ({ck['iteration']} of {cfg.n_iters} "
                          f"iterations); run the train stage (or the whole command) again to finish it")
     in_dim = fam.obs_dim + (fam.goal_dim if kind == "oracle" else 0)  # the oracle also sees ψ
-    policy = GaussianPolicy(in_dim, fam.act_dim, cfg.hidden, activation="relu").to(device)
+    policy = GaussianPolicy(in_dim, fam.act_dim, cfg.hidden, activation="relu", slbo_init=False).to(device)
     policy.load_state_dict(ck["policy"])
     return policy
 

@@ -408,6 +408,7 @@ def test_trpo_policy_starts_with_mean_actions_near_zero():
     assert mu.abs().max() < 0.05 and policy.log_std.exp().eq(1).all()
     norms = policy.mu[-1].weight.norm(dim=1)  # SLBO's normc: each output unit's weights have norm 0.01
     torch.testing.assert_close(norms, torch.full_like(norms, 0.01))
+    assert GaussianPolicy(45, 17, slbo_init=False)(torch.randn(1000, 45)).abs().max() > 0.2  # MAML's: PyTorch's
 
 
 def test_trpo_kl_of_policy_with_itself_is_zero():

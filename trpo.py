@@ -83,15 +83,16 @@ def _mlp_forward(layers, x, activation=torch.tanh):
 class GaussianPolicy(nn.Module):
     """π_θ(u|s) = N(μ_θ(s), diag σ²) over u ∈ [−1, 1]^act_dim (rollout maps u onto the env's action box): μ an MLP
     [obs → 32 → 32 → act] tanh (SLBO; MAML: [100, 100] ReLU), log σ a state-independent parameter.
-    Initialised as SLBO's: normc weights, the output layer's rows of norm 0.01, so the first mean actions are ≈ 0."""
+    With slbo_init, initialised as SLBO's: normc weights, the output layer's rows of norm 0.01, so the first mean
+    actions are ≈ 0; else PyTorch's default (close to the Glorot init of MAML's rllab policies)."""
 
-    def __init__(self, obs_dim, act_dim, hidden=(32, 32), obs_normalizer=None, activation="tanh"):
+    def __init__(self, obs_dim, act_dim, hidden=(32, 32), obs_normalizer=None, activation="tanh", slbo_init=True):
         super().__init__()
         self.mu = _mlp((obs_dim, *hidden, act_dim))
         self.activation = activation
         self._act_fn = {"tanh": torch.tanh, "relu": torch.relu}[activation]
         self.log_std = nn.Parameter(torch.zeros(act_dim))  # log σ, initialised to 0 (σ = 1)
-        for layer in self.mu:
+        for layer in self.mu if slbo_init else ():
             _normc_(layer, 0.01 if layer is self.mu[-1] else 1.0)
         # The obs normaliser is owned elsewhere (SLBO's dynamics model; its running state normaliser is shared with
         # policy and value net). Held in a tuple so nn.Module does not register it: its tensors stay out of
