@@ -95,13 +95,6 @@ def _widths(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated layer widths such as 64,64, got {text!r}") from None
 
 
-def _number(text):
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
 def _field_type(f):
     if isinstance(f.default, bool):
         return lambda s: s.lower() in ("1", "true", "yes")
@@ -109,7 +102,7 @@ def _field_type(f):
         return _widths
     if isinstance(f.default, int):
         return _count
-    return _number if isinstance(f.default, float) else type(f.default)
+    return type(f.default)
 
 
 def _validate(group, cfg):
@@ -323,10 +316,9 @@ def _check_trained(args):
             maml.load_policy(path, algo, args.family, args.configs[algo], args.seed)  # raises if unfinished
             continue
         cfg, log = args.configs["smtl"], smtl.load_checkpoint(path)["log"]
-        n_done = sum(not row["skipped"] for row in log)
-        if n_done < cfg.n_tasks and len(log) < cfg.n_tasks * cfg.max_candidates:
-            raise ValueError(f"the {algo} training in {path} is unfinished ({n_done} of {cfg.n_tasks} tasks); run "
-                             f"the train stage (or the whole command) again to finish it")
+        if not smtl.training_done(log, cfg):
+            raise ValueError(f"the {algo} training in {path} is unfinished ({sum(not r['skipped'] for r in log)} of "
+                             f"{cfg.n_tasks} tasks); run the train stage (or the whole command) again to finish it")
 
 
 def _adapt(args):

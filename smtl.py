@@ -209,6 +209,11 @@ def _rating(learner, policy, goal, snapshots, cfg):
     return float(np.mean([abs(a - b) for a, b in itertools.combinations(etas, 2)])), 0
 
 
+def training_done(log, cfg):
+    """Algorithm 1 is over: cfg.n_tasks tasks trained, or cfg.max_candidates candidates per task seen."""
+    return sum(not row["skipped"] for row in log) >= cfg.n_tasks or len(log) >= cfg.n_tasks * cfg.max_candidates
+
+
 def skip_task(mu, ratings, q, L):
     """Section 4.4: once L tasks have been seen, skip ψ_j if μ(ψ_j) < quantile_q({μ(ψ_i)}, the last L tasks)."""
     window = ratings[-L:]
@@ -245,9 +250,9 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
         learner = _restore(ckpt, device=device)
         task_rng.bit_generator.state = ckpt["task_rng"]
         log, ratings = ckpt["log"], ckpt["ratings"]
-    n_done = sum(not row["skipped"] for row in log)
-    bar = tqdm(total=cfg.n_tasks, initial=n_done, desc=f"SMTL train {fam.name}", disable=not progress)
-    while n_done < cfg.n_tasks and len(log) < cfg.n_tasks * cfg.max_candidates:
+    bar = tqdm(total=cfg.n_tasks, initial=sum(not row["skipped"] for row in log), desc=f"SMTL train {fam.name}",
+               disable=not progress)
+    while not training_done(log, cfg):
         start = time.perf_counter()
         psi = tasks.sample_goals(fam, 1, task_rng)[0]  # line 3: ψ ~ p(ψ)  (goal_dim,)
         policy = learner.new_policy()  # line 4: fresh θ
@@ -273,7 +278,6 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
                     with _stage(f"{where}, SLBO stage {stage}"):
                         row.update(virtual_training(learner, policy, psi, cfg.n_inner))  # line 8
             row["return"], row["vel_err"] = _measure(learner, policy, psi, cfg)
-            n_done += 1
             bar.update(1)
         row["samples"], row["wall_s"] = learner.samples, time.perf_counter() - start
         log.append(row)
