@@ -41,7 +41,8 @@ def _hp(default, help, domain=None):
 class MAMLConfig:
     n_iters: int = _hp(500, "meta-iterations (Appendix 7.1: 500, ~80M samples)", ">= 0")
     meta_batch: int = _hp(40, "tasks ψ ~ p(ψ) per meta-iteration (Appendix 7.1: 40)", ">= 1")
-    n_rollouts: int = _hp(20, "rollouts per task per policy-gradient step (Appendix: 20; 40 ant fwd/back, humanoid)", ">= 1")
+    n_rollouts: int = _hp(20, "rollouts per task per policy-gradient step (Appendix: 20; 40 ant fwd/back, humanoid)",
+                          ">= 1")
     alpha: float = _hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step", ">= 0")
     alpha_test: float = _hp(0.05, "α of the test-time steps after the first (Appendix 7.1)", ">= 0")
     max_kl: float = _hp(0.01, "meta-update trust region: max mean KL of the post-adaptation policies (MAML's β)", "> 0")
@@ -59,7 +60,8 @@ class MAMLConfig:
 class OracleConfig:
     # NOTE (differs from paper): the paper gives no oracle budget; 500 iterations, as MAML's meta-iterations.
     n_iters: int = _hp(500, "TRPO iterations", ">= 0")
-    n_samples: int = _hp(4000, "real samples per iteration: n_samples / H rollouts, each with its own goal ψ ~ p(ψ)", ">= 1")
+    n_samples: int = _hp(4000, "real samples per iteration: n_samples / H rollouts, each with its own goal ψ ~ p(ψ)",
+                         ">= 1")
     hidden: tuple = _hp((100, 100), "policy MLP hidden widths over [s, ψ], ReLU (Section 5.1)")
     trpo: TRPOConfig = _hp(TRPOConfig(), "TRPO settings (trpo.TRPOConfig; its policy_hidden is unused, `hidden` is)")
 

@@ -26,15 +26,19 @@ def _hp(default, help, domain=None):
 
 @dataclass(frozen=True)
 class SLBOConfig:
-    n_collect: int = _hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (Appendix: 4000 cheetah, 8000 ant/humanoid)", ">= 1")
-    n_trpo: int = _hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel", ">= 1")
-    n_inner: int = _hp(20, "n_inner: model/policy rounds of VirtualTraining after each real collection (SLBO's 20)", ">= 0")
+    n_collect: int = _hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (Appendix: 4000 cheetah, 8000 ant/humanoid)",
+                         ">= 1")
+    n_trpo: int = _hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel",
+                      ">= 1")
+    n_inner: int = _hp(20, "n_inner: model/policy rounds of VirtualTraining after each real collection (SLBO's 20)",
+                       ">= 0")
     n_model: int = _hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0")
     n_policy: int = _hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14", ">= 0")
     ou_theta: float = _hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion θ", "[0, 1]")
     ou_sigma: float = _hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ", ">= 0")
     n_init_states: int = _hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from", ">= 1")
-    buffer_size: int = _hp(200_000, "D keeps the newest this many real transitions, first in first out (SLBO's)", ">= 1")
+    buffer_size: int = _hp(200_000, "D keeps the newest this many real transitions, first in first out (SLBO's)",
+                           ">= 1")
 
 
 class _OUNoise:

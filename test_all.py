@@ -1233,7 +1233,9 @@ def test_run_smoke_preset_end_to_end(tmp_path):
         for p in r["points"]:
             assert p["ci_low"] <= p["mean"] <= p["ci_high"] and np.isfinite(p["mean"])
     assert results["algos"]["smtl"]["points"][0]["samples"] == 0  # the zero-sample warm-up point
-    assert [p["samples"] for p in results["algos"]["maml"]["points"]] == [0, 400]  # same samples per step
+    for algo in ("smtl", "maml"):  # stage k spends the same real samples whatever the algorithm
+        assert [(p["stage"], p["samples"]) for p in results["algos"][algo]["points"]] == [(0, 0), (1, 400)]
+    assert "stage 0" in res.stdout and "@ 400" in res.stdout  # the table aligns them by stage
     assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "smtl" in res.stdout and "oracle" in res.stdout  # the table on the terminal
     # a second run finds every stage done and reproduces the same results from the cache

@@ -32,10 +32,12 @@ class TRPOConfig:
     cg_iters: int = _hp(10, "conjugate-gradient iterations for the natural direction F⁻¹g", ">= 1")
     cg_damping: float = _hp(0.1, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
     ls_steps: int = _hp(10, "line search: step sizes tried (the full natural step, then halved each time)", ">= 1")
-    ls_accept_ratio: float = _hp(1.5, "line search accepts a step if mean KL ≤ ratio·max_kl and the surrogate improved", "> 0")
+    ls_accept_ratio: float = _hp(1.5, "line search accepts a step if mean KL ≤ ratio·max_kl and the surrogate improved",
+                                 "> 0")
     gamma: float = _hp(0.99, "discount γ", "(0, 1]")
     lam: float = _hp(0.95, "GAE λ", "[0, 1]")
-    ent_coef: float = _hp(0.005, "coefficient of the entropy bonus H_c (entropy on [−2, 2], SLBO) in the surrogate", ">= 0")
+    ent_coef: float = _hp(0.005, "coefficient of the entropy bonus H_c (entropy on [−2, 2], SLBO) in the surrogate",
+                          ">= 0")
     vf_lr: float = _hp(1e-3, "value-function Adam learning rate", "> 0")
     vf_epochs: int = _hp(5, "value-function passes over the batch per TRPO step (SLBO's n_vf_iters = 5)", ">= 0")
     vf_batch: int = _hp(64, "value-function minibatch size (SLBO's 64)", ">= 1")
@@ -149,10 +151,11 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
 
     Actions: the policy acts in u ∈ [−1, 1]^act_dim (a sample u ~ π(·|s), plus `noise()` if given, e.g. OU, then
     clipped); the env receives a = mid + u·half, the env's action box [mid − half, mid + half] (SLBO's
-    rescale_action; the identity on the half-cheetah's [−1, 1]). `generator` (on the policy's device) drives the
+    rescale_action; the identity on the half-cheetah's and the ant's [−1, 1]). `generator` (on the policy's device) drives the
     policy's sampling.
 
     | key      | shape                     | meaning                                                              |
+    | -------- | ------------------------- | -------------------------------------------------------------------- |
     | obs      | (n_envs, H, obs_dim)      | s_t                                                                  |
     | act      | (n_envs, H, act_dim)      | a_t in the env's units, as stepped (clipped, rescaled)               |
     | act_pi   | (n_envs, H, act_dim)      | the unclipped sample u ~ π_θ(·|s_t) before noise: TRPO's likelihood  |
