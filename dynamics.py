@@ -234,8 +234,8 @@ class VirtualEnv:
     from a fresh one seeded by reset(seed).
 
     trpo.rollout drives it in three parts so that a rollout costs little more than the model itself: predict(a)
-    -> (s', terminated, truncated) in its loop, restart(ended) to begin new episodes in place (SLBO's partial
-    reset), and score(s, a, s') once for all H·n_envs transitions after the loop. step(a) is the three in one, with
+    -> (s', terminated, truncated) in its loop, restart(terminated, truncated) to begin new episodes in place
+    (SLBO's partial reset), and score(s, a, s') once for all H·n_envs transitions after the loop. step(a) is the three in one, with
     gymnasium's SAME_STEP autoreset (the true s' in info["final_obs"])."""
 
     def __init__(self, model, family, goal, init_states, n_envs, generator=None, cfg=DynamicsConfig()):
@@ -256,7 +256,10 @@ class VirtualEnv:
     def reset(self, seed=None):
         self._gen = torch.Generator().manual_seed(seed) if seed is not None else self.generator
         self._s = self._starts(self.num_envs)  # s_0 (n_envs, obs_dim)
-        self._t = torch.zeros(self.num_envs, dtype=torch.long, device=self._s.device)  # steps into the episode
+        # Episode clocks, cheap in the hot loop: steps since reset (an int) and each env's episode start (n_envs,);
+        # `_no` (n_envs,) all False stands for "no env ended" (a body that cannot fall, no time limit yet).
+        self._steps, self._t0 = 0, torch.zeros(self.num_envs, dtype=torch.long, device=self._s.device)
+        self._no = torch.zeros(self.num_envs, dtype=torch.bool, device=self._s.device)
         # the clip box in state units, fixed for the rollout: μ_s − c σ_s ≤ s ≤ μ_s + c σ_s
         norm = self.model.obs_norm
         self._lo, self._hi = norm.mean - self.clip * norm.std, norm.mean + self.clip * norm.std  # (obs_dim,) each
@@ -271,16 +274,23 @@ class VirtualEnv:
             s_next = torch.clamp(s_pred, self._lo, self._hi)  # (n_envs, obs_dim)
             if not torch.equal(s_next, s_pred):  # rare: clipped or non-finite (NaN ≠ NaN)
                 self._diverged(s_pred, s_next)
-        self._s, self._t = s_next, self._t + 1
-        return s_next, self.family.done(s_next), self._t >= self.family.horizon
+        self._s, self._steps = s_next, self._steps + 1
+        terminated = self.family.done(s_next) if self.family.healthy_z is not None else self._no
+        # an episode is truncated once it has run family.horizon steps (never inside a rollout of H steps from reset)
+        truncated = self._steps - self._t0 >= self.family.horizon if self._steps >= self.family.horizon else self._no
+        return s_next, terminated, truncated
 
-    def restart(self, ended):
-        """Begin a new episode, from a fresh real start state, in every env where `ended` (n_envs,) bool; returns
-        the current states (n_envs, obs_dim). Draws start states only when an episode did end."""
+    def restart(self, terminated, truncated):
+        """Begin a new episode, from a fresh real start state, in every env whose episode ended (terminated or
+        truncated (n_envs,) bool); returns the current states (n_envs, obs_dim). Draws start states only when an
+        episode did end, and costs nothing when neither can have (both are `_no`)."""
+        if terminated is self._no and truncated is self._no:
+            return self._s
+        ended = terminated if truncated is self._no else terminated | truncated  # (n_envs,)
         if ended.any():
             s = self._s.clone()
             s[ended] = self._starts(int(ended.sum()))
-            self._s, self._t = s, torch.where(ended, 0, self._t)
+            self._s, self._t0 = s, torch.where(ended, self._steps, self._t0)
         return self._s
 
     @torch.no_grad()
@@ -294,7 +304,7 @@ class VirtualEnv:
         rew = self.score(s, act, s_next)  # (n_envs,)
         ended = terminated | truncated
         info = {"final_obs": s_next, "_final_obs": ended} if ended.any() else {}
-        return self.restart(ended), rew, terminated, truncated, info
+        return self.restart(terminated, truncated), rew, terminated.clone(), truncated.clone(), info
 
     def _diverged(self, s_pred, s_next):
         if not torch.isfinite(s_pred).all():

@@ -170,6 +170,7 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
     low, high = (torch.as_tensor(x, dtype=torch.float32, device=dev) for x in (env.single_action_space.low,
                                                                                 env.single_action_space.high))
     mid, half = (high + low) / 2, (high - low) / 2  # (act_dim,) each: the env's box is mid ± half
+    rescale = not (torch.all(mid == 0) and torch.all(half == 1))  # the box [−1, 1] needs no mapping
     # Time-major: each step appends (n_envs, ·) tensors, stacked once at the end (no per-step copies).
     A, A_pi = (torch.empty(horizon, n, act_dim, device=dev) for _ in range(2))  # (horizon, n_envs, act_dim) each
     S, S_next, R, TERM, TRUNC = [], [], [], [], []  # s_t, s_{t+1}, r_t, d_t, truncated_t: (n_envs, ·) per step
@@ -193,10 +194,13 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
             if noise is not None:
                 u = u + torch.as_tensor(noise(), dtype=torch.float32, device=dev)  # (n_envs, act_dim)
             # a = mid + clip(u, −1, 1) · half
-            torch.addcmul(mid, torch.clamp(u, -1.0, 1.0), half, out=A[t])
+            if rescale:
+                torch.addcmul(mid, torch.clamp(u, -1.0, 1.0), half, out=A[t])
+            else:
+                torch.clamp(u, -1.0, 1.0, out=A[t])
             if model_env:
                 s_next, term, trunc = env.predict(A[t])  # s_{t+1}, d_t, time limit (n_envs, ·)
-                s = env.restart(term | trunc) if not one_episode and t + 1 < horizon else s_next
+                s = env.restart(term, trunc) if not one_episode and t + 1 < horizon else s_next
             else:
                 obs, rew, term, trunc, info = env.step(A[t].cpu().numpy() if is_np else A[t])
                 s = s_next = to_t(obs)
