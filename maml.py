@@ -130,7 +130,7 @@ def _features(obs, steps):
 
 
 # NOTE (differs from rllab's sampler, which predicts with the fit of the previous batch): b is fit on each task's own
-# batch and used on that batch, the "refit per batch" of REFERENCE.md; no stale baseline from another task.
+# batch and used on that batch (refit per batch): no stale baseline from another task.
 def _linear_baseline(obs, steps, returns, mask, ridge):
     """Fit b(s_t) = φ(s_t, t)ᵀw per task on its own batch and evaluate it there (refit every batch):
     w = argmin_w Σ_t m_t (φ_tᵀw − R_t)² + ridge·‖w‖², i.e. (ΦᵀMΦ + ridge·I) w = ΦᵀM R, solved in float64.
