@@ -28,7 +28,7 @@ import tasks
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient,
                   episode_returns, gae, rollout, trpo_step)
 
-CHECKPOINT_FORMAT = "maml-checkpoint-v2"  # v2: rollouts reset finished episodes in place, SLBO's policy init
+CHECKPOINT_FORMAT = "maml-checkpoint-v2"  # v2: rollouts reset finished episodes in place
 FEATURE_CLIP = 10.0  # the linear baseline clips observations to ±10 before building its features (rllab)
 TIME_SCALE = 100.0  # ... and uses t / 100 as its time feature (rllab)
 
@@ -69,6 +69,13 @@ class OracleConfig:
 # ---------------------------------------------------------------------------------------------
 # Small helpers: seeds, checkpoints, goals
 # ---------------------------------------------------------------------------------------------
+def _policy(family, cfg, device, goal_input=False):
+    """A fresh [100, 100] ReLU Gaussian policy with PyTorch's initialisation (close to the Glorot init of MAML's rllab
+    policies); over [s, ψ] for the oracle (goal_input)."""
+    in_dim = family.obs_dim + (family.goal_dim if goal_input else 0)
+    return GaussianPolicy(in_dim, family.act_dim, cfg.hidden, activation="relu", slbo_init=False).to(device)
+
+
 def _env_seed(rng):
     """A fresh integer seed for a real env reset, drawn from the run's numpy stream (same seed, same numbers)."""
     return int(rng.integers(2 ** 31 - 1))
@@ -269,7 +276,7 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
     Returns dict(policy, samples, log (one dict per meta-iteration), wall_s)."""
     fam, dev = tasks.get_family(family), torch.device(device)
     torch.manual_seed(seed)  # the policy's initialisation
-    policy = GaussianPolicy(fam.obs_dim, fam.act_dim, cfg.hidden, activation="relu", slbo_init=False).to(dev)
+    policy = _policy(fam, cfg, dev)
     gen = torch.Generator(device=dev).manual_seed(seed)  # the policy's action noise in rollouts
     rng = np.random.default_rng(seed)  # goals and env seeds
     run = {"iteration": 0, "samples": 0, "log": [], "wall_s": 0.0}
@@ -384,7 +391,7 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
     fam, dev = tasks.get_family(family), torch.device(device)
     torch.manual_seed(seed)  # initialisations; then the value function's minibatch order (global RNG, saved below)
     in_dim = fam.obs_dim + fam.goal_dim
-    policy = GaussianPolicy(in_dim, fam.act_dim, cfg.hidden, activation="relu", slbo_init=False).to(dev)
+    policy = _policy(fam, cfg, dev, goal_input=True)
     value_fn = ValueFunction(in_dim, cfg.trpo.value_hidden).to(dev)
     value_fn.optimizer = torch.optim.Adam(value_fn.parameters(), lr=cfg.trpo.vf_lr)
     gen = torch.Generator(device=dev).manual_seed(seed)
@@ -437,8 +444,7 @@ def load_policy(path, kind, family, cfg, seed=0, device="cpu"):
     if ck["iteration"] < cfg.n_iters:
         raise ValueError(f"the {kind} training in {path} is unfinished ({ck['iteration']} of {cfg.n_iters} "
                          f"iterations); run the train stage (or the whole command) again to finish it")
-    in_dim = fam.obs_dim + (fam.goal_dim if kind == "oracle" else 0)  # the oracle also sees ψ
-    policy = GaussianPolicy(in_dim, fam.act_dim, cfg.hidden, activation="relu", slbo_init=False).to(device)
+    policy = _policy(fam, cfg, device, goal_input=kind == "oracle")  # the oracle also sees ψ
     policy.load_state_dict(ck["policy"])
     return policy
 

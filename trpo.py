@@ -109,11 +109,6 @@ class GaussianPolicy(nn.Module):
         """π_θ(·|s) as a distribution over the whole action vector (log-probs/entropy summed over act_dim)."""
         return Independent(Normal(self(obs), self.log_std.exp(), validate_args=False), 1, validate_args=False)
 
-    def entropy_bonus(self, obs):
-        """H_c(π_θ(·|s)) of _limited_entropy, the entropy the surrogate rewards: (...,)."""
-        mean = self(obs)
-        return _limited_entropy(mean, self.log_std.exp().expand_as(mean))
-
 
 class ValueFunction(nn.Module):
     """V(s): MLP [obs → 64 → 64 → 1] tanh. `optimizer` (Adam, made by trpo_step on first use) persists with it."""
@@ -320,9 +315,9 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
         # L(θ) = E[π_θ(u|s) / π_old(u|s) · Â] + c_ent · E[H_c(π_θ(·|s))]   (H_c: _limited_entropy)
         H_c = _limited_entropy(pi.base_dist.loc, pi.base_dist.scale)  # (N,)
         L = (torch.exp(pi.log_prob(a) - logp_old) * adv).mean() + cfg.ent_coef * H_c.mean()
-        return L, pi
+        return L, pi, H_c
 
-    L_old, _ = surrogate()
+    L_old, _, H_c = surrogate()
     g = parameters_to_vector(torch.autograd.grad(L_old, params))  # (n_params,)  ∇_θ L
     theta_old = parameters_to_vector(params).detach()  # (n_params,)
     accepted, kl, improve = False, 0.0, 0.0
@@ -334,17 +329,16 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
         for _ in range(cfg.ls_steps):
             _set_flat(params, theta_old + beta * x)  # θ = θ_old + β x
             with torch.no_grad():
-                L_new, pi = surrogate()
+                L_new, pi, H_new = surrogate()
                 # KL(π_old ‖ π_θ), mean over valid steps
                 kl_new = kl_divergence(pi_old, pi).mean()
             if torch.isfinite(L_new) and kl_new <= cfg.ls_accept_ratio * cfg.max_kl and L_new > L_old:
-                accepted, kl, improve = True, kl_new.item(), (L_new - L_old).item()
+                accepted, kl, improve, H_c = True, kl_new.item(), (L_new - L_old).item(), H_new
                 break
             beta = beta * 0.5
         else:
             _set_flat(params, theta_old)
-    with torch.no_grad():
-        entropy = policy.entropy_bonus(s).mean().item()  # mean H_c(π_θ(·|s)) over the batch
+    entropy = H_c.mean().item()  # mean H_c(π_θ(·|s)) over the batch, of the policy after the update
     if vf_optimizer is None:
         if value_fn.optimizer is None:
             value_fn.optimizer = torch.optim.Adam(value_fn.parameters(), lr=cfg.vf_lr)
