@@ -4,14 +4,19 @@
 than the model's forward passes; `slbo` counts the real samples single-task SLBO (Algorithm 1, lines 6-14) needs to
 track a goal velocity; `trpo_mf` counts those model-free TRPO needs on the same task (≥ 10× SLBO's: Sec. 5.1's claim);
 `smtl` trains Algorithm 1 on 20 tasks and measures zero-shot warm-up and 3-stage adaptation on held-out goals (Eq. 6);
-`maml` meta-trains MAML-TRPO and the oracle on a laptop budget and shows MAML's adaptation signature (Sec. 5.2).
+`maml` meta-trains MAML-TRPO and the oracle on a laptop budget and shows MAML's adaptation signature (Sec. 5.2);
+`round` splits one VirtualTraining round (Algorithm 1, lines 11-14) into its parts, with their FLOPs, and with
+BENCH_BASELINE=<dir> times it beside the code in <dir> (a git worktree of an earlier commit).
 
     python bench.py                        # every benchmark on the CPU; results appended to bench_out/results.jsonl
     python bench.py throughput             # only the named ones
     SMTL_DEVICE=cuda python bench.py slbo  # on another device
+    git worktree add ../smtl-old HEAD~1 && BENCH_BASELINE=../smtl-old python bench.py round   # old beside new
 """
+import contextlib
 import datetime
 import json
+import subprocess
 import multiprocessing as mp
 import os
 import platform
@@ -21,7 +26,13 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
+
+# BENCH_CODE=<dir>: benchmark the project's modules in <dir> instead, e.g. a git worktree of an earlier commit
+# (`git worktree add ../smtl-old <commit>`); `round` uses it to time old and new code side by side.
+if os.environ.get("BENCH_CODE"):
+    sys.path.insert(0, os.path.abspath(os.environ["BENCH_CODE"]))
 
 import maml
 import run
@@ -54,6 +65,10 @@ SMTL_CFG = smtl.SMTLConfig(**{**QUICK["smtl"], "n_tasks": SMTL_TASKS})
 SMTL_SLBO = smtl.slbo_config_for(SMTL_FAMILY, **QUICK["slbo"])
 # MAML at the quick preset (max_kl 0.05, run.py's NOTE: with 0.01 this budget of 1.6M samples, also as 40 iterations
 # × 10 tasks × 10 rollouts, meta-learns too little for one step to change anything: -207.5 -> -207.8)
+ROUND_FAMILIES = ("cheetah-vel", "ant-vel")  # one VirtualTraining round on each (4,000 and 8,000 virtual samples)
+ROUND_REPEATS = 3  # timed rounds per process (after one warm-up round); the best counts, as in _rates
+ROUND_PROCESSES = 3  # processes per code version, old and new interleaved
+ROUND_TARGET = 0.5  # the round's time, new / old
 MAML_CFG = maml.MAMLConfig(**QUICK["maml"])  # 80 iterations × 10 tasks × 5 rollouts × 2 = 1.6M samples, ~4.5 min
 ORACLE_CFG = maml.OracleConfig(n_iters=400)  # 1.6M samples, ~5 min
 
@@ -294,6 +309,135 @@ def bench_smtl(device="cpu", workers=2):
     print(f"  zero-shot |v-g| {out['vel_err'][0]:.3f} (target ≤ {ZERO_SHOT_TARGET}): "
           f"{'met' if out['zero_shot_met'] else 'NOT met'}; after {len(out['samples']) - 1} stages "
           f"{out['vel_err'][-1]:.3f} (target ≤ {STAGES_TARGET}): {'met' if out['stages_met'] else 'NOT met'}")
+    return out
+
+
+def _round_learner(family, device, seed=0):
+    """A learner after its first SLBO stage at the quick preset (n_collect real samples of a fresh policy, goal 1.0)."""
+    cfg = smtl.slbo_config_for(family, **QUICK["slbo"])
+    learner = slbo.Learner(family, cfg, DYN, TRPO, seed=seed, device=device)
+    policy = learner.new_policy()
+    slbo.collect(learner, policy, GOAL, cfg.n_collect)
+    return learner, policy
+
+
+def _round_seconds(family, device="cpu", n_rounds=ROUND_REPEATS):
+    """Wall-clock seconds of n_rounds VirtualTraining rounds (slbo.virtual_training with n_inner = 1: n_model Adam
+    steps, then n_policy TRPO steps on virtual rollouts) after one warm-up round. Uses only what every version of
+    the code has, so that BENCH_CODE can point it at an old commit."""
+    learner, policy = _round_learner(family, device)
+    seconds = []
+    for _ in range(n_rounds + 1):
+        _sync(device)
+        t0 = time.perf_counter()
+        slbo.virtual_training(learner, policy, GOAL, n_inner=1)
+        _sync(device)
+        seconds.append(time.perf_counter() - t0)
+    return seconds[1:]
+
+
+def _round_parts(family, device):
+    """One round of the current code split into parts: seconds (of the best of ROUND_REPEATS rounds after a warm-up)
+    and matmul FLOPs (of one more round, counted by FlopCounterMode). The parts are slbo's calls of fit, rollout and
+    trpo_step, and trpo_step's labelled phases (trpo._phase, swapped here for a timer)."""
+    import trpo
+    learner, policy = _round_learner(family, device)
+    clock, flops, counter = {}, {}, None
+
+    @contextlib.contextmanager
+    def part(name):
+        _sync(device)
+        t0, f0 = time.perf_counter(), counter.get_total_flops() if counter else 0
+        yield
+        _sync(device)
+        clock[name] = clock.get(name, 0.0) + time.perf_counter() - t0
+        flops[name] = flops.get(name, 0) + (counter.get_total_flops() - f0 if counter else 0)
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            with part(name):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    saved = {name: getattr(slbo, name) for name in ("fit", "rollout", "trpo_step")}, trpo._phase
+    try:
+        for (name, fn), label in zip(saved[0].items(), ("model fit", "rollout", "TRPO step")):
+            setattr(slbo, name, timed(label, fn))
+        trpo._phase = part
+        best = None
+        for i in range(ROUND_REPEATS + 1):
+            clock.clear()
+            with part("round"):
+                slbo.virtual_training(learner, policy, GOAL, n_inner=1)
+            if i and (best is None or clock["round"] < best["round"]):
+                best = dict(clock)
+        clock.clear()
+        with FlopCounterMode(display=False) as counter:
+            slbo.virtual_training(learner, policy, GOAL, n_inner=1)
+    finally:
+        for name, fn in saved[0].items():
+            setattr(slbo, name, fn)
+        trpo._phase = saved[1]
+    return best, dict(flops)
+
+
+def _round_versus(baseline, device):
+    """The round's best time of the code in `baseline` (a directory) and of the current code, each measured in
+    ROUND_PROCESSES fresh processes, old and new interleaved (a shared machine's load then slows both alike)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    best = {}
+    for family in ROUND_FAMILIES:
+        for _ in range(ROUND_PROCESSES):
+            for version, code in (("old", baseline), ("new", here)):
+                cmd = [sys.executable, "-c", "import bench, json, sys; "
+                       f"print(json.dumps(bench._round_seconds({family!r}, {device!r})))"]
+                env = {**os.environ, "BENCH_CODE": code, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+                done = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"round benchmark of {code} failed: {done.stderr.strip().splitlines()[-1]}")
+                seconds = min(json.loads(done.stdout.strip().splitlines()[-1]))
+                key = (family, version)
+                best[key] = min(best.get(key, float("inf")), seconds)
+    out = {}
+    print(f"  side by side (best of {ROUND_PROCESSES} processes × {ROUND_REPEATS} rounds): old = {baseline}")
+    for family in ROUND_FAMILIES:
+        old, new = best[(family, "old")], best[(family, "new")]
+        out[family] = {"old_s": old, "new_s": new, "ratio": new / old, "met": new / old <= ROUND_TARGET}
+        print(f"    {family:<12} old {old:6.2f} s  new {new:6.2f} s  new/old {new / old:.2f} "
+              f"(target ≤ {ROUND_TARGET}): {'met' if new / old <= ROUND_TARGET else 'NOT met'}")
+    return out
+
+
+def bench_round(device="cpu"):
+    """One VirtualTraining round (Algorithm 1, lines 11-14) at the quick preset on the half-cheetah and the ant: its
+    parts' seconds and FLOPs, and its ratio to the FLOP floor at the machine's measured matmul rate. With
+    BENCH_BASELINE=<dir> (a git worktree of an earlier commit) also the round of that code, timed side by side."""
+    baseline = os.environ.get("BENCH_BASELINE")
+    gemm = _gemm_flops(device)
+    print(f"round (quick preset: {QUICK['slbo']['n_model']} model steps + {QUICK['slbo']['n_policy']} TRPO steps; "
+          f"device {device}, matmul rate {gemm / 1e9:.0f} GFLOP/s)")
+    parts_order = ("model fit", "rollout", "advantages", "policy gradient", "natural gradient", "line search",
+                   "value fit", "TRPO rest")
+    out = {"gemm_flops_s": gemm}
+    for family in ROUND_FAMILIES:
+        clock, flops = _round_parts(family, device)
+        inner = ("advantages", "policy gradient", "natural gradient", "line search", "value fit")
+        clock["TRPO rest"] = clock["TRPO step"] - sum(clock.get(k, 0.0) for k in inner)
+        flops["TRPO rest"] = flops["TRPO step"] - sum(flops.get(k, 0) for k in inner)
+        total_flops = flops["model fit"] + flops["rollout"] + flops["TRPO step"]
+        floor = total_flops / gemm
+        row = {"seconds": clock["round"], "flops": total_flops, "over_floor": clock["round"] / floor,
+               "parts": {k: {"seconds": clock.get(k, 0.0), "gflop": flops.get(k, 0) / 1e9} for k in parts_order}}
+        print(f"  {family}: {clock['round']:.2f} s per round, {total_flops / 1e9:.1f} GFLOP, "
+              f"{row['over_floor']:.1f}× the FLOP floor ({floor:.2f} s)")
+        print(f"    {'part':<17}{'s':>7}{'share':>7}{'GFLOP':>8}{'× floor':>9}")
+        for k in parts_order:
+            s, f = clock.get(k, 0.0), flops.get(k, 0)
+            print(f"    {k:<17}{s:>7.3f}{s / clock['round']:>7.0%}{f / 1e9:>8.2f}"
+                  f"{(s / (f / gemm) if f else float('nan')):>9.1f}")
+        out[family] = row
+    if baseline:
+        out["versus"] = _round_versus(baseline, device)
     return out
 
 

@@ -393,7 +393,7 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
     in_dim = fam.obs_dim + fam.goal_dim
     policy = _policy(fam, cfg, dev, goal_input=True)
     value_fn = ValueFunction(in_dim, cfg.trpo.value_hidden).to(dev)
-    value_fn.optimizer = torch.optim.Adam(value_fn.parameters(), lr=cfg.trpo.vf_lr)
+    value_fn.make_optimizer(cfg.trpo.vf_lr)
     gen = torch.Generator(device=dev).manual_seed(seed)
     rng = np.random.default_rng(seed)
     run = {"iteration": 0, "samples": 0, "log": [], "wall_s": 0.0}

@@ -140,8 +140,7 @@ def _restore(ckpt, seed=None, device="cpu"):
         fit(learner.model, learner.data, 0, learner.dyn)  # 0 Adam steps: makes model.optimizer as fit always does
         learner.model.optimizer.load_state_dict(ckpt["model_opt"])
     if ckpt["value_opt"] is not None:
-        learner.value_fn.optimizer = torch.optim.Adam(learner.value_fn.parameters(), lr=learner.trpo.vf_lr)
-        learner.value_fn.optimizer.load_state_dict(ckpt["value_opt"])
+        learner.value_fn.make_optimizer(learner.trpo.vf_lr).load_state_dict(ckpt["value_opt"])
     if seed is None:
         learner.generator.set_state(ckpt["generator"])
         torch.set_rng_state(ckpt["torch_rng"])

@@ -30,8 +30,8 @@ import smtl
 import tasks
 from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError, Normalizer, VirtualEnv, fit,
                       multi_step_loss)
-from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient,
-                  episode_returns, gae, rollout, trpo_step)
+from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _policy_fisher_product,
+                  _set_flat, conjugate_gradient, episode_returns, gae, rollout, trpo_step)
 
 ALL_FAMILIES = list(tasks.FAMILIES)
 FAMILY_SHIFTS = [(f, s) for f in ALL_FAMILIES for s in tasks.applicable_shifts(f)]
@@ -305,12 +305,15 @@ def test_trpo_conjugate_gradient_solves_spd():
     torch.testing.assert_close(x, torch.linalg.solve(A, b), rtol=1e-8, atol=1e-8)
 
 
-def test_trpo_fisher_vector_product_is_kl_hessian():
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_trpo_fisher_vector_product_is_kl_hessian(activation):
     torch.manual_seed(0)
-    policy = GaussianPolicy(3, 2, hidden=(4,)).double()
+    norm = Normalizer(3).double()
+    norm.update(torch.randn(50, 3, dtype=torch.float64) * 2 + 1)
+    policy = GaussianPolicy(3, 2, hidden=(5, 4), obs_normalizer=norm, activation=activation, slbo_init=False).double()
     with torch.no_grad():
-        policy.log_std.fill_(-0.3)
-    obs = torch.randn(10, 3, dtype=torch.float64)
+        policy.log_std.copy_(torch.tensor([-0.3, 0.4]))
+    obs = torch.randn(10, 3, dtype=torch.float64) * 2
     with torch.no_grad():
         old = policy.dist(obs)
     names = [n for n, _ in policy.named_parameters()]
@@ -326,6 +329,17 @@ def test_trpo_fisher_vector_product_is_kl_hessian():
     kl, params = kl_divergence(old, policy.dist(obs)).mean(), list(policy.parameters())
     torch.testing.assert_close(_fisher_vector_product(kl, params, 0.0)(v), H @ v, rtol=1e-6, atol=1e-9)
     torch.testing.assert_close(_fisher_vector_product(kl, params, 0.1)(v), H @ v + 0.1 * v, rtol=1e-6, atol=1e-9)
+    # TRPO's closed form (Gauss–Newton, activations cached) is the same matrix, damping included
+    torch.testing.assert_close(_policy_fisher_product(policy, obs, 0.1)(v), H @ v + 0.1 * v, rtol=1e-6, atol=1e-9)
+    # and in float32 on a batch of a TRPO step's size it equals double backprop, without building a graph
+    policy, obs = policy.float(), obs.float().repeat(400, 1)  # (4000, 3)
+    norm.float()  # shared, not a submodule of the policy
+    with torch.no_grad():
+        old = policy.dist(obs)
+    kl, params = kl_divergence(old, policy.dist(obs)).mean(), list(policy.parameters())
+    Fv = _policy_fisher_product(policy, obs, 0.1)(v.float())
+    torch.testing.assert_close(Fv, _fisher_vector_product(kl, params, 0.1)(v.float()), rtol=1e-5, atol=1e-6)
+    assert Fv.grad_fn is None
 
 
 def _dist_at(policy, params, obs):
@@ -692,7 +706,11 @@ def test_dynamics_virtual_env_scores_with_task_functions(family):
     torch.testing.assert_close(batch["rew"], r)
     torch.testing.assert_close(batch["terminal"], fam.done(batch["next_obs"]).float())
     assert batch["mask"].eq(1).all()
-    # inside an episode the states chain; after a termination the next episode starts from the real start states
+    # VirtualEnv predicts with the folded model (DynamicsModel.folded): what the model's forward predicts
+    with torch.no_grad():
+        torch.testing.assert_close(batch["next_obs"], model(batch["obs"], batch["act"]), rtol=1e-5, atol=1e-5)
+    # inside an episode the states chain (trpo_step reads V(s_{t+1}) off the next step's V(s_t) there); after a
+    # termination the next episode starts from the real start states
     chained = batch["ep_end"][:, :-1] == 0  # (6, 39)
     torch.testing.assert_close(batch["next_obs"][:, :-1][chained], batch["obs"][:, 1:][chained])
     restarts = batch["obs"][:, 1:][~chained]  # (n_restarts, obs_dim)
@@ -710,6 +728,22 @@ def test_dynamics_virtual_env_scores_with_task_functions(family):
         assert torch.equal(term, fam.done(s_next)) and not trunc.any()
         if t + 1 < 40:
             torch.testing.assert_close(obs, batch["obs"][:, t + 1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("family", ["humanoid-vel", "cheetah-vel"])
+def test_dynamics_folded_model_equals_forward(family):
+    fam = tasks.get_family(family)
+    s0 = torch.as_tensor(tasks.initial_states(fam, 64, seed=0), dtype=torch.float32)  # (64, obs_dim)
+    model = _random_model(fam, s0, out_scale=0.3)
+    with torch.no_grad():
+        model.diff_norm.mean.normal_()  # a drift μ_Δ and a scale σ_Δ that both matter
+        model.diff_norm.std.uniform_(0.5, 2.0)
+    low, high = torch.as_tensor(fam.act_low).float(), torch.as_tensor(fam.act_high).float()  # the humanoid's ±0.4
+    a = low + (high - low) * torch.rand(64, fam.act_dim)  # (64, act_dim) inside the box
+    with torch.no_grad():
+        folded = model.folded_forward(model.folded(), s0, a)  # (64, obs_dim)
+        torch.testing.assert_close(folded, model(s0, a), rtol=1e-5, atol=1e-5)
+        assert (folded - s0).abs().max() > 0.1  # the prediction moved: the comparison is not s0 against s0
 
 
 @pytest.mark.parametrize("family", ["ant-vel", "humanoid-vel"])
