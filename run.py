@@ -37,24 +37,29 @@ ALGOS = ("smtl", "smtl-active", "maml", "oracle")
 CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
            "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
 # Presets: overrides of the paper's values. `paper` is the Appendix. `quick` fits python run.py --env cheetah in
-# about 23 minutes on a 2-core CPU (bench.py measures SLBO and SMTL with it); `smoke` checks the pipeline in a minute.
+# about 20 minutes on a 2-core CPU (bench.py measures SLBO and SMTL with it); `smoke` checks the pipeline in a minute.
 # NOTE (differs from paper): `quick` keeps the paper's real samples per stage (4,000 / 8,000) and virtual batch, but
 # spends the virtual training differently, because with the Appendix's 20 × (100 model + 40 TRPO steps at max KL
 # 0.01) per stage the policy exploits the young model (single-task SLBO: |v − g| 0.257 after 40,000 samples, 75 min;
-# bench.py) while fewer, larger TRPO steps reach ≤ 0.2 on 3 of 3 seeds within 24,000 samples, < 2 min each:
-# per round 300 model steps + 20 TRPO steps of max KL 0.05; a 200 × 200 model with Adam lr 3e-3 (the 500 × 500 at
-# 1e-3 met 0.2 on 1 of 2 seeds); the value function fitted for 2 passes in minibatches of 512 (SLBO: 5 passes of 64,
-# 80% of a TRPO step's time). The oracle, trained on real samples, keeps the paper's TRPO (one value pass): with the
-# larger steps model-free TRPO did worse (bench.py trpo_mf). MAML's meta-step uses max_kl 0.05, because at 0.01 a
-# laptop budget of 1.6M samples leaves the meta-policy's σ where it started and one adaptation step changes nothing.
+# bench.py) while fewer, larger TRPO steps reach ≤ 0.2 on 3 of 3 seeds within 24,000 samples, ~1 min each.
 PRESETS = {
     "paper": {"n_goals": 40},
-    "quick": {"n_goals": 8,
-              "smtl": dict(n_tasks=10, n_warmup=20, n_inner_adapt=5),
-              "slbo": dict(n_model=300, n_policy=20),
-              "dyn": dict(hidden=(200, 200), lr=3e-3),
-              "trpo": dict(max_kl=0.05, vf_epochs=2, vf_batch=512),
+    "quick": {"n_goals": 8,  # a panel in about an hour on 2 cores; the intervals are wide
+              "smtl": dict(n_tasks=10,  # the paper trains on 100 tasks
+                           n_warmup=20,  # rounds of warm-up per task (paper 40): each round below is larger
+                           n_inner_adapt=5),  # rounds after each real collection at adaptation
+              "slbo": dict(n_model=300,  # model steps per round (paper 100): the model must stay ahead of the policy
+                           n_policy=20),  # TRPO steps per round (paper 40), each 5× larger (max_kl below)
+              "dyn": dict(hidden=(200, 200),  # the paper's 500 × 500 at lr 1e-3 met bench.py's bar on 1 of 2 seeds
+                          lr=3e-3),
+              "trpo": dict(max_kl=0.05,  # fewer, larger policy steps (paper 0.01)
+                           vf_epochs=1, vf_batch=512,  # one pass of 512 (SLBO: 5 of 64, 80 % of a TRPO step's time)
+                           fvp_subsample=5),  # F on every 5th state, as OpenAI baselines' TRPO: CG costs a fifth
+              # MAML's meta-step: at max_kl 0.01 a laptop budget of 1.6M samples leaves the meta-policy's σ where it
+              # started and one adaptation step changes nothing
               "maml": dict(n_iters=80, meta_batch=10, n_rollouts=5, max_kl=0.05),
+              # the oracle trains on real samples with the paper's TRPO: with the larger steps model-free TRPO did
+              # worse (bench.py trpo_mf)
               "oracle": dict(n_iters=300, trpo=dict(vf_epochs=1))},
     "smoke": {"n_goals": 2,
               "smtl": dict(n_tasks=2, n_warmup=1, n_inner_adapt=1, n_slbo_adapt=1, n_eval_episodes=1),
