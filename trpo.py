@@ -190,24 +190,26 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
     with torch.no_grad():
         sigma_eps = torch.zeros(horizon, n, act_dim, device=dev) if deterministic else \
             torch.randn(horizon, n, act_dim, generator=generator, device=dev) * policy.log_std.exp()
+    # per step views of the buffers, made once (indexing them inside the loop would cost an op per step each)
+    sigma_eps_t, A_pi_t, A_t = sigma_eps.unbind(0), A_pi.unbind(0), A.unbind(0)  # (n_envs, act_dim) each
     # inference mode: the hot loop's many small ops skip autograd bookkeeping; the stacks below are ordinary tensors
     with torch.inference_mode():
         s = to_t(obs)  # (n_envs, obs_dim)
         for t in range(horizon):
             S.append(s)
-            u = torch.add(policy(s), sigma_eps[t], out=A_pi[t])  # (n_envs, act_dim)
+            u = torch.add(policy(s), sigma_eps_t[t], out=A_pi_t[t])  # (n_envs, act_dim)
             if noise is not None:
                 u = u + torch.as_tensor(noise(), dtype=torch.float32, device=dev)  # (n_envs, act_dim)
             # a = mid + clip(u, −1, 1) · half
             if rescale:
-                torch.addcmul(mid, torch.clamp(u, -1.0, 1.0), half, out=A[t])
+                torch.addcmul(mid, torch.clamp(u, -1.0, 1.0), half, out=A_t[t])
             else:
-                torch.clamp(u, -1.0, 1.0, out=A[t])
+                torch.clamp(u, -1.0, 1.0, out=A_t[t])
             if model_env:
-                s_next, term, trunc = env.predict(A[t])  # s_{t+1}, d_t, time limit (n_envs, ·)
+                s_next, term, trunc = env.predict(A_t[t])  # s_{t+1}, d_t, time limit (n_envs, ·)
                 s = env.restart(term, trunc) if not one_episode and t + 1 < horizon else s_next
             else:
-                obs, rew, term, trunc, info = env.step(A[t].cpu().numpy() if is_np else A[t])
+                obs, rew, term, trunc, info = env.step(A_t[t].cpu().numpy() if is_np else A_t[t])
                 s = s_next = to_t(obs)
                 R.append(to_t(rew))
                 if "_final_obs" in info:  # SAME_STEP autoreset: obs is already the next episode's s_0
@@ -244,13 +246,14 @@ def gae(rew, values, next_values, terminal, ep_end, gamma, lam):
     limit or the row's end; the λ-recursion stops at every episode end, so an in-row reset starts afresh."""
     # δ_t = r_t + γ (1 − d_t) V(s_{t+1}) − V(s_t)
     delta = rew + gamma * (1.0 - terminal) * next_values - values  # (n_envs, horizon)
-    adv = torch.zeros_like(delta)  # (n_envs, horizon)
-    last = torch.zeros_like(delta[:, 0])  # (n_envs,)  Â_{t+1}
     keep = gamma * lam * (1.0 - ep_end)  # (n_envs, horizon)  γλ, or 0 where the episode ends at t
-    for t in reversed(range(delta.shape[1])):
+    # per step t the columns δ_t, γλ(1 − e_t) (n_envs,) as views, made in one op each: the loop is one op per step
+    deltas, keeps = delta.unbind(1), keep.unbind(1)
+    adv = [torch.zeros_like(deltas[0])]  # Â_H = 0, then Â_{H−1}, …, Â_0 (n_envs,) each
+    for t in reversed(range(len(deltas))):
         # Â_t = δ_t + γλ (1 − e_t) Â_{t+1}
-        last = delta[:, t] + keep[:, t] * last
-        adv[:, t] = last
+        adv.append(torch.addcmul(deltas[t], keeps[t], adv[-1]))
+    adv = torch.stack(adv[:0:-1], 1)  # (n_envs, horizon)
     return adv, adv + values
 
 
@@ -338,7 +341,7 @@ def _fit_value(value_fn, obs, returns, cfg, optimizer):
     for _ in range(cfg.vf_epochs):
         losses = []
         for idx in torch.randperm(len(obs), device=obs.device).split(cfg.vf_batch):
-            loss = F.mse_loss(value_fn(obs[idx]), returns[idx])
+            loss = F.mse_loss(value_fn(obs.index_select(0, idx)), returns.index_select(0, idx))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
