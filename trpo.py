@@ -156,7 +156,7 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
 
     Actions: the policy acts in u ∈ [−1, 1]^act_dim (a sample u ~ π(·|s), plus `noise()` if given, e.g. OU, then
     clipped); the env receives a = mid + u·half, the env's action box [mid − half, mid + half] (SLBO's
-    rescale_action; the identity on the half-cheetah's and the ant's [−1, 1]). `generator` (on the policy's device) drives the
+    rescale_action; the identity on the half-cheetah's and the ant's [−1, 1]). `generator` (on any device) drives the
     policy's sampling.
 
     | key      | shape                     | meaning                                                              |
@@ -186,10 +186,12 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
     model_env = hasattr(env, "predict") and hasattr(env, "score")
     if noise is not None:
         noise.reset()
-    # u_t = μ_θ(s_t) + σ ε_t, ε_t ~ N(0, I), all drawn up front (σ is fixed during a rollout): a lean loop
+    # u_t = μ_θ(s_t) + σ ε_t, ε_t ~ N(0, I), all drawn up front (σ is fixed during a rollout): a lean loop. ε comes
+    # from the generator's device (a Learner's generator is on the CPU) to the policy's.
+    eps_dev = dev if generator is None else generator.device
     with torch.no_grad():
         sigma_eps = torch.zeros(horizon, n, act_dim, device=dev) if deterministic else \
-            torch.randn(horizon, n, act_dim, generator=generator, device=dev) * policy.log_std.exp()
+            torch.randn(horizon, n, act_dim, generator=generator, device=eps_dev).to(dev) * policy.log_std.exp()
     # per step views of the buffers, made once (indexing them inside the loop would cost an op per step each)
     sigma_eps_t, A_pi_t, A_t = sigma_eps.unbind(0), A_pi.unbind(0), A.unbind(0)  # (n_envs, act_dim) each
     # inference mode: the hot loop's many small ops skip autograd bookkeeping; the stacks below are ordinary tensors
