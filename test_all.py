@@ -493,9 +493,10 @@ def test_trpo_rollout_resets_in_place_and_rescales_actions(backend):
     assert batch["ep_end"].sum(1).eq(1).all()  # one episode end per row
 
 
-def test_trpo_learns_point_mass():
+@pytest.mark.parametrize("preset", ["paper", "quick"])  # quick: larger steps, F on every 5th state, one V pass
+def test_trpo_learns_point_mass(preset):
     torch.manual_seed(0)
-    env, cfg = _TorchPointMass(20), TRPOConfig()
+    env, cfg = _TorchPointMass(20), TRPOConfig(**run.PRESETS[preset].get("trpo", {}))
     policy, vf = GaussianPolicy(2, 2), ValueFunction(2)
     gen = torch.Generator().manual_seed(0)
     returns = []
