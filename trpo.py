@@ -293,10 +293,11 @@ def _fisher_vector_product(kl, params, damping):
 def _policy_fisher_product(policy, s, damping):
     """v ↦ (F + c·I) v for a GaussianPolicy at its current θ on states s (N, obs_dim), in closed form; exact.
 
-    The mean KL's Hessian at θ_old is the Fisher matrix of the Gaussian (a Gauss–Newton product): with J_n = ∂μ_θ(s_n)/∂θ_μ
-    and Σ = diag σ², F = blockdiag((1/N) Σ_n J_nᵀ Σ⁻¹ J_n, 2·I) over (θ_μ, log σ). The network's activations are computed
-    once here; each product is then one forward-mode pass (J v) and one backward pass (Jᵀ w) through the small MLP,
-    about a third of the operations of double backprop (_fisher_vector_product), which MAML still needs."""
+    The mean KL's Hessian at θ_old is the Gaussian's Fisher matrix (a Gauss–Newton product): with Σ = diag σ² and
+    J_n = ∂μ_θ(s_n)/∂θ_μ, F = blockdiag((1/N) Σ_n J_nᵀ Σ⁻¹ J_n, 2·I) over (θ_μ, log σ). The network's activations
+    are computed once here; each product is then one forward-mode pass (J v) and one backward pass (Jᵀ w) through
+    the small MLP, about a third of the operations of double backprop (_fisher_vector_product), which MAML still
+    needs. Layers are numbered from 1 in the comments, from 0 in the code."""
     W = [layer.weight.detach() for layer in policy.mu]  # W_l (width_l, width_{l-1}); detached: F v builds no graph
     with torch.no_grad():
         norm = policy._obs_normalizer[0]
@@ -304,7 +305,7 @@ def _policy_fisher_product(policy, s, damping):
         for layer in policy.mu[:-1]:
             h.append(policy._act_fn(F.linear(h[-1], layer.weight, layer.bias)))
         # φ'(z_l) from φ's output: tanh' = 1 − h², relu' = [h > 0]
-        dphi = [1 - x * x if policy.activation == "tanh" else (x > 0).float() for x in h[1:]]  # (N, width_l) each
+        dphi = [1 - x * x if policy.activation == "tanh" else (x > 0).to(x.dtype) for x in h[1:]]  # (N, width_l) each
         inv_var = torch.exp(-2 * policy.log_std.detach()) / len(s)  # (act_dim,)  Σ⁻¹ / N
     shapes = [p.shape for p in policy.parameters()]  # log σ (own parameters come first), W_1, b_1, ..., W_L, b_L
 
