@@ -37,7 +37,7 @@ ALGOS = ("smtl", "smtl-active", "maml", "oracle")
 CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
            "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
 # Presets: overrides of the paper's values. `paper` is the Appendix. `quick` fits python run.py --env cheetah in
-# about 20 minutes on a 2-core CPU (bench.py measures SLBO and SMTL with it); `smoke` checks the pipeline in a minute.
+# about 15 minutes on a 2-core CPU (bench.py measures SLBO and SMTL with it); `smoke` checks the pipeline in a minute.
 # NOTE (differs from paper): `quick` keeps the paper's real samples per stage (4,000 / 8,000) and virtual batch, but
 # spends the virtual training differently, because with the Appendix's 20 × (100 model + 40 TRPO steps at max KL
 # 0.01) per stage the policy exploits the young model (single-task SLBO: |v − g| 0.257 after 40,000 samples, 75 min;
