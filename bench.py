@@ -16,10 +16,10 @@ BENCH_BASELINE=<dir> times it beside the code in <dir> (a git worktree of an ear
 import contextlib
 import datetime
 import json
-import subprocess
 import multiprocessing as mp
 import os
 import platform
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +39,7 @@ import run
 import slbo
 import smtl
 import tasks
+import trpo
 from dynamics import DynamicsConfig, DynamicsModel, Normalizer, VirtualEnv
 from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
 
@@ -63,12 +64,14 @@ DYN, TRPO = DynamicsConfig(**QUICK["dyn"]), TRPOConfig(**QUICK["trpo"])
 SLBO_CFG = slbo.SLBOConfig(n_inner=QUICK["smtl"]["n_inner_adapt"], **QUICK["slbo"])  # 5 rounds after each collection
 SMTL_CFG = smtl.SMTLConfig(**{**QUICK["smtl"], "n_tasks": SMTL_TASKS})
 SMTL_SLBO = smtl.slbo_config_for(SMTL_FAMILY, **QUICK["slbo"])
-# MAML at the quick preset (max_kl 0.05, run.py's NOTE: with 0.01 this budget of 1.6M samples, also as 40 iterations
-# × 10 tasks × 10 rollouts, meta-learns too little for one step to change anything: -207.5 -> -207.8)
 ROUND_FAMILIES = ("cheetah-vel", "ant-vel")  # one VirtualTraining round on each (4,000 and 8,000 virtual samples)
 ROUND_REPEATS = 3  # timed rounds per process (after one warm-up round); the best counts, as in _rates
 ROUND_PROCESSES = 3  # processes per code version, old and new interleaved
 ROUND_TARGET = 0.5  # the round's time, new / old
+# trpo_step's labelled phases (trpo._phase), inside the "TRPO step" part of a round
+ROUND_PHASES = ("advantages", "policy gradient", "natural gradient", "line search", "value fit")
+# MAML at the quick preset (max_kl 0.05, run.py's NOTE: with 0.01 this budget of 1.6M samples, also as 40 iterations
+# × 10 tasks × 10 rollouts, meta-learns too little for one step to change anything: -207.5 -> -207.8)
 MAML_CFG = maml.MAMLConfig(**QUICK["maml"])  # 80 iterations × 10 tasks × 5 rollouts × 2 = 1.6M samples, ~4.5 min
 ORACLE_CFG = maml.OracleConfig(n_iters=400)  # 1.6M samples, ~5 min
 
@@ -340,7 +343,6 @@ def _round_parts(family, device):
     """One round of the current code split into parts: seconds (of the best of ROUND_REPEATS rounds after a warm-up)
     and matmul FLOPs (of one more round, counted by FlopCounterMode). The parts are slbo's calls of fit, rollout and
     trpo_step, and trpo_step's labelled phases (trpo._phase, swapped here for a timer)."""
-    import trpo
     learner, policy = _round_learner(family, device)
     clock, flops, counter = {}, {}, None
 
@@ -389,7 +391,7 @@ def _round_versus(baseline, device):
     for family in ROUND_FAMILIES:
         for _ in range(ROUND_PROCESSES):
             for version, code in (("old", baseline), ("new", here)):
-                cmd = [sys.executable, "-c", "import bench, json, sys; "
+                cmd = [sys.executable, "-c", "import bench, json; "
                        f"print(json.dumps(bench._round_seconds({family!r}, {device!r})))"]
                 env = {**os.environ, "BENCH_CODE": code, "OMP_NUM_THREADS": str(torch.get_num_threads())}
                 done = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True)
@@ -416,14 +418,12 @@ def bench_round(device="cpu"):
     gemm = _gemm_flops(device)
     print(f"round (quick preset: {QUICK['slbo']['n_model']} model steps + {QUICK['slbo']['n_policy']} TRPO steps; "
           f"device {device}, matmul rate {gemm / 1e9:.0f} GFLOP/s)")
-    parts_order = ("model fit", "rollout", "advantages", "policy gradient", "natural gradient", "line search",
-                   "value fit", "TRPO rest")
+    parts_order = ("model fit", "rollout", *ROUND_PHASES, "TRPO rest")
     out = {"gemm_flops_s": gemm}
     for family in ROUND_FAMILIES:
         clock, flops = _round_parts(family, device)
-        inner = ("advantages", "policy gradient", "natural gradient", "line search", "value fit")
-        clock["TRPO rest"] = clock["TRPO step"] - sum(clock.get(k, 0.0) for k in inner)
-        flops["TRPO rest"] = flops["TRPO step"] - sum(flops.get(k, 0) for k in inner)
+        clock["TRPO rest"] = clock["TRPO step"] - sum(clock.get(k, 0.0) for k in ROUND_PHASES)
+        flops["TRPO rest"] = flops["TRPO step"] - sum(flops.get(k, 0) for k in ROUND_PHASES)
         total_flops = flops["model fit"] + flops["rollout"] + flops["TRPO step"]
         floor = total_flops / gemm
         row = {"seconds": clock["round"], "flops": total_flops, "over_floor": clock["round"] / floor,
