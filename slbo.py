@@ -93,7 +93,8 @@ class Learner:
     def new_policy(self):
         """A freshly initialised π_θ (Algorithm 1 line 4) that shares φ's state normaliser."""
         f = self.family
-        return GaussianPolicy(f.obs_dim, f.act_dim, self.trpo.policy_hidden, self.model.obs_norm).to(self.device)
+        return GaussianPolicy(f.obs_dim, f.act_dim, self.trpo.policy_hidden, self.model.obs_norm,
+                              slbo_init=self.trpo.slbo_init).to(self.device)
 
 
 def collect(learner, policy, goal, n_samples, shift=None):

@@ -423,6 +423,10 @@ def test_trpo_policy_starts_with_mean_actions_near_zero():
     norms = policy.mu[-1].weight.norm(dim=1)  # SLBO's normc: each output unit's weights have norm 0.01
     torch.testing.assert_close(norms, torch.full_like(norms, 0.01))
     assert GaussianPolicy(45, 17, slbo_init=False)(torch.randn(1000, 45)).abs().max() > 0.2  # MAML's: PyTorch's
+    # the SLBO/SMTL learner's policies follow TRPOConfig.slbo_init (the quick preset turns it off)
+    for slbo_init, small in ((True, True), (False, False)):
+        learner = slbo.Learner("cheetah-vel", slbo.SLBOConfig(n_init_states=10), trpo=TRPOConfig(slbo_init=slbo_init))
+        assert (learner.new_policy().mu[-1].weight.norm(dim=1) < 0.011).all() == small
 
 
 def test_trpo_kl_of_policy_with_itself_is_zero():
@@ -628,6 +632,18 @@ def test_dynamics_fits_linear_system(one_thread):
             err = (model(test.obs, test.act) - test.next_obs).norm(dim=1).mean()
             return (err / (test.next_obs - test.obs).norm(dim=1).mean()).item()
 
+    # fit draws all its minibatches at once: the same windows as one draw per step, so the same model
+    twin = copy.deepcopy(model)
+    fit(model, data, 3, cfg, generator=torch.Generator().manual_seed(1))
+    opt, g = torch.optim.Adam(twin.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay), torch.Generator().manual_seed(1)
+    for _ in range(3):
+        loss = multi_step_loss(twin, *data.sample(cfg.batch_size, cfg.k, g))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(twin.parameters(), cfg.grad_clip)
+        opt.step()
+    for p, q in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(p, q)
     before = held_out_error()
     first = fit(model, data, 50, cfg, generator=gen)
     fit(model, data, 350, cfg, generator=gen)
@@ -853,7 +869,7 @@ def test_slbo_stage_on_a_falling_body_spends_exactly_n_collect(family, one_threa
 
 def test_slbo_reduces_cheetah_velocity_error(one_thread):
     # SLBO at run.py's quick preset, as bench.py measures it: the paper's 4000 real and 4000 virtual samples per
-    # batch, 5 × (300 model + 20 TRPO) updates per stage instead of 20 × (100 + 40), a smaller model, larger steps
+    # batch, 5 × (250 model + 20 TRPO) updates per stage instead of 20 × (100 + 40), a smaller model, larger steps
     quick = run.PRESETS["quick"]
     cfg = slbo.SLBOConfig(n_inner=5, n_init_states=200, **quick["slbo"])
     dyn, trpo_cfg = DynamicsConfig(**quick["dyn"]), TRPOConfig(**quick["trpo"])
@@ -1308,6 +1324,7 @@ def test_run_configs_layer_paper_preset_and_flags():
     (["--smtl-active-q", "1.5"], "--smtl-active-q must be a finite number [0, 1]"),
     (["--maml-ls-backtrack", "1"], "--maml-ls-backtrack must be a finite number (0, 1)"),
     (["--dyn-k", "0"], "--dyn-k must be a finite number >= 1"),
+    (["--trpo-slbo-init", "maybe"], "expected true or false"),
     (["--slbo-n-collect", "300"], "must be a positive multiple of the horizon 200"),
     (["--device", "tpu9"], "--device tpu9: torch"),
     (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "cuda:99"], "cannot use it here"),

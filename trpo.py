@@ -46,6 +46,8 @@ class TRPOConfig:
     vf_epochs: int = _hp(5, "value-function passes over the batch per TRPO step (SLBO's n_vf_iters = 5)", ">= 0")
     vf_batch: int = _hp(64, "value-function minibatch size (SLBO's 64)", ">= 1")
     policy_hidden: tuple = _hp((32, 32), "policy MLP hidden widths (tanh)")
+    slbo_init: bool = _hp(True, "SLBO/SMTL policy init as SLBO's: normc rows, the output layer's of norm 0.01 "
+                                "(false: PyTorch's default)")
     value_hidden: tuple = _hp((64, 64), "value MLP hidden widths (tanh)")
 
 
