@@ -246,8 +246,8 @@ def fit(model, data, n_steps, cfg=DynamicsConfig(), optimizer=None, generator=No
                                                fused=True)
         optimizer = model.optimizer
     total = torch.zeros((), device=data.device)
-    # All n_steps minibatches in one draw and one gather (a step is overhead-bound: per-step sampling cost 7 % of it).
-    # Exact: the generator yields the same numbers in one draw as in n_steps draws, so the windows are the same.
+    # All n_steps minibatches in one draw and one gather (a step is overhead-bound: drawing per step cost ~5 % of a
+    # fit). Exact: the generator yields the same numbers in one draw as in n_steps draws, so the windows are the same.
     windows = data.sample(n_steps * cfg.batch_size, cfg.k, generator) if n_steps else ()  # (n_steps·B, ·, ·) each
     for obs_seq, act_seq in zip(*(x.split(cfg.batch_size) for x in windows)):  # (B, k+1, obs_dim), (B, k, act_dim)
         loss = multi_step_loss(model, obs_seq, act_seq)
