@@ -1302,8 +1302,10 @@ def test_run_configs_layer_paper_preset_and_flags():
     assert c["slbo"].n_collect == 4000 and c["slbo"].n_policy == 20 and c["smtl"].n_warmup == 20
     # SMTL's virtual training takes the preset's TRPO; the oracle, trained on real samples, the paper's
     assert c["trpo"].max_kl == 0.05 and c["oracle"].trpo == TRPOConfig(vf_epochs=1)
+    assert not c["trpo"].slbo_init and c["slbo"].n_model == 250  # the quick preset's own policy init and model steps
     c = run._check(run._parser().parse_args(["--env", "ant", "--trpo-max-kl", "0.02", "--preset", "paper"])).configs
     assert c["slbo"].n_collect == 8000 and c["smtl"] == smtl.SMTLConfig()  # the ant's batch; the Appendix otherwise
+    assert c["trpo"].slbo_init  # the paper preset keeps SLBO's normc init
     assert c["trpo"].max_kl == 0.02 == c["oracle"].trpo.max_kl  # a --trpo-* flag reaches both
 
 
