@@ -3,7 +3,8 @@
 `throughput` times real and virtual (learned-model) rollouts and checks that a virtual TRPO batch costs little more
 than the model's forward passes; `slbo` counts the real samples single-task SLBO (Algorithm 1, lines 6-14) needs to
 track a goal velocity; `trpo_mf` counts those model-free TRPO needs on the same task (≥ 10× SLBO's: Sec. 5.1's claim);
-`smtl` trains Algorithm 1 on 20 tasks (3 seeds), measures zero-shot warm-up and 3-stage adaptation on held-out goals (Eq. 6);
+`smtl` trains Algorithm 1 on 20 tasks from 3 seeds and measures zero-shot warm-up and 3-stage adaptation on held-out
+goals (Eq. 6);
 `maml` meta-trains MAML-TRPO and the oracle on a laptop budget and shows MAML's adaptation signature (Sec. 5.2);
 `round` splits one VirtualTraining round (Algorithm 1, lines 11-14) into its parts, with their FLOPs, and with
 BENCH_BASELINE=<dir> times it beside the code in <dir> (a git worktree of an earlier commit).
@@ -306,8 +307,9 @@ def bench_smtl(device="cpu", workers=2):
         train_s = time.perf_counter() - t0
         jobs = [(path, goal, i) for path, _, _ in trained for i, goal in enumerate(goals)]
         curves = list(tqdm(pool.map(_smtl_adapt_goal, *zip(*jobs)), total=len(jobs), desc="smtl: adapting"))
-    err = np.array([[p["vel_err"] for p in c] for c in curves]).reshape(len(SMTL_SEEDS), len(goals), -1)
-    ret = np.array([[p["return"] for p in c] for c in curves]).reshape(len(SMTL_SEEDS), len(goals), -1)
+    shape = (len(SMTL_SEEDS), len(goals), -1)
+    err = np.array([[p["vel_err"] for p in c] for c in curves]).reshape(shape)  # (n_seeds, n_goals, 1 + n_slbo)
+    ret = np.array([[p["return"] for p in c] for c in curves]).reshape(shape)  # (n_seeds, n_goals, 1 + n_slbo)
     mean = err.mean((0, 1))  # (1 + n_slbo,)  over training seeds and goals
     out = {"seeds": list(SMTL_SEEDS), "train_samples": trained[0][1], "s_per_task": [t[2] for t in trained],
            "train_wall_s": train_s, "adapt_wall_s": time.perf_counter() - t0 - train_s, "workers": workers,
