@@ -268,11 +268,12 @@ def _episode_return(batch):
     return episode_returns(batch).mean().item()
 
 
-def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, progress=True):
+def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, progress=True, callback=None):
     """MAML-TRPO meta-training (Finn et al. 2017, Algorithm 3 with TRPO as the meta-optimiser) on real rollouts.
     Each meta-iteration: sample meta_batch goals; n_rollouts rollouts per task with θ (one vector env for all tasks);
     Eq. (3) per task; n_rollouts rollouts per task with θ'_i; TRPO meta-update. Every rollout step is counted as a
-    real sample. With `checkpoint`, resumes from that file if it exists and rewrites it atomically every iteration.
+    real sample. With `checkpoint`, resumes from that file if it exists and rewrites it atomically every iteration;
+    callback(log), if given, is called after every iteration, once the checkpoint is written.
     Returns dict(policy, samples, log (one dict per meta-iteration), wall_s)."""
     fam, dev = tasks.get_family(family), torch.device(device)
     torch.manual_seed(seed)  # the policy's initialisation
@@ -320,6 +321,8 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
             _save(checkpoint, {"format": CHECKPOINT_FORMAT, "kind": "maml", "family": fam.name, "seed": seed,
                                "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "generator": gen.get_state(),
                                "rng": rng.bit_generator.state})
+        if callback:
+            callback(run["log"])
     if env is not None:
         env.close()
     return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"]}
@@ -384,10 +387,11 @@ def _with_goals(batch, goals):
     return {**batch, "obs": torch.cat([batch["obs"], g], -1), "next_obs": torch.cat([batch["next_obs"], g], -1)}
 
 
-def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=None, progress=True):
+def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=None, progress=True, callback=None):
     """The oracle of Section 5.2: TRPO (trpo.trpo_step, with a value function over [s, ψ]) on batches of n_samples real
     samples whose rollouts each have their own goal ψ ~ p(ψ), given to the policy as an input. Checkpoints and resumes
-    as meta_train. Returns dict(policy (GaussianPolicy over [s, ψ]), samples, log, wall_s)."""
+    as meta_train (and calls callback(log) likewise).
+    Returns dict(policy (GaussianPolicy over [s, ψ]), samples, log, wall_s)."""
     fam, dev = tasks.get_family(family), torch.device(device)
     torch.manual_seed(seed)  # initialisations; then the value function's minibatch order (global RNG, saved below)
     in_dim = fam.obs_dim + fam.goal_dim
@@ -429,6 +433,8 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
                                "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
                                "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
                                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
+        if callback:
+            callback(run["log"])
     if env is not None:
         env.close()
     return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"]}

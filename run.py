@@ -1,28 +1,35 @@
-"""One command per figure of the paper: train SMTL, MAML and the oracle, adapt them to held-out tasks, plot.
+"""One command per panel or figure of the paper: train SMTL, MAML and the oracle, adapt them to held-out tasks, plot.
 
 Stages (Section 5.1): `train` (Algorithm 1 for SMTL; MAML-TRPO; the task-conditioned oracle), `adapt` (each algorithm
 on the same held-out goals: SMTL's Eq. (6), MAML's policy-gradient steps of Eq. (3), the oracle as is) and `plot`
-(mean real return vs real samples with bootstrap 95% intervals, Figures 1-3). Every stage is cached in the output
-directory: re-running skips finished work and an interrupted run resumes.
+(mean real return vs real samples with bootstrap 95% intervals; figures.py). Nothing is done twice: trained models
+live in <root>/models, keyed by body, task family, seed and settings, and every experiment that needs one reuses it
+(Figure 2 adapts Figure 1's trainings; Figure 3's 20-task runs resume its 5-task ones); each adapted goal is a file.
+Re-running skips finished work and an interrupted run resumes.
 
     python run.py --env cheetah                                  # Figure 1a at the quick preset
-    python run.py --env ant --task fwd-back --shift crippled     # Figure 2d
-    python run.py --env ant --task vel2d --active estimated --smtl-n-tasks 20 --algos smtl,smtl-active   # Fig. 3b
+    python run.py --env ant --task fwd-back --shift crippled     # Figure 2d, reusing 1d's trainings
+    python run.py --figure 1 --seeds 0,1,2                       # every panel of Figure 1, three seeds each
 """
 import argparse
+import copy
+import csv
 import dataclasses
+import hashlib
 import json
 import math
 import multiprocessing as mp
 import os
+import re
+import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+import figures
 import maml
 import smtl
 import tasks
@@ -32,7 +39,8 @@ from trpo import TRPOConfig
 
 TASKS = {"vel": "goal velocity in [0, b]", "vel-full": "goal velocity in [-b, b]",
          "fwd-back": "run forward or backward", "vel2d": "2-D goal velocity (ant)"}
-ALGOS = ("smtl", "smtl-active", "maml", "oracle")
+# algorithm -> SMTL's task selection (Section 4.4): plain SMTL, or active with the true or the estimated rating
+ALGOS = {"smtl": "off", "smtl-active-true": "true", "smtl-active-estimated": "estimated", "maml": None, "oracle": None}
 # Every hyperparameter group: a dataclass whose fields (paper defaults, one-line help) become --<group>-<field> flags.
 CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
            "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
@@ -69,14 +77,15 @@ PRESETS = {
               # worse (bench.py trpo_mf)
               "oracle": dict(n_iters=300, trpo=dict(vf_epochs=1))},
     "smoke": {"n_goals": 2,
-              "smtl": dict(n_tasks=2, n_warmup=1, n_inner_adapt=1, n_slbo_adapt=1, n_eval_episodes=1),
+              # 2 warm-up rounds and 2 snapshots: the fewest the estimated rating can compare
+              "smtl": dict(n_tasks=2, n_warmup=2, n_snapshots=2, n_inner_adapt=1, n_slbo_adapt=1, n_eval_episodes=1),
               "slbo": dict(n_collect=400, n_trpo=400, n_model=20, n_policy=2, n_init_states=50),
               "dyn": dict(hidden=(64, 64)),
               "trpo": dict(vf_epochs=1),
               "maml": dict(n_iters=2, meta_batch=2, n_rollouts=2),
               "oracle": dict(n_iters=2, n_samples=400, trpo=dict(vf_epochs=1))},
 }
-IDENTITY = ("env", "task", "shift", "active", "preset", "seed", "n_goals", "configs")  # what names an experiment
+IDENTITY = ("env", "task", "shift", "preset", "n_goals", "configs")  # what names an experiment (its seeds are subfolders)
 # The domains a hyperparameter field may declare (its metadata "domain"); every number must also be finite.
 DOMAINS = {"> 0": lambda x: x > 0, ">= 0": lambda x: x >= 0, ">= 1": lambda x: x >= 1,
            "[0, 1]": lambda x: 0 <= x <= 1, "(0, 1]": lambda x: 0 < x <= 1, "(0, 1)": lambda x: 0 < x < 1}
@@ -104,6 +113,20 @@ def _bool(text):
     if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
         raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
     return text.lower() in ("true", "1", "yes")
+
+
+def _seeds(text):
+    """'0', '0,1,2' or '0-4' -> sorted distinct seeds."""
+    try:
+        seeds = set()
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            seeds.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds such as 0 or 0,1,2 or 0-4, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"expected seeds >= 0 such as 0,1,2, got {text!r}")
+    return sorted(seeds)
 
 
 def _widths(text):
@@ -152,30 +175,33 @@ def _parser():
     p = _Parser(description=__doc__.split("\n\n")[0])
     p.add_argument("stage", nargs="?", default="all", choices=("all", "train", "adapt", "plot"),
                    help="run every stage (default), or only one (each needs the ones before it)")
-    p.add_argument("--env", default="cheetah", choices=sorted({f.env for f in tasks.FAMILIES.values()}),
+    p.add_argument("--figure", type=int, choices=sorted(figures.PANELS), default=None,
+                   help="run (or, with `plot`, compose from disk) every panel of Figure 1, 2 or 3 at the preset")
+    p.add_argument("--env", default=None, choices=sorted({f.env for f in tasks.FAMILIES.values()}),
                    help="MuJoCo body (default: cheetah)")
-    p.add_argument("--task", default="vel", choices=list(TASKS), help="task family (default: vel): " + "; ".join(
+    p.add_argument("--task", default=None, choices=list(TASKS), help="task family (default: vel): " + "; ".join(
         f"{k}: {v}" for k, v in TASKS.items()))
     p.add_argument("--shift", default=None, choices=list(tasks.SHIFTS),
                    help="test-time shift, Figure 2: " + "; ".join(f"{k}: {v}" for k, v in tasks.SHIFTS.items()))
-    p.add_argument("--active", default="off", choices=("off", *smtl.ACTIVE),
-                   help="task selection of the 'smtl-active' algorithm, Section 4.4 / Figure 3 (default: off)")
     p.add_argument("--algos", default=None,
-                   help=f"comma-separated, from {', '.join(ALGOS)} (default: smtl,maml,oracle; "
-                        f"with --active: smtl,smtl-active)")
+                   help=f"comma-separated, from {', '.join(ALGOS)} (default: smtl,maml,oracle); the active ones "
+                        f"select tasks by a rating, Section 4.4 / Figure 3")
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
                    help="budget (default: quick): paper = the Appendix's settings, smoke = a one-minute check")
     p.add_argument("--n-goals", type=_count, default=None, help="held-out evaluation goals (default: the preset's)")
-    p.add_argument("--seed", type=_count, default=0, help="random seed (default: 0; same seed, same numbers on the CPU)")
+    p.add_argument("--seeds", type=_seeds, default=None,
+                   help="random seeds, e.g. 0,1,2 or 0-4 (default: 0; `plot`: every seed on disk); results pool "
+                        "goals × seeds; same seed, same numbers on the CPU")
     p.add_argument("--device", default="cpu", help="torch device for networks and the learned model (default: cpu)")
     p.add_argument("--workers", type=_count, default=min(os.cpu_count() or 1, 8),
-                   help="processes adapting to held-out goals in parallel (default: the CPU count, at most 8)")
-    p.add_argument("--out", default=None, help="output directory (default: runs/<experiment>)")
+                   help="processes training and adapting in parallel (default: the CPU count, at most 8)")
+    p.add_argument("--root", default="runs", help="folder of experiments, trained models and figures (default: runs)")
+    p.add_argument("--out", default=None, help="output directory of one experiment (default: <root>/<experiment>)")
     for group, cls in CONFIGS.items():
         g = p.add_argument_group(f"{group} hyperparameters (default: the paper's value, or the preset's)")
         for f in dataclasses.fields(cls):
             if dataclasses.is_dataclass(f.default) or (group, f.name) == ("smtl", "active"):
-                continue  # set by their own flags: the oracle's TRPO by --trpo-*, active selection by --active
+                continue  # set elsewhere: the oracle's TRPO by --trpo-*, active selection by the algorithm's name
             metavar = {bool: "true|false", int: "N", float: "X", str: "S", tuple: "N,N"}.get(type(f.default), "V")
             domain = f"; {f.metadata['domain']}" if f.metadata.get("domain") else ""
             g.add_argument(f"--{group}-{f.name.replace('_', '-')}", dest=f"{group}.{f.name}", type=_field_type(f),
@@ -198,8 +224,6 @@ def _configs(args):
             values = {**dataclasses.asdict(smtl.slbo_config_for(args.family)), **values}
         if group == "maml" and (args.family.env == "humanoid" or args.family.name == "ant-fwd-back"):
             values = {"n_rollouts": 40, **values}  # MAML's batch: 40 rollouts here, 20 elsewhere (Appendix)
-        if group == "smtl":
-            values["active"] = args.active
         if group == "oracle":  # TRPO on real samples: the paper's settings, the preset's for the oracle, --trpo-* flags
             values["trpo"] = TRPOConfig(**{**values.get("trpo", {}), **_flags(args, "trpo")})
         out[group] = cls(**{**values, **_flags(args, group)})
@@ -208,19 +232,17 @@ def _configs(args):
 
 def _check(args):
     """Turn flags into a family, goals and configs, or a ValueError with one clear line."""
+    args.env, args.task = args.env or "cheetah", args.task or "vel"
     env_tasks = [f.task for f in tasks.FAMILIES.values() if f.env == args.env]
     if args.task not in env_tasks:
         raise ValueError(f"task {args.task!r} is not defined for --env {args.env}; choose one of: "
                          f"{', '.join(env_tasks)}")
     args.family = tasks.get_family(f"{args.env}-{args.task}")
     tasks.check_shift(args.family, args.shift)
-    algos = args.algos.split(",") if args.algos else (["smtl", "smtl-active"] if args.active != "off" else
-                                                       ["smtl", "maml", "oracle"])
+    algos = args.algos.split(",") if isinstance(args.algos, str) else list(args.algos or ("smtl", "maml", "oracle"))
     for a in algos:
         if a not in ALGOS:
             raise ValueError(f"unknown algorithm {a!r} in --algos; choose from {', '.join(ALGOS)}")
-    if "smtl-active" in algos and args.active == "off":
-        raise ValueError("algorithm 'smtl-active' needs --active true or --active estimated")
     args.algos = algos
     args.n_goals = PRESETS[args.preset]["n_goals"] if args.n_goals is None else args.n_goals
     if not 1 <= args.n_goals <= tasks.N_EVAL:
@@ -229,16 +251,19 @@ def _check(args):
     args.configs = _configs(args)
     for group, cfg in args.configs.items():
         _validate(group, cfg)
+    if "smtl-active-estimated" in algos and not 2 <= args.configs["smtl"].n_snapshots <= args.configs["smtl"].n_warmup:
+        raise ValueError(f"the estimated rating compares 2 to n_warmup={args.configs['smtl'].n_warmup} model "
+                         f"snapshots, not --smtl-n-snapshots {args.configs['smtl'].n_snapshots}")
     H = args.family.horizon  # a batch of n samples is n / H rows of H steps: n must be a multiple of H
     rows(args.configs["slbo"].n_collect, H, "--slbo-n-collect")
     rows(args.configs["slbo"].n_trpo, H, "--slbo-n-trpo")
     rows(args.configs["oracle"].n_samples, H, "--oracle-n-samples")
     flags = sorted((k, v) for k, v in vars(args).items() if "." in k and v is not None)  # hyperparameter flags
-    name = "-".join([args.family.name, *([args.shift] if args.shift else []),
-                     *([f"active-{args.active}"] if args.active != "off" else []), args.preset, f"s{args.seed}",
+    name = "-".join([args.family.name, *([args.shift] if args.shift else []), args.preset,
                      *([f"goals{args.n_goals}"] if args.n_goals != PRESETS[args.preset]["n_goals"] else []),
                      *(f"{k}={'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in flags)])
-    args.out = args.out or os.path.join("runs", name)
+    args.out = args.out or os.path.join(args.root, name)
+    args.models = os.path.join(args.root, "models")
     args.goals = tasks.eval_goals(args.family, shift=args.shift)[:args.n_goals]  # (n_goals, goal_dim)
     return args
 
@@ -250,7 +275,7 @@ def _identity(args):
 
 
 # ---------------------------------------------------------------------------------------------
-# Output directory: atomic JSON, one file per finished piece of work
+# Files: atomic JSON and CSV, one file per finished piece of work
 # ---------------------------------------------------------------------------------------------
 def _write_json(obj, path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -263,6 +288,17 @@ def _write_json(obj, path):
 def _read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+def _write_csv(log, path):
+    """A training log (one dict per task or iteration) as a CSV file, rewritten whole and atomically."""
+    columns = list(dict.fromkeys(k for row in log for k in row))  # every key, in order of first appearance
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, columns)
+        w.writeheader()
+        w.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in log)
+    os.replace(tmp, path)
 
 
 def _claim_out_dir(args):
@@ -280,43 +316,152 @@ def _claim_out_dir(args):
 
 
 # ---------------------------------------------------------------------------------------------
-# Stages
+# Trained models, shared by every experiment that needs them
 # ---------------------------------------------------------------------------------------------
-def _ckpt(args, algo):
-    return os.path.join(args.out, f"{algo}.pt")
+def _smtl_config(args, algo):
+    return dataclasses.replace(args.configs["smtl"], active=ALGOS[algo])
 
 
-def _train(args, algo):
-    """Train one algorithm (resuming its checkpoint); returns training samples and wall-clock seconds."""
-    c, fam, path = args.configs, args.family, _ckpt(args, algo)
-    if algo in ("smtl", "smtl-active"):
-        cfg = c["smtl"] if algo == "smtl-active" else dataclasses.replace(c["smtl"], active="off")
-        out = smtl.train(fam, cfg, c["slbo"], c["dyn"], c["trpo"], seed=args.seed, device=args.device,
-                         checkpoint=path)
-    elif algo == "maml":
-        out = maml.meta_train(fam, c["maml"], seed=args.seed, device=args.device, checkpoint=path)
+def _model_path(args, algo, seed):
+    """<models>/<family>/s<seed>/<algo>-<preset>[-tasksN]-<digest>.pt, the digest over every setting training reads
+    (not the test-time shift, the goals or the other algorithms' settings): experiments that agree on them share it."""
+    c = args.configs
+    if algo.startswith("smtl"):  # n_tasks in the name instead: a longer run may resume a shorter one (_grow)
+        key = {"smtl": {**dataclasses.asdict(_smtl_config(args, algo)), "n_tasks": None},
+               **{g: dataclasses.asdict(c[g]) for g in ("slbo", "dyn", "trpo")}}
+        stem = f"{algo}-{args.preset}-tasks{c['smtl'].n_tasks:03d}"
     else:
-        out = maml.train_oracle(fam, c["oracle"], seed=args.seed, device=args.device, checkpoint=path)
-    return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"])}
+        key, stem = dataclasses.asdict(c[algo]), f"{algo}-{args.preset}"
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
+    return os.path.join(args.models, args.family.name, f"s{seed}", f"{stem}-{digest}.pt")
 
 
-def _adapt_one(args, algo, i):
-    """Adapt one algorithm to held-out goal i: a list of {samples, return, vel_err} points. Runs in a worker."""
-    torch.set_num_threads(1)
-    c, fam, goal, seed = args.configs, args.family, args.goals[i], args.seed * 1000 + i
-    start = time.perf_counter()
-    if algo in ("smtl", "smtl-active"):
-        curve = smtl.adapt(_ckpt(args, algo), goal, args.shift, seed=seed, device=args.device)
+def _grow(path):
+    """Start an N-task SMTL run from a copy of the longest M-task run (M < N) of the same settings, if there is one:
+    Algorithm 1's first M tasks are the same whatever N (n_tasks only says when to stop, and train() resumes a
+    checkpoint with a larger n_tasks), so Figure 3's 20-task run continues its 5-task run instead of redoing it."""
+    folder, name = os.path.split(path)
+    head, n, digest = re.fullmatch(r"(.+)-tasks(\d+)-(\w+)\.pt", name).groups()
+    if os.path.exists(path) or not os.path.isdir(folder):
+        return
+    shorter = [(int(m.group(1)), f) for f in os.listdir(folder)
+               if (m := re.fullmatch(rf"{re.escape(head)}-tasks(\d+)-{digest}\.pt", f)) and int(m.group(1)) < int(n)]
+    if shorter:
+        tmp = f"{path}.tmp{os.getpid()}"
+        shutil.copyfile(os.path.join(folder, max(shorter)[1]), tmp)
+        os.replace(tmp, path)
+
+
+def _progress(algo, log):
+    """(finished tasks or iterations, a short postfix) of a training log, for the progress bars."""
+    row = log[-1]
+    if algo.startswith("smtl"):
+        ret = row["warmup_return"] if row["warmup_return"] is not None else row.get("return")
+        return sum(not r["skipped"] for r in log), f"task return {ret if ret is None else round(ret, 1)}"
+    if algo == "maml":
+        return len(log), f"return {row['return_pre']:.1f} -> {row['return_post']:.1f} after a step"
+    return len(log), f"return {row['ep_return']:.1f}"
+
+
+def _train_one(args, algo, seed, queue=None, slot=0):
+    """Train one algorithm for one seed (resuming its checkpoint); its log is rewritten as <checkpoint>.csv after
+    every task or iteration. In a worker, progress goes to `queue` as (slot, done, postfix). Returns samples, time."""
+    torch.set_num_threads(1)  # one process per core; the same numbers whether it runs here or in a worker
+    c, fam, path = args.configs, args.family, _model_path(args, algo, seed)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+
+    def callback(log):
+        _write_csv(log, path[:-3] + ".csv")
+        if queue is not None:
+            queue.put((slot, *_progress(algo, log)))
+
+    common = dict(seed=seed, device=args.device, checkpoint=path, progress=queue is None, callback=callback)
+    if algo.startswith("smtl"):
+        _grow(path)
+        out = smtl.train(fam, _smtl_config(args, algo), c["slbo"], c["dyn"], c["trpo"], **common)
     elif algo == "maml":
-        policy = maml.load_policy(_ckpt(args, algo), "maml", fam, c["maml"], args.seed, args.device)
+        out = maml.meta_train(fam, c["maml"], **common)
+    else:
+        out = maml.train_oracle(fam, c["oracle"], **common)
+    return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"]), "checkpoint": path}
+
+
+def _parallel(fn, jobs, workers, on_done, on_tick=None):
+    """fn(*job) for every job, in `workers` spawned processes (here, in order, if workers <= 1), calling
+    on_done(job, result) here as each one finishes and on_tick() while waiting. The first error, or Ctrl-C, stops
+    every worker and is raised here: stopping one is safe, since everything it writes is written atomically."""
+    if workers <= 1 or len(jobs) == 1:
+        for job in jobs:
+            on_done(job, fn(*job))
+        return
+    pool = mp.get_context("spawn").Pool(min(workers, len(jobs)))
+    try:
+        pending = {pool.apply_async(fn, job): job for job in jobs}
+        while pending:
+            next(iter(pending)).wait(0.5)
+            for r in [r for r in pending if r.ready()]:
+                on_done(pending.pop(r), r.get())  # get() raises the worker's error here
+            if on_tick:
+                on_tick()
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _train(args):
+    """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one."""
+    jobs = [(a, s) for s in args.seeds for a in args.algos]
+    trained = {s: {} for s in args.seeds}
+    total = {a: args.configs["smtl"].n_tasks if a.startswith("smtl") else args.configs[a].n_iters for a in args.algos}
+
+    def done(job, result):
+        algo, seed = job[:2]
+        trained[seed][algo] = result
+        _write_json(trained[seed], os.path.join(args.out, f"s{seed}", "train.json"))
+
+    if args.workers <= 1 or len(jobs) == 1:
+        return _parallel(_train_one, [(args, a, s) for a, s in jobs], 1, lambda job, r: done(job[1:], r))
+    with mp.get_context("spawn").Manager() as manager:
+        queue = manager.Queue()
+        bars = [tqdm(total=total[a], desc=f"train {a} {args.family.name} s{s}", position=k, leave=True)
+                for k, (a, s) in enumerate(jobs)]
+
+        def tick():
+            while not queue.empty():
+                slot, n, postfix = queue.get()
+                bars[slot].n = n
+                bars[slot].set_postfix_str(postfix)
+
+        _parallel(_train_one, [(args, a, s, queue, k) for k, (a, s) in enumerate(jobs)], args.workers,
+                  lambda job, r: (done(job[1:], r), tick()), tick)
+        for bar in bars:
+            bar.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Adaptation to held-out goals
+# ---------------------------------------------------------------------------------------------
+def _adapt_one(args, algo, seed, i):
+    """Adapt one algorithm of one seed to held-out goal i: a list of {samples, return, vel_err} points."""
+    torch.set_num_threads(1)
+    c, fam, goal, path = args.configs, args.family, args.goals[i], _model_path(args, algo, seed)
+    run_seed = seed * 1000 + i
+    start = time.perf_counter()
+    if algo.startswith("smtl"):
+        curve = smtl.adapt(path, goal, args.shift, seed=run_seed, device=args.device)
+    elif algo == "maml":
+        policy = maml.load_policy(path, "maml", fam, c["maml"], seed, args.device)
         # the same real samples per adaptation step as an SMTL stage (Section 5.1)
         curve = maml.adapt(fam, policy, goal, n_steps=c["smtl"].n_slbo_adapt,
-                           n_rollouts=rows(c["slbo"].n_collect, fam.horizon), shift=args.shift, seed=seed,
+                           n_rollouts=rows(c["slbo"].n_collect, fam.horizon), shift=args.shift, seed=run_seed,
                            cfg=c["maml"], n_eval_episodes=c["smtl"].n_eval_episodes)
     else:
-        policy = maml.load_policy(_ckpt(args, algo), "oracle", fam, c["oracle"], args.seed, args.device)
+        policy = maml.load_policy(path, "oracle", fam, c["oracle"], seed, args.device)
         episodes = np.tile(goal, (c["smtl"].n_eval_episodes, 1))  # (n_eval_episodes, goal_dim)
-        ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=seed)
+        ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=run_seed)
         curve = [{"samples": 0, "return": float(ev["return"].mean()),
                   "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())}]
     return {"goal": goal.tolist(), "wall_s": time.perf_counter() - start,
@@ -325,149 +470,127 @@ def _adapt_one(args, algo, i):
 
 
 def _check_trained(args):
-    """Adaptation never trains: each algorithm's checkpoint must hold a finished training, else one ValueError."""
+    """Adaptation never trains: each checkpoint must hold a finished training, else one ValueError."""
     for algo in args.algos:
-        path = _ckpt(args, algo)
-        if not os.path.exists(path):
-            raise ValueError(f"no trained {algo} in {args.out}; run the train stage first")
-        if algo in ("maml", "oracle"):
-            maml.load_policy(path, algo, args.family, args.configs[algo], args.seed)  # raises if unfinished
-            continue
-        cfg, log = args.configs["smtl"], smtl.load_checkpoint(path)["log"]
-        if not smtl.training_done(log, cfg):
-            raise ValueError(f"the {algo} training in {path} is unfinished ({sum(not r['skipped'] for r in log)} of "
-                             f"{cfg.n_tasks} tasks); run the train stage (or the whole command) again to finish it")
+        for seed in args.seeds:
+            path = _model_path(args, algo, seed)
+            if not os.path.exists(path):
+                raise ValueError(f"no trained {algo} (seed {seed}) at {path}; run the train stage first")
+            if algo in ("maml", "oracle"):
+                maml.load_policy(path, algo, args.family, args.configs[algo], seed)  # raises if unfinished
+                continue
+            cfg, log = args.configs["smtl"], smtl.load_checkpoint(path)["log"]
+            if not smtl.training_done(log, cfg):
+                raise ValueError(f"the {algo} training in {path} is unfinished ({sum(not r['skipped'] for r in log)} "
+                                 f"of {cfg.n_tasks} tasks); run the train stage (or the whole command) again")
+
+
+def _goal_file(args, algo, seed, i):
+    return os.path.join(args.out, f"s{seed}", "adapt", algo, f"goal{i:02d}.json")
 
 
 def _adapt(args):
-    """Every (algorithm, goal) pair not yet on disk, in parallel worker processes."""
+    """Every (algorithm, seed, goal) not yet on disk, in parallel workers."""
     _check_trained(args)
-    todo = [(a, i) for a in args.algos for i in range(args.n_goals)
-            if not os.path.exists(os.path.join(args.out, "adapt", a, f"goal{i:02d}.json"))]
+    todo = [(args, a, s, i) for s in args.seeds for a in args.algos for i in range(args.n_goals)
+            if not os.path.exists(_goal_file(args, a, s, i))]
     if not todo:
         return
-    bar = tqdm(total=len(todo), desc="adapt to held-out goals")
+    bar = tqdm(total=len(todo), desc=f"adapt to held-out goals ({args.family.name})")
 
-    def done(algo, i, result):
-        _write_json(result, os.path.join(args.out, "adapt", algo, f"goal{i:02d}.json"))
+    def done(job, result):
+        _write_json(result, _goal_file(*job))
         bar.update(1)
-        bar.set_postfix(algo=algo, goal=i, ret=f"{result['curve'][-1]['return']:.1f}")
+        bar.set_postfix(algo=job[1], seed=job[2], goal=job[3], ret=f"{result['curve'][-1]['return']:.1f}")
 
-    if args.workers <= 1:
-        for a, i in todo:
-            done(a, i, _adapt_one(args, a, i))
-    else:
-        pool = ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"))
-        try:
-            jobs = {pool.submit(_adapt_one, args, a, i): (a, i) for a, i in todo}
-            for job in as_completed(jobs):
-                done(*jobs[job], job.result())
-        finally:  # on an error (or ^C), drop the queued goals instead of waiting for them
-            pool.shutdown(wait=True, cancel_futures=True)
+    _parallel(_adapt_one, todo, args.workers, done)
     bar.close()
 
 
-def _bootstrap(x, n=10_000, seed=0):
-    """Mean of x over goals and its bootstrap 95% confidence interval (Section 5.2)."""
-    x = np.asarray(x, dtype=np.float64)  # (n_goals,)
-    idx = np.random.default_rng(seed).integers(len(x), size=(n, len(x)))  # (n, n_goals) resampled goals
-    lo, hi = np.percentile(x[idx].mean(1), [2.5, 97.5])
-    return float(x.mean()), float(lo), float(hi)
+# ---------------------------------------------------------------------------------------------
+# One experiment; a whole figure
+# ---------------------------------------------------------------------------------------------
+def _seeds_on_disk(args):
+    """The seeds whose every (algorithm, goal) adaptation is on disk."""
+    found = [int(d[1:]) for d in os.listdir(args.out) if re.fullmatch(r"s\d+", d)] if os.path.isdir(args.out) else []
+    return sorted(s for s in found if all(os.path.exists(_goal_file(args, a, s, i))
+                                          for a in args.algos for i in range(args.n_goals)))
 
 
-def _summarise(args, trained):
-    """results.json: per algorithm, per adaptation stage (0 = before any real sample): the mean real samples spent
-    so far over goals, the mean return with its bootstrap CI (ci_low, ci_high), and the mean |v − g|."""
-    results = {"experiment": _identity(args), "algos": {}}
-    for algo in args.algos:
-        runs = [_read_json(os.path.join(args.out, "adapt", algo, f"goal{i:02d}.json")) for i in range(args.n_goals)]
-        points = []
-        for stage in range(len(runs[0]["curve"])):
-            at = [r["curve"][stage] for r in runs]  # this stage's point on every goal
-            mean, lo, hi = _bootstrap([p["return"] for p in at])
-            points.append({"stage": stage, "samples": float(np.mean([p["samples"] for p in at])), "mean": mean,
-                           "ci_low": lo, "ci_high": hi,
-                           "vel_err": None if at[0]["vel_err"] is None else float(np.mean([p["vel_err"] for p in at]))})
-        train = trained.get(algo, {"samples": None, "wall_s": None})
-        results["algos"][algo] = {"points": points, "train_samples": train["samples"], "train_wall_s": train["wall_s"],
-                                  "adapt_wall_s": float(sum(r["wall_s"] for r in runs))}
+def _experiment(args, title=None):
+    """Run the stages of one experiment; returns its results (None when nothing could be plotted)."""
+    if args.stage != "plot":
+        args.seeds = args.seeds or [0]
+        _claim_out_dir(args)
+        print(f"experiment: {args.family.name}" + (f", shift {args.shift}" if args.shift else "") +
+              f", algorithms {', '.join(args.algos)}, preset {args.preset}, {args.n_goals} held-out goals, "
+              f"seeds {','.join(map(str, args.seeds))} -> {args.out}")
+    if args.stage in ("all", "train"):
+        _train(args)
+    if args.stage in ("all", "adapt"):
+        _adapt(args)
+    if args.stage not in ("all", "plot"):
+        return None
+    if args.stage == "plot":
+        args.seeds = args.seeds or _seeds_on_disk(args)
+        missing = [s for s in args.seeds if s not in _seeds_on_disk(args)]
+        if not args.seeds or missing:
+            raise ValueError(f"{args.out} holds no finished adaptation of {', '.join(args.algos)}"
+                             + (f" for seed(s) {missing}" if missing else "") + "; run the experiment first")
+    results = figures.summarise(args.out, args.algos, args.seeds, args.n_goals, _identity(args))
+    _write_json(results, os.path.join(args.out, "results.json"))
+    title = title or f"{args.family.env} {args.family.task}" + (f", {args.shift}" if args.shift else "")
+    figures.plot_experiment(results, os.path.join(args.out, "figure.png"), title)
+    print(f"\nreal return after adaptation on {args.n_goals} held-out goals × {len(args.seeds)} seed(s), mean [95% "
+          f"bootstrap CI] @ real samples spent (stage 0: before any; SMTL's warm-up, MAML's meta-policy)\n"
+          f"{figures.table(results)}\n\nwrote {os.path.join(args.out, 'results.json')} and "
+          f"{os.path.join(args.out, 'figure.png')}")
     return results
 
 
-def _table(results):
-    """Algorithms aligned by adaptation stage: each cell the mean return [95% CI] and the real samples spent."""
-    algos = results["algos"]
-    n_stages = max(len(v["points"]) for v in algos.values())
-    head = ["algorithm", *[f"stage {k}" for k in range(n_stages)], "train samples", "train time"]
-    lines = [[a, *[f"{p['mean']:.1f} [{p['ci_low']:.1f}, {p['ci_high']:.1f}] @ {p['samples']:,.0f}"
-                   for p in v["points"]], *[""] * (n_stages - len(v["points"])), f"{v['train_samples'] or 0:,}",
-              f"{(v['train_wall_s'] or 0) / 60:.1f} min"] for a, v in algos.items()]
-    widths = [max(len(str(r[k])) for r in [head, *lines]) for k in range(len(head))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [head, *lines])
-
-
-def _plot(args, results, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    style = {"smtl": ("SMTL (ours)", "C0"), "smtl-active": (f"SMTL, active ({args.active})", "C2"),
-             "maml": ("MAML", "C1"), "oracle": ("oracle", "C3")}
-    xmax = max(p["samples"] for a in results["algos"].values() for p in a["points"]) or 1
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for algo, r in results["algos"].items():
-        label, color = style[algo]
-        x = np.array([p["samples"] for p in r["points"]])
-        mean, lo, hi = (np.array([p[k] for p in r["points"]]) for k in ("mean", "ci_low", "ci_high"))
-        if algo == "oracle":  # no adaptation: a level line with its band
-            ax.axhline(mean[0], color=color, ls="--", label=label)
-            ax.axhspan(lo[0], hi[0], color=color, alpha=0.12)
+def _figure(args):
+    """Every panel of Figure args.figure (in order, each resuming), then the composite and the summary table."""
+    given = [f"--{k}" for k in ("env", "task", "shift", "algos", "out") if getattr(args, k) is not None]
+    if args.figure == 3 and getattr(args, "smtl.n_tasks") is not None:
+        given.append("--smtl-n-tasks")
+    if given:
+        raise ValueError(f"--figure {args.figure} sets {', '.join(given)} per panel; drop {' and '.join(given)}")
+    folder = os.path.join(args.root, "figures", args.preset)
+    results = {}
+    for panel in figures.panels(args.figure, args.preset):
+        pargs = copy.copy(args)
+        pargs.env, pargs.task, pargs.shift, pargs.algos = panel.env, panel.task, panel.shift, list(panel.algos)
+        setattr(pargs, "smtl.n_tasks", panel.n_tasks)
+        pargs = _check(pargs)
+        print(f"\n=== Figure {panel.figure}{panel.letter}: {panel.title} ===")
+        if args.stage == "plot" and not os.path.exists(os.path.join(pargs.out, "experiment.json")):
+            print(f"not run yet ({pargs.out})")
             continue
-        ax.plot(x, mean, "o-", color=color, label=label)
-        ax.fill_between(x, lo, hi, color=color, alpha=0.2)
-        if algo.startswith("smtl"):  # the zero-sample point: warm-up in the learned model only
-            ax.plot(x[:1], mean[:1], "*", ms=14, color=color)
-    fam, space = args.family, args.family.goal_space(args.shift)
-    goals = "{-1, +1}" if fam.kind == "direction" else " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in
-                                                                 zip(space.low, space.high))
-    ax.set_title(f"{fam.env} {goals}" + (f", {args.shift}" if args.shift else "") + f" ({args.n_goals} goals)")
-    ax.set_xlabel("real samples at adaptation")
-    ax.set_ylabel("average return")
-    ax.set_xlim(-0.03 * xmax, 1.03 * xmax)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+        try:
+            r = _experiment(pargs, f"({panel.letter}) {panel.title}")
+        except ValueError as e:
+            if args.stage != "plot":
+                raise
+            print(f"not plotted: {e}")
+            continue
+        if r is not None:
+            results[panel.letter] = r
+            _write_json(r, os.path.join(folder, f"{panel.name}.json"))
+            shutil.copyfile(os.path.join(pargs.out, "figure.png"), os.path.join(folder, f"{panel.name}.png"))
+    if args.stage in ("all", "plot"):
+        path = os.path.join(folder, f"figure{args.figure}.png")
+        figures.compose(args.figure, results, path, args.preset)
+        print(f"\n{figures.summary(args.figure, results, args.preset)}\n\nwrote {path}")
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        args = _check(args)
-        _claim_out_dir(args)
-        print(f"experiment: {args.family.name}" + (f", shift {args.shift}" if args.shift else "") +
-              f", algorithms {', '.join(args.algos)}, preset {args.preset}, {args.n_goals} held-out goals -> {args.out}")
-        trained_path = os.path.join(args.out, "train.json")
-        trained = _read_json(trained_path) if os.path.exists(trained_path) else {}
-        if args.stage in ("all", "train"):
-            for algo in args.algos:
-                trained[algo] = _train(args, algo)
-                _write_json(trained, trained_path)
-        if args.stage in ("all", "adapt"):
-            _adapt(args)
-        if args.stage in ("all", "plot"):
-            results = _summarise(args, trained)
-            _write_json(results, os.path.join(args.out, "results.json"))
-            _plot(args, results, os.path.join(args.out, "figure.png"))
-            print(f"\nreal return after adaptation on {args.n_goals} held-out goals, mean [95% bootstrap CI] @ real "
-                  f"samples spent (stage 0: before any; SMTL's warm-up, MAML's meta-policy)\n"
-                  f"{_table(results)}\n\nwrote {os.path.join(args.out, 'results.json')} and "
-                  f"{os.path.join(args.out, 'figure.png')}")
+        _figure(args) if args.figure else _experiment(_check(args))
     except (ValueError, FileNotFoundError, ModelDivergedError) as e:
         sys.exit(f"run.py: error: {e}")
     except KeyboardInterrupt:
-        sys.exit(f"\nrun.py: interrupted; finished work is kept in {args.out}: run the same command to resume")
+        sys.exit(f"\nrun.py: interrupted; finished work is kept in {args.root}: run the same command to resume")
 
 
 if __name__ == "__main__":

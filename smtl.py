@@ -234,10 +234,11 @@ def _measure(learner, policy, goal, cfg, shift=None, seed=0):
 
 
 def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TRPOConfig(), seed=0, device="cpu",
-          checkpoint=None, progress=True):
+          checkpoint=None, progress=True, callback=None):
     """Algorithm 1. Returns {"learner": φ, D, V; "log": one dict per task seen; "samples"; "wall_s"}.
     With `checkpoint` (a path), the state after every task is written there atomically, and an existing checkpoint
-    is resumed from its last finished task (same settings required, n_tasks may grow)."""
+    is resumed from its last finished task (same settings required, n_tasks may grow). callback(log), if given, is
+    called after every task, once its checkpoint is written."""
     fam = tasks.get_family(family)
     if cfg.active not in ("off", *ACTIVE):
         raise ValueError(f"unknown active task selection {cfg.active!r}; choose off, {', '.join(ACTIVE)}")
@@ -287,6 +288,8 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
         log.append(row)
         if checkpoint:
             _atomic_save(_checkpoint(learner, cfg, task_rng, log, ratings), checkpoint)
+        if callback:
+            callback(log)
         bar.set_postfix(warmup_ret=_fmt(row["warmup_return"], ".1f"), model_loss=_fmt(row["model_loss"], ".3f"),
                         samples=learner.samples)
     bar.close()

@@ -23,6 +23,7 @@ from torch.distributions import kl_divergence
 from torch.func import functional_call
 from torch.nn.utils import parameters_to_vector
 
+import figures
 import maml
 import run
 import slbo
@@ -1274,27 +1275,101 @@ def _run(*argv, cwd=None):
 
 
 def test_run_smoke_preset_end_to_end(tmp_path):
-    out = tmp_path / "smoke"
-    res = _run("--env", "cheetah", "--preset", "smoke", "--out", str(out), "--workers", "2")
+    out, root = tmp_path / "smoke", str(tmp_path)
+    res = _run("--env", "cheetah", "--preset", "smoke", "--seeds", "0,1", "--root", root, "--out", str(out),
+               "--workers", "2")
     assert res.returncode == 0, res.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
-    assert set(results["algos"]) == {"smtl", "maml", "oracle"}
+    assert set(results["algos"]) == {"smtl", "maml", "oracle"} and results["seeds"] == [0, 1]
     for algo, r in results["algos"].items():
-        assert r["train_samples"] > 0
-        for p in r["points"]:
-            assert p["ci_low"] <= p["mean"] <= p["ci_high"] and np.isfinite(p["mean"])
-    assert results["algos"]["smtl"]["points"][0]["samples"] == 0  # the zero-sample warm-up point
+        assert all(n > 0 for n in r["train_samples"]) and len(r["train_samples"]) == 2  # one training per seed
+        assert np.array(r["returns"]).shape == (2, 2, len(r["points"]))  # (seeds, goals, stages)
+        for k, p in enumerate(r["points"]):  # each point pools both seeds' goals
+            assert p["mean"] == pytest.approx(np.array(r["returns"])[..., k].mean())
+    assert results["algos"]["smtl"]["returns"][0] != results["algos"]["smtl"]["returns"][1]  # seeds differ
     for algo in ("smtl", "maml"):  # stage k spends the same real samples whatever the algorithm
         assert [(p["stage"], p["samples"]) for p in results["algos"][algo]["points"]] == [(0, 0), (1, 400)]
     assert "stage 0" in res.stdout and "@ 400" in res.stdout  # the table aligns them by stage
     assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "smtl" in res.stdout and "oracle" in res.stdout  # the table on the terminal
+    # each training wrote its checkpoint and its log, one CSV row per task or iteration
+    logs = sorted((tmp_path / "models" / "cheetah-vel" / "s1").glob("*.csv"))
+    assert [p.name.split("-")[0] for p in logs] == ["maml", "oracle", "smtl"]
+    assert [len(p.read_text().splitlines()) for p in logs] == [3, 3, 3]  # a header, then 2 iterations or tasks
     # a second run finds every stage done and reproduces the same results from the cache
-    again = _run("--env", "cheetah", "--preset", "smoke", "--out", str(out))
+    again = _run("--env", "cheetah", "--preset", "smoke", "--seeds", "0,1", "--root", root, "--out", str(out))
+    assert again.returncode == 0 and json.loads((out / "results.json").read_text()) == results
+    # `plot` pools the seeds it finds on disk
+    again = _run("plot", "--env", "cheetah", "--preset", "smoke", "--root", root, "--out", str(out))
     assert again.returncode == 0 and json.loads((out / "results.json").read_text()) == results
     # the same output directory for another experiment is refused
-    other = _run("--env", "cheetah", "--preset", "smoke", "--seed", "1", "--out", str(out))
+    other = _run("--env", "cheetah", "--preset", "smoke", "--slbo-n-model", "5", "--root", root, "--out", str(out))
     assert other.returncode != 0 and "holds another experiment" in other.stderr
+
+
+def test_run_figure_2_smoke_adapts_figure_1s_trainings(tmp_path):
+    res = _run("--figure", "2", "--preset", "smoke", "--root", str(tmp_path), "--workers", "2")
+    assert res.returncode == 0, res.stderr[-2000:]
+    folder = tmp_path / "figures" / "smoke"
+    assert (folder / "figure2.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for letter in "abcd":  # four panels, each with SMTL, MAML and the oracle
+        assert set(json.loads((folder / f"fig2{letter}.json").read_text())["algos"]) == {"smtl", "maml", "oracle"}
+    assert sum(line.startswith("| (") for line in res.stdout.splitlines()) == 4  # the summary: one row per panel
+    # one training per family and algorithm: the low-friction and crippled panels share ant forward/backward's
+    models = {p.relative_to(tmp_path / "models").as_posix() for p in (tmp_path / "models").rglob("*.pt")}
+    assert len(models) == 9 and {m.split("/")[0] for m in models} == {"cheetah-vel", "ant-vel", "ant-fwd-back"}
+    trained = [json.loads((tmp_path / f"ant-fwd-back-{s}-smoke" / "s0" / "train.json").read_text())
+               for s in ("low-friction", "crippled")]
+    assert [t["smtl"]["checkpoint"] for t in trained][0] == [t["smtl"]["checkpoint"] for t in trained][1]
+    # `plot --figure 2` composes from disk without training or adapting anything
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.pt")}
+    again = _run("plot", "--figure", "2", "--preset", "smoke", "--root", str(tmp_path))
+    assert again.returncode == 0 and "train " not in again.stderr and "adapt to" not in again.stderr
+    assert stamps == {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.pt")}
+
+
+def test_run_grown_smtl_run_equals_a_fresh_one(tmp_path, monkeypatch):
+    argv = ["--preset", "smoke", "--algos", "smtl", "--root", str(tmp_path), "--workers", "1"]
+    short = run._check(run._parser().parse_args([*argv, "--smtl-n-tasks", "2"]))
+    long = run._check(run._parser().parse_args([*argv, "--smtl-n-tasks", "3"]))
+    run._train_one(short, "smtl", 0)
+    collected, real_collect = [], smtl.collect
+    monkeypatch.setattr(smtl, "collect", lambda *a, **k: (collected.append(1), real_collect(*a, **k))[1])
+    run._train_one(long, "smtl", 0)  # starts from a copy of the 2-task run
+    assert len(collected) == 1  # and trains the third task only (one collection per task)
+    fresh = copy.copy(long)
+    fresh.models = str(tmp_path / "fresh")
+    run._train_one(fresh, "smtl", 0)
+    grown, new = (smtl.load_checkpoint(run._model_path(a, "smtl", 0)) for a in (long, fresh))
+    assert len(grown["log"]) == 3 and len(smtl.load_checkpoint(run._model_path(short, "smtl", 0))["log"]) == 2
+    strip = [{k: v for k, v in row.items() if k != "wall_s"} for row in new["log"]]
+    assert [{k: v for k, v in row.items() if k != "wall_s"} for row in grown["log"]] == strip
+    assert _same_state(grown["model"], new["model"]) and _same_state(grown["data"], new["data"])
+    # a run of other settings is never grown from: another digest
+    other = run._check(run._parser().parse_args([*argv, "--smtl-n-tasks", "3", "--slbo-n-model", "5"]))
+    assert os.path.basename(run._model_path(other, "smtl", 0)) != os.path.basename(run._model_path(long, "smtl", 0))
+
+
+def test_figures_bootstrap_resamples_seeds_then_goals():
+    # two seeds that disagree completely: the interval spans both (resampling only goals would give [5, 5])
+    mean, lo, hi = figures.bootstrap([[0.0] * 4, [10.0] * 4])
+    assert mean == 5.0 and lo == 0.0 and hi == 10.0
+    # one seed: the bootstrap over goals; its interval narrows with more goals of the same spread
+    x = np.random.default_rng(0).normal(size=400)
+    _, lo1, hi1 = figures.bootstrap([x[:40]])
+    _, lo2, hi2 = figures.bootstrap([x])
+    assert hi2 - lo2 < 0.5 * (hi1 - lo1) and lo2 < x.mean() < hi2
+
+
+def test_figures_difference_pairs_goals():
+    plain = np.random.default_rng(1).normal(0, 100, size=(2, 5, 2))  # (seeds, goals, stages): goals differ a lot
+    points = [{"samples": 0.0}, {"samples": 400.0}]
+    results = {"algos": {"smtl": {"returns": plain.tolist(), "points": points},
+                         "smtl-active-true": {"returns": (plain + 1).tolist(), "points": points}}}
+    d = figures.difference(results, "smtl-active-true")
+    # paired by (seed, goal): exactly +1 with no spread; an unpaired difference would carry the goals' spread
+    assert [(p["samples"], p["mean"], p["ci_low"], p["ci_high"]) for p in d] == [
+        (0.0, pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0)),
+        (400.0, pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0))]
 
 
 def test_run_configs_layer_paper_preset_and_flags():
@@ -1317,7 +1392,13 @@ def test_run_configs_layer_paper_preset_and_flags():
     (["--smtl-n-tasks", "-3"], "count >= 0"),
     (["--n-goals", "0"], "between 1 and 40"),
     (["--algos", "smtl,ppo"], "unknown algorithm"),
-    (["--algos", "smtl-active"], "needs --active"),
+    (["--algos", "smtl-active"], "unknown algorithm"),
+    (["--algos", "smtl-active-estimated", "--smtl-n-snapshots", "1"], "compares 2 to n_warmup"),
+    (["--seeds", "x"], "expected seeds"),
+    (["--seeds", "3-1"], "expected seeds >= 0"),
+    (["--figure", "4"], "invalid choice"),
+    (["--figure", "1", "--env", "ant"], "--figure 1 sets --env per panel"),
+    (["--figure", "3", "--smtl-n-tasks", "7"], "sets --smtl-n-tasks per panel"),
     (["--trpo-max-kl", "-1"], "--trpo-max-kl must be a finite number > 0"),
     (["--trpo-max-kl", "nan"], "--trpo-max-kl must be a finite number > 0, got nan"),
     (["--dyn-lr", "inf"], "--dyn-lr must be a finite number > 0, got inf"),
@@ -1333,7 +1414,7 @@ def test_run_configs_layer_paper_preset_and_flags():
 ])
 def test_run_bad_flags_exit_with_one_line(argv, match, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        run.main([*argv, "--out", str(tmp_path / "x")])
+        run.main([*argv, "--root", str(tmp_path / "x")])
     code = e.value.code  # argparse: 2 with the line on stderr; run.py's own checks: the line itself
     message = capsys.readouterr().err if code == 2 else code
     assert code not in (0, None) and match in message
@@ -1351,24 +1432,25 @@ def _exit_line(argv, capsys):
 
 def test_run_adapt_never_trains_an_unfinished_baseline(tmp_path, capsys, monkeypatch):
     out = str(tmp_path / "d")
-    flags = ["--preset", "smoke", "--algos", "maml", "--maml-n-iters", "3", "--out", out]
+    flags = ["--preset", "smoke", "--algos", "maml", "--maml-n-iters", "3", "--root", str(tmp_path), "--out", out]
     run.main(["train", *flags])  # returns normally once trained
     # replace the finished checkpoint by one interrupted after 1 of its 3 iterations
-    os.remove(os.path.join(out, "maml.pt"))
     args = run._check(run._parser().parse_args(flags))
-    maml.meta_train(args.family, dataclasses.replace(args.configs["maml"], n_iters=1), checkpoint=os.path.join(
-        out, "maml.pt"), progress=False)
+    path = run._model_path(args, "maml", 0)
+    os.remove(path)
+    maml.meta_train(args.family, dataclasses.replace(args.configs["maml"], n_iters=1), checkpoint=path,
+                    progress=False)
     trained = []
     monkeypatch.setattr(maml, "meta_train", lambda *a, **k: trained.append(1))  # adapt must not call it
     code, message = _exit_line(["adapt", *flags], capsys)
     assert code not in (0, None) and "unfinished (1 of 3 iterations)" in message and not trained
     assert len(message.strip().splitlines()) == 1 and "Traceback" not in message
-    assert not os.path.exists(os.path.join(out, "adapt")) and not os.path.exists(os.path.join(out, "results.json"))
+    assert not os.path.exists(os.path.join(out, "s0", "adapt")) and not os.path.exists(os.path.join(out, "results.json"))
 
 
 def test_run_diverging_model_stops_with_one_line_and_writes_no_results(tmp_path):
     out = tmp_path / "nan"
-    res = _run("--preset", "smoke", "--algos", "smtl", "--dyn-lr", "1e30", "--out", str(out))
+    res = _run("--preset", "smoke", "--algos", "smtl", "--dyn-lr", "1e30", "--root", str(tmp_path), "--out", str(out))
     assert res.returncode != 0 and "Traceback" not in res.stderr
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("run.py: error: SMTL training, task 2") and "diverged" in last and "nan" in last

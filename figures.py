@@ -1,0 +1,283 @@
+"""The paper's figures (Section 5): which experiment each panel is, how its results are pooled, and how it is drawn.
+
+Figure 1 (eight task families: SMTL, MAML and the oracle), Figure 2 (four test-time shifts of the same trainings)
+and Figure 3 (active task selection: the return of each rating minus plain SMTL's, after 5, 20 and 30 training
+tasks). A panel's numbers pool every held-out goal of every seed: the mean real return at each adaptation stage
+and its bootstrap 95 % interval that resamples seeds, then goals within each drawn seed (Section 5.2's interval,
+over goals, when there is one seed). run.py runs the experiments; this file only reads their results.
+
+    results = summarise("runs/cheetah-vel-quick", ["smtl", "maml", "oracle"], seeds=[0, 1, 2], n_goals=8)
+    print(table(results)); plot_experiment(results, "runs/cheetah-vel-quick/figure.png")
+    compose(1, {"a": results}, "runs/figures/figure1.png")      # panels not run yet are drawn empty
+"""
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+ACTIVE_ALGOS = ("smtl-active-true", "smtl-active-estimated")  # Figure 3's two ratings (Section 4.4)
+STYLE = {"smtl": ("SMTL (ours)", "C0"), "smtl-active-true": ("active SMTL, true rating", "C2"),
+         "smtl-active-estimated": ("active SMTL, estimated rating", "C4"), "maml": ("MAML", "C1"),
+         "oracle": ("oracle", "C3")}
+N_BOOT = 10_000  # bootstrap resamples
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel: the experiment run.py runs for it (body, task family, test-time shift, algorithms, training tasks)."""
+    figure: int
+    letter: str
+    env: str
+    task: str
+    title: str
+    shift: str = None
+    n_tasks: int = None  # SMTL's training tasks, when the panel sets them (Figure 3); else the preset's
+    algos: tuple = ("smtl", "maml", "oracle")
+
+    @property
+    def name(self):
+        return f"fig{self.figure}{self.letter}"
+
+
+_FIG3 = dict(env="ant", task="vel2d", algos=("smtl", *ACTIVE_ALGOS))
+PANELS = {
+    1: [Panel(1, "a", "cheetah", "vel", "Cheetah [0, 2]"), Panel(1, "b", "ant", "vel", "Ant [0, 3]"),
+        Panel(1, "c", "humanoid", "vel", "Humanoid [0, 1.5]"), Panel(1, "d", "ant", "fwd-back", "Ant forward/back"),
+        Panel(1, "e", "cheetah", "vel-full", "Cheetah [−2, 2]"), Panel(1, "f", "ant", "vel-full", "Ant [−3, 3]"),
+        Panel(1, "g", "humanoid", "vel-full", "Humanoid [−1.5, 1.5]"), Panel(1, "h", "ant", "vel2d", "Ant [−3, 3]²")],
+    # the shifts adapt the trainings of Figure 1: a and b those of 1a and 1b, c and d that of 1d
+    2: [Panel(2, "a", "cheetah", "vel", "Cheetah pos-to-neg", "pos2neg"),
+        Panel(2, "b", "ant", "vel", "Ant pos-to-neg", "pos2neg"),
+        Panel(2, "c", "ant", "fwd-back", "Ant low friction", "low-friction"),
+        Panel(2, "d", "ant", "fwd-back", "Ant crippled", "crippled")],
+    # one training per algorithm: each regime resumes the previous one's checkpoint (run.py grows SMTL runs)
+    3: [Panel(3, "a", title="5 tasks sampled", n_tasks=5, **_FIG3),
+        Panel(3, "b", title="20 tasks sampled", n_tasks=20, **_FIG3),
+        Panel(3, "c", title="30 tasks sampled", n_tasks=30, **_FIG3)],
+}
+LAYOUT = {1: (2, 4), 2: (1, 4), 3: (1, 3)}
+
+
+def panels(figure, preset):
+    """The panels of a figure. The smoke preset shrinks Figure 3's regimes to 2, 3 and 4 tasks: it checks the pipeline,
+    and 30 tasks are not a smoke test."""
+    out = PANELS[figure]
+    if figure == 3 and preset == "smoke":
+        out = [Panel(**{**p.__dict__, "n_tasks": n, "title": f"{n} tasks sampled"}) for p, n in zip(out, (2, 3, 4))]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling goals × seeds
+# ---------------------------------------------------------------------------------------------
+def bootstrap(x, n=N_BOOT, seed=0):
+    """Mean of x (n_seeds, n_goals) and its 95 % bootstrap interval: each resample draws seeds with replacement, then
+    goals with replacement within each drawn seed (stratified by seed). One seed: the usual bootstrap over goals."""
+    x = np.asarray(x, dtype=np.float64)  # (n_seeds, n_goals)
+    S, G = x.shape
+    rng = np.random.default_rng(seed)
+    s = rng.integers(S, size=(n, S, 1))  # (n, S, 1)  drawn seeds
+    g = rng.integers(G, size=(n, S, G))  # (n, S, G)  drawn goals within each
+    means = x[s, g].mean((1, 2))  # (n,)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(x.mean()), float(lo), float(hi)
+
+
+def _read(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _points(returns, samples, vel_err):
+    """One point per stage: mean samples, mean return with its interval, mean |v − g| (None for direction tasks)."""
+    points = []
+    for k in range(returns.shape[-1]):
+        mean, lo, hi = bootstrap(returns[..., k])
+        points.append({"stage": k, "samples": float(samples[..., k].mean()), "mean": mean, "ci_low": lo,
+                       "ci_high": hi, "vel_err": None if vel_err is None else float(vel_err[..., k].mean())})
+    return points
+
+
+def summarise(out, algos, seeds, n_goals, experiment=None):
+    """results.json of an experiment: per algorithm, per adaptation stage (0 = before any real sample), the real
+    samples spent, the return pooled over goals × seeds with its interval, and |v − g|; the per-goal returns
+    (n_seeds, n_goals, n_stages) from which Figure 3's differences are taken; training samples and time per seed."""
+    results = {"experiment": experiment, "seeds": list(seeds), "n_goals": n_goals, "algos": {}}
+    for algo in algos:
+        runs = [[_read(os.path.join(out, f"s{s}", "adapt", algo, f"goal{i:02d}.json")) for i in range(n_goals)]
+                for s in seeds]
+        curve = np.array([[[(p["samples"], p["return"], np.nan if p["vel_err"] is None else p["vel_err"])
+                            for p in r["curve"]] for r in seed] for seed in runs])  # (n_seeds, n_goals, n_stages, 3)
+        vel_err = None if np.isnan(curve[..., 2]).any() else curve[..., 2]
+        trained = [_read(os.path.join(out, f"s{s}", "train.json")).get(algo, {}) for s in seeds]
+        results["algos"][algo] = {
+            "points": _points(curve[..., 1], curve[..., 0], vel_err), "returns": curve[..., 1].tolist(),
+            "train_samples": [t.get("samples") for t in trained], "train_wall_s": [t.get("wall_s") for t in trained],
+            "adapt_wall_s": float(sum(r["wall_s"] for seed in runs for r in seed))}
+    return results
+
+
+def difference(results, algo, base="smtl"):
+    """Figure 3: algo's return minus base's, paired by seed and goal, per stage, with its bootstrap interval."""
+    a, b = (np.array(results["algos"][x]["returns"]) for x in (algo, base))  # (n_seeds, n_goals, n_stages) each
+    samples = np.array([[p["samples"] for p in results["algos"][algo]["points"]]])  # (1, n_stages)
+    return _points(a - b, samples, None)
+
+
+def table(results):
+    """Algorithms aligned by adaptation stage: each cell the mean return [95 % interval] and the real samples spent."""
+    algos = results["algos"]
+    n_stages = max(len(v["points"]) for v in algos.values())
+    head = ["algorithm", *[f"stage {k}" for k in range(n_stages)], "train samples", "train time"]
+    lines = [[a, *[f"{p['mean']:.1f} [{p['ci_low']:.1f}, {p['ci_high']:.1f}] @ {p['samples']:,.0f}"
+                   for p in v["points"]], *[""] * (n_stages - len(v["points"])),
+              f"{np.mean([s or 0 for s in v['train_samples']]):,.0f}",
+              f"{np.mean([w or 0 for w in v['train_wall_s']]) / 60:.1f} min"] for a, v in algos.items()]
+    widths = [max(len(str(r[k])) for r in [head, *lines]) for k in range(len(head))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [head, *lines])
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------------------------
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _subtitle(results):
+    e, seeds = results["experiment"] or {}, results["seeds"]
+    return (f"{e.get('preset', '?')} preset, {results['n_goals']} goals × {len(seeds)} "
+            f"seed{'s' if len(seeds) > 1 else ''}")
+
+
+def _band(ax, points, color, label, marker="o-"):
+    x = np.array([p["samples"] for p in points])
+    mean, lo, hi = (np.array([p[k] for p in points]) for k in ("mean", "ci_low", "ci_high"))
+    ax.plot(x, mean, marker, color=color, label=label)
+    ax.fill_between(x, lo, hi, color=color, alpha=0.2)
+    return x, mean
+
+
+def plot_panel(ax, results, title):
+    """Figures 1 and 2: mean real return vs real samples at adaptation, 95 % bands; the oracle as a level line."""
+    for algo, r in results["algos"].items():
+        label, color = STYLE[algo]
+        if algo == "oracle":  # no adaptation: a level line with its band
+            p = r["points"][0]
+            ax.axhline(p["mean"], color=color, ls="--", label=label)
+            ax.axhspan(p["ci_low"], p["ci_high"], color=color, alpha=0.12)
+            continue
+        x, mean = _band(ax, r["points"], color, label)
+        if algo.startswith("smtl"):  # the zero-sample point: warm-up in the learned model only
+            ax.plot(x[:1], mean[:1], "*", ms=13, color=color)
+    ax.set_title(f"{title}\n{_subtitle(results)}", fontsize=9)
+    ax.set_xlabel("real samples at adaptation")
+    ax.set_ylabel("average return")
+    ax.grid(alpha=0.3)
+
+
+def plot_difference(ax, results, title):
+    """Figure 3: each rating's return minus plain SMTL's, paired by goal, with 95 % bands and the zero line."""
+    for algo in ACTIVE_ALGOS:
+        if algo in results["algos"]:
+            _band(ax, difference(results, algo), STYLE[algo][1], STYLE[algo][0].replace("active SMTL, ", ""))
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_title(f"{title}\n{_subtitle(results)}", fontsize=9)
+    ax.set_xlabel("real samples at adaptation")
+    ax.set_ylabel("return difference, active − plain")
+    ax.grid(alpha=0.3)
+
+
+def plot_experiment(results, path, title):
+    """One experiment's figure.png: the return of every algorithm it ran."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    plot_panel(ax, results, title)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def compose(figure, results, path, preset=None):
+    """The paper's layout of Figure `figure` from {letter: results}; a panel without results is drawn empty."""
+    plt = _plt()
+    rows, cols = LAYOUT[figure]
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows + 0.6), squeeze=False)
+    for ax, panel in zip(axes.flat, panels(figure, preset)):
+        title = f"({panel.letter}) {panel.title}"
+        if panel.letter not in results:
+            ax.set_title(title, fontsize=9)
+            ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes, color="gray")
+            ax.set_xticks([]), ax.set_yticks([])
+        else:
+            (plot_difference if figure == 3 else plot_panel)(ax, results[panel.letter], title)
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
+    fig.suptitle(f"Figure {figure}" + (f" ({preset} preset)" if preset else ""), fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# The README's summary: one row and one verdict per panel
+# ---------------------------------------------------------------------------------------------
+def _millions(n):
+    return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n:,.0f}"
+
+
+def _cell(p):
+    return f"{p['mean']:.1f} [{p['ci_low']:.1f}, {p['ci_high']:.1f}]"
+
+
+def _verdict(a, b, name):
+    """'beats' / 'below' by the means, saying whether the 95 % intervals overlap."""
+    word = "beats" if a["mean"] > b["mean"] else "is below"
+    overlap = a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"]
+    return f"{word} {name} ({a['mean']:.1f} vs {b['mean']:.1f}{', intervals overlap' if overlap else ''})"
+
+
+def summary(figure, results, preset):
+    """A markdown table of a figure's panels, then one verdict line per panel (printed by `run.py plot --figure`)."""
+    done = [r for r in results.values() if r]
+    k = len(next(iter(done[0]["algos"].values()))["points"]) - 1 if done else 3  # adaptation stages (3 but in smoke)
+    if figure == 3:
+        lines = [f"| panel | rating | difference at 0 samples | after {k} stages | compute (core-min) |",
+                 "| --- | --- | --- | --- | --- |"]
+    else:
+        lines = [f"| panel | SMTL, 0 samples | SMTL, {k} stages | MAML, 0 steps | MAML, {k} steps | oracle | "
+                 "train samples SMTL / MAML / oracle | compute (core-min) |", "| --- " * 8 + "|"]
+    verdicts = []
+    for panel in panels(figure, preset):
+        r = results.get(panel.letter)
+        if r is None:
+            verdicts.append(f"- ({panel.letter}) {panel.title}: not run yet")
+            continue
+        a = r["algos"]
+        core_min = sum(np.nansum([w or 0 for w in v["train_wall_s"]]) + v["adapt_wall_s"] for v in a.values()) / 60
+        if figure == 3:
+            for algo in ACTIVE_ALGOS:
+                d = difference(r, algo)
+                lines.append(f"| ({panel.letter}) {panel.title} | {algo.split('-')[-1]} | {_cell(d[0])} | "
+                             f"{_cell(d[-1])} | {core_min:.0f} |")
+                sign = "helps" if d[-1]["ci_low"] > 0 else "hurts" if d[-1]["ci_high"] < 0 else "no clear difference"
+                verdicts.append(f"- ({panel.letter}) {panel.title}, {algo.split('-')[-1]} rating: {sign} after {k} "
+                                f"stages ({_cell(d[-1])}; at 0 samples {_cell(d[0])})")
+            continue
+        s, m, o = a["smtl"]["points"], a["maml"]["points"], a["oracle"]["points"][0]
+        samples = " / ".join(_millions(np.mean([x or 0 for x in a[algo]["train_samples"]]))
+                             for algo in ("smtl", "maml", "oracle"))
+        lines.append(f"| ({panel.letter}) {panel.title} | {_cell(s[0])} | {_cell(s[-1])} | {_cell(m[0])} | "
+                     f"{_cell(m[-1])} | {_cell(o)} | {samples} | {core_min:.0f} |")
+        verdicts.append(f"- ({panel.letter}) {panel.title}: SMTL at 0 samples "
+                        f"{_verdict(s[0], m[-1], f'MAML after {k} steps')}; {_verdict(s[0], o, 'the oracle')}")
+    return "\n".join(lines + [""] + verdicts)
