@@ -414,13 +414,14 @@ def _parallel(fn, jobs, workers, on_done, on_tick=None):
 def _train(args):
     """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one."""
     jobs = [(a, s) for s in args.seeds for a in args.algos]
-    trained = {s: {} for s in args.seeds}
+    files = {s: os.path.join(args.out, f"s{s}", "train.json") for s in args.seeds}
+    trained = {s: _read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
     total = {a: args.configs["smtl"].n_tasks if a.startswith("smtl") else args.configs[a].n_iters for a in args.algos}
 
     def done(job, result):
         algo, seed = job[:2]
         trained[seed][algo] = result
-        _write_json(trained[seed], os.path.join(args.out, f"s{seed}", "train.json"))
+        _write_json(trained[seed], files[seed])
 
     if args.workers <= 1 or len(jobs) == 1:
         return _parallel(_train_one, [(args, a, s) for a, s in jobs], 1, lambda job, r: done(job[1:], r))
