@@ -1376,7 +1376,10 @@ def test_run_configs_layer_paper_preset_and_flags():
     c = run._check(run._parser().parse_args(["--env", "cheetah"])).configs  # the quick preset
     assert c["slbo"].n_collect == 4000 and c["slbo"].n_policy == 20 and c["smtl"].n_warmup == 20
     # SMTL's virtual training takes the preset's TRPO; the oracle, trained on real samples, the paper's
-    assert c["trpo"].max_kl == 0.05 and c["oracle"].trpo == TRPOConfig(vf_epochs=1)
+    assert c["trpo"].max_kl == 0.05 and c["oracle"].trpo == TRPOConfig()
+    # MAML and the oracle get the same real samples: 160 × 5 tasks × 5 rollouts × 2 × 200 = 400 × 4,000
+    m = c["maml"]
+    assert m.n_iters * m.meta_batch * m.n_rollouts * 2 * 200 == c["oracle"].n_iters * c["oracle"].n_samples
     assert not c["trpo"].slbo_init and c["slbo"].n_model == 250  # the quick preset's own policy init and model steps
     c = run._check(run._parser().parse_args(["--env", "ant", "--trpo-max-kl", "0.02", "--preset", "paper"])).configs
     assert c["slbo"].n_collect == 8000 and c["smtl"] == smtl.SMTLConfig()  # the ant's batch; the Appendix otherwise
