@@ -22,6 +22,7 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 
@@ -434,6 +435,8 @@ def _train(args):
         def tick():
             while not queue.empty():
                 slot, n, postfix = queue.get()
+                if bars[slot].n == 0:  # the job's first report: its clock starts now, not when it was queued
+                    bars[slot].reset()
                 bars[slot].n = n
                 bars[slot].set_postfix_str(postfix)
 
@@ -585,8 +588,13 @@ def _figure(args):
         print(f"\n{figures.summary(args.figure, results, args.preset)}\n\nwrote {path}")
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt  # `kill` stops the workers too, as Ctrl-C does (_parallel), instead of orphaning them
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         _figure(args) if args.figure else _experiment(_check(args))
     except (ValueError, FileNotFoundError, ModelDivergedError) as e:
