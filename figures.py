@@ -12,7 +12,7 @@ over goals, when there is one seed). run.py runs the experiments; this file only
 """
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def panels(figure, preset):
     and 30 tasks are not a smoke test."""
     out = PANELS[figure]
     if figure == 3 and preset == "smoke":
-        out = [Panel(**{**p.__dict__, "n_tasks": n, "title": f"{n} tasks sampled"}) for p, n in zip(out, (2, 3, 4))]
+        out = [replace(p, n_tasks=n, title=f"{n} tasks sampled") for p, n in zip(out, (2, 3, 4))]
     return out
 
 
