@@ -73,7 +73,7 @@ ROUND_TARGET = 0.5  # the round's time, new / old
 # trpo_step's labelled phases (trpo._phase), inside the "TRPO step" part of a round
 ROUND_PHASES = ("advantages", "policy gradient", "natural gradient", "line search", "value fit")
 # MAML and the oracle at the quick preset (run.py says why): 1.6M real samples each
-MAML_CFG = maml.MAMLConfig(**QUICK["maml"])  # 160 meta-iterations × 5 tasks × 5 rollouts × 2 × 200
+MAML_CFG = maml.MAMLConfig(**QUICK["maml"])  # 80 meta-iterations × 10 tasks × 5 rollouts × 2 × 200
 ORACLE_CFG = maml.OracleConfig(**QUICK["oracle"])  # 400 TRPO iterations × 4,000
 
 

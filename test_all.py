@@ -1381,7 +1381,7 @@ def test_run_configs_layer_paper_preset_and_flags():
     assert c["slbo"].n_collect == 4000 and c["slbo"].n_policy == 20 and c["smtl"].n_warmup == 20
     # SMTL's virtual training takes the preset's TRPO; the oracle, trained on real samples, the paper's
     assert c["trpo"].max_kl == 0.05 and c["oracle"].trpo == TRPOConfig(vf_epochs=1)
-    # MAML and the oracle get the same real samples: 160 × 5 tasks × 5 rollouts × 2 × 200 = 400 × 4,000
+    # MAML and the oracle get the same real samples: 80 × 10 tasks × 5 rollouts × 2 × 200 = 400 × 4,000
     m = c["maml"]
     assert m.n_iters * m.meta_batch * m.n_rollouts * 2 * 200 == c["oracle"].n_iters * c["oracle"].n_samples
     assert not c["trpo"].slbo_init and c["slbo"].n_model == 250  # the quick preset's own policy init and model steps
