@@ -193,8 +193,8 @@ def _parser():
                    help="budget (default: quick): paper = the Appendix's settings, smoke = a one-minute check")
     p.add_argument("--n-goals", type=_count, default=None, help="held-out evaluation goals (default: the preset's)")
     p.add_argument("--seeds", type=_seeds, default=None,
-                   help="random seeds, e.g. 0,1,2 or 0-4 (default: 0; `plot`: every seed on disk); results pool "
-                        "goals × seeds; same seed, same numbers on the CPU")
+                   help="random seeds, e.g. 0,1,2 or 0-4 (default: run seed 0, pool every seed finished on disk); "
+                        "results pool goals × seeds; same seed, same numbers on the CPU")
     p.add_argument("--device", default="cpu", help="torch device for networks and the learned model (default: cpu)")
     p.add_argument("--workers", type=_count, default=min(os.cpu_count() or 1, 8),
                    help="processes training and adapting in parallel (default: the CPU count, at most 8)")
@@ -524,7 +524,9 @@ def _seeds_on_disk(args):
 
 
 def _experiment(args, title=None):
-    """Run the stages of one experiment; returns its results (None when nothing could be plotted)."""
+    """Run the stages of one experiment; returns its results (None when nothing could be plotted). Without --seeds
+    it runs seed 0 and pools every seed finished on disk; with --seeds, exactly those."""
+    pooled = args.seeds
     if args.stage != "plot":
         args.seeds = args.seeds or [0]
         _claim_out_dir(args)
@@ -537,8 +539,8 @@ def _experiment(args, title=None):
         _adapt(args)
     if args.stage not in ("all", "plot"):
         return None
+    args.seeds = pooled or _seeds_on_disk(args)
     if args.stage == "plot":
-        args.seeds = args.seeds or _seeds_on_disk(args)
         missing = [s for s in args.seeds if s not in _seeds_on_disk(args)]
         if not args.seeds or missing:
             raise ValueError(f"{args.out} holds no finished adaptation of {', '.join(args.algos)}"

@@ -1302,9 +1302,12 @@ def test_run_smoke_preset_end_to_end(tmp_path):
     # a second run finds every stage done and reproduces the same results from the cache
     again = _run("--env", "cheetah", "--preset", "smoke", "--seeds", "0,1", "--root", root, "--out", str(out))
     assert again.returncode == 0 and json.loads((out / "results.json").read_text()) == results
-    # `plot` pools the seeds it finds on disk
-    again = _run("plot", "--env", "cheetah", "--preset", "smoke", "--root", root, "--out", str(out))
-    assert again.returncode == 0 and json.loads((out / "results.json").read_text()) == results
+    # without --seeds, `plot` (and a run, which does seed 0) pools every seed finished on disk
+    for stage in ("plot", "all"):
+        again = _run(stage, "--env", "cheetah", "--preset", "smoke", "--root", root, "--out", str(out))
+        assert again.returncode == 0 and json.loads((out / "results.json").read_text()) == results
+    again = _run("--env", "cheetah", "--preset", "smoke", "--seeds", "1", "--root", root, "--out", str(out))
+    assert again.returncode == 0 and json.loads((out / "results.json").read_text())["seeds"] == [1]
     # the same output directory for another experiment is refused
     other = _run("--env", "cheetah", "--preset", "smoke", "--slbo-n-model", "5", "--root", root, "--out", str(out))
     assert other.returncode != 0 and "holds another experiment" in other.stderr
