@@ -84,7 +84,7 @@ def bootstrap(x, n=N_BOOT, seed=0):
     return float(x.mean()), float(lo), float(hi)
 
 
-def _read(path):
+def read_json(path):
     with open(path) as f:
         return json.load(f)
 
@@ -105,12 +105,12 @@ def summarise(out, algos, seeds, n_goals, experiment=None):
     (n_seeds, n_goals, n_stages) from which Figure 3's differences are taken; training samples and time per seed."""
     results = {"experiment": experiment, "seeds": list(seeds), "n_goals": n_goals, "algos": {}}
     for algo in algos:
-        runs = [[_read(os.path.join(out, f"s{s}", "adapt", algo, f"goal{i:02d}.json")) for i in range(n_goals)]
+        runs = [[read_json(os.path.join(out, f"s{s}", "adapt", algo, f"goal{i:02d}.json")) for i in range(n_goals)]
                 for s in seeds]
         curve = np.array([[[(p["samples"], p["return"], np.nan if p["vel_err"] is None else p["vel_err"])
                             for p in r["curve"]] for r in seed] for seed in runs])  # (n_seeds, n_goals, n_stages, 3)
         vel_err = None if np.isnan(curve[..., 2]).any() else curve[..., 2]
-        trained = [_read(os.path.join(out, f"s{s}", "train.json")).get(algo, {}) for s in seeds]
+        trained = [read_json(os.path.join(out, f"s{s}", "train.json")).get(algo, {}) for s in seeds]
         results["algos"][algo] = {
             "points": _points(curve[..., 1], curve[..., 0], vel_err), "returns": curve[..., 1].tolist(),
             "train_samples": [t.get("samples") for t in trained], "train_wall_s": [t.get("wall_s") for t in trained],

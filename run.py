@@ -288,11 +288,6 @@ def _write_json(obj, path):
     os.replace(tmp, path)
 
 
-def _read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def _write_csv(log, path):
     """A training log (one dict per task or iteration) as a CSV file, rewritten whole and atomically."""
     columns = list(dict.fromkeys(k for row in log for k in row))  # every key, in order of first appearance
@@ -308,7 +303,7 @@ def _claim_out_dir(args):
     path = os.path.join(args.out, "experiment.json")
     ident = _identity(args)
     if os.path.exists(path):
-        old = _read_json(path)
+        old = figures.read_json(path)
         diff = [k for k in IDENTITY if old.get(k) != ident[k]]
         if diff:
             raise ValueError(f"{args.out} holds another experiment (different {', '.join(diff)}); "
@@ -418,7 +413,7 @@ def _train(args):
     """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one."""
     jobs = [(a, s) for s in args.seeds for a in args.algos]
     files = {s: os.path.join(args.out, f"s{s}", "train.json") for s in args.seeds}
-    trained = {s: _read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
+    trained = {s: figures.read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
     total = {a: args.configs["smtl"].n_tasks if a.startswith("smtl") else args.configs[a].n_iters for a in args.algos}
 
     def done(job, result):
