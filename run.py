@@ -254,9 +254,8 @@ def _check(args):
     args.configs = _configs(args)
     for group, cfg in args.configs.items():
         _validate(group, cfg)
-    if "smtl-active-estimated" in algos and not 2 <= args.configs["smtl"].n_snapshots <= args.configs["smtl"].n_warmup:
-        raise ValueError(f"the estimated rating compares 2 to n_warmup={args.configs['smtl'].n_warmup} model "
-                         f"snapshots, not --smtl-n-snapshots {args.configs['smtl'].n_snapshots}")
+    for algo in (a for a in algos if a.startswith("smtl")):
+        smtl.check_active(_smtl_config(args, algo))  # before any training, not at the first rating
     H = args.family.horizon  # a batch of n samples is n / H rows of H steps: n must be a multiple of H
     rows(args.configs["slbo"].n_collect, H, "--slbo-n-collect")
     rows(args.configs["slbo"].n_trpo, H, "--slbo-n-trpo")
@@ -416,13 +415,12 @@ def _train(args):
     trained = {s: figures.read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
     total = {a: args.configs["smtl"].n_tasks if a.startswith("smtl") else args.configs[a].n_iters for a in args.algos}
 
-    def done(job, result):
-        algo, seed = job[:2]
-        trained[seed][algo] = result
-        _write_json(trained[seed], files[seed])
+    def done(job, result):  # job: (args, algo, seed, ...)
+        trained[job[2]][job[1]] = result
+        _write_json(trained[job[2]], files[job[2]])
 
-    if args.workers <= 1 or len(jobs) == 1:
-        return _parallel(_train_one, [(args, a, s) for a, s in jobs], 1, lambda job, r: done(job[1:], r))
+    if args.workers <= 1 or len(jobs) == 1:  # here, with the training functions' own progress bars
+        return _parallel(_train_one, [(args, a, s) for a, s in jobs], 1, done)
     with mp.get_context("spawn").Manager() as manager:
         queue = manager.Queue()
         bars = [tqdm(total=total[a], desc=f"train {a} {args.family.name} s{s}", position=k, leave=True)
@@ -436,8 +434,7 @@ def _train(args):
                 bars[slot].n = n
                 bars[slot].set_postfix_str(postfix)
 
-        _parallel(_train_one, [(args, a, s, queue, k) for k, (a, s) in enumerate(jobs)], args.workers,
-                  lambda job, r: (done(job[1:], r), tick()), tick)
+        _parallel(_train_one, [(args, a, s, queue, k) for k, (a, s) in enumerate(jobs)], args.workers, done, tick)
         for bar in bars:
             bar.close()
 

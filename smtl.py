@@ -213,6 +213,16 @@ def _rating(learner, policy, goal, snapshots, cfg):
     return float(np.mean([abs(a - b) for a, b in itertools.combinations(etas, 2)])), 0
 
 
+def check_active(cfg):
+    """A ValueError unless cfg's task selection can run: a known rating, and for the estimated one 2 to n_warmup
+    model snapshots to compare."""
+    if cfg.active not in ("off", *ACTIVE):
+        raise ValueError(f"unknown active task selection {cfg.active!r}; choose off, {', '.join(ACTIVE)}")
+    if cfg.active == "estimated" and not 2 <= cfg.n_snapshots <= cfg.n_warmup:
+        raise ValueError(f"the estimated rating compares 2 to n_warmup={cfg.n_warmup} model snapshots, "
+                         f"not n_snapshots={cfg.n_snapshots}")
+
+
 def training_done(log, cfg):
     """Algorithm 1 is over: cfg.n_tasks tasks trained, or cfg.max_candidates candidates per task seen."""
     return sum(not row["skipped"] for row in log) >= cfg.n_tasks or len(log) >= cfg.n_tasks * cfg.max_candidates
@@ -240,11 +250,7 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
     is resumed from its last finished task (same settings required, n_tasks may grow). callback(log), if given, is
     called after every task, once its checkpoint is written."""
     fam = tasks.get_family(family)
-    if cfg.active not in ("off", *ACTIVE):
-        raise ValueError(f"unknown active task selection {cfg.active!r}; choose off, {', '.join(ACTIVE)}")
-    if cfg.active == "estimated" and not 2 <= cfg.n_snapshots <= cfg.n_warmup:
-        raise ValueError(f"the estimated rating compares 2 to n_warmup={cfg.n_warmup} model snapshots, "
-                         f"not n_snapshots={cfg.n_snapshots}")
+    check_active(cfg)
     slbo_cfg = slbo_config_for(fam) if slbo_cfg is None else slbo_cfg
     learner = Learner(fam, slbo_cfg, dyn, trpo, seed=seed, device=device)  # line 1: φ, D ← ∅
     task_rng = np.random.default_rng(seed)  # the stream of tasks ψ ~ p(ψ)
