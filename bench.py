@@ -35,8 +35,8 @@ from tqdm.auto import tqdm
 if os.environ.get("BENCH_CODE"):
     sys.path.insert(0, os.path.abspath(os.environ["BENCH_CODE"]))
 
+import config
 import maml
-import run
 import slbo
 import smtl
 import tasks
@@ -60,19 +60,19 @@ SMTL_FAMILY = "cheetah-vel"  # ψ ~ U[0, 2]
 SMTL_TASKS, SMTL_GOALS = 20, 10  # train on 20 tasks, then adapt to 10 held-out goals
 SMTL_SEEDS = (0, 1, 2)  # training runs: one varies a lot (a warm-up that exploits the model fails a goal outright)
 ZERO_SHOT_TARGET, STAGES_TARGET = 0.25, 0.15  # mean |v − g| after the warm-up alone / after 3 SLBO stages
-# run.py's quick preset (its NOTE says how and why it differs from the paper): per round 250 model + 20 TRPO steps
-QUICK = run.PRESETS["quick"]
+# the quick preset (config.py says how and why it differs from the paper): per round 250 model + 20 TRPO steps
+QUICK = config.PRESETS["quick"]
 DYN, TRPO = DynamicsConfig(**QUICK["dyn"]), TRPOConfig(**QUICK["trpo"])
 SLBO_CFG = slbo.SLBOConfig(n_inner=QUICK["smtl"]["n_inner_adapt"], **QUICK["slbo"])  # 5 rounds after each collection
 SMTL_CFG = smtl.SMTLConfig(**{**QUICK["smtl"], "n_tasks": SMTL_TASKS})
-SMTL_SLBO = smtl.slbo_config_for(SMTL_FAMILY, **QUICK["slbo"])
+SMTL_SLBO = slbo.SLBOConfig(**config.values(SMTL_FAMILY, "quick")["slbo"])
 ROUND_FAMILIES = ("cheetah-vel", "ant-vel")  # one VirtualTraining round on each (4,000 and 8,000 virtual samples)
 ROUND_REPEATS = 3  # timed rounds per process (after one warm-up round); the best counts, as in _rates
 ROUND_PROCESSES = 3  # processes per code version, old and new interleaved
 ROUND_TARGET = 0.5  # the round's time, new / old
 # trpo_step's labelled phases (trpo._phase), inside the "TRPO step" part of a round
 ROUND_PHASES = ("advantages", "policy gradient", "natural gradient", "line search", "value fit")
-# MAML and the oracle at the quick preset (run.py says why): 1.6M real samples each
+# MAML and the oracle at the quick preset (config.py says why): 1.6M real samples each
 MAML_CFG = maml.MAMLConfig(**QUICK["maml"])  # 80 meta-iterations × 10 tasks × 5 rollouts × 2 × 200
 ORACLE_CFG = maml.OracleConfig(**QUICK["oracle"])  # 400 TRPO iterations × 4,000
 
@@ -215,7 +215,7 @@ def _slbo_seed(device, seed, n_stages):
 
 
 def bench_slbo(device="cpu", n_stages=SLBO_STAGES, seeds=SLBO_SEEDS):
-    """Single-task SLBO (Algorithm 1 lines 6-14, run.py's quick settings) on cheetah-vel ψ = 1.0: real samples until
+    """Single-task SLBO (Algorithm 1 lines 6-14, the quick preset's settings) on cheetah-vel ψ = 1.0: real samples until
     mean |v − g| ≤ 0.2, per seed, within 10 stages = 40,000 samples."""
     print(f"slbo ({FAMILY}, goal {GOAL}, {SLBO_CFG.n_collect} real samples per stage, {SLBO_CFG.n_inner} × "
           f"({SLBO_CFG.n_model} model + {SLBO_CFG.n_policy} TRPO steps) after each, device {device})")
@@ -328,7 +328,7 @@ def bench_smtl(device="cpu", workers=2):
 
 def _round_learner(family, device, seed=0):
     """A learner after its first SLBO stage at the quick preset (n_collect real samples of a fresh policy, goal 1.0)."""
-    cfg = smtl.slbo_config_for(family, **QUICK["slbo"])
+    cfg = slbo.SLBOConfig(**config.values(family, "quick")["slbo"])
     learner = slbo.Learner(family, cfg, DYN, TRPO, seed=seed, device=device)
     policy = learner.new_policy()
     slbo.collect(learner, policy, GOAL, cfg.n_collect)

@@ -10,7 +10,7 @@ inside the model with a task's reward (line 13). Rollout batches have the layout
 """
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -18,20 +18,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from config import hp
 
-def _hp(default, help, domain=None):
-    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
 
 
 @dataclass(frozen=True)
 class DynamicsConfig:
-    hidden: tuple = _hp((500, 500), "dynamics MLP hidden widths (ReLU)")
-    k: int = _hp(2, "horizon k of the multi-step loss, Eq. (4)", ">= 1")
-    batch_size: int = _hp(128, "windows of k real transitions per Adam step", ">= 1")
-    lr: float = _hp(1e-3, "dynamics Adam learning rate", "> 0")
-    weight_decay: float = _hp(1e-5, "dynamics L2 weight decay (gradient wd·φ)", ">= 0")
-    grad_clip: float = _hp(2.0, "dynamics global gradient-norm clip", "> 0")
-    clip: float = _hp(100.0, "virtual env: predicted states are clipped to |normalised s| ≤ clip (SLBO's 100); "
+    hidden: tuple = hp((500, 500), "dynamics MLP hidden widths (ReLU)")
+    k: int = hp(2, "horizon k of the multi-step loss, Eq. (4)", ">= 1")
+    batch_size: int = hp(128, "windows of k real transitions per Adam step", ">= 1")
+    lr: float = hp(1e-3, "dynamics Adam learning rate", "> 0")
+    weight_decay: float = hp(1e-5, "dynamics L2 weight decay (gradient wd·φ)", ">= 0")
+    grad_clip: float = hp(2.0, "dynamics global gradient-norm clip", "> 0")
+    clip: float = hp(100.0, "virtual env: predicted states are clipped to |normalised s| ≤ clip (SLBO's 100); "
                              "real states lie well inside, so any clipping means a diverging model and is reported", "> 0")
 
 

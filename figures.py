@@ -10,11 +10,12 @@ over goals, when there is one seed). run.py runs the experiments; this file only
     print(table(results)); plot_experiment(results, "runs/cheetah-vel-quick/figure.png")
     compose(1, {"a": results}, "runs/figures/figure1.png")      # panels not run yet are drawn empty
 """
-import json
 import os
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+import store
 
 ACTIVE_ALGOS = ("smtl-active-true", "smtl-active-estimated")  # Figure 3's two ratings (Section 4.4)
 STYLE = {"smtl": ("SMTL (ours)", "C0"), "smtl-active-true": ("active SMTL, true rating", "C2"),
@@ -84,11 +85,6 @@ def bootstrap(x, n=N_BOOT, seed=0):
     return float(x.mean()), float(lo), float(hi)
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def _points(returns, samples, vel_err):
     """One point per stage: mean samples, mean return with its interval, mean |v − g| (None for direction tasks)."""
     points = []
@@ -105,12 +101,12 @@ def summarise(out, algos, seeds, n_goals, experiment=None):
     (n_seeds, n_goals, n_stages) from which Figure 3's differences are taken; training samples and time per seed."""
     results = {"experiment": experiment, "seeds": list(seeds), "n_goals": n_goals, "algos": {}}
     for algo in algos:
-        runs = [[read_json(os.path.join(out, f"s{s}", "adapt", algo, f"goal{i:02d}.json")) for i in range(n_goals)]
+        runs = [[store.read_json(os.path.join(out, f"s{s}", "adapt", algo, f"goal{i:02d}.json")) for i in range(n_goals)]
                 for s in seeds]
         curve = np.array([[[(p["samples"], p["return"], np.nan if p["vel_err"] is None else p["vel_err"])
                             for p in r["curve"]] for r in seed] for seed in runs])  # (n_seeds, n_goals, n_stages, 3)
         vel_err = None if np.isnan(curve[..., 2]).any() else curve[..., 2]
-        trained = [read_json(os.path.join(out, f"s{s}", "train.json")).get(algo, {}) for s in seeds]
+        trained = [store.read_json(os.path.join(out, f"s{s}", "train.json")).get(algo, {}) for s in seeds]
         results["algos"][algo] = {
             "points": _points(curve[..., 1], curve[..., 0], vel_err), "returns": curve[..., 1].tolist(),
             "train_samples": [t.get("samples") for t in trained], "train_wall_s": [t.get("wall_s") for t in trained],

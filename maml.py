@@ -13,7 +13,7 @@ paper Section 5.1 and Appendix 7.1, and MAML's own code (github.com/cbfinn/maml_
 import copy
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -24,7 +24,9 @@ from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
 
 import slbo
+import store
 import tasks
+from config import hp
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient,
                   episode_returns, gae, rollout, trpo_step)
 
@@ -33,37 +35,34 @@ FEATURE_CLIP = 10.0  # the linear baseline clips observations to ±10 before bui
 TIME_SCALE = 100.0  # ... and uses t / 100 as its time feature (rllab)
 
 
-def _hp(default, help, domain=None):
-    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
-
 
 @dataclass(frozen=True)
 class MAMLConfig:
-    n_iters: int = _hp(500, "meta-iterations (Appendix 7.1: 500, ~80M samples)", ">= 0")
-    meta_batch: int = _hp(40, "tasks ψ ~ p(ψ) per meta-iteration (Appendix 7.1: 40)", ">= 1")
-    n_rollouts: int = _hp(20, "rollouts per task per policy-gradient step (Appendix: 20; 40 ant fwd/back, humanoid)",
+    n_iters: int = hp(500, "meta-iterations (Appendix 7.1: 500, ~80M samples)", ">= 0")
+    meta_batch: int = hp(40, "tasks ψ ~ p(ψ) per meta-iteration (Appendix 7.1: 40)", ">= 1")
+    n_rollouts: int = hp(20, "rollouts per task per policy-gradient step (Appendix: 20; 40 ant fwd/back, humanoid)",
                           ">= 1")
-    alpha: float = _hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step", ">= 0")
-    alpha_test: float = _hp(0.05, "α of the test-time steps after the first (Appendix 7.1)", ">= 0")
-    max_kl: float = _hp(0.01, "meta-update trust region: max mean KL of the post-adaptation policies (MAML's β)", "> 0")
-    cg_iters: int = _hp(10, "conjugate-gradient iterations for the meta natural direction F⁻¹g", ">= 1")
-    cg_damping: float = _hp(1e-5, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
-    ls_backtrack: float = _hp(0.8, "line search: step shrink factor per try", "(0, 1)")
-    ls_steps: int = _hp(15, "line search: step sizes tried (accept if KL ≤ max_kl and the surrogate improved)", ">= 1")
-    gamma: float = _hp(0.99, "discount γ", "(0, 1]")
-    lam: float = _hp(1.0, "GAE λ (1: discounted return minus the linear baseline)", "[0, 1]")
-    hidden: tuple = _hp((100, 100), "policy MLP hidden widths, ReLU (Section 5.1)")
-    baseline_ridge: float = _hp(1e-5, "ridge coefficient of the linear feature baseline's least squares", ">= 0")
+    alpha: float = hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step", ">= 0")
+    alpha_test: float = hp(0.05, "α of the test-time steps after the first (Appendix 7.1)", ">= 0")
+    max_kl: float = hp(0.01, "meta-update trust region: max mean KL of the post-adaptation policies (MAML's β)", "> 0")
+    cg_iters: int = hp(10, "conjugate-gradient iterations for the meta natural direction F⁻¹g", ">= 1")
+    cg_damping: float = hp(1e-5, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
+    ls_backtrack: float = hp(0.8, "line search: step shrink factor per try", "(0, 1)")
+    ls_steps: int = hp(15, "line search: step sizes tried (accept if KL ≤ max_kl and the surrogate improved)", ">= 1")
+    gamma: float = hp(0.99, "discount γ", "(0, 1]")
+    lam: float = hp(1.0, "GAE λ (1: discounted return minus the linear baseline)", "[0, 1]")
+    hidden: tuple = hp((100, 100), "policy MLP hidden widths, ReLU (Section 5.1)")
+    baseline_ridge: float = hp(1e-5, "ridge coefficient of the linear feature baseline's least squares", ">= 0")
 
 
 @dataclass(frozen=True)
 class OracleConfig:
     # NOTE (differs from paper): the paper gives no oracle budget; 500 iterations, as MAML's meta-iterations.
-    n_iters: int = _hp(500, "TRPO iterations", ">= 0")
-    n_samples: int = _hp(4000, "real samples per iteration: n_samples / H rollouts, each with its own goal ψ ~ p(ψ)",
+    n_iters: int = hp(500, "TRPO iterations", ">= 0")
+    n_samples: int = hp(4000, "real samples per iteration: n_samples / H rollouts, each with its own goal ψ ~ p(ψ)",
                          ">= 1")
-    hidden: tuple = _hp((100, 100), "policy MLP hidden widths over [s, ψ], ReLU (Section 5.1)")
-    trpo: TRPOConfig = _hp(TRPOConfig(), "TRPO settings (trpo.TRPOConfig; its policy_hidden is unused, `hidden` is)")
+    hidden: tuple = hp((100, 100), "policy MLP hidden widths over [s, ψ], ReLU (Section 5.1)")
+    trpo: TRPOConfig = hp(TRPOConfig(), "TRPO settings (trpo.TRPOConfig; its policy_hidden is unused, `hidden` is)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,31 +80,17 @@ def _env_seed(rng):
     return int(rng.integers(2 ** 31 - 1))
 
 
-def _save(path, state):
-    """Write a checkpoint atomically: a crash leaves the previous file intact (a temporary name per process)."""
-    if os.path.dirname(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def _load(path, kind, family, cfg, seed):
     """The checkpoint at `path` if it exists and was written by the same kind of run, family, seed and config
     (n_iters may differ: resuming may extend a run); None if there is none; else one clear ValueError."""
     if path is None or not os.path.exists(path):
         return None
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file
-        raise ValueError(f"{path} is not a readable {kind} checkpoint ({type(e).__name__})") from None
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a {kind} checkpoint of this version; train again into a new path")
+    ck = store.load_checkpoint(path, CHECKPOINT_FORMAT, kind)
     want = {k: v for k, v in asdict(cfg).items() if k != "n_iters"}
     have = {k: v for k, v in ck["cfg"].items() if k != "n_iters"}
-    if ck["kind"] != kind or ck["family"] != family.name or ck["seed"] != seed:
-        raise ValueError(f"checkpoint {path} is a {ck['kind']} run on {ck['family']!r} with seed {ck['seed']}, "
-                         f"not {kind} on {family.name!r} with seed {seed}")
+    if ck["family"] != family.name or ck["seed"] != seed:
+        raise ValueError(f"checkpoint {path} is a {kind} run on {ck['family']!r} with seed {ck['seed']}, "
+                         f"not on {family.name!r} with seed {seed}")
     if have != want:
         diff = {k: (have.get(k), want[k]) for k in want if have.get(k) != want[k]}
         raise ValueError(f"checkpoint {path} has another config; (checkpoint, requested): {diff}")
@@ -318,9 +303,10 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
         run["iteration"] = it + 1
         bar.set_postfix(pre=f"{row['return_pre']:.1f}", post=f"{row['return_post']:.1f}", kl=f"{row['kl']:.4f}")
         if checkpoint is not None:
-            _save(checkpoint, {"format": CHECKPOINT_FORMAT, "kind": "maml", "family": fam.name, "seed": seed,
-                               "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "generator": gen.get_state(),
-                               "rng": rng.bit_generator.state})
+            store.save_checkpoint({
+                "format": CHECKPOINT_FORMAT, "kind": "maml", "family": fam.name, "seed": seed, "cfg": asdict(cfg),
+                **run, "policy": policy.state_dict(), "generator": gen.get_state(), "rng": rng.bit_generator.state,
+            }, checkpoint)
         if callback:
             callback(run["log"])
     if env is not None:
@@ -429,10 +415,12 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
         run["iteration"] = it + 1
         bar.set_postfix(ret=f"{stats['ep_return']:.1f}", kl=f"{stats['kl']:.4f}")
         if checkpoint is not None:
-            _save(checkpoint, {"format": CHECKPOINT_FORMAT, "kind": "oracle", "family": fam.name, "seed": seed,
-                               "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
-                               "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
-                               "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
+            store.save_checkpoint({
+                "format": CHECKPOINT_FORMAT, "kind": "oracle", "family": fam.name, "seed": seed, "cfg": asdict(cfg),
+                **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
+                "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
+                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+            }, checkpoint)
         if callback:
             callback(run["log"])
     if env is not None:

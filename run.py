@@ -13,11 +13,9 @@ Re-running skips finished work and an interrupted run resumes.
 """
 import argparse
 import copy
-import csv
 import dataclasses
 import hashlib
 import json
-import math
 import multiprocessing as mp
 import os
 import re
@@ -30,9 +28,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+import config
 import figures
 import maml
 import smtl
+import store
 import tasks
 from dynamics import DynamicsConfig, ModelDivergedError
 from slbo import SLBOConfig, rows
@@ -45,53 +45,11 @@ ALGOS = {"smtl": "off", "smtl-active-true": "true", "smtl-active-estimated": "es
 # Every hyperparameter group: a dataclass whose fields (paper defaults, one-line help) become --<group>-<field> flags.
 CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
            "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
-# Presets: overrides of the paper's values. `paper` is the Appendix. `quick` fits python run.py --env cheetah in
-# about 15 minutes on a 2-core CPU (bench.py measures SLBO and SMTL with it); `smoke` checks the pipeline in a minute.
-# NOTE (differs from paper): `quick` keeps the paper's real samples per stage (4,000 / 8,000) and virtual batch, but
-# spends the virtual training differently, because with the Appendix's 20 × (100 model + 40 TRPO steps at max KL
-# 0.01) per stage the policy exploits the young model (single-task SLBO: |v − g| 0.257 after 40,000 samples, 75 min;
-# bench.py) while fewer, larger TRPO steps reach ≤ 0.2 on 3 of 3 seeds within 24,000 samples, ~1 min each.
-PRESETS = {
-    "paper": {"n_goals": 40},
-    "quick": {"n_goals": 8,  # a panel in about an hour on 2 cores; the intervals are wide
-              "smtl": dict(n_tasks=10,  # the paper trains on 100 tasks
-                           n_warmup=20,  # rounds of warm-up per task (paper 40): each round below is larger
-                           n_inner_adapt=5),  # rounds after each real collection at adaptation
-              # model steps per round (paper 100): the model must stay ahead of the policy; 250, not 300, for a
-              # cheaper round (44 % of it was the model fit), bench.py slbo still met on 3 of 3 seeds
-              "slbo": dict(n_model=250,
-                           n_policy=20),  # TRPO steps per round (paper 40), each 5× larger (max_kl below)
-              "dyn": dict(hidden=(200, 200),  # the paper's 500 × 500 at lr 1e-3 met bench.py's bar on 1 of 2 seeds
-                          lr=3e-3),
-              "trpo": dict(max_kl=0.05,  # fewer, larger policy steps (paper 0.01)
-                           # V: 1 pass of 1000 (SLBO: 5 of 64, 80 % of a TRPO step's time; 4 Adam steps per step)
-                           vf_epochs=1, vf_batch=1000,
-                           fvp_subsample=5,  # F on every 5th state, as OpenAI baselines' TRPO: CG costs a fifth
-                           # SLBO's normc init (output rows of norm 0.01) failed more warm-ups at these larger steps:
-                           # in one trained model, 16 warm-ups on goals from p(ψ): mean |v − g| 0.164 (max 0.66) with
-                           # normc, 0.145 (max 0.37) with PyTorch's init
-                           slbo_init=False),
-              # MAML: 1.6M samples (paper 80M) as 80 meta-updates of 10 tasks × 5 rollouts at max KL 0.1 (paper 500 of
-              # 40 × 20 at 0.01): on 10 goals from p(ψ) × 3 seeds its 3 steps closed 41 % of the gap to the oracle,
-              # against 19 % at max KL 0.05 (160 of 5 tasks) and 32 % (160 of 5 at 0.1). The test-time steps keep the
-              # paper's α and the real samples of an SMTL stage
-              "maml": dict(n_iters=80, meta_batch=10, n_rollouts=5, max_kl=0.1),
-              # the oracle: MAML's 1.6M samples with the paper's TRPO step (larger steps did worse, bench.py
-              # trpo_mf) and one value pass (SLBO's 5 passes of 64 took 2.3× the time, 12 min on the half-cheetah)
-              "oracle": dict(n_iters=400, trpo=dict(vf_epochs=1))},
-    "smoke": {"n_goals": 2,
-              # 2 warm-up rounds and 2 snapshots: the fewest the estimated rating can compare
-              "smtl": dict(n_tasks=2, n_warmup=2, n_snapshots=2, n_inner_adapt=1, n_slbo_adapt=1, n_eval_episodes=1),
-              "slbo": dict(n_collect=400, n_trpo=400, n_model=20, n_policy=2, n_init_states=50),
-              "dyn": dict(hidden=(64, 64)),
-              "trpo": dict(vf_epochs=1),
-              "maml": dict(n_iters=2, meta_batch=2, n_rollouts=2),
-              "oracle": dict(n_iters=2, n_samples=400, trpo=dict(vf_epochs=1))},
-}
+# Fields no flag sets: SMTL's task selection is named by the algorithm (ALGOS), and SMTL reads its own n_inner and
+# n_inner_adapt, never SLBO's; the oracle's TRPO settings come from the --trpo-* flags (all but policy_hidden: the
+# oracle's policy is --oracle-hidden).
+NO_FLAG = {("smtl", "active"), ("slbo", "n_inner"), ("oracle", "trpo")}
 IDENTITY = ("env", "task", "shift", "preset", "n_goals", "configs")  # what names an experiment (its seeds are subfolders)
-# The domains a hyperparameter field may declare (its metadata "domain"); every number must also be finite.
-DOMAINS = {"> 0": lambda x: x > 0, ">= 0": lambda x: x >= 0, ">= 1": lambda x: x >= 1,
-           "[0, 1]": lambda x: 0 <= x <= 1, "(0, 1]": lambda x: 0 < x <= 1, "(0, 1)": lambda x: 0 < x < 1}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,20 +107,6 @@ def _field_type(f):
     return type(f.default)
 
 
-def _validate(group, cfg):
-    """Every field of a config within its domain (numbers finite; widths ≥ 1), or a ValueError naming its flag."""
-    for f in dataclasses.fields(cfg):
-        value, flag = getattr(cfg, f.name), f"--{group}-{f.name.replace('_', '-')}"
-        if dataclasses.is_dataclass(value):
-            _validate(group if group != "oracle" else "trpo", value)
-        elif isinstance(value, tuple) and not (value and all(isinstance(w, int) and w >= 1 for w in value)):
-            raise ValueError(f"{flag} must be layer widths >= 1, got {','.join(map(str, value)) or 'nothing'}")
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            domain = f.metadata.get("domain")
-            if not math.isfinite(value) or (domain and not DOMAINS[domain](value)):
-                raise ValueError(f"{flag} must be a finite number{f' {domain}' if domain else ''}, got {value}")
-
-
 def _check_device(name):
     """The torch device `name` if torch can use it here, else a ValueError with one line."""
     try:
@@ -174,7 +118,7 @@ def _check_device(name):
     return device
 
 
-def _parser():
+def _parser(argv=None):
     p = _Parser(description=__doc__.split("\n\n")[0])
     p.add_argument("stage", nargs="?", default="all", choices=("all", "train", "adapt", "plot"),
                    help="run every stage (default), or only one (each needs the ones before it)")
@@ -189,7 +133,7 @@ def _parser():
     p.add_argument("--algos", default=None,
                    help=f"comma-separated, from {', '.join(ALGOS)} (default: smtl,maml,oracle); the active ones "
                         f"select tasks by a rating, Section 4.4 / Figure 3")
-    p.add_argument("--preset", default="quick", choices=list(PRESETS),
+    p.add_argument("--preset", default="quick", choices=list(config.PRESETS),
                    help="budget (default: quick): paper = the Appendix's settings, smoke = a one-minute check")
     p.add_argument("--n-goals", type=_count, default=None, help="held-out evaluation goals (default: the preset's)")
     p.add_argument("--seeds", type=_seeds, default=None,
@@ -200,16 +144,25 @@ def _parser():
                    help="processes training and adapting in parallel (default: the CPU count, at most 8)")
     p.add_argument("--root", default="runs", help="folder of experiments, trained models and figures (default: runs)")
     p.add_argument("--out", default=None, help="output directory of one experiment (default: <root>/<experiment>)")
+    # the values this command would use, from its --env, --task and --preset alone, so that --help can show them
+    pre = argparse.ArgumentParser(add_help=False)
+    for flag, default in (("--env", "cheetah"), ("--task", "vel"), ("--preset", "quick")):
+        pre.add_argument(flag, default=default)
+    pre = pre.parse_known_args(argv)[0]
+    family = f"{pre.env}-{pre.task}" if f"{pre.env}-{pre.task}" in tasks.FAMILIES else "cheetah-vel"
+    preset = pre.preset if pre.preset in config.PRESETS else "quick"
+    used, paper = _resolve(family, preset, {}), _resolve(family, "paper", {})
     for group, cls in CONFIGS.items():
-        g = p.add_argument_group(f"{group} hyperparameters (default: the paper's value, or the preset's)")
+        g = p.add_argument_group(f"{group} hyperparameters [value used for {family} at --preset {preset}; paper's]")
         for f in dataclasses.fields(cls):
-            if dataclasses.is_dataclass(f.default) or (group, f.name) == ("smtl", "active"):
-                continue  # set elsewhere: the oracle's TRPO by --trpo-*, active selection by the algorithm's name
+            if (group, f.name) in NO_FLAG:
+                continue
             metavar = {bool: "true|false", int: "N", float: "X", str: "S", tuple: "N,N"}.get(type(f.default), "V")
             domain = f"; {f.metadata['domain']}" if f.metadata.get("domain") else ""
             g.add_argument(f"--{group}-{f.name.replace('_', '-')}", dest=f"{group}.{f.name}", type=_field_type(f),
                            default=None, metavar=metavar,
-                           help=f"{f.metadata.get('help', '')} [paper: {f.default}{domain}]")
+                           help=f"{f.metadata.get('help', '')} [{getattr(used[group], f.name)}; "
+                                f"paper: {getattr(paper[group], f.name)}{domain}]")
     return p
 
 
@@ -218,18 +171,16 @@ def _flags(args, group):
     return {k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith(f"{group}.") and v is not None}
 
 
-def _configs(args):
-    """{group: dataclass instance}: the paper's defaults, then the preset's and body's overrides, then the flags."""
-    preset, out = PRESETS[args.preset], {}
+def _resolve(family, preset, flags):
+    """{group: dataclass instance}: the paper's defaults, then the body's and the preset's values (config.values), then
+    the flags ({group: {field: value}})."""
+    values, out = config.values(family, preset), {}
     for group, cls in CONFIGS.items():
-        values = dict(preset.get(group, {}))
-        if group == "slbo":  # 4,000 samples per stage for the half-cheetah, 8,000 for the ant and the humanoid
-            values = {**dataclasses.asdict(smtl.slbo_config_for(args.family)), **values}
-        if group == "maml" and (args.family.env == "humanoid" or args.family.name == "ant-fwd-back"):
-            values = {"n_rollouts": 40, **values}  # MAML's batch: 40 rollouts here, 20 elsewhere (Appendix)
-        if group == "oracle":  # TRPO on real samples: the paper's settings, the preset's for the oracle, --trpo-* flags
-            values["trpo"] = TRPOConfig(**{**values.get("trpo", {}), **_flags(args, "trpo")})
-        out[group] = cls(**{**values, **_flags(args, group)})
+        v = {**values.get(group, {}), **flags.get(group, {})}
+        if group == "oracle":  # TRPO on real samples: the preset's for the oracle, then the --trpo-* flags
+            trpo = {k: x for k, x in flags.get("trpo", {}).items() if k != "policy_hidden"}
+            v["trpo"] = TRPOConfig(**{**v.get("trpo", {}), **trpo})
+        out[group] = cls(**v)
     return out
 
 
@@ -247,13 +198,13 @@ def _check(args):
         if a not in ALGOS:
             raise ValueError(f"unknown algorithm {a!r} in --algos; choose from {', '.join(ALGOS)}")
     args.algos = algos
-    args.n_goals = PRESETS[args.preset]["n_goals"] if args.n_goals is None else args.n_goals
+    args.n_goals = config.PRESETS[args.preset]["n_goals"] if args.n_goals is None else args.n_goals
     if not 1 <= args.n_goals <= tasks.N_EVAL:
         raise ValueError(f"--n-goals must be between 1 and {tasks.N_EVAL} (the held-out split), got {args.n_goals}")
     args.device = str(_check_device(args.device))
-    args.configs = _configs(args)
+    args.configs = _resolve(args.family, args.preset, {g: _flags(args, g) for g in CONFIGS})
     for group, cfg in args.configs.items():
-        _validate(group, cfg)
+        config.check(group, cfg)
     for algo in (a for a in algos if a.startswith("smtl")):
         smtl.check_active(_smtl_config(args, algo))  # before any training, not at the first rating
     H = args.family.horizon  # a batch of n samples is n / H rows of H steps: n must be a multiple of H
@@ -262,7 +213,7 @@ def _check(args):
     rows(args.configs["oracle"].n_samples, H, "--oracle-n-samples")
     flags = sorted((k, v) for k, v in vars(args).items() if "." in k and v is not None)  # hyperparameter flags
     name = "-".join([args.family.name, *([args.shift] if args.shift else []), args.preset,
-                     *([f"goals{args.n_goals}"] if args.n_goals != PRESETS[args.preset]["n_goals"] else []),
+                     *([f"goals{args.n_goals}"] if args.n_goals != config.PRESETS[args.preset]["n_goals"] else []),
                      *(f"{k}={'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in flags)])
     args.out = args.out or os.path.join(args.root, name)
     args.models = os.path.join(args.root, "models")
@@ -277,39 +228,20 @@ def _identity(args):
 
 
 # ---------------------------------------------------------------------------------------------
-# Files: atomic JSON and CSV, one file per finished piece of work
+# The experiment folder
 # ---------------------------------------------------------------------------------------------
-def _write_json(obj, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
-
-
-def _write_csv(log, path):
-    """A training log (one dict per task or iteration) as a CSV file, rewritten whole and atomically."""
-    columns = list(dict.fromkeys(k for row in log for k in row))  # every key, in order of first appearance
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, columns)
-        w.writeheader()
-        w.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in log)
-    os.replace(tmp, path)
-
-
 def _claim_out_dir(args):
     path = os.path.join(args.out, "experiment.json")
     ident = _identity(args)
     if os.path.exists(path):
-        old = figures.read_json(path)
+        old = store.read_json(path)
         diff = [k for k in IDENTITY if old.get(k) != ident[k]]
         if diff:
             raise ValueError(f"{args.out} holds another experiment (different {', '.join(diff)}); "
                              f"pick another --out or the same settings")
     elif os.path.isdir(args.out) and os.listdir(args.out):
         raise ValueError(f"{args.out} is not empty and holds no experiment.json; pick another --out")
-    _write_json(ident, path)
+    store.write_json(ident, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,7 +300,7 @@ def _train_one(args, algo, seed, queue=None, slot=0):
     os.makedirs(os.path.dirname(path), exist_ok=True)
 
     def callback(log):
-        _write_csv(log, path[:-3] + ".csv")
+        store.write_csv(log, path[:-3] + ".csv")
         if queue is not None:
             queue.put((slot, *_progress(algo, log)))
 
@@ -412,12 +344,12 @@ def _train(args):
     """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one."""
     jobs = [(a, s) for s in args.seeds for a in args.algos]
     files = {s: os.path.join(args.out, f"s{s}", "train.json") for s in args.seeds}
-    trained = {s: figures.read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
+    trained = {s: store.read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
     total = {a: args.configs["smtl"].n_tasks if a.startswith("smtl") else args.configs[a].n_iters for a in args.algos}
 
     def done(job, result):  # job: (args, algo, seed, ...)
         trained[job[2]][job[1]] = result
-        _write_json(trained[job[2]], files[job[2]])
+        store.write_json(trained[job[2]], files[job[2]])
 
     if args.workers <= 1 or len(jobs) == 1:  # here, with the training functions' own progress bars
         return _parallel(_train_one, [(args, a, s) for a, s in jobs], 1, done)
@@ -497,7 +429,7 @@ def _adapt(args):
     bar = tqdm(total=len(todo), desc=f"adapt to held-out goals ({args.family.name})")
 
     def done(job, result):
-        _write_json(result, _goal_file(*job))
+        store.write_json(result, _goal_file(*job))
         bar.update(1)
         bar.set_postfix(algo=job[1], seed=job[2], goal=job[3], ret=f"{result['curve'][-1]['return']:.1f}")
 
@@ -538,7 +470,7 @@ def _experiment(args, title=None):
             raise ValueError(f"{args.out} holds no finished adaptation of {', '.join(args.algos)}"
                              + (f" for seed(s) {missing}" if missing else "") + "; run the experiment first")
     results = figures.summarise(args.out, args.algos, args.seeds, args.n_goals, _identity(args))
-    _write_json(results, os.path.join(args.out, "results.json"))
+    store.write_json(results, os.path.join(args.out, "results.json"))
     title = title or f"{args.family.env} {args.family.task}" + (f", {args.shift}" if args.shift else "")
     figures.plot_experiment(results, os.path.join(args.out, "figure.png"), title)
     print(f"\nreal return after adaptation on {args.n_goals} held-out goals × {len(args.seeds)} seed(s), mean [95% "
@@ -575,7 +507,7 @@ def _figure(args):
             continue
         if r is not None:
             results[panel.letter] = r
-            _write_json(r, os.path.join(folder, f"{panel.name}.json"))
+            store.write_json(r, os.path.join(folder, f"{panel.name}.json"))
             shutil.copyfile(os.path.join(pargs.out, "figure.png"), os.path.join(folder, f"{panel.name}.png"))
     if args.stage in ("all", "plot"):
         path = os.path.join(folder, f"figure{args.figure}.png")
@@ -588,7 +520,7 @@ def _terminated(signum, frame):
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    args = _parser(argv).parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
     try:
         _figure(args) if args.figure else _experiment(_check(args))

@@ -9,35 +9,33 @@ A `Learner` holds what persists across stages (and, for SMTL, across tasks): φ,
     log = slbo(learner, learner.new_policy(), goal=1.0, n_slbo=10)   # per stage: real samples, return, |v − g|
     virtual_training(learner, policy, goal=1.0, n_inner=40)            # SMTL's warm-up: no real samples
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 import tasks
+from config import hp
 from dynamics import Dataset, DynamicsConfig, DynamicsModel, VirtualEnv, fit
 from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
 
 
-def _hp(default, help, domain=None):
-    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
-
 
 @dataclass(frozen=True)
 class SLBOConfig:
-    n_collect: int = _hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (Appendix: 4000 cheetah, 8000 ant/humanoid)",
+    n_collect: int = hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (Appendix: 4000 cheetah, 8000 ant/humanoid)",
                          ">= 1")
-    n_trpo: int = _hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel",
+    n_trpo: int = hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel",
                       ">= 1")
-    n_inner: int = _hp(20, "n_inner: model/policy rounds of VirtualTraining after each real collection (SLBO's 20)",
+    n_inner: int = hp(20, "n_inner: model/policy rounds of VirtualTraining after each real collection (SLBO's 20)",
                        ">= 0")
-    n_model: int = _hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0")
-    n_policy: int = _hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14", ">= 0")
-    ou_theta: float = _hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion θ", "[0, 1]")
-    ou_sigma: float = _hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ", ">= 0")
-    n_init_states: int = _hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from", ">= 1")
-    buffer_size: int = _hp(200_000, "D keeps the newest this many real transitions, first in first out (SLBO's)",
+    n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0")
+    n_policy: int = hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14", ">= 0")
+    ou_theta: float = hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion θ", "[0, 1]")
+    ou_sigma: float = hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ", ">= 0")
+    n_init_states: int = hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from", ">= 1")
+    buffer_size: int = hp(200_000, "D keeps the newest this many real transitions, first in first out (SLBO's)",
                            ">= 1")
 
 

@@ -14,13 +14,16 @@ import contextlib
 import itertools
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+import config
+import store
 import tasks
+from config import hp
 from dynamics import DynamicsConfig, DynamicsModel, ModelDivergedError, VirtualEnv, fit
 from slbo import Learner, SLBOConfig, _seed, collect, evaluate, rows, virtual_training
 from trpo import TRPOConfig, episode_returns, rollout
@@ -31,9 +34,6 @@ ACTIVE = {
     "estimated": "μ̂(ψ) = mean |η^M̂_a(θ) − η^M̂_b(θ)| over pairs of model snapshots from warm-up (no real samples)",
 }
 
-
-def _hp(default, help, domain=None):
-    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
 
 
 def _fmt(x, spec):
@@ -55,43 +55,29 @@ class SMTLConfig:
     # while training follows the authors' code (their multi-task SLBO), because there the next task's warm-up fits φ.
     # Section 5.1 adapts with 3 SLBO stages, the Appendix says n_slbo = 4 at adaptation: 3, as the figures show.
     # The paper gives no n_inner at adaptation: SLBO's 20. Nor q, L or the rating models of Section 4.4: ours below.
-    n_tasks: int = _hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2", ">= 1")
-    n_warmup: int = _hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)",
+    n_tasks: int = hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2", ">= 1")
+    n_warmup: int = hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)",
                         ">= 0")
-    n_slbo: int = _hp(1, "n_slbo while training: real collections per task, line 6", ">= 1")
-    n_inner: int = _hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8 (authors: 0)",
+    n_slbo: int = hp(1, "n_slbo while training: real collections per task, line 6", ">= 1")
+    n_inner: int = hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8 (authors: 0)",
                        ">= 0")
-    n_slbo_adapt: int = _hp(3, "SLBO stages at adaptation after the warm-up, Eq. (6) (Section 5.1: 3)", ">= 0")
-    n_inner_adapt: int = _hp(20, "VirtualTraining rounds after each real collection at adaptation (SLBO's 20)", ">= 0")
-    n_eval_episodes: int = _hp(5, "real episodes (mean action) that measure a policy's return; not counted as samples",
+    n_slbo_adapt: int = hp(3, "SLBO stages at adaptation after the warm-up, Eq. (6) (Section 5.1: 3)", ">= 0")
+    n_inner_adapt: int = hp(20, "VirtualTraining rounds after each real collection at adaptation (SLBO's 20)", ">= 0")
+    n_eval_episodes: int = hp(5, "real episodes (mean action) that measure a policy's return; not counted as samples",
                                ">= 1")
-    active: str = _hp("off", "active task selection, Section 4.4: off, true or estimated")
-    active_q: float = _hp(0.3, "skip a task whose rating is below this quantile of the last L ratings", "[0, 1]")
-    active_L: int = _hp(3, "L: ratings of the last L tasks seen form the skip threshold", ">= 1")
-    n_rate_episodes: int = _hp(2, "'true' rating: real episodes of the warm-up policy (counted, added to D)", ">= 1")
-    n_snapshots: int = _hp(3, "'estimated' rating: models from the last warm-up rounds whose returns are compared",
+    active: str = hp("off", "active task selection, Section 4.4: off, true or estimated")
+    active_q: float = hp(0.3, "skip a task whose rating is below this quantile of the last L ratings", "[0, 1]")
+    active_L: int = hp(3, "L: ratings of the last L tasks seen form the skip threshold", ">= 1")
+    n_rate_episodes: int = hp(2, "'true' rating: real episodes of the warm-up policy (counted, added to D)", ">= 1")
+    n_snapshots: int = hp(3, "'estimated' rating: models from the last warm-up rounds whose returns are compared",
                            ">= 0")
-    max_candidates: int = _hp(3, "active selection: at most this many candidates per trained task before giving up",
+    max_candidates: int = hp(3, "active selection: at most this many candidates per trained task before giving up",
                               ">= 1")
-
-
-def slbo_config_for(family, **overrides):
-    """The Appendix's SLBO settings for a body: 4,000 real and virtual samples per stage for the half-cheetah,
-    8,000 for the ant and the humanoid."""
-    n = 4000 if tasks.get_family(family).env == "cheetah" else 8000
-    return SLBOConfig(**{"n_collect": n, "n_trpo": n, **overrides})
 
 
 # ---------------------------------------------------------------------------------------------
 # Checkpoints: everything adaptation needs, plus the random streams that make a resumed run exact
 # ---------------------------------------------------------------------------------------------
-def _atomic_save(obj, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-
-
 def _configs(learner, cfg):
     return {"smtl": asdict(cfg), "slbo": asdict(learner.cfg), "dynamics": asdict(learner.dyn),
             "trpo": asdict(learner.trpo)}
@@ -112,17 +98,7 @@ def _checkpoint(learner, cfg, task_rng, log, ratings):
 
 def load_checkpoint(path):
     """A checkpoint written by `train`, or a clear ValueError for anything else."""
-    if not os.path.isfile(path):
-        raise ValueError(f"no SMTL checkpoint at {path!r}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file
-        raise ValueError(f"{path!r} is not a readable SMTL checkpoint ({type(e).__name__})") from None
-    fmt = ckpt.get("format", "") if isinstance(ckpt, dict) else ""
-    if fmt != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path!r} is an SMTL checkpoint of an older version ({fmt}); train again into a new path"
-                         if str(fmt).startswith("smtl-checkpoint") else f"{path!r} is not an SMTL checkpoint")
-    return ckpt
+    return store.load_checkpoint(path, CHECKPOINT_FORMAT)
 
 
 def _restore(ckpt, seed=None, device="cpu"):
@@ -251,7 +227,7 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
     called after every task, once its checkpoint is written."""
     fam = tasks.get_family(family)
     check_active(cfg)
-    slbo_cfg = slbo_config_for(fam) if slbo_cfg is None else slbo_cfg
+    slbo_cfg = SLBOConfig(**config.values(fam)["slbo"]) if slbo_cfg is None else slbo_cfg
     learner = Learner(fam, slbo_cfg, dyn, trpo, seed=seed, device=device)  # line 1: φ, D ← ∅
     task_rng = np.random.default_rng(seed)  # the stream of tasks ψ ~ p(ψ)
     log, ratings = [], []
@@ -293,7 +269,7 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
         row["samples"], row["wall_s"] = learner.samples, time.perf_counter() - start
         log.append(row)
         if checkpoint:
-            _atomic_save(_checkpoint(learner, cfg, task_rng, log, ratings), checkpoint)
+            store.save_checkpoint(_checkpoint(learner, cfg, task_rng, log, ratings), checkpoint)
         if callback:
             callback(log)
         bar.set_postfix(warmup_ret=_fmt(row["warmup_return"], ".1f"), model_loss=_fmt(row["model_loss"], ".3f"),
@@ -332,7 +308,7 @@ if __name__ == "__main__":
     import tempfile
 
     tiny = SMTLConfig(n_tasks=3, n_warmup=3, n_inner_adapt=3, n_eval_episodes=2)
-    small = slbo_config_for("cheetah-vel", n_policy=5, n_model=50)
+    small = SLBOConfig(**{**config.values("cheetah-vel")["slbo"], "n_policy": 5, "n_model": 50})
     with tempfile.TemporaryDirectory() as tmp:
         out = train("cheetah-vel", tiny, small, checkpoint=os.path.join(tmp, "smtl.pt"))
         for row in out["log"]:

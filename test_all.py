@@ -24,6 +24,7 @@ from torch.distributions import kl_divergence
 from torch.func import functional_call
 from torch.nn.utils import parameters_to_vector
 
+import config
 import figures
 import maml
 import run
@@ -502,7 +503,7 @@ def test_trpo_rollout_resets_in_place_and_rescales_actions(backend):
 @pytest.mark.parametrize("preset", ["paper", "quick"])  # quick: larger steps, F on every 5th state, one V pass
 def test_trpo_learns_point_mass(preset):
     torch.manual_seed(0)
-    env, cfg = _TorchPointMass(20), TRPOConfig(**run.PRESETS[preset].get("trpo", {}))
+    env, cfg = _TorchPointMass(20), TRPOConfig(**config.PRESETS[preset].get("trpo", {}))
     policy, vf = GaussianPolicy(2, 2), ValueFunction(2)
     gen = torch.Generator().manual_seed(0)
     returns = []
@@ -872,7 +873,7 @@ def test_slbo_stage_on_a_falling_body_spends_exactly_n_collect(family, one_threa
 def test_slbo_reduces_cheetah_velocity_error(one_thread):
     # SLBO at run.py's quick preset, as bench.py measures it: the paper's 4000 real and 4000 virtual samples per
     # batch, 5 × (250 model + 20 TRPO) updates per stage instead of 20 × (100 + 40), a smaller model, larger steps
-    quick = run.PRESETS["quick"]
+    quick = config.PRESETS["quick"]
     cfg = slbo.SLBOConfig(n_inner=5, n_init_states=200, **quick["slbo"])
     dyn, trpo_cfg = DynamicsConfig(**quick["dyn"]), TRPOConfig(**quick["trpo"])
     learner = slbo.Learner("cheetah-vel", cfg, dyn, trpo_cfg, seed=0)
@@ -1118,12 +1119,12 @@ def test_maml_checkpoint_resume_equals_uninterrupted(toy_envs, tmp_path):
     for k, v in full["policy"].state_dict().items():
         torch.testing.assert_close(resumed["policy"].state_dict()[k], v, rtol=0, atol=0)
     assert resumed["samples"] == full["samples"] and _strip(resumed["log"]) == _strip(full["log"])
-    assert not (tmp_path / "run" / "maml.pt.tmp").exists()
+    assert os.listdir(tmp_path / "run") == ["maml.pt"]  # no temporary file left behind
     with pytest.raises(ValueError, match="another config"):
         maml.meta_train(_TOY, maml.MAMLConfig(**{**cfg.__dict__, "alpha": 0.2}), seed=5, checkpoint=path)
     with pytest.raises(ValueError, match="toy-point"):
         maml.meta_train("cheetah-vel", cfg, seed=5, checkpoint=path)
-    with pytest.raises(ValueError, match="maml run"):
+    with pytest.raises(ValueError, match="a maml checkpoint, not an? oracle"):
         maml.train_oracle(_TOY, maml.OracleConfig(n_iters=1), seed=5, checkpoint=path)
 
 
@@ -1152,8 +1153,7 @@ def test_maml_oracle_checkpoint_resume_and_learning(toy_envs, tmp_path):
 def _tiny_smtl(**kw):
     """A config small enough for seconds: 400 real samples per task (2 episodes), tiny virtual training."""
     cfg = smtl.SMTLConfig(**{"n_tasks": 3, "n_warmup": 2, "n_inner_adapt": 1, "n_eval_episodes": 1, **kw})
-    return dict(cfg=cfg, slbo_cfg=smtl.slbo_config_for("cheetah-vel", n_collect=400, n_trpo=400, n_model=10,
-                                                       n_policy=2, n_init_states=50),
+    return dict(cfg=cfg, slbo_cfg=slbo.SLBOConfig(n_collect=400, n_trpo=400, n_model=10, n_policy=2, n_init_states=50),
                 dyn=DynamicsConfig(hidden=(64, 64)), progress=False)
 
 
@@ -1219,7 +1219,7 @@ def test_smtl_adapt_warm_up_then_stages_leaves_checkpoint_alone(tmp_path):
     with pytest.raises(ValueError, match="outside"):
         smtl.adapt(path, -goal)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable SMTL checkpoint"):
+    with pytest.raises(ValueError, match="not a readable smtl checkpoint"):
         smtl.adapt(str(tmp_path / "junk.pt"), goal)
     torch.save({"format": "smtl-checkpoint-v1"}, tmp_path / "old.pt")
     with pytest.raises(ValueError, match="older version"):

@@ -10,7 +10,7 @@ docstring) every other module consumes, and GAE.
     stats = trpo_step(policy, vf, batch, TRPOConfig())              # one TRPO update + value-function fit
 """
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,36 +19,35 @@ import torch.nn.functional as F
 from torch.distributions import Independent, Normal, kl_divergence
 from torch.nn.utils import parameters_to_vector
 
+from config import hp
+
 ENTROPY_LIMIT = 2.0  # the entropy bonus counts π's density on u ∈ [−2, 2] only (SLBO's LimitedEntNormal)
 # Labels trpo_step's parts in a torch.profiler trace (a no-op otherwise); `python bench.py round` times them.
 _phase = torch.profiler.record_function
 
 
-def _hp(default, help, domain=None):
-    return field(default=default, metadata={"help": help, "domain": domain})  # domain: e.g. "> 0", checked by run.py
-
 
 @dataclass(frozen=True)
 class TRPOConfig:
-    max_kl: float = _hp(0.01, "TRPO trust region: max mean KL(π_old‖π_new) per update", "> 0")
-    cg_iters: int = _hp(10, "conjugate-gradient iterations for the natural direction F⁻¹g", ">= 1")
-    cg_damping: float = _hp(0.1, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
-    fvp_subsample: int = _hp(1, "the Fisher matrix F is estimated on every k-th state of the batch (SLBO: 1, all; "
+    max_kl: float = hp(0.01, "TRPO trust region: max mean KL(π_old‖π_new) per update", "> 0")
+    cg_iters: int = hp(10, "conjugate-gradient iterations for the natural direction F⁻¹g", ">= 1")
+    cg_damping: float = hp(0.1, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
+    fvp_subsample: int = hp(1, "the Fisher matrix F is estimated on every k-th state of the batch (SLBO: 1, all; "
                                 "OpenAI baselines' TRPO: 5)", ">= 1")
-    ls_steps: int = _hp(10, "line search: step sizes tried (the full natural step, then halved each time)", ">= 1")
-    ls_accept_ratio: float = _hp(1.5, "line search accepts a step if mean KL ≤ ratio·max_kl and the surrogate improved",
+    ls_steps: int = hp(10, "line search: step sizes tried (the full natural step, then halved each time)", ">= 1")
+    ls_accept_ratio: float = hp(1.5, "line search accepts a step if mean KL ≤ ratio·max_kl and the surrogate improved",
                                  "> 0")
-    gamma: float = _hp(0.99, "discount γ", "(0, 1]")
-    lam: float = _hp(0.95, "GAE λ", "[0, 1]")
-    ent_coef: float = _hp(0.005, "coefficient of the entropy bonus H_c (entropy on [−2, 2], SLBO) in the surrogate",
+    gamma: float = hp(0.99, "discount γ", "(0, 1]")
+    lam: float = hp(0.95, "GAE λ", "[0, 1]")
+    ent_coef: float = hp(0.005, "coefficient of the entropy bonus H_c (entropy on [−2, 2], SLBO) in the surrogate",
                           ">= 0")
-    vf_lr: float = _hp(1e-3, "value-function Adam learning rate", "> 0")
-    vf_epochs: int = _hp(5, "value-function passes over the batch per TRPO step (SLBO's n_vf_iters = 5)", ">= 0")
-    vf_batch: int = _hp(64, "value-function minibatch size (SLBO's 64)", ">= 1")
-    policy_hidden: tuple = _hp((32, 32), "policy MLP hidden widths (tanh)")
-    slbo_init: bool = _hp(True, "SLBO/SMTL policy init as SLBO's: normc rows, the output layer's of norm 0.01 "
+    vf_lr: float = hp(1e-3, "value-function Adam learning rate", "> 0")
+    vf_epochs: int = hp(5, "value-function passes over the batch per TRPO step (SLBO's n_vf_iters = 5)", ">= 0")
+    vf_batch: int = hp(64, "value-function minibatch size (SLBO's 64)", ">= 1")
+    policy_hidden: tuple = hp((32, 32), "policy MLP hidden widths (tanh)")
+    slbo_init: bool = hp(True, "SLBO/SMTL policy init as SLBO's: normc rows, the output layer's of norm 0.01 "
                                 "(false: PyTorch's default)")
-    value_hidden: tuple = _hp((64, 64), "value MLP hidden widths (tanh)")
+    value_hidden: tuple = hp((64, 64), "value MLP hidden widths (tanh)")
 
 
 def _mlp(sizes):

@@ -1,0 +1,93 @@
+"""What runs write to disk: checkpoints, JSON results and CSV logs, each written atomically; checked checkpoint loads.
+
+Every write goes to a temporary name unique to the writing process, then replaces the target in one step
+(os.replace), so a reader, a parallel worker or an interrupted run sees the old file or the new one, never half of
+one. A checkpoint carries a format string (its kind and version): loading checks it, and anything else (a truncated
+file, another version, another kind) is one clear ValueError, never a traceback or a silent mix-up.
+
+    save_checkpoint({"format": "maml-checkpoint-v2", "kind": "maml", ...}, "runs/models/maml.pt")
+    ck = load_checkpoint("runs/models/maml.pt", "maml-checkpoint-v2", kind="maml")   # on the CPU, whatever wrote it
+    write_csv([{"task": 0, "return": -256.6}], "runs/smtl.csv"); write_json({"a": 1}, "runs/x.json")
+"""
+import csv
+import json
+import os
+
+import torch
+
+
+def _atomic(path, write):
+    """write(tmp) to a temporary name in path's folder, then replace path with it."""
+    if os.path.dirname(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(obj, path):
+    """torch.save(obj) atomically: a crash while saving leaves the previous checkpoint intact."""
+    _atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def load_checkpoint(path, fmt, kind=None):
+    """The checkpoint dict at `path` (tensors on the CPU), if it has format `fmt` (and `kind`, where given); else a
+    ValueError with one line: missing, unreadable, another version or another kind."""
+    what = kind or fmt.split("-")[0]
+    if not os.path.isfile(path):
+        raise ValueError(f"no {what} checkpoint at {path!r}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file
+        raise ValueError(f"{path!r} is not a readable {what} checkpoint ({type(e).__name__})") from None
+    found = ck.get("format", "") if isinstance(ck, dict) else ""
+    if found != fmt:
+        family = fmt.rsplit("-", 1)[0]  # e.g. maml-checkpoint
+        raise ValueError(f"{path!r} is a {what} checkpoint of an older version ({found}, this code reads {fmt}); "
+                         f"train again into a new path" if str(found).startswith(family)
+                         else f"{path!r} is not a {what} checkpoint")
+    if kind is not None and ck.get("kind") != kind:
+        raise ValueError(f"{path!r} is a {ck.get('kind')} checkpoint, not a {kind} one")
+    return ck
+
+
+def write_json(obj, path):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1)
+
+    _atomic(path, write)
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_csv(log, path):
+    """A training log (one dict per task or iteration) as a CSV file, rewritten whole; lists are written as JSON."""
+    columns = list(dict.fromkeys(k for row in log for k in row))  # every key, in order of first appearance
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, columns)
+            w.writeheader()
+            w.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in log)
+
+    _atomic(path, write)
+
+
+def read_csv(path):
+    """A CSV log back as a list of dicts of numbers (and None for an empty cell, JSON lists as lists)."""
+    def parse(v):
+        if v == "":
+            return None
+        if v in ("True", "False"):
+            return v == "True"
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+
+    with open(path, newline="") as f:
+        return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
