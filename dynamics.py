@@ -31,7 +31,7 @@ class DynamicsConfig:
     weight_decay: float = hp(1e-5, "dynamics L2 weight decay (gradient wd·φ)", ">= 0")
     grad_clip: float = hp(2.0, "dynamics global gradient-norm clip", "> 0")
     clip: float = hp(100.0, "virtual env: predicted states are clipped to |normalised s| ≤ clip (SLBO's 100); "
-                             "real states lie well inside, so any clipping means a diverging model and is reported", "> 0")
+                            "real states lie well inside, so any clipping means a diverging model and is reported", "> 0")
 
 
 class ModelDivergedError(RuntimeError):
@@ -43,12 +43,12 @@ def _as_tensor(x, like):
 
 
 class Normalizer(nn.Module):
-    """Running mean/std of all data seen so far; y = (x − μ) / σ. Buffers (in state_dict): mean, std, count."""
+    """Running mean/std of all data seen so far; y = (x − x̄) / σ. Buffers (in state_dict): mean, std, count."""
 
     def __init__(self, dim, eps=1e-6):
         super().__init__()
         self.eps = eps
-        self.register_buffer("mean", torch.zeros(dim))  # μ (dim,)
+        self.register_buffer("mean", torch.zeros(dim))  # x̄ (dim,)
         self.register_buffer("std", torch.ones(dim))  # σ (dim,), floored at eps so forward is a plain divide
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))  # n
 
@@ -63,7 +63,7 @@ class Normalizer(nn.Module):
         mu_b, var_b = x.mean(0), x.var(0, unbiased=False)  # (dim,) each
         n = n_a + n_b
         delta = mu_b - mu_a  # (dim,)
-        # μ = μ_a + δ n_b / n;   σ² = (n_a σ_a² + n_b σ_b² + δ² n_a n_b / n) / n
+        # x̄ = x̄_a + δ n_b / n;   σ² = (n_a σ_a² + n_b σ_b² + δ² n_a n_b / n) / n
         self.mean.copy_(mu_a + delta * n_b / n)
         self.std.copy_(((n_a * var_a + n_b * var_b + delta ** 2 * n_a * n_b / n) / n).sqrt().clamp_min(self.eps))
         self.count.fill_(n)
@@ -76,12 +76,12 @@ class Normalizer(nn.Module):
 
 
 class DynamicsModel(nn.Module):
-    """M̂_φ(s, a) = s + σ_Δ · f_φ((s − μ_s)/σ_s, u) + μ_Δ, f_φ an MLP [s+a → 500 → 500 → s] with ReLU, where
+    """M̂_φ(s, a) = s + σ_Δ · f_φ((s − s̄)/σ_s, u) + Δ̄, f_φ an MLP [s+a → 500 → 500 → s] with ReLU, where
     u ∈ [−1, 1]^act_dim is the action a clipped to the env's box [mid − half, mid + half] and rescaled, u = (a − mid)
     / half: the model sees actions in the policy's units, as SLBO's does.
 
     f_φ predicts the normalised state difference; its output layer starts near zero, so the first prediction is
-    s + μ_Δ. Owns the state normaliser `obs_norm` (shared with policy and value net) and `diff_norm` for Δ = s' − s;
+    s + Δ̄. Owns the state normaliser `obs_norm` (shared with policy and value net) and `diff_norm` for Δ = s' − s;
     the caller feeds them all real data with `update_normalizers`. `optimizer` (Adam, made by `fit` on first use)
     persists with the model across tasks; it is not a Module, so save `model.optimizer.state_dict()` separately."""
 
@@ -102,7 +102,7 @@ class DynamicsModel(nn.Module):
         self.optimizer = None
 
     def delta(self, s, a):
-        """f_φ((s − μ_s)/σ_s, u): the predicted change s' − s in normalised units, (batch, obs_dim)."""
+        """f_φ((s − s̄)/σ_s, u): the predicted change s' − s in normalised units, (batch, obs_dim)."""
         u = torch.clamp(a, self.act_low, self.act_high)  # (batch, act_dim)
         if not self._unit_box:
             u = (u - self.act_mid) / self.act_half
@@ -113,36 +113,36 @@ class DynamicsModel(nn.Module):
         return F.linear(x, out.weight, out.bias)
 
     def forward(self, s, a):
-        # ŝ' = s + σ_Δ · f_φ(·) + μ_Δ
+        # ŝ' = s + σ_Δ · f_φ(·) + Δ̄
         return torch.addcmul(s + self.diff_norm.mean, self.diff_norm.std, self.delta(s, a))
 
     @torch.no_grad()
     def folded(self):
-        """f_φ's layers as (W, b) pairs with the action scale folded into the first and σ_Δ, μ_Δ into the last, for
-        `folded_forward`: M̂_φ(s, a) = s + MLP'([(s − μ_s)/σ_s, a]) on actions a inside the box, the same function as
+        """f_φ's layers as (W, b) pairs with the action scale folded into the first and σ_Δ, Δ̄ into the last, for
+        `folded_forward`: M̂_φ(s, a) = s + MLP'([(s − s̄)/σ_s, a]) on actions a inside the box, the same function as
         forward up to float rounding in 9 operations instead of 14 (a virtual rollout step is overhead-bound). Valid
         while φ and the normalisers stay fixed (one rollout)."""
-        (W_1, b_1), *hidden, (W_L, b_L) = [(layer.weight, layer.bias) for layer in self.layers]
+        (W_1, b_1), *hidden, (W_out, b_out) = [(layer.weight, layer.bias) for layer in self.layers]
         d = self.obs_dim
         # W_u (a − mid)/half = (W_u/half) a − (W_u/half) mid
         W_u = W_1[:, d:] / self.act_half  # (width, act_dim)
         first = (torch.cat([W_1[:, :d], W_u], 1), b_1 - W_u @ self.act_mid)
-        # σ_Δ (W_L h + b_L) + μ_Δ = (σ_Δ W_L) h + (σ_Δ b_L + μ_Δ)
-        last = (W_L * self.diff_norm.std[:, None], b_L * self.diff_norm.std + self.diff_norm.mean)
+        # σ_Δ (W_out h + b_out) + Δ̄ = (σ_Δ W_out) h + (σ_Δ b_out + Δ̄)
+        last = (W_out * self.diff_norm.std[:, None], b_out * self.diff_norm.std + self.diff_norm.mean)
         # stored as (Wᵀ, b), Wᵀ contiguous (in, out): x Wᵀ + b by one addmm, ~30 % faster on small batches than F.linear
         return [(W.T.contiguous(), b) for W, b in (first, *hidden, last)]
 
     def folded_forward(self, layers, s, a):
         """M̂_φ(s, a) with layers = self.folded(): s (n, obs_dim), a (n, act_dim) inside the box -> (n, obs_dim)."""
         x = torch.cat([self.obs_norm(s), a], -1)  # (n, obs+act)
-        *hidden, (W_L_T, b_L) = layers
+        *hidden, (W_out_T, b_out) = layers
         for W_T, b in hidden:
             x = torch.relu(torch.addmm(b, x, W_T))  # (n, width)
-        return s + torch.addmm(b_L, x, W_L_T)
+        return s + torch.addmm(b_out, x, W_out_T)
 
     @torch.no_grad()
     def update_normalizers(self, obs, next_obs):
-        """Merge real transitions (N, obs_dim) each into μ_s, σ_s and μ_Δ, σ_Δ (Δ = s' − s)."""
+        """Merge real transitions (N, obs_dim) each into s̄, σ_s and Δ̄, σ_Δ (Δ = s' − s)."""
         obs = torch.as_tensor(obs, dtype=torch.float64)
         self.obs_norm.update(obs)
         self.diff_norm.update(torch.as_tensor(next_obs, dtype=torch.float64) - obs)
@@ -158,7 +158,7 @@ def multi_step_loss(model, obs_seq, act_seq):
     # i = 1 both read ‖ŝ_{t+1} − s_{t+1}‖; the scale √obs_dim keeps SLBO's lr, weight decay and gradient clip apt.
     """
     B, k, d = act_seq.shape[0], act_seq.shape[1], obs_seq.shape[-1]
-    # With ŝ_{t+i} − ŝ_{t+i−1} = σ_Δ f_φ + μ_Δ, e_i = f_φ(ŝ_{t+i−1}, a_{t+i−1}) − (Δ_{t+i} − μ_Δ)/σ_Δ: the true changes
+    # With ŝ_{t+i} − ŝ_{t+i−1} = σ_Δ f_φ + Δ̄, e_i = f_φ(ŝ_{t+i−1}, a_{t+i−1}) − (Δ_{t+i} − Δ̄)/σ_Δ: the true changes
     # Δ = s_{t+i} − s_{t+i−1} in the model's normalised units are the targets of f_φ
     target = model.diff_norm(obs_seq[:, 1:] - obs_seq[:, :-1])  # (B, k, obs_dim)
     s_hat = obs_seq[:, 0]  # ŝ_t = s_t (B, obs_dim)
@@ -168,7 +168,7 @@ def multi_step_loss(model, obs_seq, act_seq):
         loss = loss + torch.linalg.vector_norm(f - target[:, i], dim=-1)  # (B,)  ‖e_{i+1}‖₂
         if i + 1 < k:
             s_hat = torch.addcmul(s_hat + model.diff_norm.mean, model.diff_norm.std, f)  # ŝ_{t+i+1} = M̂_φ(ŝ_{t+i}, a)
-    # L = (1/k) Σ_{i=1..k} ‖e_i‖₂ / √obs_dim, mean over the batch
+    # Eq. (4): L⁽ᵏ⁾ = (1/k) Σ_{i=1..k} ‖e_i‖₂ / √obs_dim, mean over the batch
     return loss.mean() / (k * math.sqrt(d))
 
 
@@ -266,7 +266,7 @@ class VirtualEnv:
     """n_envs copies of task ψ inside the model (Algorithm 1, line 13), gymnasium vector API, torch in and out.
 
     reset() draws start states from `init_states` (n_pool, obs_dim), real reset states. A step predicts
-    s' = M̂_φ(s, a), keeps it in the box |(s' − μ_s)/σ_s| ≤ cfg.clip, and scores it with the task's own functions:
+    s' = M̂_φ(s, a), keeps it in the box |(s' − s̄)/σ_s| ≤ cfg.clip, and scores it with the task's own functions:
     r = family.reward(s, a, s', ψ), terminated = family.done(s'); an episode is truncated after family.horizon
     steps. Clipped predictions count in `n_clipped` (since the last reset) and trigger one RuntimeWarning per env; a
     non-finite prediction raises ModelDivergedError. Start states come from `generator` (a CPU torch.Generator), or
@@ -299,7 +299,7 @@ class VirtualEnv:
         # `_no` (n_envs,) all False stands for "no env ended" (a body that cannot fall, no time limit yet).
         self._steps, self._t0 = 0, torch.zeros(self.num_envs, dtype=torch.long, device=self._s.device)
         self._no = torch.zeros(self.num_envs, dtype=torch.bool, device=self._s.device)
-        # the clip box in state units, fixed for the rollout: μ_s − c σ_s ≤ s ≤ μ_s + c σ_s
+        # the clip box in state units, fixed for the rollout: s̄ − c σ_s ≤ s ≤ s̄ + c σ_s
         norm = self.model.obs_norm
         self._lo, self._hi = norm.mean - self.clip * norm.std, norm.mean + self.clip * norm.std  # (obs_dim,) each
         self._layers = self.model.folded()  # φ is fixed for a rollout

@@ -41,7 +41,7 @@ class MAMLConfig:
     n_iters: int = hp(500, "meta-iterations (Appendix 7.1: 500, ~80M samples)", ">= 0")
     meta_batch: int = hp(40, "tasks ψ ~ p(ψ) per meta-iteration (Appendix 7.1: 40)", ">= 1")
     n_rollouts: int = hp(20, "rollouts per task per policy-gradient step (Appendix: 20; 40 ant fwd/back, humanoid)",
-                          ">= 1")
+                         ">= 1")
     alpha: float = hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step", ">= 0")
     alpha_test: float = hp(0.05, "α of the test-time steps after the first (Appendix 7.1)", ">= 0")
     max_kl: float = hp(0.01, "meta-update trust region: max mean KL of the post-adaptation policies (MAML's β)", "> 0")
@@ -60,7 +60,7 @@ class OracleConfig:
     # NOTE (differs from paper): the paper gives no oracle budget; 500 iterations, as MAML's meta-iterations.
     n_iters: int = hp(500, "TRPO iterations", ">= 0")
     n_samples: int = hp(4000, "real samples per iteration: n_samples / H rollouts, each with its own goal ψ ~ p(ψ)",
-                         ">= 1")
+                        ">= 1")
     hidden: tuple = hp((100, 100), "policy MLP hidden widths over [s, ψ], ReLU (Section 5.1)")
     trpo: TRPOConfig = hp(TRPOConfig(), "TRPO settings (trpo.TRPOConfig; its policy_hidden is unused, `hidden` is)")
 
@@ -114,7 +114,7 @@ def _episode_steps(ep_end):
 
 
 def _features(obs, steps):
-    """φ(s_t, t) = (s, s², t, t², t³, 1), rllab's baseline features, t the step inside the episode:
+    """x(s_t, t) = (s, s², t, t², t³, 1), rllab's baseline features, t the step inside the episode:
     obs (..., H, obs_dim), steps (..., H) -> (..., H, n_feat)."""
     s = obs.clamp(-FEATURE_CLIP, FEATURE_CLIP)  # (..., H, obs_dim)
     t = (steps / TIME_SCALE)[..., None].to(obs.dtype)  # (..., H, 1)
@@ -124,16 +124,16 @@ def _features(obs, steps):
 # NOTE (differs from rllab's sampler, which predicts with the fit of the previous batch): b is fit on each task's own
 # batch and used on that batch (refit per batch): no stale baseline from another task.
 def _linear_baseline(obs, steps, returns, mask, ridge):
-    """Fit b(s_t) = φ(s_t, t)ᵀw per task on its own batch and evaluate it there (refit every batch):
-    w = argmin_w Σ_t m_t (φ_tᵀw − R_t)² + ridge·‖w‖², i.e. (ΦᵀMΦ + ridge·I) w = ΦᵀM R, solved in float64.
+    """Fit b(s_t) = x(s_t, t)ᵀw per task on its own batch and evaluate it there (refit every batch):
+    w = argmin_w Σ_t m_t (x_tᵀw − R_t)² + ridge·‖w‖², i.e. (XᵀMX + ridge·I) w = XᵀM R, solved in float64.
     obs (n_tasks, n_rollouts, H, obs_dim), steps, returns and mask (n_tasks, n_rollouts, H) -> b (n_tasks, n_rollouts, H).
     """
-    phi = _features(obs, steps).double()  # (n_tasks, n_rollouts, H, n_feat)
-    Phi = phi.flatten(1, 2)  # (n_tasks, M, n_feat)  M = n_rollouts·H
+    feats = _features(obs, steps).double()  # (n_tasks, n_rollouts, H, n_feat)
+    X = feats.flatten(1, 2)  # (n_tasks, M, n_feat)  M = n_rollouts·H
     m, R = mask.double().flatten(1), returns.double().flatten(1)  # (n_tasks, M) each
-    A = Phi.mT @ (m[..., None] * Phi) + ridge * torch.eye(Phi.shape[-1], dtype=Phi.dtype, device=Phi.device)
-    w = torch.linalg.solve(A, (Phi.mT @ (m * R)[..., None]))  # (n_tasks, n_feat, 1)
-    return (phi @ w[:, None]).squeeze(-1).to(obs.dtype)  # (n_tasks, n_rollouts, H)
+    A = X.mT @ (m[..., None] * X) + ridge * torch.eye(X.shape[-1], dtype=X.dtype, device=X.device)
+    w = torch.linalg.solve(A, (X.mT @ (m * R)[..., None]))  # (n_tasks, n_feat, 1)
+    return (feats @ w[:, None]).squeeze(-1).to(obs.dtype)  # (n_tasks, n_rollouts, H)
 
 
 def _masked_mean(x, mask):
@@ -173,7 +173,8 @@ def _task_params(policy, n_tasks):
 
 
 def _mean(policy, params, obs):
-    """μ_θi(s) of task i's parameters for every task at once: obs (n_tasks, M, obs_dim) -> (n_tasks, M, act_dim)."""
+    """m_θi(s), the mean action under task i's parameters, for every task at once:
+    obs (n_tasks, M, obs_dim) -> (n_tasks, M, act_dim)."""
     return vmap(lambda p, o: functional_call(policy, p, (o,)))(params, obs)
 
 
@@ -183,17 +184,18 @@ def _dist(policy, params, obs):
     return Independent(Normal(_mean(policy, params, obs), std, validate_args=False), 1, validate_args=False)
 
 
-def _inner_step(policy, D, alpha, create_graph=False):
-    """Eq. (3) for all tasks of D at once, from the policy's θ: θ'_i = θ + α ∇η_ψi(θ), with the vanilla policy-gradient
-    estimate ∇η_ψi(θ) = −∇L_i(θ), L_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t on task i's rollouts (REINFORCE with the
-    linear baseline). create_graph keeps θ' differentiable in θ (the second-order meta-gradient)."""
+def _inner_step(policy, pre, alpha, create_graph=False):
+    """Eq. (3) for all tasks of the rollouts `pre` at once, from the policy's θ: θ'_i = θ + α ∇η_ψi(θ), with the vanilla
+    policy-gradient estimate ∇η_ψi(θ) = −∇ℓ_i(θ), ℓ_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t on task i's rollouts
+    (REINFORCE with the linear baseline). create_graph keeps θ' differentiable in θ (the second-order meta-gradient)."""
     with torch.enable_grad():
-        theta = _task_params(policy, len(D["obs"]))  # {name: (n_tasks, *shape)}
-        # L_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t
-        L = -_masked_mean(_dist(policy, theta, D["obs"]).log_prob(D["act"]) * D["adv"], D["mask"])  # (n_tasks,)
-        # Σ_i L_i has ∂/∂θ_i = ∇L_i: one backward pass gives every task's gradient, each (n_tasks, *shape)
-        grads = torch.autograd.grad(L.sum(), list(theta.values()), create_graph=create_graph)
-    # Eq. (3): θ' = θ + α ∇η_ψ(θ) = θ − α ∇L(θ)
+        theta = _task_params(policy, len(pre["obs"]))  # {name: (n_tasks, *shape)}
+        # ℓ_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t
+        logp = _dist(policy, theta, pre["obs"]).log_prob(pre["act"])  # (n_tasks, M)
+        loss = -_masked_mean(logp * pre["adv"], pre["mask"])  # (n_tasks,)
+        # Σ_i ℓ_i has ∂/∂θ_i = ∇ℓ_i: one backward pass gives every task's gradient, each (n_tasks, *shape)
+        grads = torch.autograd.grad(loss.sum(), list(theta.values()), create_graph=create_graph)
+    # Eq. (3): θ' = θ + α ∇η_ψ(θ) = θ − α ∇ℓ(θ)
     return {n: p - alpha * g for (n, p), g in zip(theta.items(), grads)}
 
 
@@ -205,46 +207,46 @@ class _AdaptedPolicies:
         self.policy, self.params = policy, {n: p.detach() for n, p in params.items()}  # {name: (n_tasks, *shape)}
         self.log_std = self.params["log_std"].repeat_interleave(n_rollouts, 0)  # (n_envs, act_dim)
 
-    def __call__(self, obs):  # obs (n_envs, obs_dim) -> μ (n_envs, act_dim)
+    def __call__(self, obs):  # obs (n_envs, obs_dim) -> mean action m (n_envs, act_dim)
         n_tasks = len(self.params["log_std"])
         return _mean(self.policy, self.params, obs.view(n_tasks, -1, obs.shape[-1])).reshape(len(obs), -1)
 
 
-def _meta_objective(policy, D, D_post, alpha, pi_old, create_graph):
+def _meta_objective(policy, pre, post, alpha, pi_old, create_graph):
     """The post-adaptation TRPO surrogate (Eq. 2 with A = A_MAML) and mean KL, as functions of θ through Eq. (3):
-    L(θ) = mean_i mean_t π_θ'i(a|s) / π_old'i(a|s) · Â'_t and KL(θ) = mean_i mean_t KL(π_old'i ‖ π_θ'i), on the
-    post-adaptation rollouts D_post; θ'_i = θ'_i(θ) is recomputed from the fixed pre-adaptation rollouts D."""
-    pi = _dist(policy, _inner_step(policy, D, alpha, create_graph), D_post["obs"])
-    ratio = torch.exp(pi.log_prob(D_post["act"]) - pi_old.log_prob(D_post["act"]))  # (n_tasks, M)
-    L = _masked_mean(ratio * D_post["adv"], D_post["mask"]).mean()
-    kl = _masked_mean(kl_divergence(pi_old, pi), D_post["mask"]).mean()
-    return L, kl
+    J(θ) = mean_i mean_t π_θ'i(a|s) / π_old'i(a|s) · Â'_t and KL(θ) = mean_i mean_t KL(π_old'i ‖ π_θ'i), on the
+    post-adaptation rollouts `post`; θ'_i = θ'_i(θ) is recomputed from the fixed pre-adaptation rollouts `pre`."""
+    pi = _dist(policy, _inner_step(policy, pre, alpha, create_graph), post["obs"])
+    ratio = torch.exp(pi.log_prob(post["act"]) - pi_old.log_prob(post["act"]))  # (n_tasks, M)
+    J = _masked_mean(ratio * post["adv"], post["mask"]).mean()
+    kl = _masked_mean(kl_divergence(pi_old, pi), post["mask"]).mean()
+    return J, kl
 
 
-def _meta_update(policy, D, D_post, theta_post, cfg):
+def _meta_update(policy, pre, post, theta_post, cfg):
     """One TRPO meta-update of θ (MAML's β): natural gradient of the post-adaptation surrogate, through the inner step,
     inside KL ≤ max_kl, backtracking line search (maml_rl's ConjugateGradientOptimizer). theta_post: the θ'_i that
-    collected D_post. Returns float stats."""
+    collected `post`. Returns float stats."""
     params = list(policy.parameters())
     with torch.no_grad():
-        pi_old = _dist(policy, {n: p.detach() for n, p in theta_post.items()}, D_post["obs"])
-    L_old, kl = _meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph=True)
-    # ∇_θ L, second order through Eq. (3)
-    g = parameters_to_vector(torch.autograd.grad(L_old, params, retain_graph=True))  # (n_params,)
+        pi_old = _dist(policy, {n: p.detach() for n, p in theta_post.items()}, post["obs"])
+    J_old, kl = _meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=True)
+    # ∇_θ J, second order through Eq. (3)
+    g = parameters_to_vector(torch.autograd.grad(J_old, params, retain_graph=True))  # (n_params,)
     theta_old = parameters_to_vector(params).detach()  # (n_params,)
     stats = {"kl": 0.0, "surr_improve": 0.0, "ls_accepted": False}
     if not torch.any(g != 0):
         return stats
     Fvp = _fisher_vector_product(kl, params, cfg.cg_damping)  # F includes ∂θ'/∂θ of Eq. (3)
     x = conjugate_gradient(Fvp, g, cfg.cg_iters)  # natural direction x ≈ F⁻¹ g
-    # largest step β along x with the quadratic KL model ½ β² xᵀF x = δ:  β = sqrt(2δ / xᵀF x)
-    beta = torch.sqrt(2 * cfg.max_kl / (x @ Fvp(x)))
+    # largest step κ along x with the quadratic KL model ½ κ² xᵀF x = δ:  κ = sqrt(2δ / xᵀF x)
+    kappa = torch.sqrt(2 * cfg.max_kl / (x @ Fvp(x)))
     for k in range(cfg.ls_steps):
-        _set_flat(params, theta_old + cfg.ls_backtrack ** k * beta * x)  # θ = θ_old + 0.8^k β x
+        _set_flat(params, theta_old + cfg.ls_backtrack ** k * kappa * x)  # θ = θ_old + 0.8^k κ x
         with torch.no_grad():
-            L_new, kl_new = _meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph=False)
-        if torch.isfinite(L_new) and kl_new <= cfg.max_kl and L_new > L_old:
-            return {"kl": kl_new.item(), "surr_improve": (L_new - L_old).item(), "ls_accepted": True}
+            J_new, kl_new = _meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=False)
+        if torch.isfinite(J_new) and kl_new <= cfg.max_kl and J_new > J_old:
+            return {"kl": kl_new.item(), "surr_improve": (J_new - J_old).item(), "ls_accepted": True}
     _set_flat(params, theta_old)
     return stats
 
@@ -287,12 +289,12 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
         _set_goals(env, env_goals, fam)
         # pre-adaptation rollouts with θ on every task: (n_envs, H, ·)
         pre = rollout(env, policy, fam.horizon, seed=_env_seed(rng), generator=gen)
-        D = _by_task(pre, cfg.meta_batch, cfg)  # (meta_batch, n_rollouts·H, ·)
-        theta_post = _inner_step(policy, D, cfg.alpha)  # Eq. (3): {name: (meta_batch, *shape)}
+        pre_t = _by_task(pre, cfg.meta_batch, cfg)  # (meta_batch, n_rollouts·H, ·)
+        theta_post = _inner_step(policy, pre_t, cfg.alpha)  # Eq. (3): {name: (meta_batch, *shape)}
         # post-adaptation rollouts, task i with θ'_i
         post = rollout(env, _AdaptedPolicies(policy, theta_post, cfg.n_rollouts), fam.horizon,
                        seed=_env_seed(rng), generator=gen)
-        stats = _meta_update(policy, D, _by_task(post, cfg.meta_batch, cfg), theta_post, cfg)
+        stats = _meta_update(policy, pre_t, _by_task(post, cfg.meta_batch, cfg), theta_post, cfg)
         # NOTE (differs from paper): footnote 5 counts 4000 samples per task per meta-step (80M in all); here both
         # the pre- and the post-adaptation rollouts are counted, because both are real samples that training uses.
         run["samples"] += int(pre["mask"].sum().item() + post["mask"].sum().item())
@@ -360,7 +362,7 @@ class GoalConditionedPolicy(nn.Module):
     def log_std(self):
         return self.policy.log_std
 
-    def forward(self, obs):  # obs (n_envs, obs_dim) -> μ(s, ψ) (n_envs, act_dim)
+    def forward(self, obs):  # obs (n_envs, obs_dim) -> mean action m(s, ψ) (n_envs, act_dim)
         return self.policy(torch.cat([obs, self.goals.to(obs.dtype)], -1))
 
     def dist(self, obs):

@@ -25,22 +25,22 @@ from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
 @dataclass(frozen=True)
 class SLBOConfig:
     n_collect: int = hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (Appendix: 4000 cheetah, 8000 ant/humanoid)",
-                         ">= 1")
+                        ">= 1")
     n_trpo: int = hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel",
-                      ">= 1")
+                     ">= 1")
     n_inner: int = hp(20, "n_inner: model/policy rounds of VirtualTraining after each real collection (SLBO's 20)",
-                       ">= 0")
+                      ">= 0")
     n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0")
     n_policy: int = hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14", ">= 0")
-    ou_theta: float = hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion θ", "[0, 1]")
-    ou_sigma: float = hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ", ">= 0")
+    ou_theta: float = hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion rate ϑ_ou", "[0, 1]")
+    ou_sigma: float = hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ_ou", ">= 0")
     n_init_states: int = hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from", ">= 1")
     buffer_size: int = hp(200_000, "D keeps the newest this many real transitions, first in first out (SLBO's)",
-                           ">= 1")
+                          ">= 1")
 
 
 class _OUNoise:
-    """x ← x − θ x + σ ε, ε ~ N(0, I): temporally correlated exploration noise, one process per env."""
+    """x ← x − ϑ_ou x + σ_ou ε, ε ~ N(0, I): temporally correlated exploration noise, one process per env."""
 
     def __init__(self, n_envs, act_dim, theta, sigma, generator):
         self.shape, self.theta, self.sigma, self.gen = (n_envs, act_dim), theta, sigma, generator

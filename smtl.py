@@ -57,22 +57,22 @@ class SMTLConfig:
     # The paper gives no n_inner at adaptation: SLBO's 20. Nor q, L or the rating models of Section 4.4: ours below.
     n_tasks: int = hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2", ">= 1")
     n_warmup: int = hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)",
-                        ">= 0")
+                       ">= 0")
     n_slbo: int = hp(1, "n_slbo while training: real collections per task, line 6", ">= 1")
     n_inner: int = hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8 (authors: 0)",
-                       ">= 0")
+                      ">= 0")
     n_slbo_adapt: int = hp(3, "SLBO stages at adaptation after the warm-up, Eq. (6) (Section 5.1: 3)", ">= 0")
     n_inner_adapt: int = hp(20, "VirtualTraining rounds after each real collection at adaptation (SLBO's 20)", ">= 0")
     n_eval_episodes: int = hp(5, "real episodes (mean action) that measure a policy's return; not counted as samples",
-                               ">= 1")
+                              ">= 1")
     active: str = hp("off", "active task selection, Section 4.4: off, true or estimated")
     active_q: float = hp(0.3, "skip a task whose rating is below this quantile of the last L ratings", "[0, 1]")
     active_L: int = hp(3, "L: ratings of the last L tasks seen form the skip threshold", ">= 1")
     n_rate_episodes: int = hp(2, "'true' rating: real episodes of the warm-up policy (counted, added to D)", ">= 1")
     n_snapshots: int = hp(3, "'estimated' rating: models from the last warm-up rounds whose returns are compared",
-                           ">= 0")
+                          ">= 0")
     max_candidates: int = hp(3, "active selection: at most this many candidates per trained task before giving up",
-                              ">= 1")
+                             ">= 1")
 
 
 # ---------------------------------------------------------------------------------------------

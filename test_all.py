@@ -532,9 +532,9 @@ def _batch(lengths, terminated, horizon, obs_dim=2, act_dim=1):
     obs = torch.stack([row, t] + [t] * (obs_dim - 2), -1)  # (n, horizon, obs_dim)
     next_obs = torch.stack([row, t + 1] + [t + 1] * (obs_dim - 2), -1)  # (n, horizon, obs_dim)
     mask, terminal = torch.zeros(n, horizon), torch.zeros(n, horizon)  # (n, horizon) each
-    for i, (L, d) in enumerate(zip(lengths, terminated)):
-        mask[i, :L] = 1
-        terminal[i, L - 1] = float(d)
+    for i, (n_i, d) in enumerate(zip(lengths, terminated)):
+        mask[i, :n_i] = 1
+        terminal[i, n_i - 1] = float(d)
     ep_end = torch.zeros(n, horizon)  # (n, horizon)  each row's episode ends at its last valid step
     ep_end[torch.arange(n), torch.tensor(lengths) - 1] = 1
     return {"obs": obs, "act": torch.randn(n, horizon, act_dim), "next_obs": next_obs, "rew": torch.zeros(n, horizon),
@@ -674,7 +674,7 @@ def test_dynamics_dataset_windows_stay_inside_episodes():
     assert data.ep_end.tolist() == [False] * 7 + [True] + [False, False, True] + [False] * 4 + [True] + [True] + \
         [False, True] + [False] * 3 + [True]
     for k in (1, 2, 3):
-        n_starts = sum(max(L - k + 1, 0) for L in (8, 3, 5, 1, 2, 4))  # windows that fit inside each episode
+        n_starts = sum(max(n - k + 1, 0) for n in (8, 3, 5, 1, 2, 4))  # windows that fit inside each episode
         assert len(data._valid_starts(k)) == n_starts
         obs_seq, act_seq = data.sample(500, k, torch.Generator().manual_seed(k))
         assert obs_seq.shape == (500, k + 1, 2) and act_seq.shape == (500, k, 1)
@@ -940,8 +940,8 @@ def _random_batch(n_envs, H, obs_dim, act_dim, seed, lengths=None):
     act = torch.randn(n_envs, H, act_dim, generator=g, dtype=torch.float64)
     rew = torch.randn(n_envs, H, generator=g, dtype=torch.float64)
     mask, term = torch.ones(n_envs, H, dtype=torch.float64), torch.zeros(n_envs, H, dtype=torch.float64)
-    for i, L in enumerate(lengths or []):
-        term[i, L - 1] = 1
+    for i, n in enumerate(lengths or []):
+        term[i, n - 1] = 1
     ep_end = term.clone()
     ep_end[:, -1] = 1
     return {"obs": obs, "act": act.clamp(-1, 1), "act_pi": act, "rew": rew, "next_obs": obs, "mask": mask,
@@ -1011,22 +1011,22 @@ def _meta_problem(seed=0):
     torch.manual_seed(seed)
     cfg = maml.MAMLConfig(alpha=0.5, gamma=0.9)
     policy = GaussianPolicy(3, 2, hidden=(5,), activation="relu").double()
-    D = maml._by_task(_random_batch(4, 6, 3, 2, seed=seed + 1, lengths=[6, 4, 6, 5]), 2, cfg)
-    D_post = maml._by_task(_random_batch(4, 6, 3, 2, seed=seed + 2, lengths=[6, 6, 3, 6]), 2, cfg)
-    theta_post = maml._inner_step(policy, D, cfg.alpha)
+    pre = maml._by_task(_random_batch(4, 6, 3, 2, seed=seed + 1, lengths=[6, 4, 6, 5]), 2, cfg)
+    post = maml._by_task(_random_batch(4, 6, 3, 2, seed=seed + 2, lengths=[6, 6, 3, 6]), 2, cfg)
+    theta_post = maml._inner_step(policy, pre, cfg.alpha)
     with torch.no_grad():
-        pi_old = maml._dist(policy, {n: p.detach() for n, p in theta_post.items()}, D_post["obs"])
-    return policy, cfg, D, D_post, pi_old
+        pi_old = maml._dist(policy, {n: p.detach() for n, p in theta_post.items()}, post["obs"])
+    return policy, cfg, pre, post, pi_old
 
 
 def test_maml_meta_gradient_matches_finite_differences():
-    policy, cfg, D, D_post, pi_old = _meta_problem()
+    policy, cfg, pre, post, pi_old = _meta_problem()
     params = list(policy.parameters())
     theta0 = parameters_to_vector(params).detach().clone()
 
     def J(theta, create_graph=False):  # the post-adaptation surrogate as a function of θ (through Eq. 3)
         _set_flat(params, theta)
-        return maml._meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph)[0]
+        return maml._meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph)[0]
 
     grad = parameters_to_vector(torch.autograd.grad(J(theta0, create_graph=True), params))
     eps, fd = 1e-6, torch.zeros_like(theta0)
@@ -1036,24 +1036,24 @@ def test_maml_meta_gradient_matches_finite_differences():
             e[k] = eps
             fd[k] = (J(theta0 + e) - J(theta0 - e)) / (2 * eps)
     torch.testing.assert_close(grad, fd, rtol=1e-5, atol=1e-7)
-    # the second-order term matters here: the first-order gradient (θ' = θ − α·stop_grad(∇L)) is far from it
+    # the second-order term matters here: the first-order gradient (θ' = θ − α·stop_grad(∇ℓ)) is far from it
     first_order = parameters_to_vector(torch.autograd.grad(J(theta0, create_graph=False), params))
     assert (first_order - fd).norm() > 1e-2 * fd.norm()
 
 
 def test_maml_fisher_vector_product_is_hessian_of_post_adaptation_kl():
-    policy, cfg, D, D_post, pi_old = _meta_problem(seed=3)
+    policy, cfg, pre, post, pi_old = _meta_problem(seed=3)
     params = list(policy.parameters())
     theta0 = parameters_to_vector(params).detach().clone()
 
     def grad_kl(theta):
         _set_flat(params, theta)
-        kl = maml._meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph=True)[1]
+        kl = maml._meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=True)[1]
         return parameters_to_vector(torch.autograd.grad(kl, params))
 
     _set_flat(params, theta0)
     v = torch.randn(len(theta0), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    kl = maml._meta_objective(policy, D, D_post, cfg.alpha, pi_old, create_graph=True)[1]
+    kl = maml._meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=True)[1]
     fvp = _fisher_vector_product(kl, params, cfg.cg_damping)(v)
     eps = 1e-5
     fd = (grad_kl(theta0 + eps * v) - grad_kl(theta0 - eps * v)) / (2 * eps)  # H v by central differences of ∇KL

@@ -33,20 +33,20 @@ class TRPOConfig:
     cg_iters: int = hp(10, "conjugate-gradient iterations for the natural direction F⁻¹g", ">= 1")
     cg_damping: float = hp(0.1, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
     fvp_subsample: int = hp(1, "the Fisher matrix F is estimated on every k-th state of the batch (SLBO: 1, all; "
-                                "OpenAI baselines' TRPO: 5)", ">= 1")
+                               "OpenAI baselines' TRPO: 5)", ">= 1")
     ls_steps: int = hp(10, "line search: step sizes tried (the full natural step, then halved each time)", ">= 1")
     ls_accept_ratio: float = hp(1.5, "line search accepts a step if mean KL ≤ ratio·max_kl and the surrogate improved",
-                                 "> 0")
+                                "> 0")
     gamma: float = hp(0.99, "discount γ", "(0, 1]")
     lam: float = hp(0.95, "GAE λ", "[0, 1]")
     ent_coef: float = hp(0.005, "coefficient of the entropy bonus H_c (entropy on [−2, 2], SLBO) in the surrogate",
-                          ">= 0")
+                         ">= 0")
     vf_lr: float = hp(1e-3, "value-function Adam learning rate", "> 0")
     vf_epochs: int = hp(5, "value-function passes over the batch per TRPO step (SLBO's n_vf_iters = 5)", ">= 0")
     vf_batch: int = hp(64, "value-function minibatch size (SLBO's 64)", ">= 1")
     policy_hidden: tuple = hp((32, 32), "policy MLP hidden widths (tanh)")
     slbo_init: bool = hp(True, "SLBO/SMTL policy init as SLBO's: normc rows, the output layer's of norm 0.01 "
-                                "(false: PyTorch's default)")
+                               "(false: PyTorch's default)")
     value_hidden: tuple = hp((64, 64), "value MLP hidden widths (tanh)")
 
 
@@ -66,9 +66,9 @@ def _normc_(layer, scale):
 def _limited_entropy(mean, std, c=ENTROPY_LIMIT):
     """H_c = −∫_{−c}^{c} p(u) log p(u) du per action dim, p = N(mean, std²), summed over the last dim: (...,).
 
-    With z = (u − μ)/σ, h± = (±c − μ)/(σ√2) and mass P = ½(erf h₊ − erf h₋):
+    With z = (u − m)/σ, h± = (±c − m)/(σ√2) and mass P = ½(erf h₊ − erf h₋):
     H_c = (log σ + ½ log 2π + ½) P − (h₊ e^{−h₊²} − h₋ e^{−h₋²}) / (2√π).
-    For small σ it is the normal's entropy; it peaks near σ ≈ 1.2 (μ = 0) and falls as σ grows beyond the range, so
+    For small σ it is the normal's entropy; it peaks near σ ≈ 1.2 (m = 0) and falls as σ grows beyond the range, so
     the bonus stops pushing σ up once the policy's noise covers the action box [−1, 1].
     # NOTE (differs from SLBO): SLBO's LimitedEntNormal has the same idea with another closed form (its bonus peaks
     # near σ ≈ 2); this one is the exact integral.
@@ -88,8 +88,8 @@ def _mlp_forward(layers, x, activation=torch.tanh):
 
 
 class GaussianPolicy(nn.Module):
-    """π_θ(u|s) = N(μ_θ(s), diag σ²) over u ∈ [−1, 1]^act_dim (rollout maps u onto the env's action box): μ an MLP
-    [obs → 32 → 32 → act] tanh (SLBO; MAML: [100, 100] ReLU), log σ a state-independent parameter.
+    """π_θ(u|s) = N(m_θ(s), diag σ²) over u ∈ [−1, 1]^act_dim (rollout maps u onto the env's action box): the mean
+    m_θ an MLP [obs → 32 → 32 → act] tanh (SLBO; MAML: [100, 100] ReLU), log σ a state-independent parameter.
     With slbo_init, initialised as SLBO's: normc weights, the output layer's rows of norm 0.01, so the first mean
     actions are ≈ 0; else PyTorch's default (close to the Glorot init of MAML's rllab policies)."""
 
@@ -106,7 +106,7 @@ class GaussianPolicy(nn.Module):
         # parameters() (TRPO's flat θ), state_dict() and .to(). Caveat: copy.deepcopy(policy) would duplicate it.
         self._obs_normalizer = (obs_normalizer,)
 
-    def forward(self, obs):  # μ_θ(s) (..., act_dim)
+    def forward(self, obs):  # mean action m_θ(s) (..., act_dim)
         norm = self._obs_normalizer[0]
         return _mlp_forward(self.mu, obs if norm is None else norm(obs), self._act_fn)
 
@@ -187,7 +187,7 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
     model_env = hasattr(env, "predict") and hasattr(env, "score")
     if noise is not None:
         noise.reset()
-    # u_t = μ_θ(s_t) + σ ε_t, ε_t ~ N(0, I), all drawn up front (σ is fixed during a rollout): a lean loop. ε comes
+    # u_t = m_θ(s_t) + σ ε_t, ε_t ~ N(0, I), all drawn up front (σ is fixed during a rollout): a lean loop. ε comes
     # from the generator's device (a Learner's generator is on the CPU) to the policy's.
     eps_dev = dev if generator is None else generator.device
     with torch.no_grad():
@@ -295,36 +295,36 @@ def _policy_fisher_product(policy, s, damping):
     """v ↦ (F + c·I) v for a GaussianPolicy at its current θ on states s (N, obs_dim), in closed form; exact.
 
     The mean KL's Hessian at θ_old is the Gaussian's Fisher matrix (a Gauss–Newton product): with Σ = diag σ² and
-    J_n = ∂μ_θ(s_n)/∂θ_μ, F = blockdiag((1/N) Σ_n J_nᵀ Σ⁻¹ J_n, 2·I) over (θ_μ, log σ). The network's activations
+    J_n = ∂m_θ(s_n)/∂θ_m, F = blockdiag((1/N) Σ_n J_nᵀ Σ⁻¹ J_n, 2·I) over (θ_m, log σ). The network's activations
     are computed once here; each product is then one forward-mode pass (J v) and one backward pass (Jᵀ w) through
     the small MLP, about a third of the operations of double backprop (_fisher_vector_product), which MAML still
     needs. Layers are numbered from 1 in the comments, from 0 in the code."""
     W = [layer.weight.detach() for layer in policy.mu]  # W_l (width_l, width_{l-1}); detached: F v builds no graph
     with torch.no_grad():
         norm = policy._obs_normalizer[0]
-        h = [s if norm is None else norm(s)]  # h_0 = normalised s (N, obs_dim), then h_l = φ(z_l) (N, width_l)
+        h = [s if norm is None else norm(s)]  # h_0 = normalised s (N, obs_dim), then h_l = ρ(z_l) (N, width_l), ρ tanh or ReLU
         for layer in policy.mu[:-1]:
             h.append(policy._act_fn(F.linear(h[-1], layer.weight, layer.bias)))
-        # φ'(z_l) from φ's output: tanh' = 1 − h², relu' = [h > 0]
-        dphi = [1 - x * x if policy.activation == "tanh" else (x > 0).to(x.dtype) for x in h[1:]]  # (N, width_l) each
+        # ρ'(z_l) from ρ's output: tanh' = 1 − h², relu' = [h > 0]
+        drho = [1 - x * x if policy.activation == "tanh" else (x > 0).to(x.dtype) for x in h[1:]]  # (N, width_l) each
         inv_var = torch.exp(-2 * policy.log_std.detach()) / len(s)  # (act_dim,)  Σ⁻¹ / N
-    shapes = [p.shape for p in policy.parameters()]  # log σ (own parameters come first), W_1, b_1, ..., W_L, b_L
+    shapes = [p.shape for p in policy.parameters()]  # log σ (own parameters come first), W_1, b_1, ..., W_n, b_n
 
     def fvp(v):
         v_log_std, *v_mu = (x.view(shape) for x, shape in zip(torch.split(v, [n.numel() for n in shapes]), shapes))
         dW, db = v_mu[0::2], v_mu[1::2]
-        # J v, forward mode: ż_l = h_{l−1} dW_lᵀ + db_l + ḣ_{l−1} W_lᵀ,  ḣ_l = φ'(z_l) ⊙ ż_l,  μ̇ = ż_L
+        # J v, forward mode: ż_l = h_{l−1} dW_lᵀ + db_l + ḣ_{l−1} W_lᵀ,  ḣ_l = ρ'(z_l) ⊙ ż_l,  ṁ = ż_n
         z_dot = torch.addmm(db[0], h[0], dW[0].T)  # (N, width_1)
         for l in range(1, len(W)):
-            h_dot = dphi[l - 1] * z_dot  # (N, width_{l-1})
+            h_dot = drho[l - 1] * z_dot  # (N, width_{l-1})
             z_dot = torch.addmm(torch.addmm(db[l], h[l], dW[l].T), h_dot, W[l].T)  # (N, width_l)
-        g = z_dot * inv_var  # (N, act_dim)  Σ⁻¹ J v / N, the gradient at μ
-        # Jᵀ g, backward: ∂W_l = g_lᵀ h_{l−1}, ∂b_l = Σ_n g_l, g_{l−1} = φ'(z_{l−1}) ⊙ (g_l W_l)
+        g = z_dot * inv_var  # (N, act_dim)  Σ⁻¹ J v / N, the gradient at m
+        # Jᵀ g, backward: ∂W_l = g_lᵀ h_{l−1}, ∂b_l = Σ_n g_l, g_{l−1} = ρ'(z_{l−1}) ⊙ (g_l W_l)
         grads = []
         for l in reversed(range(len(W))):
             grads += [g.sum(0), g.T @ h[l]]  # ∂b_l, ∂W_l
             if l > 0:
-                g = dphi[l - 1] * (g @ W[l])  # (N, width_{l-1})
+                g = drho[l - 1] * (g @ W[l])  # (N, width_{l-1})
         # F v = [Jᵀ Σ⁻¹ J v / N, 2 v_log σ] + c v
         return torch.cat([2 * v_log_std] + [x.flatten() for x in reversed(grads)]) + damping * v
 
@@ -374,18 +374,18 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
 
     def surrogate(pi=None):
         pi = policy.dist(s) if pi is None else pi
-        # L(θ) = E[π_θ(u|s) / π_old(u|s) · Â] + c_ent · E[H_c(π_θ(·|s))]   (H_c: _limited_entropy)
+        # J(θ) = E[π_θ(u|s) / π_old(u|s) · Â] + c_ent · E[H_c(π_θ(·|s))]   (H_c: _limited_entropy)
         H_c = _limited_entropy(pi.base_dist.loc, pi.base_dist.scale)  # (N,)
-        L = (torch.exp(pi.log_prob(a) - logp_old) * adv).mean() + cfg.ent_coef * H_c.mean()
-        return L, pi, H_c
+        J = (torch.exp(pi.log_prob(a) - logp_old) * adv).mean() + cfg.ent_coef * H_c.mean()
+        return J, pi, H_c
 
     with _phase("policy gradient"):
         pi = policy.dist(s)  # at θ = θ_old: π_old is its detached copy (one forward pass serves both)
         pi_old = Independent(Normal(pi.base_dist.loc.detach(), pi.base_dist.scale.detach(), validate_args=False), 1,
                              validate_args=False)
         logp_old = pi_old.log_prob(a)  # (N,)
-        L_old, _, H_c = surrogate(pi)
-        g = parameters_to_vector(torch.autograd.grad(L_old, params))  # (n_params,)  ∇_θ L
+        J_old, _, H_c = surrogate(pi)
+        g = parameters_to_vector(torch.autograd.grad(J_old, params))  # (n_params,)  ∇_θ J
     theta_old = parameters_to_vector(params).detach()  # (n_params,)
     accepted, kl, improve = False, 0.0, 0.0
     if torch.any(g != 0):
@@ -393,17 +393,17 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
             # F on every fvp_subsample-th state of the batch (1: all of them)
             Fvp = _policy_fisher_product(policy, s[::cfg.fvp_subsample], cfg.cg_damping)
             x = conjugate_gradient(Fvp, g, cfg.cg_iters)  # natural direction x ≈ F⁻¹ g
-            # largest step β along x with the quadratic KL model ½ β² xᵀF x = δ:  β = sqrt(2δ / xᵀF x)
-            beta = torch.sqrt(2 * cfg.max_kl / (x @ Fvp(x)))
+            # largest step κ along x with the quadratic KL model ½ κ² xᵀF x = δ:  κ = sqrt(2δ / xᵀF x)
+            kappa = torch.sqrt(2 * cfg.max_kl / (x @ Fvp(x)))
         with _phase("line search"), torch.no_grad():
             for _ in range(cfg.ls_steps):
-                _set_flat(params, theta_old + beta * x)  # θ = θ_old + β x
-                L_new, pi, H_new = surrogate()
+                _set_flat(params, theta_old + kappa * x)  # θ = θ_old + κ x
+                J_new, pi, H_new = surrogate()
                 kl_new = kl_divergence(pi_old, pi).mean()  # KL(π_old ‖ π_θ), mean over valid steps
-                if torch.isfinite(L_new) and kl_new <= cfg.ls_accept_ratio * cfg.max_kl and L_new > L_old:
-                    accepted, kl, improve, H_c = True, kl_new.item(), (L_new - L_old).item(), H_new
+                if torch.isfinite(J_new) and kl_new <= cfg.ls_accept_ratio * cfg.max_kl and J_new > J_old:
+                    accepted, kl, improve, H_c = True, kl_new.item(), (J_new - J_old).item(), H_new
                     break
-                beta = beta * 0.5
+                kappa = kappa * 0.5
             else:
                 _set_flat(params, theta_old)
     entropy = H_c.mean().item()  # mean H_c(π_θ(·|s)) over the batch, of the policy after the update
