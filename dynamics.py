@@ -2,7 +2,7 @@
 
 SMTL transfers this one model across tasks: a state-difference MLP with running normalisers, trained by Adam on the
 k-step loss of Eq. (4) over all real data D (line 11), and a batched virtual environment that rolls policies out
-inside the model with a task's reward (line 13). Rollout batches have the layout of trpo.rollout's docstring.
+inside the model with a task's reward (line 13). Rollout batches have the layout of trpo.py's docstring.
 
     model, data = DynamicsModel(obs_dim, act_dim, fam.act_low, fam.act_high), Dataset(obs_dim, act_dim)
     model.update_normalizers(*data.add(batch)); fit(model, data, 100)   # D ← D ∪ {real samples}; 100 Adam steps

@@ -199,6 +199,50 @@ def plot_experiment(results, path, title):
     plt.close(fig)
 
 
+def _column(rows, key):
+    return np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
+
+
+def plot_training(logs, path, title):
+    """An experiment's training.png from its CSV logs {algo: {seed: rows}}, one line per seed: for each SMTL task,
+    the warm-up policy's return in the learned model (virtual) against its real return (a policy that exploits the
+    model shows as virtual ≫ real) and the model's Eq. (4) loss; MAML's real return before and after its inner step,
+    and the oracle's, per iteration against real samples."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.9))
+    for algo, by_seed in logs.items():
+        label, color = STYLE[algo]
+        for k, rows in enumerate(by_seed[s] for s in sorted(by_seed)):
+            named = (lambda text: f"{label}{text}") if k == 0 else (lambda text: None)  # one legend entry per line
+            if algo.startswith("smtl"):
+                rows = [r for r in rows if not r["skipped"]]
+                task = _column(rows, "task")
+                axes[0].plot(task, _column(rows, "virtual_return"), "--", color=color, label=named(", virtual"))
+                axes[0].plot(task, _column(rows, "warmup_return"), "o-", ms=3, color=color, label=named(", real"))
+                axes[1].plot(task, _column(rows, "model_loss"), "o-", ms=3, color=color, label=named(""))
+            elif algo == "maml":
+                x = _column(rows, "samples")
+                axes[2].plot(x, _column(rows, "return_pre"), "--", color=color, label=named(", before its step"))
+                axes[2].plot(x, _column(rows, "return_post"), "-", color=color, label=named(", after one step"))
+            else:
+                axes[3].plot(_column(rows, "samples"), _column(rows, "ep_return"), "-", color=color, label=named(""))
+    for ax, (name, xlabel, ylabel) in zip(axes, [
+            ("SMTL warm-up policy of each task", "training task", "return (virtual: in the learned model)"),
+            ("SMTL dynamics model", "training task", "Eq. (4) loss, last warm-up round"),
+            ("MAML meta-training", "real samples", "real return"),
+            ("oracle training", "real samples", "real return")]):
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best")
+    fig.suptitle(f"training: {title}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def compose(figure, results, path, preset=None):
     """The paper's layout of Figure `figure` from {letter: results}; a panel without results is drawn empty."""
     plt = _plt()

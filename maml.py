@@ -299,8 +299,10 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
         # the pre- and the post-adaptation rollouts are counted, because both are real samples that training uses.
         run["samples"] += int(pre["mask"].sum().item() + post["mask"].sum().item())
         run["wall_s"] += time.perf_counter() - start
+        err = slbo.velocity_error(fam, post, env_goals)  # (n_envs,) or None
         row = {"iter": it + 1, "samples": run["samples"], "return_pre": _episode_return(pre),
-               "return_post": _episode_return(post), **stats, "wall_s": run["wall_s"]}
+               "return_post": _episode_return(post), "vel_err_post": None if err is None else err.mean().item(),
+               **stats, "wall_s": run["wall_s"]}
         run["log"].append(row)
         run["iteration"] = it + 1
         bar.set_postfix(pre=f"{row['return_pre']:.1f}", post=f"{row['return_post']:.1f}", kl=f"{row['kl']:.4f}")
@@ -413,7 +415,9 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
         stats = trpo_step(policy, value_fn, batch, cfg.trpo)
         run["samples"] += int(batch["mask"].sum().item())
         run["wall_s"] += time.perf_counter() - start
-        run["log"].append({"iter": it + 1, "samples": run["samples"], **stats, "wall_s": run["wall_s"]})
+        err = slbo.velocity_error(fam, batch, goals)  # (n_envs,) or None
+        run["log"].append({"iter": it + 1, "samples": run["samples"], **stats,
+                           "vel_err": None if err is None else err.mean().item(), "wall_s": run["wall_s"]})
         run["iteration"] = it + 1
         bar.set_postfix(ret=f"{stats['ep_return']:.1f}", kl=f"{stats['kl']:.4f}")
         if checkpoint is not None:

@@ -292,6 +292,10 @@ def _progress(algo, log):
     return len(log), f"return {row['ep_return']:.1f}"
 
 
+def _log_file(args, algo, seed):
+    return os.path.join(args.out, f"s{seed}", f"{algo}.csv")
+
+
 def _train_one(args, algo, seed, queue=None, slot=0):
     """Train one algorithm for one seed (resuming its checkpoint); its log is rewritten as <checkpoint>.csv after
     every task or iteration. In a worker, progress goes to `queue` as (slot, done, postfix). Returns samples, time."""
@@ -299,8 +303,9 @@ def _train_one(args, algo, seed, queue=None, slot=0):
     c, fam, path = args.configs, args.family, _model_path(args, algo, seed)
     os.makedirs(os.path.dirname(path), exist_ok=True)
 
-    def callback(log):
+    def callback(log):  # the log beside the shared checkpoint, and a copy in this experiment's folder
         store.write_csv(log, path[:-3] + ".csv")
+        store.write_csv(log, _log_file(args, algo, seed))
         if queue is not None:
             queue.put((slot, *_progress(algo, log)))
 
@@ -312,6 +317,7 @@ def _train_one(args, algo, seed, queue=None, slot=0):
         out = maml.meta_train(fam, c["maml"], **common)
     else:
         out = maml.train_oracle(fam, c["oracle"], **common)
+    store.write_csv(out["log"], _log_file(args, algo, seed))  # also when the training had finished before
     return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"]), "checkpoint": path}
 
 
@@ -473,10 +479,13 @@ def _experiment(args, title=None):
     store.write_json(results, os.path.join(args.out, "results.json"))
     title = title or f"{args.family.env} {args.family.task}" + (f", {args.shift}" if args.shift else "")
     figures.plot_experiment(results, os.path.join(args.out, "figure.png"), title)
+    logs = {a: {s: store.read_csv(_log_file(args, a, s)) for s in args.seeds if os.path.exists(_log_file(args, a, s))}
+            for a in args.algos}
+    figures.plot_training(logs, os.path.join(args.out, "training.png"), title)
     print(f"\nreal return after adaptation on {args.n_goals} held-out goals × {len(args.seeds)} seed(s), mean [95% "
           f"bootstrap CI] @ real samples spent (stage 0: before any; SMTL's warm-up, MAML's meta-policy)\n"
-          f"{figures.table(results)}\n\nwrote {os.path.join(args.out, 'results.json')} and "
-          f"{os.path.join(args.out, 'figure.png')}")
+          f"{figures.table(results)}\n\nwrote {os.path.join(args.out, 'results.json')}, figure.png (returns) and "
+          f"training.png (training curves; the logs are s<seed>/<algo>.csv)")
     return results
 
 

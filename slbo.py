@@ -137,6 +137,17 @@ def virtual_training(learner, policy, goal, n_inner, n_model=None, n_policy=None
     return {"model_loss": model_loss, "virtual_return": virtual_return}
 
 
+def velocity_error(family, batch, goals):
+    """|v − g| (‖v − g‖ for 2-D goals) of each row of a rollout batch, averaged over its valid steps: (n_envs,);
+    goals (n_envs, goal_dim), one per row. None for families without a goal velocity (forward/backward)."""
+    if family.kind != "velocity":
+        return None
+    v = batch["next_obs"][..., list(family.vel_index[:family.goal_dim])]  # (n_envs, H, goal_dim)
+    g = torch.as_tensor(np.asarray(goals), dtype=v.dtype, device=v.device)[:, None]  # (n_envs, 1, goal_dim)
+    m = batch["mask"]  # (n_envs, H)
+    return ((v - g).norm(dim=-1) * m).sum(1) / m.sum(1)
+
+
 @torch.no_grad()
 def evaluate(family, policy, goals, shift=None, seed=0):
     """Real return of π_θ's mean action on each goal (one episode per row of goals (n, goal_dim)), and the mean
@@ -147,16 +158,9 @@ def evaluate(family, policy, goals, shift=None, seed=0):
     env = tasks.make_vec_env(f, goals, shift)
     batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed, one_episode=True)
     env.close()
-    m = batch["mask"]  # (n, H)
-    returns = (batch["rew"] * m).sum(1)  # (n,)
-    out = {"return": returns.cpu().numpy(), "vel_err": None}
-    if f.kind == "velocity":
-        axes = [i for i in f.vel_index[:f.goal_dim]]
-        v = batch["next_obs"][..., axes]  # (n, H, goal_dim)
-        g = torch.as_tensor(goals, dtype=v.dtype, device=v.device)[:, None]  # (n, 1, goal_dim)
-        err = (v - g).norm(dim=-1)  # (n, H)
-        out["vel_err"] = ((err * m).sum(1) / m.sum(1)).cpu().numpy()
-    return out
+    returns = (batch["rew"] * batch["mask"]).sum(1)  # (n,)
+    err = velocity_error(f, batch, goals)
+    return {"return": returns.cpu().numpy(), "vel_err": None if err is None else err.cpu().numpy()}
 
 
 def slbo(learner, policy, goal, n_slbo, shift=None, n_inner=None, eval_seed=0, progress=True):

@@ -1295,6 +1295,15 @@ def test_run_smoke_preset_end_to_end(tmp_path):
     logs = sorted((tmp_path / "models" / "cheetah-vel" / "s1").glob("*.csv"))
     assert [p.name.split("-")[0] for p in logs] == ["maml", "oracle", "smtl"]
     assert [len(p.read_text().splitlines()) for p in logs] == [3, 3, 3]  # a header, then 2 iterations or tasks
+    # the experiment's folder holds a copy of each log and draws them, with the columns a reader needs
+    for path in logs:
+        assert (out / "s1" / f"{path.name.split('-')[0]}.csv").read_text() == path.read_text()
+    columns = {algo: set(next(csv.DictReader((out / "s1" / f"{algo}.csv").open()))) for algo in ("smtl", "maml",
+                                                                                                    "oracle")}
+    assert {"model_loss", "virtual_return", "warmup_return", "return", "vel_err", "samples", "wall_s"} <= columns["smtl"]
+    assert {"return_pre", "return_post", "vel_err_post", "kl", "samples", "wall_s"} <= columns["maml"]
+    assert {"ep_return", "vel_err", "kl", "samples", "wall_s"} <= columns["oracle"]
+    assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # seed 1's SMTL trained on seed 1's stream of tasks ψ ~ p(ψ)
     first = next(csv.DictReader(logs[2].open()))
     assert json.loads(first["goal"]) == tasks.sample_goals(tasks.get_family("cheetah-vel"), 1,

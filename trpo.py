@@ -2,8 +2,19 @@
 
 Maximises the reward-to-go of the Gaussian MLP policy π_θ on batches of rollouts (real or virtual, Eq. 5's first
 term) with the natural gradient inside a KL trust region, with SLBO's settings (Luo et al. 2019; their code,
-github.com/facebookresearch/slbo). Also holds the batched `rollout` helper, whose batch layout (the table in its
-docstring) every other module consumes, and GAE.
+github.com/facebookresearch/slbo). Also holds the batched `rollout` helper and GAE. Every module consumes rollout
+batches, dicts of tensors with n_envs rows of H steps:
+
+| key      | shape                     | meaning                                                              |
+| -------- | ------------------------- | -------------------------------------------------------------------- |
+| obs      | (n_envs, H, obs_dim)      | s_t                                                                  |
+| act      | (n_envs, H, act_dim)      | a_t in the env's units, as stepped (clipped, rescaled)               |
+| act_pi   | (n_envs, H, act_dim)      | the unclipped sample u ~ π_θ(·|s_t) before noise: TRPO's likelihood  |
+| rew      | (n_envs, H)               | r_t = r_ψ(s_t, a_t, s_{t+1})                                         |
+| next_obs | (n_envs, H, obs_dim)      | s_{t+1}, the true successor (before any reset)                       |
+| mask     | (n_envs, H)               | 1 if step t is a sample (all 1 unless one_episode)                   |
+| terminal | (n_envs, H)               | d_t = 1 if the episode terminated at t (no bootstrap from s_{t+1})   |
+| ep_end   | (n_envs, H)               | 1 if the episode ends at t: termination, time limit or the row's end |
 
     policy, vf = GaussianPolicy(obs_dim, act_dim), ValueFunction(obs_dim)
     batch = rollout(vec_env, policy, horizon=200, seed=0)          # dict of (n_envs, horizon, ...) tensors
@@ -147,7 +158,7 @@ def episode_returns(batch):
 
 
 def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, generator=None, one_episode=False):
-    """env.num_envs rows of `horizon` steps from one env.reset(seed=seed) -> the rollout batch (table below).
+    """env.num_envs rows of `horizon` steps from one env.reset(seed=seed) -> a rollout batch (module docstring).
 
     Training batches (one_episode=False) follow SLBO's runner: an env whose episode ends (termination or time limit)
     resets in place and keeps stepping, so all n_envs·horizon steps are valid samples. With one_episode=True each row
@@ -159,17 +170,6 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
     clipped); the env receives a = mid + u·half, the env's action box [mid − half, mid + half] (SLBO's
     rescale_action; the identity on the half-cheetah's and the ant's [−1, 1]). `generator` (on any device) drives the
     policy's sampling.
-
-    | key      | shape                     | meaning                                                              |
-    | -------- | ------------------------- | -------------------------------------------------------------------- |
-    | obs      | (n_envs, H, obs_dim)      | s_t                                                                  |
-    | act      | (n_envs, H, act_dim)      | a_t in the env's units, as stepped (clipped, rescaled)               |
-    | act_pi   | (n_envs, H, act_dim)      | the unclipped sample u ~ π_θ(·|s_t) before noise: TRPO's likelihood  |
-    | rew      | (n_envs, H)               | r_t = r_ψ(s_t, a_t, s_{t+1})                                          |
-    | next_obs | (n_envs, H, obs_dim)      | s_{t+1}, the true successor (before any reset)                       |
-    | mask     | (n_envs, H)               | 1 if step t is a sample (all 1 unless one_episode)                   |
-    | terminal | (n_envs, H)               | d_t = 1 if the episode terminated at t (no bootstrap from s_{t+1})   |
-    | ep_end   | (n_envs, H)               | 1 if the episode ends at t: termination, time limit or the row's end |
     """
     dev = policy.log_std.device
     n, act_dim = env.num_envs, env.single_action_space.shape[0]
