@@ -14,8 +14,10 @@ import os
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 
 import store
+import tasks
 
 ACTIVE_ALGOS = ("smtl-active-true", "smtl-active-estimated")  # Figure 3's two ratings (Section 4.4)
 STYLE = {"smtl": ("SMTL (ours)", "C0"), "smtl-active-true": ("active SMTL, true rating", "C2"),
@@ -266,6 +268,33 @@ def compose(figure, results, path, preset=None):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Video
+# ---------------------------------------------------------------------------------------------
+@torch.no_grad()
+def record(family, policy, goal, path, shift=None, seed=0, n_steps=None):
+    """An mp4 of one real episode (at most n_steps steps; default the horizon H) of the policy's mean action on task
+    ψ = goal, rendered offscreen by MuJoCo at the simulation's speed. Without a display MuJoCo needs EGL (the default
+    here) or OSMesa: MUJOCO_GL=egl or MUJOCO_GL=osmesa. Returns {"return", "steps"} of the episode."""
+    os.environ.setdefault("MUJOCO_GL", "egl")  # read when the first renderer is made, not at import
+    fam = tasks.get_family(family)
+    env = tasks.make_env(fam, goal, shift, seed=seed, render_mode="rgb_array")
+    low, high = (torch.as_tensor(x, dtype=torch.float32) for x in (env.action_space.low, env.action_space.high))
+    obs, _ = env.reset(seed=seed)
+    frames, ret = [env.render()], 0.0  # [(height, width, 3) uint8]
+    for _ in range(n_steps or fam.horizon):
+        u = policy(torch.as_tensor(obs, dtype=torch.float32)[None])[0].clamp(-1, 1)  # (act_dim,)  mean action
+        # the env's action a = mid + u·half, as trpo.rollout maps u ∈ [−1, 1] onto the env's box
+        obs, r, terminated, truncated, _ = env.step(((high + low) / 2 + u * (high - low) / 2).numpy())
+        frames.append(env.render())
+        ret += r
+        if terminated or truncated:
+            break
+    env.close()
+    store.write_video(np.stack(frames), path, fps=round(1 / fam.dt))  # (steps + 1, height, width, 3)
+    return {"return": ret, "steps": len(frames) - 1}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -319,13 +319,14 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
 
 
 def adapt(family, policy, goal, n_steps=3, n_rollouts=20, shift=None, seed=0, cfg=MAMLConfig(),
-          n_eval_episodes=1):
+          n_eval_episodes=1, return_policy=False):
     """MAML's test-time adaptation (Section 5.1): from θ0 = policy, n_steps policy-gradient steps of Eq. (3) on the real
     task ψ = goal (α = cfg.alpha, then cfg.alpha_test), each on n_rollouts fresh rows of H real steps (20·200 = 4000
     samples, as an SMTL stage on the cheetah; an episode that ends restarts in place, so a step spends exactly that).
     After each step (and before the first) the mean-action policy is scored by slbo.evaluate over n_eval_episodes
     real episodes, as SMTL is. The passed-in policy is not modified. Returns one dict per point:
-    {"step", "samples" (real adaptation samples so far; evaluation episodes not counted), "return", "vel_err"}."""
+    {"step", "samples" (real adaptation samples so far; evaluation episodes not counted), "return", "vel_err"};
+    with return_policy, (those points, the adapted policy)."""
     fam = tasks.get_family(family)
     goal = tasks.check_goal(fam, goal, shift)  # (goal_dim,)
     policy = copy.deepcopy(policy)
@@ -344,7 +345,7 @@ def adapt(family, policy, goal, n_steps=3, n_rollouts=20, shift=None, seed=0, cf
         curve.append({"step": step, "samples": samples, "return": float(ev["return"].mean()),
                       "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())})
     env.close()
-    return curve
+    return (curve, policy) if return_policy else curve
 
 
 # ---------------------------------------------------------------------------------------------

@@ -120,8 +120,9 @@ def _check_device(name):
 
 def _parser(argv=None):
     p = _Parser(description=__doc__.split("\n\n")[0])
-    p.add_argument("stage", nargs="?", default="all", choices=("all", "train", "adapt", "plot"),
-                   help="run every stage (default), or only one (each needs the ones before it)")
+    p.add_argument("stage", nargs="?", default="all", choices=("all", "train", "adapt", "plot", "video"),
+                   help="run every stage (default), or only one (each needs the ones before it); video: an mp4 of "
+                        "each algorithm adapted to one held-out goal")
     p.add_argument("--figure", type=int, choices=sorted(figures.PANELS), default=None,
                    help="run (or, with `plot`, compose from disk) every panel of Figure 1, 2 or 3 at the preset")
     p.add_argument("--env", default=None, choices=sorted({f.env for f in tasks.FAMILIES.values()}),
@@ -142,6 +143,7 @@ def _parser(argv=None):
     p.add_argument("--device", default="cpu", help="torch device for networks and the learned model (default: cpu)")
     p.add_argument("--workers", type=_count, default=min(os.cpu_count() or 1, 8),
                    help="processes training and adapting in parallel (default: the CPU count, at most 8)")
+    p.add_argument("--video-goal", type=_count, default=0, help="video: which held-out goal (default: 0, the first)")
     p.add_argument("--root", default="runs", help="folder of experiments, trained models and figures (default: runs)")
     p.add_argument("--out", default=None, help="output directory of one experiment (default: <root>/<experiment>)")
     # the values this command would use, from its --env, --task and --preset alone, so that --help can show them
@@ -218,6 +220,8 @@ def _check(args):
     args.out = args.out or os.path.join(args.root, name)
     args.models = os.path.join(args.root, "models")
     args.goals = tasks.eval_goals(args.family, shift=args.shift)[:args.n_goals]  # (n_goals, goal_dim)
+    if args.video_goal >= args.n_goals:
+        raise ValueError(f"--video-goal must be below --n-goals ({args.n_goals}), got {args.video_goal}")
     return args
 
 
@@ -380,29 +384,32 @@ def _train(args):
 # ---------------------------------------------------------------------------------------------
 # Adaptation to held-out goals
 # ---------------------------------------------------------------------------------------------
-def _adapt_one(args, algo, seed, i):
-    """Adapt one algorithm of one seed to held-out goal i: a list of {samples, return, vel_err} points."""
+def _adapt_one(args, algo, seed, i, return_policy=False):
+    """Adapt one algorithm of one seed to held-out goal i: a list of {samples, return, vel_err} points (and, with
+    return_policy, the adapted policy)."""
     torch.set_num_threads(1)
     c, fam, goal, path = args.configs, args.family, args.goals[i], _model_path(args, algo, seed)
     run_seed = seed * 1000 + i
     start = time.perf_counter()
     if algo.startswith("smtl"):
-        curve = smtl.adapt(path, goal, args.shift, seed=run_seed, device=args.device)
+        curve, policy = smtl.adapt(path, goal, args.shift, seed=run_seed, device=args.device, return_policy=True)
     elif algo == "maml":
         policy = maml.load_policy(path, "maml", fam, c["maml"], seed, args.device)
         # the same real samples per adaptation step as an SMTL stage (Section 5.1)
-        curve = maml.adapt(fam, policy, goal, n_steps=c["smtl"].n_slbo_adapt,
-                           n_rollouts=rows(c["slbo"].n_collect, fam.horizon), shift=args.shift, seed=run_seed,
-                           cfg=c["maml"], n_eval_episodes=c["smtl"].n_eval_episodes)
+        curve, policy = maml.adapt(fam, policy, goal, n_steps=c["smtl"].n_slbo_adapt,
+                                   n_rollouts=rows(c["slbo"].n_collect, fam.horizon), shift=args.shift, seed=run_seed,
+                                   cfg=c["maml"], n_eval_episodes=c["smtl"].n_eval_episodes, return_policy=True)
     else:
         policy = maml.load_policy(path, "oracle", fam, c["oracle"], seed, args.device)
         episodes = np.tile(goal, (c["smtl"].n_eval_episodes, 1))  # (n_eval_episodes, goal_dim)
         ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=run_seed)
         curve = [{"samples": 0, "return": float(ev["return"].mean()),
                   "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())}]
-    return {"goal": goal.tolist(), "wall_s": time.perf_counter() - start,
-            "curve": [{"samples": int(p["samples"]), "return": float(p["return"]),
-                       "vel_err": None if p.get("vel_err") is None else float(p["vel_err"])} for p in curve]}
+        policy = maml.GoalConditionedPolicy(policy, goal[None])  # π(a | s, ψ) bound to this goal
+    result = {"goal": goal.tolist(), "wall_s": time.perf_counter() - start,
+              "curve": [{"samples": int(p["samples"]), "return": float(p["return"]),
+                         "vel_err": None if p.get("vel_err") is None else float(p["vel_err"])} for p in curve]}
+    return (result, policy) if return_policy else result
 
 
 def _check_trained(args):
@@ -443,6 +450,19 @@ def _adapt(args):
     bar.close()
 
 
+def _video(args):
+    """Adapt each algorithm (first seed) to held-out goal --video-goal as the adapt stage does, then render its
+    adapted policy's real episode to <out>/video/<algo>-goalNN.mp4."""
+    _check_trained(args)
+    seed, i = args.seeds[0], args.video_goal
+    for algo in args.algos:
+        result, policy = _adapt_one(args, algo, seed, i, return_policy=True)
+        path = os.path.join(args.out, "video", f"{algo}-s{seed}-goal{i:02d}.mp4")
+        ep = figures.record(args.family, policy.cpu(), args.goals[i], path, args.shift, seed=seed * 1000 + i)
+        print(f"{algo}: goal {np.round(args.goals[i], 2).tolist()}, {len(result['curve']) - 1} adaptation stage(s), "
+              f"real return {ep['return']:.1f} over {ep['steps']} steps -> {path}")
+
+
 # ---------------------------------------------------------------------------------------------
 # One experiment; a whole figure
 # ---------------------------------------------------------------------------------------------
@@ -467,6 +487,8 @@ def _experiment(args, title=None):
         _train(args)
     if args.stage in ("all", "adapt"):
         _adapt(args)
+    if args.stage == "video":
+        _video(args)
     if args.stage not in ("all", "plot"):
         return None
     args.seeds = pooled or _seeds_on_disk(args)
@@ -494,6 +516,8 @@ def _figure(args):
     given = [f"--{k}" for k in ("env", "task", "shift", "algos", "out") if getattr(args, k) is not None]
     if args.figure == 3 and getattr(args, "smtl.n_tasks") is not None:
         given.append("--smtl-n-tasks")
+    if args.stage == "video":
+        raise ValueError("video renders one experiment: drop --figure and give its --env, --task and --shift")
     if given:
         raise ValueError(f"--figure {args.figure} sets {', '.join(given)} per panel; drop {' and '.join(given)}")
     folder = os.path.join(args.root, "figures", args.preset)

@@ -279,10 +279,11 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
             "wall_s": sum(row["wall_s"] for row in log), "config": cfg}
 
 
-def adapt(checkpoint, goal, shift=None, n_slbo=None, seed=0, device="cpu", progress=False):
+def adapt(checkpoint, goal, shift=None, n_slbo=None, seed=0, device="cpu", progress=False, return_policy=False):
     """Eq. (6): a fresh policy θ̃₀, warm-up VT(θ̃₀, φ, D, n_warmup) in the learned model (0 real samples), then n_slbo
     SLBO stages on the (possibly shifted) real task. `checkpoint`: a path or a loaded checkpoint; it is not changed.
-    Returns one point per stage, the first at 0 samples: {"stage", "samples", "return", "vel_err", ...}."""
+    Returns one point per stage, the first at 0 samples: {"stage", "samples", "return", "vel_err", ...}; with
+    return_policy, (those points, the adapted policy π_θ)."""
     ckpt = load_checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
     cfg = SMTLConfig(**ckpt["config"]["smtl"])
     n_slbo = cfg.n_slbo_adapt if n_slbo is None else n_slbo
@@ -300,7 +301,7 @@ def adapt(checkpoint, goal, shift=None, n_slbo=None, seed=0, device="cpu", progr
             vt = virtual_training(learner, policy, psi, cfg.n_inner_adapt, shift=shift, progress=progress)  # line 8
         ret, err = _measure(learner, policy, psi, cfg, shift, seed)
         curve.append({"stage": stage, "samples": learner.samples - samples0, "return": ret, "vel_err": err, **vt})
-    return curve
+    return (curve, policy) if return_policy else curve
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What runs write to disk: checkpoints, JSON results and CSV logs, each written atomically; checked checkpoint loads.
+"""What runs write to disk: checkpoints, JSON results, CSV logs and videos, written atomically; checked checkpoint loads.
 
 Every write goes to a temporary name unique to the writing process, then replaces the target in one step
 (os.replace), so a reader, a parallel worker or an interrupted run sees the old file or the new one, never half of
@@ -7,12 +7,13 @@ file, another version, another kind) is one clear ValueError, never a traceback 
 
     save_checkpoint({"format": "maml-checkpoint-v2", "kind": "maml", ...}, "runs/models/maml.pt")
     ck = load_checkpoint("runs/models/maml.pt", "maml-checkpoint-v2", kind="maml")   # on the CPU, whatever wrote it
-    write_csv([{"task": 0, "return": -256.6}], "runs/smtl.csv"); write_json({"a": 1}, "runs/x.json")
+    write_csv([{"task": 0, "return": -256.6}], "runs/smtl.csv"); write_video(frames, "runs/smtl.mp4", fps=20)
 """
 import csv
 import json
 import os
 
+import imageio.v2 as imageio
 import torch
 
 
@@ -75,6 +76,14 @@ def write_csv(log, path):
             w.writerows({k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()} for row in log)
 
     _atomic(path, write)
+
+
+def write_video(frames, path, fps):
+    """RGB frames (n, height, width, 3) uint8 as an H.264 mp4 (imageio with its bundled ffmpeg)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path[:-len('.mp4')]}.tmp{os.getpid()}.mp4"  # ffmpeg picks the format by the extension
+    imageio.mimwrite(tmp, list(frames), fps=fps, macro_block_size=1)
+    os.replace(tmp, path)
 
 
 def read_csv(path):

@@ -25,6 +25,7 @@ import torch
 HORIZON = 200  # H: every task is a 200-step episode (Section 5)
 N_EVAL = 40  # held-out evaluation tasks per family (Section 5.1)
 EVAL_SEED = 1907_04964  # seed of the fixed evaluation split (the paper's arXiv number)
+VIDEO_SIZE = (400, 300)  # rendered frames, width × height
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,11 +276,14 @@ class TaskEnv(gym.Env):
     Truncation at the horizon comes from the TimeLimit that `gymnasium.make` / `make_env` add. info["v5_terminated"]
     is the underlying v5 env's own termination, which tests compare with family.done."""
 
+    metadata = {"render_modes": ["rgb_array"]}  # (instances: the v5 env's metadata, with its frame rate)
+
     def __init__(self, family, goal, shift=None, render_mode=None):
         self.family = get_family(family)
         self.shift = check_shift(self.family, shift)
         self.goal = check_goal(self.family, goal, self.shift)  # ψ (goal_dim,)
-        self.mj = gym.make(self.family.env_id, render_mode=render_mode, **self.family.env_kwargs).unwrapped
+        frame = dict(width=VIDEO_SIZE[0], height=VIDEO_SIZE[1]) if render_mode else {}
+        self.mj = gym.make(self.family.env_id, render_mode=render_mode, **frame, **self.family.env_kwargs).unwrapped
         _apply_shift(self.mj.model, self.shift)
         self.observation_space, self.action_space = self.mj.observation_space, self.mj.action_space
         self.metadata, self.render_mode = self.mj.metadata, render_mode
@@ -314,11 +318,12 @@ for _name in FAMILIES:
     gym.register(env_id(_name), entry_point=TaskEnv, max_episode_steps=HORIZON, kwargs={"family": _name})
 
 
-def make_env(family, goal, shift=None, seed=None):
+def make_env(family, goal, shift=None, seed=None, render_mode=None):
     """A real env for task ψ = goal (TimeLimit at the horizon). With a seed, its RNGs are seeded
-    by a first reset(seed) here; later resets continue that stream."""
+    by a first reset(seed) here; later resets continue that stream. render_mode "rgb_array": MuJoCo's
+    offscreen renderer (VIDEO_SIZE, the v5 env's tracking camera)."""
     fam = get_family(family)
-    env = gym.make(env_id(fam), goal=check_goal(fam, goal, shift), shift=shift)
+    env = gym.make(env_id(fam), goal=check_goal(fam, goal, shift), shift=shift, render_mode=render_mode)
     if seed is not None:
         env.reset(seed=seed)
         env.action_space.seed(seed)

@@ -1317,6 +1317,13 @@ def test_run_smoke_preset_end_to_end(tmp_path):
         assert again.returncode == 0 and json.loads((out / "results.json").read_text()) == results
     again = _run("--env", "cheetah", "--preset", "smoke", "--seeds", "1", "--root", root, "--out", str(out))
     assert again.returncode == 0 and json.loads((out / "results.json").read_text())["seeds"] == [1]
+    # a video of SMTL adapted to held-out goal 1: the same episode the adapt stage scored
+    video = _run("video", "--env", "cheetah", "--preset", "smoke", "--algos", "smtl", "--video-goal", "1", "--root",
+                 root, "--out", str(out))
+    assert video.returncode == 0, video.stderr[-2000:]
+    goal1 = json.loads((out / "s0" / "adapt" / "smtl" / "goal01.json").read_text())["curve"][-1]["return"]
+    assert f"real return {goal1:.1f} over 200 steps" in video.stdout
+    assert (out / "video" / "smtl-s0-goal01.mp4").stat().st_size > 10_000
     # the same output directory for another experiment is refused
     other = _run("--env", "cheetah", "--preset", "smoke", "--slbo-n-model", "5", "--root", root, "--out", str(out))
     assert other.returncode != 0 and "holds another experiment" in other.stderr
@@ -1388,6 +1395,27 @@ def test_figures_difference_pairs_goals():
         (400.0, pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0))]
 
 
+def test_figures_record_renders_an_episode_offscreen(tmp_path):
+    import imageio.v2 as imageio
+    fam = tasks.get_family("cheetah-vel")
+    torch.manual_seed(0)
+    policy = GaussianPolicy(fam.obs_dim, fam.act_dim, slbo_init=False)  # PyTorch's init: actions far from 0
+    path = str(tmp_path / "cheetah.mp4")
+    ep = figures.record(fam, policy, [1.0], path, n_steps=5)
+    # the recorded episode is the one a hand-written loop of mean actions gets from the same seed
+    env = tasks.make_env(fam, [1.0], seed=0)
+    obs, _ = env.reset(seed=0)
+    ret = 0.0
+    for _ in range(5):
+        with torch.no_grad():
+            obs, r, *_ = env.step(policy(torch.as_tensor(obs, dtype=torch.float32)[None])[0].clamp(-1, 1).numpy())
+        ret += r
+    assert ep == {"return": pytest.approx(ret), "steps": 5}
+    frames = [f for f in imageio.get_reader(path)]
+    assert len(frames) == 6 and frames[0].shape == (tasks.VIDEO_SIZE[1], tasks.VIDEO_SIZE[0], 3)
+    assert np.abs(frames[-1].astype(float) - frames[0]).mean() > 1.0  # the body moved in the picture
+
+
 def test_run_configs_layer_paper_preset_and_flags():
     c = run._check(run._parser().parse_args(["--env", "cheetah"])).configs  # the quick preset
     assert c["slbo"].n_collect == 4000 and c["slbo"].n_policy == 20 and c["smtl"].n_warmup == 20
@@ -1428,6 +1456,9 @@ def test_run_configs_layer_paper_preset_and_flags():
     (["--dyn-k", "0"], "--dyn-k must be a finite number >= 1"),
     (["--trpo-slbo-init", "maybe"], "expected true or false"),
     (["--slbo-n-collect", "300"], "must be a positive multiple of the horizon 200"),
+    (["--slbo-n-inner=3"], "unrecognized arguments"),  # SMTL reads --smtl-n-inner and --smtl-n-inner-adapt
+    (["video", "--figure", "1"], "video renders one experiment"),
+    (["video", "--preset", "smoke", "--video-goal", "2"], "--video-goal must be below --n-goals (2)"),
     (["--device", "tpu9"], "--device tpu9: torch"),
     (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "cuda:99"], "cannot use it here"),
 ])
