@@ -296,7 +296,7 @@ def _smtl_train_seed(seed, device):
 
 
 def bench_smtl(device="cpu", workers=2):
-    """Algorithm 1 on cheetah-vel for 20 tasks (run.py's quick budget per task) from each of SMTL_SEEDS, then Eq. (6)
+    """Algorithm 1 on cheetah-vel for 20 tasks (the quick preset's budget per task) from each of SMTL_SEEDS, then Eq. (6)
     on 10 held-out goals: mean |v − g| after the zero-sample warm-up and after 3 SLBO stages, over seeds and goals."""
     goals = tasks.eval_goals(SMTL_FAMILY)[:SMTL_GOALS]  # (n_goals, 1)
     t0 = time.perf_counter()

@@ -30,7 +30,7 @@ from config import hp
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient,
                   episode_returns, gae, rollout, trpo_step)
 
-CHECKPOINT_FORMAT = "maml-checkpoint-v2"  # v2: rollouts reset finished episodes in place
+CHECKPOINT_FORMAT = "maml-checkpoint-v3"  # v3: the policy's mean network is `mean_net`; v2: in-place resets
 FEATURE_CLIP = 10.0  # the linear baseline clips observations to ±10 before building its features (rllab)
 TIME_SCALE = 100.0  # ... and uses t / 100 as its time feature (rllab)
 

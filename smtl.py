@@ -52,7 +52,7 @@ def _stage(where):
 @dataclass(frozen=True)
 class SMTLConfig:
     # NOTE (differs from paper): Algorithm 1 runs VirtualTraining(n_inner) after each collection (line 8); n_inner = 0
-    # while training follows the authors' code (their multi-task SLBO), because there the next task's warm-up fits φ.
+    # while training follows the authors' code (github.com/nlandolfi/slbo), because there the next task's warm-up fits φ.
     # Section 5.1 adapts with 3 SLBO stages, the Appendix says n_slbo = 4 at adaptation: 3, as the figures show.
     # The paper gives no n_inner at adaptation: SLBO's 20. Nor q, L or the rating models of Section 4.4: ours below.
     n_tasks: int = hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2", ">= 1")

@@ -5,8 +5,8 @@ Every write goes to a temporary name unique to the writing process, then replace
 one. A checkpoint carries a format string (its kind and version): loading checks it, and anything else (a truncated
 file, another version, another kind) is one clear ValueError, never a traceback or a silent mix-up.
 
-    save_checkpoint({"format": "maml-checkpoint-v2", "kind": "maml", ...}, "runs/models/maml.pt")
-    ck = load_checkpoint("runs/models/maml.pt", "maml-checkpoint-v2", kind="maml")   # on the CPU, whatever wrote it
+    save_checkpoint({"format": "maml-checkpoint-v3", "kind": "maml", ...}, "runs/models/maml.pt")
+    ck = load_checkpoint("runs/models/maml.pt", "maml-checkpoint-v3", kind="maml")   # on the CPU, whatever wrote it
     write_csv([{"task": 0, "return": -256.6}], "runs/smtl.csv"); write_video(frames, "runs/smtl.mp4", fps=20)
 """
 import csv

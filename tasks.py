@@ -31,7 +31,7 @@ VIDEO_SIZE = (400, 300)  # rendered frames, width × height
 # ---------------------------------------------------------------------------------------------
 # Bodies: what the reward needs to know about each MuJoCo model. Observation layouts, time steps and healthy ranges
 # are gymnasium 1.4's v5 envs (gymnasium/envs/mujoco/*_v5.py); reward constants and goal ranges are the SMTL
-# authors' (their multi-task SLBO code); tests check all of them against MuJoCo and gymnasium.
+# authors' (their multi-task SLBO code, github.com/nlandolfi/slbo); tests check all of them against MuJoCo and gymnasium.
 # ---------------------------------------------------------------------------------------------
 _BODIES = {
     "cheetah": dict(

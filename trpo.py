@@ -106,12 +106,12 @@ class GaussianPolicy(nn.Module):
 
     def __init__(self, obs_dim, act_dim, hidden=(32, 32), obs_normalizer=None, activation="tanh", slbo_init=True):
         super().__init__()
-        self.mu = _mlp((obs_dim, *hidden, act_dim))
+        self.mean_net = _mlp((obs_dim, *hidden, act_dim))
         self.activation = activation
         self._act_fn = {"tanh": torch.tanh, "relu": torch.relu}[activation]
         self.log_std = nn.Parameter(torch.zeros(act_dim))  # log σ, initialised to 0 (σ = 1)
-        for layer in self.mu if slbo_init else ():
-            _normc_(layer, 0.01 if layer is self.mu[-1] else 1.0)
+        for layer in self.mean_net if slbo_init else ():
+            _normc_(layer, 0.01 if layer is self.mean_net[-1] else 1.0)
         # The obs normaliser is owned elsewhere (SLBO's dynamics model; its running state normaliser is shared with
         # policy and value net). Held in a tuple so nn.Module does not register it: its tensors stay out of
         # parameters() (TRPO's flat θ), state_dict() and .to(). Caveat: copy.deepcopy(policy) would duplicate it.
@@ -119,7 +119,7 @@ class GaussianPolicy(nn.Module):
 
     def forward(self, obs):  # mean action m_θ(s) (..., act_dim)
         norm = self._obs_normalizer[0]
-        return _mlp_forward(self.mu, obs if norm is None else norm(obs), self._act_fn)
+        return _mlp_forward(self.mean_net, obs if norm is None else norm(obs), self._act_fn)
 
     def dist(self, obs):
         """π_θ(·|s) as a distribution over the whole action vector (log-probs/entropy summed over act_dim)."""
@@ -299,11 +299,11 @@ def _policy_fisher_product(policy, s, damping):
     are computed once here; each product is then one forward-mode pass (J v) and one backward pass (Jᵀ w) through
     the small MLP, about a third of the operations of double backprop (_fisher_vector_product), which MAML still
     needs. Layers are numbered from 1 in the comments, from 0 in the code."""
-    W = [layer.weight.detach() for layer in policy.mu]  # W_l (width_l, width_{l-1}); detached: F v builds no graph
+    W = [layer.weight.detach() for layer in policy.mean_net]  # W_l (width_l, width_{l-1}); detached: F v builds no graph
     with torch.no_grad():
         norm = policy._obs_normalizer[0]
         h = [s if norm is None else norm(s)]  # h_0 = normalised s (N, obs_dim), then h_l = ρ(z_l) (N, width_l), ρ tanh or ReLU
-        for layer in policy.mu[:-1]:
+        for layer in policy.mean_net[:-1]:
             h.append(policy._act_fn(F.linear(h[-1], layer.weight, layer.bias)))
         # ρ'(z_l) from ρ's output: tanh' = 1 − h², relu' = [h > 0]
         drho = [1 - x * x if policy.activation == "tanh" else (x > 0).to(x.dtype) for x in h[1:]]  # (N, width_l) each
