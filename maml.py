@@ -66,7 +66,7 @@ class OracleConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# Small helpers: seeds, checkpoints, goals
+# Small helpers: policies, seeds, checkpoints
 # ---------------------------------------------------------------------------------------------
 def _policy(family, cfg, device, goal_input=False):
     """A fresh [100, 100] ReLU Gaussian policy with PyTorch's initialisation (close to the Glorot init of MAML's rllab
@@ -95,12 +95,6 @@ def _load(path, kind, family, cfg, seed):
         diff = {k: (have.get(k), want[k]) for k in want if have.get(k) != want[k]}
         raise ValueError(f"checkpoint {path} has another config; (checkpoint, requested): {diff}")
     return ck
-
-
-def _set_goals(env, goals, family, shift=None):
-    """Give the sub-envs of a tasks.make_vec_env new goals (goals (n_envs, goal_dim)) without rebuilding the MuJoCo
-    models (building one costs ~7 ms; an iteration re-targets hundreds)."""
-    env.set_attr("goal", [tasks.check_goal(family, g, shift) for g in goals])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,9 +278,7 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
         # batch holds fewer samples than n_rollouts·H; here each task gets n_rollouts rows of H steps in which an ended
         # episode restarts in place (as SLBO's runner), so MAML spends, and learns from, its nominal samples.
         env_goals = np.repeat(goals, cfg.n_rollouts, 0)  # (n_envs, goal_dim)  task-major sub-envs
-        if env is None:
-            env = tasks.make_vec_env(fam, env_goals)
-        _set_goals(env, env_goals, fam)
+        env = tasks.set_goals(env, fam, env_goals)
         # pre-adaptation rollouts with θ on every task: (n_envs, H, ·)
         pre = rollout(env, policy, fam.horizon, seed=_env_seed(rng), generator=gen)
         pre_t = _by_task(pre, cfg.meta_batch, cfg)  # (meta_batch, n_rollouts·H, ·)
@@ -408,9 +400,7 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
     for it in bar:
         start = time.perf_counter()
         goals = tasks.sample_goals(fam, n_envs, rng)  # (n_envs, goal_dim)  one ψ ~ p(ψ) per rollout
-        if env is None:
-            env = tasks.make_vec_env(fam, goals)
-        _set_goals(env, goals, fam)
+        env = tasks.set_goals(env, fam, goals)
         pi = GoalConditionedPolicy(policy, goals)
         batch = _with_goals(rollout(env, pi, fam.horizon, seed=_env_seed(rng), generator=gen), pi.goals)
         stats = trpo_step(policy, value_fn, batch, cfg.trpo)

@@ -34,8 +34,8 @@ import smtl
 import tasks
 from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError, Normalizer, VirtualEnv, fit,
                       multi_step_loss)
-from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _policy_fisher_product,
-                  _set_flat, conjugate_gradient, episode_returns, gae, rollout, trpo_step)
+from trpo import (GaussianPolicy, PointMass, TRPOConfig, ValueFunction, _fisher_vector_product,
+                  _policy_fisher_product, _set_flat, conjugate_gradient, episode_returns, gae, rollout, trpo_step)
 
 ALL_FAMILIES = list(tasks.FAMILIES)
 FAMILY_SHIFTS = [(f, s) for f in ALL_FAMILIES for s in tasks.applicable_shifts(f)]
@@ -562,26 +562,6 @@ def test_dynamics_virtual_env_clips_diverging_model_and_warns_once():
 # =============================================================================================
 # trpo.py
 # =============================================================================================
-class _TorchPointMass:
-    """Torch vector env: 2-D point x ~ U[-2, 2]², action = velocity in [-1, 1]², x ← x + 0.2a, reward −‖x‖."""
-
-    single_observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
-    single_action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-
-    def __init__(self, num_envs=20):
-        self.num_envs = num_envs
-
-    def reset(self, seed=None):
-        g = torch.Generator().manual_seed(seed) if seed is not None else None
-        self.x = torch.rand(self.num_envs, 2, generator=g) * 4 - 2  # (n_envs, 2)
-        return self.x, {}
-
-    def step(self, a):
-        self.x = self.x + 0.2 * a
-        no = torch.zeros(self.num_envs, dtype=torch.bool)
-        return self.x, -self.x.norm(dim=1), no, no, {}
-
-
 class _TorchCountdown:
     """Torch vector env: obs = [step count], sub-env i terminates at step ends[i] (0 = never); reward = action.
     Resets itself in the step an episode ends (gymnasium's SAME_STEP autoreset, true last obs in info)."""
@@ -839,7 +819,7 @@ def test_trpo_rollout_resets_in_place_and_rescales_actions(backend):
 @pytest.mark.parametrize("preset", ["paper", "quick"])  # quick: larger steps, F on every 5th state, one V pass
 def test_trpo_learns_point_mass(preset):
     torch.manual_seed(0)
-    env, cfg = _TorchPointMass(20), TRPOConfig(**config.PRESETS[preset].get("trpo", {}))
+    env, cfg = PointMass(20), TRPOConfig(**config.PRESETS[preset].get("trpo", {}))
     policy, vf = GaussianPolicy(2, 2), ValueFunction(2)
     gen = torch.Generator().manual_seed(0)
     returns = []

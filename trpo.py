@@ -23,6 +23,7 @@ batches, dicts of tensors with n_envs rows of H steps:
 import math
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn as nn
@@ -415,28 +416,29 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
     return {"kl": kl, "surr_improve": improve, "entropy": entropy, "vf_loss": vf_loss,
             "ls_accepted": accepted, "ep_return": ep_return}
 
+class PointMass:
+    """The smallest problem TRPO must solve (the self-check below and the tests): a torch vector env of num_envs
+    2-D points x ~ U[−2, 2]², action = velocity in [−1, 1]², x ← x + 0.2a, reward −‖x‖, no termination."""
+
+    def __init__(self, num_envs=20):
+        self.num_envs = num_envs
+        self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def reset(self, seed=None):
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.x = torch.rand(self.num_envs, 2, generator=g) * 4 - 2  # (n_envs, 2)
+        return self.x, {}
+
+    def step(self, a):
+        self.x = self.x + 0.2 * a
+        no = torch.zeros(self.num_envs, dtype=torch.bool)  # (n_envs,)
+        return self.x, -self.x.norm(dim=1), no, no, {}
+
+
 if __name__ == "__main__":
-    import gymnasium as gym
-
-    class _PointMass:
-        """Torch vector env: 2-D point x, action = velocity in [-1, 1]², x ← x + 0.2a, reward −‖x‖, no termination."""
-
-        num_envs = 20
-        single_observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
-        single_action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-
-        def reset(self, seed=None):
-            g = torch.Generator().manual_seed(seed) if seed is not None else None
-            self.x = torch.rand(self.num_envs, 2, generator=g) * 4 - 2  # (n_envs, 2)
-            return self.x, {}
-
-        def step(self, a):
-            self.x = self.x + 0.2 * a
-            zeros = torch.zeros(self.num_envs, dtype=torch.bool)
-            return self.x, -self.x.norm(dim=1), zeros, zeros, {}
-
     torch.manual_seed(0)
-    env, pol, vf = _PointMass(), GaussianPolicy(2, 2), ValueFunction(2)
+    env, pol, vf = PointMass(), GaussianPolicy(2, 2), ValueFunction(2)
     gen = torch.Generator().manual_seed(0)
     returns = []
     for it in range(31):
