@@ -14,7 +14,6 @@ Re-running skips finished work and an interrupted run resumes.
 import argparse
 import copy
 import dataclasses
-import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -259,30 +258,13 @@ def _model_path(args, algo, seed):
     """<models>/<family>/s<seed>/<algo>-<preset>[-tasksN]-<digest>.pt, the digest over every setting training reads
     (not the test-time shift, the goals or the other algorithms' settings): experiments that agree on them share it."""
     c = args.configs
-    if algo.startswith("smtl"):  # n_tasks in the name instead: a longer run may resume a shorter one (_grow)
+    if algo.startswith("smtl"):  # n_tasks in the name instead: a longer run may resume a shorter one (store.grow)
         key = {"smtl": {**dataclasses.asdict(_smtl_config(args, algo)), "n_tasks": None},
                **{g: dataclasses.asdict(c[g]) for g in ("slbo", "dyn", "trpo")}}
         stem = f"{algo}-{args.preset}-tasks{c['smtl'].n_tasks:03d}"
     else:
         key, stem = dataclasses.asdict(c[algo]), f"{algo}-{args.preset}"
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
-    return os.path.join(args.models, args.family.name, f"s{seed}", f"{stem}-{digest}.pt")
-
-
-def _grow(path):
-    """Start an N-task SMTL run from a copy of the longest M-task run (M < N) of the same settings, if there is one:
-    Algorithm 1's first M tasks are the same whatever N (n_tasks only says when to stop, and train() resumes a
-    checkpoint with a larger n_tasks), so Figure 3's 20-task run continues its 5-task run instead of redoing it."""
-    folder, name = os.path.split(path)
-    head, n, digest = re.fullmatch(r"(.+)-tasks(\d+)-(\w+)\.pt", name).groups()
-    if os.path.exists(path) or not os.path.isdir(folder):
-        return
-    shorter = [(int(m.group(1)), f) for f in os.listdir(folder)
-               if (m := re.fullmatch(rf"{re.escape(head)}-tasks(\d+)-{digest}\.pt", f)) and int(m.group(1)) < int(n)]
-    if shorter:
-        tmp = f"{path}.tmp{os.getpid()}"
-        shutil.copyfile(os.path.join(folder, max(shorter)[1]), tmp)
-        os.replace(tmp, path)
+    return os.path.join(args.models, args.family.name, f"s{seed}", f"{stem}-{store.digest(key)}.pt")
 
 
 def _progress(algo, log):
@@ -315,7 +297,7 @@ def _train_one(args, algo, seed, queue=None, slot=0):
 
     common = dict(seed=seed, device=args.device, checkpoint=path, progress=queue is None, callback=callback)
     if algo.startswith("smtl"):
-        _grow(path)
+        store.grow(path)
         out = smtl.train(fam, _smtl_config(args, algo), c["slbo"], c["dyn"], c["trpo"], **common)
     elif algo == "maml":
         out = maml.meta_train(fam, c["maml"], **common)

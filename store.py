@@ -3,15 +3,20 @@
 Every write goes to a temporary name unique to the writing process, then replaces the target in one step
 (os.replace), so a reader, a parallel worker or an interrupted run sees the old file or the new one, never half of
 one. A checkpoint carries a format string (its kind and version): loading checks it, and anything else (a truncated
-file, another version, another kind) is one clear ValueError, never a traceback or a silent mix-up.
+file, another version, another kind) is one clear ValueError, never a traceback or a silent mix-up. Trained models
+are named by a digest of the settings their training reads (`digest`), and a longer SMTL run starts from a copy of
+a shorter one (`grow`).
 
     save_checkpoint({"format": "maml-checkpoint-v3", "kind": "maml", ...}, "runs/models/maml.pt")
     ck = load_checkpoint("runs/models/maml.pt", "maml-checkpoint-v3", kind="maml")   # on the CPU, whatever wrote it
     write_csv([{"task": 0, "return": -256.6}], "runs/smtl.csv"); write_video(frames, "runs/smtl.mp4", fps=20)
 """
 import csv
+import hashlib
 import json
 import os
+import re
+import shutil
 
 import imageio.v2 as imageio
 import torch
@@ -84,6 +89,26 @@ def write_video(frames, path, fps):
     tmp = f"{path[:-len('.mp4')]}.tmp{os.getpid()}.mp4"  # ffmpeg picks the format by the extension
     imageio.mimwrite(tmp, list(frames), fps=fps, macro_block_size=1)
     os.replace(tmp, path)
+
+
+def digest(settings):
+    """8 hex digits naming a dict of settings (JSON-able), the same on every machine: a trained model's file name
+    carries the digest of every setting its training reads, so experiments that agree on them share the model."""
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def grow(path):
+    """Start an N-task SMTL run from a copy of the longest M-task run (M < N) of the same settings, if there is one:
+    Algorithm 1's first M tasks are the same whatever N (n_tasks only says when to stop, and train() resumes a
+    checkpoint with a larger n_tasks), so Figure 3's 20-task run continues its 5-task run instead of redoing it."""
+    folder, name = os.path.split(path)
+    head, n, settings = re.fullmatch(r"(.+)-tasks(\d+)-(\w+)\.pt", name).groups()
+    if os.path.exists(path) or not os.path.isdir(folder):
+        return
+    shorter = [(int(m.group(1)), f) for f in os.listdir(folder)
+               if (m := re.fullmatch(rf"{re.escape(head)}-tasks(\d+)-{settings}\.pt", f)) and int(m.group(1)) < int(n)]
+    if shorter:
+        _atomic(path, lambda tmp: shutil.copyfile(os.path.join(folder, max(shorter)[1]), tmp))
 
 
 def read_csv(path):
