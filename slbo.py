@@ -113,28 +113,29 @@ def collect(learner, policy, goal, n_samples, shift=None):
 
 def virtual_training(learner, policy, goal, n_inner, n_model=None, n_policy=None, shift=None, progress=False):
     """VirtualTraining(θ, φ, D, n_inner), Algorithm 1 lines 9-14: no real samples. `shift` only says which goal
-    space ψ comes from (pos2neg). Returns the last round's model loss and mean virtual return."""
+    space ψ comes from (pos2neg). Returns the last round's model loss, mean virtual return and mean TRPO KL."""
     cfg, f = learner.cfg, learner.family
     n_model = cfg.n_model if n_model is None else n_model
     n_policy = cfg.n_policy if n_policy is None else n_policy
     env = VirtualEnv(learner.model, f, tasks.check_goal(f, goal, shift),
                      learner.init_states, n_envs=rows(cfg.n_trpo, f.horizon, "n_trpo"), generator=learner.generator,
                      cfg=learner.dyn)
-    model_loss, virtual_return = float("nan"), float("nan")
+    model_loss, virtual_return, kl = float("nan"), float("nan"), float("nan")
     bar = tqdm(range(n_inner), desc="virtual training", leave=False, disable=not progress)
     for _ in bar:
         # line 11: optimise Eq. (4) over φ with data sampled from D, n_model Adam steps
         model_loss = fit(learner.model, learner.data, n_model, learner.dyn, generator=learner.generator)
-        returns = []
+        steps = []
         for _ in range(n_policy):
             # line 13: D' ← {n_trpo samples with M̂_φ as the dynamics}, from real initial states; an episode that
             # ends (the body falls) restarts in place from a fresh real initial state
             batch = rollout(env, policy, f.horizon, generator=learner.generator)
             # line 14: optimise π_θ by TRPO on D'
-            returns.append(trpo_step(policy, learner.value_fn, batch, learner.trpo)["ep_return"])
-        virtual_return = float(np.mean(returns))
+            steps.append(trpo_step(policy, learner.value_fn, batch, learner.trpo))
+        virtual_return = float(np.mean([st["ep_return"] for st in steps]))
+        kl = float(np.mean([st["kl"] for st in steps]))
         bar.set_postfix(model_loss=f"{model_loss:.3f}", virtual_return=f"{virtual_return:.1f}")
-    return {"model_loss": model_loss, "virtual_return": virtual_return}
+    return {"model_loss": model_loss, "virtual_return": virtual_return, "kl": kl}
 
 
 def velocity_error(family, batch, goals):

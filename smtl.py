@@ -140,7 +140,7 @@ def _check_resume(ckpt, family, configs, path):
 def _warm_up(learner, policy, goal, n_warmup, n_snapshots=0, shift=None, progress=False):
     """VirtualTraining(θ, φ, D, n_warmup) one round at a time, keeping the model after each of the last
     n_snapshots rounds (the 'estimated' rating compares them). Returns (last round's stats, snapshots)."""
-    stats, snapshots = {"model_loss": None, "virtual_return": None}, []
+    stats, snapshots = {"model_loss": None, "virtual_return": None, "kl": None}, []
     for i in tqdm(range(n_warmup), desc="warm-up", leave=False, disable=not progress):
         stats = virtual_training(learner, policy, goal, 1, shift=shift)
         if i >= n_warmup - n_snapshots:
@@ -244,7 +244,7 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
         psi = tasks.sample_goals(fam, 1, task_rng)[0]  # line 3: ψ ~ p(ψ)  (goal_dim,)
         policy = learner.new_policy()  # line 4: fresh θ
         row = {"task": len(log), "goal": psi.tolist(), "skipped": False, "rating": None, "warmup_return": None,
-               "warmup_vel_err": None, "model_loss": None, "virtual_return": None}
+               "warmup_vel_err": None, "model_loss": None, "virtual_return": None, "kl": None}
         where = f"SMTL training, task {len(log) + 1} (goal {np.round(psi, 3).tolist()})"
         if len(learner.data) > 0:  # line 5: warm-up, skipped for the first task
             snaps = cfg.n_snapshots if cfg.active == "estimated" else 0

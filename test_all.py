@@ -1340,7 +1340,8 @@ def test_run_smoke_preset_end_to_end(tmp_path):
         assert (out / "s1" / f"{path.name.split('-')[0]}.csv").read_text() == path.read_text()
     columns = {algo: set(next(csv.DictReader((out / "s1" / f"{algo}.csv").open()))) for algo in ("smtl", "maml",
                                                                                                     "oracle")}
-    assert {"model_loss", "virtual_return", "warmup_return", "return", "vel_err", "samples", "wall_s"} <= columns["smtl"]
+    assert {"model_loss", "virtual_return", "kl", "warmup_return", "return", "vel_err", "samples",
+            "wall_s"} <= columns["smtl"]
     assert {"return_pre", "return_post", "vel_err_post", "kl", "samples", "wall_s"} <= columns["maml"]
     assert {"ep_return", "vel_err", "kl", "samples", "wall_s"} <= columns["oracle"]
     assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
