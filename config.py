@@ -28,12 +28,11 @@ BODY = {
     "humanoid": {"slbo": dict(n_collect=8000, n_trpo=8000), "maml": dict(n_rollouts=40)},
 }
 
-# Presets: overrides of the paper's values, each with its reason. `paper` is the Appendix. `quick` fits
-# `python run.py --env cheetah` in about 15 minutes on a 2-core CPU (bench.py measures it); `smoke` checks the
-# pipeline in a minute. NOTE (differs from paper): `quick` keeps the real samples per stage and the virtual batch,
-# but spends the virtual training differently: with the Appendix's 20 × (100 model + 40 TRPO steps at max KL 0.01)
-# per stage the policy exploits the young model (single-task SLBO: |v − g| 0.257 after 40,000 samples, 75 min;
-# bench.py), while fewer, larger TRPO steps reach ≤ 0.2 on 3 of 3 seeds within 24,000 samples, ~1 min each.
+# Presets: overrides of the paper's values, each with its reason. `paper` is the Appendix; `quick` fits
+# `python run.py --env cheetah` in about 15 minutes on a 2-core CPU; `smoke` checks the pipeline in a minute.
+# NOTE (differs from paper): `quick` keeps the real samples per stage and the virtual batch but takes fewer, larger
+# policy steps: with the Appendix's, single-task SLBO exploited the young model (bench.py slbo: |v − g| 0.257 after
+# 40,000 samples; with these ≤ 0.2 on 3 of 3 seeds within 24,000).
 PRESETS = {
     "paper": {"n_goals": 40},  # Section 5.1: 40 held-out goals
     "quick": {
