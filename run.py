@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+import cluster
 import config
 import figures
 import maml
@@ -142,6 +143,11 @@ def _parser(argv=None):
     p.add_argument("--device", default="cpu", help="torch device for networks and the learned model (default: cpu)")
     p.add_argument("--workers", type=_count, default=min(os.cpu_count() or 1, 8),
                    help="processes training and adapting in parallel (default: the CPU count, at most 8)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run every training and adaptation as a Ray task: on a Ray instance started here (--ray), or "
+                        "on a cluster (--ray auto, --ray ray://host:10001); results land in --root as without it")
+    p.add_argument("--ray-retries", type=_count, default=cluster.MAX_RETRIES,
+                   help=f"how often Ray re-runs a job whose worker died (default {cluster.MAX_RETRIES})")
     p.add_argument("--video-goal", type=_count, default=0, help="video: which held-out goal (default: 0, the first)")
     p.add_argument("--root", default="runs", help="folder of experiments, trained models and figures (default: runs)")
     p.add_argument("--out", default=None, help="output directory of one experiment (default: <root>/<experiment>)")
@@ -307,31 +313,6 @@ def _train_one(args, algo, seed, queue=None, slot=0):
     return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"]), "checkpoint": path}
 
 
-def _parallel(fn, jobs, workers, on_done, on_tick=None):
-    """fn(*job) for every job, in `workers` spawned processes (here, in order, if workers <= 1), calling
-    on_done(job, result) here as each one finishes and on_tick() while waiting. The first error, or Ctrl-C, stops
-    every worker and is raised here: stopping one is safe, since everything it writes is written atomically."""
-    if workers <= 1 or len(jobs) == 1:
-        for job in jobs:
-            on_done(job, fn(*job))
-        return
-    pool = mp.get_context("spawn").Pool(min(workers, len(jobs)))
-    try:
-        pending = {pool.apply_async(fn, job): job for job in jobs}
-        while pending:
-            next(iter(pending)).wait(0.5)
-            for r in [r for r in pending if r.ready()]:
-                on_done(pending.pop(r), r.get())  # get() raises the worker's error here
-            if on_tick:
-                on_tick()
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-
-
 def _train(args):
     """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one."""
     jobs = [(a, s) for s in args.seeds for a in args.algos]
@@ -344,7 +325,7 @@ def _train(args):
         store.write_json(trained[job[2]], files[job[2]])
 
     if args.workers <= 1 or len(jobs) == 1:  # here, with the training functions' own progress bars
-        return _parallel(_train_one, [(args, a, s) for a, s in jobs], 1, done)
+        return cluster.parallel(_train_one, [(args, a, s) for a, s in jobs], 1, done)
     with mp.get_context("spawn").Manager() as manager:
         queue = manager.Queue()
         bars = [tqdm(total=total[a], desc=f"train {a} {args.family.name} s{s}", position=k, leave=True)
@@ -358,7 +339,7 @@ def _train(args):
                 bars[slot].n = n
                 bars[slot].set_postfix_str(postfix)
 
-        _parallel(_train_one, [(args, a, s, queue, k) for k, (a, s) in enumerate(jobs)], args.workers, done, tick)
+        cluster.parallel(_train_one, [(args, a, s, queue, k) for k, (a, s) in enumerate(jobs)], args.workers, done, tick)
         for bar in bars:
             bar.close()
 
@@ -394,6 +375,14 @@ def _adapt_one(args, algo, seed, i, return_policy=False):
     return (result, policy) if return_policy else result
 
 
+def _adapt_to_file(args, algo, seed, i):
+    """_adapt_one, its result written to <out>/s<seed>/adapt/<algo>/goalNN.json by the job itself (here or on a Ray
+    worker): a finished goal is never lost with the process that runs the others."""
+    result = _adapt_one(args, algo, seed, i)
+    store.write_json(result, _goal_file(args, algo, seed, i))
+    return result
+
+
 def _check_trained(args):
     """Adaptation never trains: each checkpoint must hold a finished training, else one ValueError."""
     for algo in args.algos:
@@ -424,11 +413,10 @@ def _adapt(args):
     bar = tqdm(total=len(todo), desc=f"adapt to held-out goals ({args.family.name})")
 
     def done(job, result):
-        store.write_json(result, _goal_file(*job))
         bar.update(1)
         bar.set_postfix(algo=job[1], seed=job[2], goal=job[3], ret=f"{result['curve'][-1]['return']:.1f}")
 
-    _parallel(_adapt_one, todo, args.workers, done)
+    cluster.parallel(_adapt_to_file, todo, args.workers, done)
     bar.close()
 
 
@@ -493,6 +481,48 @@ def _experiment(args, title=None):
     return results
 
 
+def _panels(args):
+    """[(panel, its experiment's checked arguments)] for every panel of Figure args.figure."""
+    out = []
+    for panel in figures.panels(args.figure, args.preset):
+        pargs = copy.copy(args)
+        pargs.env, pargs.task, pargs.shift, pargs.algos = panel.env, panel.task, panel.shift, list(panel.algos)
+        setattr(pargs, "smtl.n_tasks", panel.n_tasks)
+        out.append((panel, _check(pargs)))
+    return out
+
+
+def _on_ray(args):
+    """Every training and adaptation that the panel (or each panel of the figure) still needs, as one grid of Ray
+    jobs (cluster.run_on_ray): one training per trained model (Figure 2 adapts Figure 1's), an N-task SMTL run after
+    the shorter run it grows from (store.grow), an adaptation after its training. The local path then finds them
+    all done, and plots."""
+    experiments = [p for _, p in _panels(args)] if args.figure else [_check(copy.copy(args))]
+    gpus = 1 if str(args.device).startswith("cuda") else 0
+    trainings, adaptations = {}, []  # model path -> (experiment, algo, seed); jobs
+    for e in experiments:
+        e.seeds = e.seeds or [0]
+        _claim_out_dir(e)
+        for seed in e.seeds:
+            for algo in e.algos:
+                trainings.setdefault(_model_path(e, algo, seed), (e, algo, seed))
+                adaptations += [(e, algo, seed, i) for i in range(e.n_goals)
+                                if not os.path.exists(_goal_file(e, algo, seed, i))]
+    name = {path: f"train {os.path.relpath(path, experiments[0].models)}" for path in trainings}
+    jobs = []
+    for path in sorted(trainings, key=lambda p: store.growable(p) or ((), 0)):  # shorter SMTL runs first
+        grows = store.growable(path)
+        shorter = [p for p in trainings if grows and (g := store.growable(p)) and g[0] == grows[0] and g[1] < grows[1]]
+        after = (name[max(shorter, key=lambda p: store.growable(p)[1])],) if shorter else ()
+        jobs.append(cluster.Job(name[path], _train_one, trainings[path], after, num_gpus=gpus))
+    if args.stage != "train":
+        jobs += [cluster.Job(f"adapt {e.out} {algo} s{seed} goal {i}", _adapt_to_file, (e, algo, seed, i),
+                             (name[_model_path(e, algo, seed)],), num_gpus=gpus) for e, algo, seed, i in adaptations]
+    print(f"{len(jobs)} jobs on Ray ({len(trainings)} trainings, some perhaps finished; "
+          f"{len(jobs) - len(trainings)} adaptations)")
+    cluster.run_on_ray(jobs, args.ray, args.ray_retries)
+
+
 def _figure(args):
     """Every panel of Figure args.figure (in order, each resuming), then the composite and the summary table."""
     given = [f"--{k}" for k in ("env", "task", "shift", "algos", "out") if getattr(args, k) is not None]
@@ -504,11 +534,7 @@ def _figure(args):
         raise ValueError(f"--figure {args.figure} sets {', '.join(given)} per panel; drop {' and '.join(given)}")
     folder = os.path.join(args.root, "figures", args.preset)
     results = {}
-    for panel in figures.panels(args.figure, args.preset):
-        pargs = copy.copy(args)
-        pargs.env, pargs.task, pargs.shift, pargs.algos = panel.env, panel.task, panel.shift, list(panel.algos)
-        setattr(pargs, "smtl.n_tasks", panel.n_tasks)
-        pargs = _check(pargs)
+    for panel, pargs in _panels(args):
         print(f"\n=== Figure {panel.figure}{panel.letter}: {panel.title} ===")
         if args.stage == "plot" and not os.path.exists(os.path.join(pargs.out, "experiment.json")):
             print(f"not run yet ({pargs.out})")
@@ -531,13 +557,19 @@ def _figure(args):
 
 
 def _terminated(signum, frame):
-    raise KeyboardInterrupt  # `kill` stops the workers too, as Ctrl-C does (_parallel), instead of orphaning them
+    raise KeyboardInterrupt  # `kill` stops the workers too, as Ctrl-C does (cluster.parallel), instead of orphaning them
 
 
 def main(argv=None):
     args = _parser(argv).parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
     try:
+        if args.ray:
+            if args.stage not in ("all", "train", "adapt"):
+                raise ValueError(f"--ray runs the train and adapt stages, not {args.stage}: drop --ray")
+            cluster.require_ray()
+            _on_ray(args)
+            args.workers = 1  # everything is on disk now: the local path only reads it back and plots
         _figure(args) if args.figure else _experiment(_check(args))
     except (ValueError, FileNotFoundError, ModelDivergedError) as e:
         sys.exit(f"run.py: error: {e}")

@@ -97,16 +97,22 @@ def digest(settings):
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
+def growable(path):
+    """(what the SMTL run at `path` can grow from: its folder, name and settings digest; its number of tasks), or None
+    for a model that is not an SMTL run."""
+    m = re.fullmatch(r"(.+)-tasks(\d+)-(\w+)\.pt", os.path.basename(path))
+    return ((os.path.dirname(path), m.group(1), m.group(3)), int(m.group(2))) if m else None
+
+
 def grow(path):
     """Start an N-task SMTL run from a copy of the longest M-task run (M < N) of the same settings, if there is one:
     Algorithm 1's first M tasks are the same whatever N (n_tasks only says when to stop, and train() resumes a
     checkpoint with a larger n_tasks), so Figure 3's 20-task run continues its 5-task run instead of redoing it."""
-    folder, name = os.path.split(path)
-    head, n, settings = re.fullmatch(r"(.+)-tasks(\d+)-(\w+)\.pt", name).groups()
+    folder, (group, n) = os.path.dirname(path), growable(path)
     if os.path.exists(path) or not os.path.isdir(folder):
         return
-    shorter = [(int(m.group(1)), f) for f in os.listdir(folder)
-               if (m := re.fullmatch(rf"{re.escape(head)}-tasks(\d+)-{settings}\.pt", f)) and int(m.group(1)) < int(n)]
+    shorter = [(g[1], f) for f in os.listdir(folder)
+               if (g := growable(os.path.join(folder, f))) and g[0] == group and g[1] < n]
     if shorter:
         _atomic(path, lambda tmp: shutil.copyfile(os.path.join(folder, max(shorter)[1]), tmp))
 

@@ -1456,6 +1456,7 @@ def test_run_configs_layer_paper_preset_and_flags():
     (["--slbo-n-inner=3"], "unrecognized arguments"),  # SMTL reads --smtl-n-inner and --smtl-n-inner-adapt
     (["video", "--figure", "1"], "video renders one experiment"),
     (["video", "--preset", "smoke", "--video-goal", "2"], "--video-goal must be below --n-goals (2)"),
+    (["plot", "--ray"], "--ray runs the train and adapt stages, not plot"),
     (["--device", "tpu9"], "--device tpu9: torch"),
     (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "cuda:99"], "cannot use it here"),
 ])
@@ -1475,6 +1476,66 @@ def _exit_line(argv, capsys):
         run.main(argv)
     code = e.value.code
     return code, capsys.readouterr().err if code == 2 else str(code)
+
+
+def _kill_first_ray_job(prefixes=(b"ray::train", b"ray::adapt"), timeout=600):
+    """SIGKILL the first Ray worker found running a job (its process title is ray::<job name>): a worker that dies."""
+    import signal
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    title = f.read()
+            except OSError:
+                continue
+            if title.startswith(prefixes):
+                os.kill(int(pid), signal.SIGKILL)
+                return title.split(b"\0")[0].decode()
+        time.sleep(0.05)
+    return None
+
+
+def test_run_ray_without_ray_installed_is_one_line(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(SystemExit) as e:
+        run.main(["--preset", "smoke", "--ray", "--root", str(tmp_path / "x")])
+    assert e.value.code == "run.py: error: --ray needs Ray: pip install -r requirements-ray.txt"
+    assert not (tmp_path / "x").exists()
+
+
+def test_run_on_ray_equals_the_local_path_and_survives_a_killed_worker(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("ray")
+    import threading
+    # a grid of two panels (the second adapts the first's trainings) × two seeds, as a figure of its own
+    two = [figures.Panel(2, "a", "cheetah", "vel", "Cheetah [0, 2]"),
+           figures.Panel(2, "b", "cheetah", "vel", "Cheetah pos-to-neg", "pos2neg")]
+    monkeypatch.setitem(figures.PANELS, 2, two)
+    argv = ["--figure", "2", "--preset", "smoke", "--seeds", "0,1"]
+    run.main([*argv, "--root", str(tmp_path / "local"), "--workers", "2"])
+    # on Ray (a local instance) with no retries, one job's worker killed mid-run: the run fails in one line ...
+    killed = []
+    killer = threading.Thread(target=lambda: killed.append(_kill_first_ray_job()))
+    killer.start()
+    with pytest.raises(SystemExit) as e:
+        run.main([*argv, "--root", str(tmp_path / "ray"), "--ray", "--ray-retries", "0"])
+    killer.join()
+    assert killed[0] is not None and "Ray jobs failed" in str(e.value.code) and "run the same command" in str(e.value.code)
+    # ... and the same command finishes the grid, with the local path's results to the number (not its clock)
+    run.main([*argv, "--root", str(tmp_path / "ray"), "--ray"])
+
+    def numbers(path):
+        def strip(o):
+            if isinstance(o, dict):
+                return {k: strip(v) for k, v in o.items() if "wall" not in k and k != "checkpoint"}
+            return [strip(v) for v in o] if isinstance(o, list) else o
+        return strip(json.loads(path.read_text()))
+
+    for panel in ("fig2a", "fig2b"):
+        local, ray = (tmp_path / root / "figures" / "smoke" / f"{panel}.json" for root in ("local", "ray"))
+        assert numbers(ray) == numbers(local) and numbers(local)["seeds"] == [0, 1]
 
 
 def test_run_adapt_never_trains_an_unfinished_baseline(tmp_path, capsys, monkeypatch):
