@@ -1513,7 +1513,7 @@ def test_run_on_ray_equals_the_local_path_and_survives_a_killed_worker(tmp_path,
     two = [figures.Panel(2, "a", "cheetah", "vel", "Cheetah [0, 2]"),
            figures.Panel(2, "b", "cheetah", "vel", "Cheetah pos-to-neg", "pos2neg")]
     monkeypatch.setitem(figures.PANELS, 2, two)
-    argv = ["--figure", "2", "--preset", "smoke", "--seeds", "0,1"]
+    argv = ["--figure", "2", "--preset", "smoke", "--seeds", "0,1", "--n-goals", "1"]
     run.main([*argv, "--root", str(tmp_path / "local"), "--workers", "2"])
     # on Ray (a local instance) with no retries, one job's worker killed mid-run: the run fails in one line ...
     killed = []
