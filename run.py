@@ -5,7 +5,8 @@ on the same held-out goals: SMTL's Eq. (6), MAML's policy-gradient steps of Eq. 
 (mean real return vs real samples with bootstrap 95% intervals; figures.py). Nothing is done twice: trained models
 live in <root>/models, keyed by body, task family, seed and settings, and every experiment that needs one reuses it
 (Figure 2 adapts Figure 1's trainings; Figure 3's 20-task runs resume its 5-task ones); each adapted goal is a file.
-Re-running skips finished work and an interrupted run resumes.
+Re-running skips finished work and an interrupted run resumes. The jobs themselves are jobs.py's; where they run
+(worker processes here, or a Ray cluster with --ray) is cluster.py's.
 
     python run.py --env cheetah                                  # Figure 1a at the quick preset
     python run.py --env ant --task fwd-back --shift crippled     # Figure 2d, reusing 1d's trainings
@@ -21,7 +22,6 @@ import re
 import shutil
 import signal
 import sys
-import time
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 import cluster
 import config
 import figures
+import jobs
 import maml
 import smtl
 import store
@@ -40,12 +41,10 @@ from trpo import TRPOConfig
 
 TASKS = {"vel": "goal velocity in [0, b]", "vel-full": "goal velocity in [-b, b]",
          "fwd-back": "run forward or backward", "vel2d": "2-D goal velocity (ant)"}
-# algorithm -> SMTL's task selection (Section 4.4): plain SMTL, or active with the true or the estimated rating
-ALGOS = {"smtl": "off", "smtl-active-true": "true", "smtl-active-estimated": "estimated", "maml": None, "oracle": None}
 # Every hyperparameter group: a dataclass whose fields (paper defaults, one-line help) become --<group>-<field> flags.
 CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
            "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
-# Fields no flag sets: SMTL's task selection is named by the algorithm (ALGOS), and SMTL reads its own n_inner and
+# Fields no flag sets: SMTL's task selection is named by the algorithm (jobs.ALGOS), and SMTL reads its own n_inner and
 # n_inner_adapt, never SLBO's; the oracle's TRPO settings come from the --trpo-* flags (all but policy_hidden: the
 # oracle's policy is --oracle-hidden).
 NO_FLAG = {("smtl", "active"), ("slbo", "n_inner"), ("oracle", "trpo")}
@@ -132,7 +131,7 @@ def _parser(argv=None):
     p.add_argument("--shift", default=None, choices=list(tasks.SHIFTS),
                    help="test-time shift, Figure 2: " + "; ".join(f"{k}: {v}" for k, v in tasks.SHIFTS.items()))
     p.add_argument("--algos", default=None,
-                   help=f"comma-separated, from {', '.join(ALGOS)} (default: smtl,maml,oracle); the active ones "
+                   help=f"comma-separated, from {', '.join(jobs.ALGOS)} (default: smtl,maml,oracle); the active ones "
                         f"select tasks by a rating, Section 4.4 / Figure 3")
     p.add_argument("--preset", default="quick", choices=list(config.PRESETS),
                    help="budget (default: quick): paper = the Appendix's settings, smoke = a one-minute check")
@@ -202,8 +201,8 @@ def _check(args):
     tasks.check_shift(args.family, args.shift)
     algos = args.algos.split(",") if isinstance(args.algos, str) else list(args.algos or ("smtl", "maml", "oracle"))
     for a in algos:
-        if a not in ALGOS:
-            raise ValueError(f"unknown algorithm {a!r} in --algos; choose from {', '.join(ALGOS)}")
+        if a not in jobs.ALGOS:
+            raise ValueError(f"unknown algorithm {a!r} in --algos; choose from {', '.join(jobs.ALGOS)}")
     args.algos = algos
     args.n_goals = config.PRESETS[args.preset]["n_goals"] if args.n_goals is None else args.n_goals
     if not 1 <= args.n_goals <= tasks.N_EVAL:
@@ -213,7 +212,7 @@ def _check(args):
     for group, cfg in args.configs.items():
         config.check(group, cfg)
     for algo in (a for a in algos if a.startswith("smtl")):
-        smtl.check_active(_smtl_config(args, algo))  # before any training, not at the first rating
+        smtl.check_active(jobs.smtl_config(args, algo))  # before any training, not at the first rating
     H = args.family.horizon  # a batch of n samples is n / H rows of H steps: n must be a multiple of H
     rows(args.configs["slbo"].n_collect, H, "--slbo-n-collect")
     rows(args.configs["slbo"].n_trpo, H, "--slbo-n-trpo")
@@ -254,68 +253,11 @@ def _claim_out_dir(args):
 
 
 # ---------------------------------------------------------------------------------------------
-# Trained models, shared by every experiment that needs them
+# Training and adaptation, in parallel workers (the jobs themselves: jobs.py)
 # ---------------------------------------------------------------------------------------------
-def _smtl_config(args, algo):
-    return dataclasses.replace(args.configs["smtl"], active=ALGOS[algo])
-
-
-def _model_path(args, algo, seed):
-    """<models>/<family>/s<seed>/<algo>-<preset>[-tasksN]-<digest>.pt, the digest over every setting training reads
-    (not the test-time shift, the goals or the other algorithms' settings): experiments that agree on them share it."""
-    c = args.configs
-    if algo.startswith("smtl"):  # n_tasks in the name instead: a longer run may resume a shorter one (store.grow)
-        key = {"smtl": {**dataclasses.asdict(_smtl_config(args, algo)), "n_tasks": None},
-               **{g: dataclasses.asdict(c[g]) for g in ("slbo", "dyn", "trpo")}}
-        stem = f"{algo}-{args.preset}-tasks{c['smtl'].n_tasks:03d}"
-    else:
-        key, stem = dataclasses.asdict(c[algo]), f"{algo}-{args.preset}"
-    return os.path.join(args.models, args.family.name, f"s{seed}", f"{stem}-{store.digest(key)}.pt")
-
-
-def _progress(algo, log):
-    """(finished tasks or iterations, a short postfix) of a training log, for the progress bars."""
-    row = log[-1]
-    if algo.startswith("smtl"):
-        ret = row["warmup_return"] if row["warmup_return"] is not None else row.get("return")
-        return sum(not r["skipped"] for r in log), f"task return {ret if ret is None else round(ret, 1)}"
-    if algo == "maml":
-        return len(log), f"return {row['return_pre']:.1f} -> {row['return_post']:.1f} after a step"
-    return len(log), f"return {row['ep_return']:.1f}"
-
-
-def _log_file(args, algo, seed):
-    return os.path.join(args.out, f"s{seed}", f"{algo}.csv")
-
-
-def _train_one(args, algo, seed, queue=None, slot=0):
-    """Train one algorithm for one seed (resuming its checkpoint); its log is rewritten as <checkpoint>.csv after
-    every task or iteration. In a worker, progress goes to `queue` as (slot, done, postfix). Returns samples, time."""
-    torch.set_num_threads(1)  # one process per core; the same numbers whether it runs here or in a worker
-    c, fam, path = args.configs, args.family, _model_path(args, algo, seed)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-
-    def callback(log):  # the log beside the shared checkpoint, and a copy in this experiment's folder
-        store.write_csv(log, path[:-3] + ".csv")
-        store.write_csv(log, _log_file(args, algo, seed))
-        if queue is not None:
-            queue.put((slot, *_progress(algo, log)))
-
-    common = dict(seed=seed, device=args.device, checkpoint=path, progress=queue is None, callback=callback)
-    if algo.startswith("smtl"):
-        store.grow(path)
-        out = smtl.train(fam, _smtl_config(args, algo), c["slbo"], c["dyn"], c["trpo"], **common)
-    elif algo == "maml":
-        out = maml.meta_train(fam, c["maml"], **common)
-    else:
-        out = maml.train_oracle(fam, c["oracle"], **common)
-    store.write_csv(out["log"], _log_file(args, algo, seed))  # also when the training had finished before
-    return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"]), "checkpoint": path}
-
-
 def _train(args):
     """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one."""
-    jobs = [(a, s) for s in args.seeds for a in args.algos]
+    pairs = [(a, s) for s in args.seeds for a in args.algos]
     files = {s: os.path.join(args.out, f"s{s}", "train.json") for s in args.seeds}
     trained = {s: store.read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
     total = {a: args.configs["smtl"].n_tasks if a.startswith("smtl") else args.configs[a].n_iters for a in args.algos}
@@ -324,12 +266,12 @@ def _train(args):
         trained[job[2]][job[1]] = result
         store.write_json(trained[job[2]], files[job[2]])
 
-    if args.workers <= 1 or len(jobs) == 1:  # here, with the training functions' own progress bars
-        return cluster.parallel(_train_one, [(args, a, s) for a, s in jobs], 1, done)
+    if args.workers <= 1 or len(pairs) == 1:  # here, with the training functions' own progress bars
+        return cluster.parallel(jobs.train_one, [(args, a, s) for a, s in pairs], 1, done)
     with mp.get_context("spawn").Manager() as manager:
         queue = manager.Queue()
         bars = [tqdm(total=total[a], desc=f"train {a} {args.family.name} s{s}", position=k, leave=True)
-                for k, (a, s) in enumerate(jobs)]
+                for k, (a, s) in enumerate(pairs)]
 
         def tick():
             while not queue.empty():
@@ -339,75 +281,16 @@ def _train(args):
                 bars[slot].n = n
                 bars[slot].set_postfix_str(postfix)
 
-        cluster.parallel(_train_one, [(args, a, s, queue, k) for k, (a, s) in enumerate(jobs)], args.workers, done, tick)
+        cluster.parallel(jobs.train_one, [(args, a, s, queue, k) for k, (a, s) in enumerate(pairs)], args.workers, done, tick)
         for bar in bars:
             bar.close()
 
 
-# ---------------------------------------------------------------------------------------------
-# Adaptation to held-out goals
-# ---------------------------------------------------------------------------------------------
-def _adapt_one(args, algo, seed, i, return_policy=False):
-    """Adapt one algorithm of one seed to held-out goal i: a list of {samples, return, vel_err} points (and, with
-    return_policy, the adapted policy)."""
-    torch.set_num_threads(1)
-    c, fam, goal, path = args.configs, args.family, args.goals[i], _model_path(args, algo, seed)
-    run_seed = seed * 1000 + i
-    start = time.perf_counter()
-    if algo.startswith("smtl"):
-        curve, policy = smtl.adapt(path, goal, args.shift, seed=run_seed, device=args.device, return_policy=True)
-    elif algo == "maml":
-        policy = maml.load_policy(path, "maml", fam, c["maml"], seed, args.device)
-        # the same real samples per adaptation step as an SMTL stage (Section 5.1)
-        curve, policy = maml.adapt(fam, policy, goal, n_steps=c["smtl"].n_slbo_adapt,
-                                   n_rollouts=rows(c["slbo"].n_collect, fam.horizon), shift=args.shift, seed=run_seed,
-                                   cfg=c["maml"], n_eval_episodes=c["smtl"].n_eval_episodes, return_policy=True)
-    else:
-        policy = maml.load_policy(path, "oracle", fam, c["oracle"], seed, args.device)
-        episodes = np.tile(goal, (c["smtl"].n_eval_episodes, 1))  # (n_eval_episodes, goal_dim)
-        ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=run_seed)
-        curve = [{"samples": 0, "return": float(ev["return"].mean()),
-                  "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())}]
-        policy = maml.GoalConditionedPolicy(policy, goal[None])  # π(a | s, ψ) bound to this goal
-    result = {"goal": goal.tolist(), "wall_s": time.perf_counter() - start,
-              "curve": [{"samples": int(p["samples"]), "return": float(p["return"]),
-                         "vel_err": None if p.get("vel_err") is None else float(p["vel_err"])} for p in curve]}
-    return (result, policy) if return_policy else result
-
-
-def _adapt_to_file(args, algo, seed, i):
-    """_adapt_one, its result written to <out>/s<seed>/adapt/<algo>/goalNN.json by the job itself (here or on a Ray
-    worker): a finished goal is never lost with the process that runs the others."""
-    result = _adapt_one(args, algo, seed, i)
-    store.write_json(result, _goal_file(args, algo, seed, i))
-    return result
-
-
-def _check_trained(args):
-    """Adaptation never trains: each checkpoint must hold a finished training, else one ValueError."""
-    for algo in args.algos:
-        for seed in args.seeds:
-            path = _model_path(args, algo, seed)
-            if not os.path.exists(path):
-                raise ValueError(f"no trained {algo} (seed {seed}) at {path}; run the train stage first")
-            if algo in ("maml", "oracle"):
-                maml.load_policy(path, algo, args.family, args.configs[algo], seed)  # raises if unfinished
-                continue
-            cfg, log = args.configs["smtl"], smtl.load_checkpoint(path)["log"]
-            if not smtl.training_done(log, cfg):
-                raise ValueError(f"the {algo} training in {path} is unfinished ({sum(not r['skipped'] for r in log)} "
-                                 f"of {cfg.n_tasks} tasks); run the train stage (or the whole command) again")
-
-
-def _goal_file(args, algo, seed, i):
-    return os.path.join(args.out, f"s{seed}", "adapt", algo, f"goal{i:02d}.json")
-
-
 def _adapt(args):
     """Every (algorithm, seed, goal) not yet on disk, in parallel workers."""
-    _check_trained(args)
+    jobs.check_trained(args)
     todo = [(args, a, s, i) for s in args.seeds for a in args.algos for i in range(args.n_goals)
-            if not os.path.exists(_goal_file(args, a, s, i))]
+            if not os.path.exists(jobs.goal_file(args, a, s, i))]
     if not todo:
         return
     bar = tqdm(total=len(todo), desc=f"adapt to held-out goals ({args.family.name})")
@@ -416,17 +299,17 @@ def _adapt(args):
         bar.update(1)
         bar.set_postfix(algo=job[1], seed=job[2], goal=job[3], ret=f"{result['curve'][-1]['return']:.1f}")
 
-    cluster.parallel(_adapt_to_file, todo, args.workers, done)
+    cluster.parallel(jobs.adapt_to_file, todo, args.workers, done)
     bar.close()
 
 
 def _video(args):
     """Adapt each algorithm (first seed) to held-out goal --video-goal as the adapt stage does, then render its
     adapted policy's real episode to <out>/video/<algo>-goalNN.mp4."""
-    _check_trained(args)
+    jobs.check_trained(args)
     seed, i = args.seeds[0], args.video_goal
     for algo in args.algos:
-        result, policy = _adapt_one(args, algo, seed, i, return_policy=True)
+        result, policy = jobs.adapt_one(args, algo, seed, i, return_policy=True)
         path = os.path.join(args.out, "video", f"{algo}-s{seed}-goal{i:02d}.mp4")
         ep = figures.record(args.family, policy.cpu(), args.goals[i], path, args.shift, seed=seed * 1000 + i)
         print(f"{algo}: goal {np.round(args.goals[i], 2).tolist()}, {len(result['curve']) - 1} adaptation stage(s), "
@@ -439,7 +322,7 @@ def _video(args):
 def _seeds_on_disk(args):
     """The seeds whose every (algorithm, goal) adaptation is on disk."""
     found = [int(d[1:]) for d in os.listdir(args.out) if re.fullmatch(r"s\d+", d)] if os.path.isdir(args.out) else []
-    return sorted(s for s in found if all(os.path.exists(_goal_file(args, a, s, i))
+    return sorted(s for s in found if all(os.path.exists(jobs.goal_file(args, a, s, i))
                                           for a in args.algos for i in range(args.n_goals)))
 
 
@@ -471,7 +354,7 @@ def _experiment(args, title=None):
     store.write_json(results, os.path.join(args.out, "results.json"))
     title = title or f"{args.family.env} {args.family.task}" + (f", {args.shift}" if args.shift else "")
     figures.plot_experiment(results, os.path.join(args.out, "figure.png"), title)
-    logs = {a: {s: store.read_csv(_log_file(args, a, s)) for s in args.seeds if os.path.exists(_log_file(args, a, s))}
+    logs = {a: {s: store.read_csv(jobs.log_file(args, a, s)) for s in args.seeds if os.path.exists(jobs.log_file(args, a, s))}
             for a in args.algos}
     figures.plot_training(logs, os.path.join(args.out, "training.png"), title)
     print(f"\nreal return after adaptation on {args.n_goals} held-out goals × {len(args.seeds)} seed(s), mean [95% "
@@ -505,22 +388,22 @@ def _on_ray(args):
         _claim_out_dir(e)
         for seed in e.seeds:
             for algo in e.algos:
-                trainings.setdefault(_model_path(e, algo, seed), (e, algo, seed))
+                trainings.setdefault(jobs.model_path(e, algo, seed), (e, algo, seed))
                 adaptations += [(e, algo, seed, i) for i in range(e.n_goals)
-                                if not os.path.exists(_goal_file(e, algo, seed, i))]
+                                if not os.path.exists(jobs.goal_file(e, algo, seed, i))]
     name = {path: f"train {os.path.relpath(path, experiments[0].models)}" for path in trainings}
-    jobs = []
+    grid = []
     for path in sorted(trainings, key=lambda p: store.growable(p) or ((), 0)):  # shorter SMTL runs first
         grows = store.growable(path)
         shorter = [p for p in trainings if grows and (g := store.growable(p)) and g[0] == grows[0] and g[1] < grows[1]]
         after = (name[max(shorter, key=lambda p: store.growable(p)[1])],) if shorter else ()
-        jobs.append(cluster.Job(name[path], _train_one, trainings[path], after, num_gpus=gpus))
+        grid.append(cluster.Job(name[path], jobs.train_one, trainings[path], after, num_gpus=gpus))
     if args.stage != "train":
-        jobs += [cluster.Job(f"adapt {e.out} {algo} s{seed} goal {i}", _adapt_to_file, (e, algo, seed, i),
-                             (name[_model_path(e, algo, seed)],), num_gpus=gpus) for e, algo, seed, i in adaptations]
-    print(f"{len(jobs)} jobs on Ray ({len(trainings)} trainings, some perhaps finished; "
-          f"{len(jobs) - len(trainings)} adaptations)")
-    cluster.run_on_ray(jobs, args.ray, args.ray_retries)
+        grid += [cluster.Job(f"adapt {e.out} {algo} s{seed} goal {i}", jobs.adapt_to_file, (e, algo, seed, i),
+                             (name[jobs.model_path(e, algo, seed)],), num_gpus=gpus) for e, algo, seed, i in adaptations]
+    print(f"{len(grid)} jobs on Ray ({len(trainings)} trainings, some perhaps finished; "
+          f"{len(grid) - len(trainings)} adaptations)")
+    cluster.run_on_ray(grid, args.ray, args.ray_retries)
 
 
 def _figure(args):

@@ -27,6 +27,7 @@ from torch.nn.utils import parameters_to_vector
 
 import config
 import figures
+import jobs
 import maml
 import run
 import slbo
@@ -1395,22 +1396,22 @@ def test_run_grown_smtl_run_equals_a_fresh_one(tmp_path, monkeypatch):
     argv = ["--preset", "smoke", "--algos", "smtl", "--root", str(tmp_path), "--workers", "1"]
     short = run._check(run._parser().parse_args([*argv, "--smtl-n-tasks", "2"]))
     long = run._check(run._parser().parse_args([*argv, "--smtl-n-tasks", "3"]))
-    run._train_one(short, "smtl", 0)
+    jobs.train_one(short, "smtl", 0)
     collected, real_collect = [], smtl.collect
     monkeypatch.setattr(smtl, "collect", lambda *a, **k: (collected.append(1), real_collect(*a, **k))[1])
-    run._train_one(long, "smtl", 0)  # starts from a copy of the 2-task run
+    jobs.train_one(long, "smtl", 0)  # starts from a copy of the 2-task run
     assert len(collected) == 1  # and trains the third task only (one collection per task)
     fresh = copy.copy(long)
     fresh.models = str(tmp_path / "fresh")
-    run._train_one(fresh, "smtl", 0)
-    grown, new = (smtl.load_checkpoint(run._model_path(a, "smtl", 0)) for a in (long, fresh))
-    assert len(grown["log"]) == 3 and len(smtl.load_checkpoint(run._model_path(short, "smtl", 0))["log"]) == 2
+    jobs.train_one(fresh, "smtl", 0)
+    grown, new = (smtl.load_checkpoint(jobs.model_path(a, "smtl", 0)) for a in (long, fresh))
+    assert len(grown["log"]) == 3 and len(smtl.load_checkpoint(jobs.model_path(short, "smtl", 0))["log"]) == 2
     strip = [{k: v for k, v in row.items() if k != "wall_s"} for row in new["log"]]
     assert [{k: v for k, v in row.items() if k != "wall_s"} for row in grown["log"]] == strip
     assert _same_state(grown["model"], new["model"]) and _same_state(grown["data"], new["data"])
     # a run of other settings is never grown from: another digest
     other = run._check(run._parser().parse_args([*argv, "--smtl-n-tasks", "3", "--slbo-n-model", "5"]))
-    assert os.path.basename(run._model_path(other, "smtl", 0)) != os.path.basename(run._model_path(long, "smtl", 0))
+    assert os.path.basename(jobs.model_path(other, "smtl", 0)) != os.path.basename(jobs.model_path(long, "smtl", 0))
 
 
 def test_run_configs_layer_paper_preset_and_flags():
@@ -1544,7 +1545,7 @@ def test_run_adapt_never_trains_an_unfinished_baseline(tmp_path, capsys, monkeyp
     run.main(["train", *flags])  # returns normally once trained
     # replace the finished checkpoint by one interrupted after 1 of its 3 iterations
     args = run._check(run._parser().parse_args(flags))
-    path = run._model_path(args, "maml", 0)
+    path = jobs.model_path(args, "maml", 0)
     os.remove(path)
     maml.meta_train(args.family, dataclasses.replace(args.configs["maml"], n_iters=1), checkpoint=path,
                     progress=False)
