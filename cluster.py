@@ -16,6 +16,7 @@ import multiprocessing as mp
 import os
 from dataclasses import dataclass
 
+import torch
 from tqdm.auto import tqdm
 
 MAX_RETRIES = 2  # Ray re-runs a job whose worker died this many times before the run reports it failed
@@ -35,6 +36,17 @@ class Job:
 def _call(fn, args, *finished):
     """A Ray task: fn(*args). `finished` are the results of the jobs it waits for: Ray starts it once they exist."""
     return fn(*args)
+
+
+def check_device(name):
+    """The torch device `name` if torch can use it here, else a ValueError with one line."""
+    try:
+        device = torch.device(name)
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError) as e:
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"--device {name}: torch {torch.__version__} cannot use it here ({why})") from None
+    return device
 
 
 def parallel(fn, jobs, workers, on_done, on_tick=None):

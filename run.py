@@ -24,7 +24,6 @@ import signal
 import sys
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 import cluster
@@ -97,24 +96,7 @@ def _widths(text):
 
 
 def _field_type(f):
-    if isinstance(f.default, bool):
-        return _bool
-    if isinstance(f.default, tuple):
-        return _widths
-    if isinstance(f.default, int):
-        return _count
-    return type(f.default)
-
-
-def _check_device(name):
-    """The torch device `name` if torch can use it here, else a ValueError with one line."""
-    try:
-        device = torch.device(name)
-        torch.empty(1, device=device)
-    except (RuntimeError, AssertionError) as e:
-        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"--device {name}: torch {torch.__version__} cannot use it here ({why})") from None
-    return device
+    return {bool: _bool, tuple: _widths, int: _count}.get(type(f.default), type(f.default))
 
 
 def _parser(argv=None):
@@ -207,7 +189,7 @@ def _check(args):
     args.n_goals = config.PRESETS[args.preset]["n_goals"] if args.n_goals is None else args.n_goals
     if not 1 <= args.n_goals <= tasks.N_EVAL:
         raise ValueError(f"--n-goals must be between 1 and {tasks.N_EVAL} (the held-out split), got {args.n_goals}")
-    args.device = str(_check_device(args.device))
+    args.device = str(cluster.check_device(args.device))
     args.configs = _resolve(args.family, args.preset, {g: _flags(args, g) for g in CONFIGS})
     for group, cfg in args.configs.items():
         config.check(group, cfg)
