@@ -319,11 +319,12 @@ def summary(figure, results, preset):
     """A markdown table of a figure's panels, then one verdict line per panel (printed by `run.py plot --figure`)."""
     done = [r for r in results.values() if r]
     k = len(next(iter(done[0]["algos"].values()))["points"]) - 1 if done else 3  # adaptation stages (3 but in smoke)
+    stages, steps = (f"{k} stage{'s' * (k != 1)}", f"{k} step{'s' * (k != 1)}")
     if figure == 3:
-        lines = [f"| panel | rating | difference at 0 samples | after {k} stages | compute (core-min) |",
+        lines = [f"| panel | rating | difference at 0 samples | after {stages} | compute (core-min) |",
                  "| --- | --- | --- | --- | --- |"]
     else:
-        lines = [f"| panel | SMTL, 0 samples | SMTL, {k} stages | MAML, 0 steps | MAML, {k} steps | oracle | "
+        lines = [f"| panel | SMTL, 0 samples | SMTL, {stages} | MAML, 0 steps | MAML, {steps} | oracle | "
                  "train samples SMTL / MAML / oracle | compute (core-min) |", "| --- " * 8 + "|"]
     verdicts = []
     for panel in panels(figure, preset):
@@ -339,8 +340,8 @@ def summary(figure, results, preset):
                 lines.append(f"| ({panel.letter}) {panel.title} | {algo.split('-')[-1]} | {_cell(d[0])} | "
                              f"{_cell(d[-1])} | {core_min:.0f} |")
                 sign = "helps" if d[-1]["ci_low"] > 0 else "hurts" if d[-1]["ci_high"] < 0 else "no clear difference"
-                verdicts.append(f"- ({panel.letter}) {panel.title}, {algo.split('-')[-1]} rating: {sign} after {k} "
-                                f"stages ({_cell(d[-1])}; at 0 samples {_cell(d[0])})")
+                verdicts.append(f"- ({panel.letter}) {panel.title}, {algo.split('-')[-1]} rating: {sign} after "
+                                f"{stages} ({_cell(d[-1])}; at 0 samples {_cell(d[0])})")
             continue
         s, m, o = a["smtl"]["points"], a["maml"]["points"], a["oracle"]["points"][0]
         samples = " / ".join(_millions(np.mean([x or 0 for x in a[algo]["train_samples"]]))
@@ -348,5 +349,5 @@ def summary(figure, results, preset):
         lines.append(f"| ({panel.letter}) {panel.title} | {_cell(s[0])} | {_cell(s[-1])} | {_cell(m[0])} | "
                      f"{_cell(m[-1])} | {_cell(o)} | {samples} | {core_min:.0f} |")
         verdicts.append(f"- ({panel.letter}) {panel.title}: SMTL at 0 samples "
-                        f"{_verdict(s[0], m[-1], f'MAML after {k} steps')}; {_verdict(s[0], o, 'the oracle')}")
+                        f"{_verdict(s[0], m[-1], f'MAML after {steps}')}; {_verdict(s[0], o, 'the oracle')}")
     return "\n".join(lines + [""] + verdicts)
