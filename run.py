@@ -376,9 +376,8 @@ def _on_ray(args):
     name = {path: f"train {os.path.relpath(path, experiments[0].models)}" for path in trainings}
     grid = []
     for path in sorted(trainings, key=lambda p: store.growable(p) or ((), 0)):  # shorter SMTL runs first
-        grows = store.growable(path)
-        shorter = [p for p in trainings if grows and (g := store.growable(p)) and g[0] == grows[0] and g[1] < grows[1]]
-        after = (name[max(shorter, key=lambda p: store.growable(p)[1])],) if shorter else ()
+        source = store.longest_shorter(path, trainings)
+        after = (name[source],) if source else ()
         grid.append(cluster.Job(name[path], jobs.train_one, trainings[path], after, num_gpus=gpus))
     if args.stage != "train":
         grid += [cluster.Job(f"adapt {e.out} {algo} s{seed} goal {i}", jobs.adapt_to_file, (e, algo, seed, i),

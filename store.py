@@ -104,17 +104,24 @@ def growable(path):
     return ((os.path.dirname(path), m.group(1), m.group(3)), int(m.group(2))) if m else None
 
 
+def longest_shorter(path, others):
+    """The longest SMTL run among the paths `others` that the run at `path` can grow from (same settings, fewer
+    tasks), or None."""
+    mine = growable(path)
+    runs = [(g[1], p) for p in others if mine and (g := growable(p)) and g[0] == mine[0] and g[1] < mine[1]]
+    return max(runs)[1] if runs else None
+
+
 def grow(path):
     """Start an N-task SMTL run from a copy of the longest M-task run (M < N) of the same settings, if there is one:
     Algorithm 1's first M tasks are the same whatever N (n_tasks only says when to stop, and train() resumes a
     checkpoint with a larger n_tasks), so Figure 3's 20-task run continues its 5-task run instead of redoing it."""
-    folder, (group, n) = os.path.dirname(path), growable(path)
+    folder = os.path.dirname(path)
     if os.path.exists(path) or not os.path.isdir(folder):
         return
-    shorter = [(g[1], f) for f in os.listdir(folder)
-               if (g := growable(os.path.join(folder, f))) and g[0] == group and g[1] < n]
-    if shorter:
-        _atomic(path, lambda tmp: shutil.copyfile(os.path.join(folder, max(shorter)[1]), tmp))
+    source = longest_shorter(path, [os.path.join(folder, f) for f in os.listdir(folder)])
+    if source:
+        _atomic(path, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def read_csv(path):
