@@ -326,20 +326,22 @@ def bench_smtl(device="cpu", workers=2):
     return out
 
 
-def _round_learner(family, device, seed=0):
-    """A learner after its first SLBO stage at the quick preset (n_collect real samples of a fresh policy, goal 1.0)."""
-    cfg = slbo.SLBOConfig(**config.values(family, "quick")["slbo"])
-    learner = slbo.Learner(family, cfg, DYN, TRPO, seed=seed, device=device)
+def _round_learner(family, device, preset="quick", seed=0):
+    """A learner after its first SLBO stage at the preset (n_collect real samples of a fresh policy, goal 1.0)."""
+    c = config.values(family, preset)
+    cfg = slbo.SLBOConfig(**c["slbo"])
+    dyn, pol = DynamicsConfig(**c.get("dyn", {})), TRPOConfig(**c.get("trpo", {}))
+    learner = slbo.Learner(family, cfg, dyn, pol, seed=seed, device=device)
     policy = learner.new_policy()
     slbo.collect(learner, policy, GOAL, cfg.n_collect)
     return learner, policy
 
 
-def _round_seconds(family, device="cpu", n_rounds=ROUND_REPEATS):
+def _round_seconds(family, device="cpu", n_rounds=ROUND_REPEATS, preset="quick"):
     """Wall-clock seconds of n_rounds VirtualTraining rounds (slbo.virtual_training with n_inner = 1: n_model Adam
     steps, then n_policy TRPO steps on virtual rollouts) after one warm-up round. Uses only what every version of
     the code has, so that BENCH_CODE can point it at an old commit."""
-    learner, policy = _round_learner(family, device)
+    learner, policy = _round_learner(family, device, preset)
     seconds = []
     for _ in range(n_rounds + 1):
         _sync(device)
@@ -350,11 +352,11 @@ def _round_seconds(family, device="cpu", n_rounds=ROUND_REPEATS):
     return seconds[1:]
 
 
-def _round_parts(family, device):
+def _round_parts(family, device, preset):
     """One round of the current code split into parts: seconds (of the best of ROUND_REPEATS rounds after a warm-up)
     and matmul FLOPs (of one more round, counted by FlopCounterMode). The parts are slbo's calls of fit, rollout and
     trpo_step, and trpo_step's labelled phases (trpo._phase, swapped here for a timer)."""
-    learner, policy = _round_learner(family, device)
+    learner, policy = _round_learner(family, device, preset)
     clock, flops, counter = {}, {}, None
 
     @contextlib.contextmanager
@@ -422,17 +424,20 @@ def _round_versus(baseline, device):
 
 
 def bench_round(device="cpu"):
-    """One VirtualTraining round (Algorithm 1, lines 11-14) at the quick preset on the half-cheetah and the ant: its
-    parts' seconds and FLOPs, and its ratio to the FLOP floor at the machine's measured matmul rate. With
-    BENCH_BASELINE=<dir> (a git worktree of an earlier commit) also the round of that code, timed side by side."""
-    baseline = os.environ.get("BENCH_BASELINE")
-    gemm = _gemm_flops(device)
-    print(f"round (quick preset: {QUICK['slbo']['n_model']} model steps + {QUICK['slbo']['n_policy']} TRPO steps; "
+    """One VirtualTraining round (Algorithm 1, lines 11-14) at the quick preset (BENCH_PRESET=paper: the Appendix's)
+    on the half-cheetah and the ant: its parts' seconds and FLOPs, and its ratio to the FLOP floor at the machine's
+    measured matmul rate. With BENCH_BASELINE=<dir> (a git worktree of an earlier commit) also the round of that
+    code, timed side by side (quick preset)."""
+    baseline, preset = os.environ.get("BENCH_BASELINE"), os.environ.get("BENCH_PRESET", "quick")
+    if preset not in config.PRESETS:
+        raise SystemExit(f"BENCH_PRESET must be one of {list(config.PRESETS)}, got {preset!r}")
+    gemm, s = _gemm_flops(device), slbo.SLBOConfig(**config.values(FAMILY, preset)["slbo"])
+    print(f"round ({preset} preset: {s.n_model} model steps + {s.n_policy} TRPO steps; "
           f"device {device}, matmul rate {gemm / 1e9:.0f} GFLOP/s)")
     parts_order = ("model fit", "rollout", *ROUND_PHASES, "TRPO rest")
-    out = {"gemm_flops_s": gemm}
+    out = {"preset": preset, "gemm_flops_s": gemm}
     for family in ROUND_FAMILIES:
-        clock, flops = _round_parts(family, device)
+        clock, flops = _round_parts(family, device, preset)
         clock["TRPO rest"] = clock["TRPO step"] - sum(clock.get(k, 0.0) for k in ROUND_PHASES)
         flops["TRPO rest"] = flops["TRPO step"] - sum(flops.get(k, 0) for k in ROUND_PHASES)
         total_flops = flops["model fit"] + flops["rollout"] + flops["TRPO step"]

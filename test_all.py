@@ -25,6 +25,7 @@ from torch.distributions import kl_divergence
 from torch.func import functional_call
 from torch.nn.utils import parameters_to_vector
 
+import bench
 import config
 import figures
 import jobs
@@ -1564,3 +1565,14 @@ def test_run_diverging_model_stops_with_one_line_and_writes_no_results(tmp_path)
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("run.py: error: SMTL training, task 2") and "diverged" in last and "nan" in last
     assert not (out / "results.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# bench.py (its targets are measured there, not here; this checks what it builds)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("preset", ["smoke", "quick"])
+def test_bench_round_learner_has_the_presets_settings(preset, one_thread):
+    learner, _ = bench._round_learner("cheetah-vel", "cpu", preset)
+    c = config.values("cheetah-vel", preset)
+    assert learner.cfg == slbo.SLBOConfig(**c["slbo"]) and learner.dyn == DynamicsConfig(**c.get("dyn", {}))
+    assert learner.trpo == TRPOConfig(**c.get("trpo", {})) and len(learner.data) == learner.cfg.n_collect
