@@ -316,16 +316,17 @@ def _verdict(a, b, name):
 
 
 def summary(figure, results, preset):
-    """A markdown table of a figure's panels, then one verdict line per panel (printed by `run.py plot --figure`)."""
+    """A markdown table of a figure's panels, then one verdict line per panel (printed by `run.py plot --figure`).
+    A panel's compute from scratch is its adaptations and every training it reads, also those it shares."""
     done = [r for r in results.values() if r]
     k = len(next(iter(done[0]["algos"].values()))["points"]) - 1 if done else 3  # adaptation stages (3 but in smoke)
     stages, steps = (f"{k} stage{'s' * (k != 1)}", f"{k} step{'s' * (k != 1)}")
     if figure == 3:
-        lines = [f"| panel | rating | difference at 0 samples | after {stages} | compute (core-min) |",
+        lines = [f"| panel | rating | difference at 0 samples | after {stages} | compute from scratch (core-min) |",
                  "| --- | --- | --- | --- | --- |"]
     else:
         lines = [f"| panel | SMTL, 0 samples | SMTL, {stages} | MAML, 0 steps | MAML, {steps} | oracle | "
-                 "train samples SMTL / MAML / oracle | compute (core-min) |", "| --- " * 8 + "|"]
+                 "train samples SMTL / MAML / oracle | compute from scratch (core-min) |", "| --- " * 8 + "|"]
     verdicts = []
     for panel in panels(figure, preset):
         r = results.get(panel.letter)
