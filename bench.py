@@ -337,11 +337,11 @@ def _round_learner(family, device, preset="quick", seed=0):
     return learner, policy
 
 
-def _round_seconds(family, device="cpu", n_rounds=ROUND_REPEATS, preset="quick"):
+def _round_seconds(family, device="cpu", n_rounds=ROUND_REPEATS):
     """Wall-clock seconds of n_rounds VirtualTraining rounds (slbo.virtual_training with n_inner = 1: n_model Adam
     steps, then n_policy TRPO steps on virtual rollouts) after one warm-up round. Uses only what every version of
     the code has, so that BENCH_CODE can point it at an old commit."""
-    learner, policy = _round_learner(family, device, preset)
+    learner, policy = _round_learner(family, device)
     seconds = []
     for _ in range(n_rounds + 1):
         _sync(device)
