@@ -6,12 +6,10 @@ objective of Eq. (2) by TRPO, differentiating through the inner step (second ord
 π(a | s, ψ) that receives the goal ψ as an extra input, trained across p(ψ) and used without adaptation. Settings:
 paper Section 5.1 and Appendix 7.1, and MAML's own code (github.com/cbfinn/maml_rl, on rllab).
 
-    out = meta_train("cheetah-vel", MAMLConfig(n_iters=100, meta_batch=10, n_rollouts=10), checkpoint="runs/maml.pt")
-    curve = adapt("cheetah-vel", out["policy"], goal=1.2, n_steps=3)  # real return after 0..3 steps, samples used
-    ev = evaluate_oracle("cheetah-vel", train_oracle("cheetah-vel")["policy"], tasks.eval_goals("cheetah-vel"))
+    out = meta_train("cheetah-vel", MAMLConfig(n_iters=100, meta_batch=10, n_rollouts=10))
+    curve, policy = adapt(out["checkpoint"], goal=1.2, n_stages=3, n_samples=4000)  # return after 0..3 steps
+    ev = evaluate_oracle("cheetah-vel", train_oracle("cheetah-vel")["policy"], goals=[[0.5], [1.5]])
 """
-import copy
-import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -24,13 +22,12 @@ from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
 
 import slbo
-import store
 import tasks
 from config import hp
-from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, _fisher_vector_product, _set_flat, conjugate_gradient,
-                  episode_returns, gae, rollout, trpo_step)
+from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
+                  fisher_vector_product, gae, rollout, set_flat_params, trpo_step)
 
-CHECKPOINT_FORMAT = "maml-checkpoint-v3"  # v3: the policy's mean network is `mean_net`; v2: in-place resets
+CHECKPOINT_FORMAT = "maml-checkpoint-v4"  # v4: GAE's λ is `gae_lambda`
 FEATURE_CLIP = 10.0  # the linear baseline clips observations to ±10 before building its features (rllab)
 TIME_SCALE = 100.0  # ... and uses t / 100 as its time feature (rllab)
 
@@ -50,7 +47,7 @@ class MAMLConfig:
     ls_backtrack: float = hp(0.8, "line search: step shrink factor per try", "(0, 1)")
     ls_steps: int = hp(15, "line search: step sizes tried (accept if KL ≤ max_kl and the surrogate improved)", ">= 1")
     gamma: float = hp(0.99, "discount γ", "(0, 1]")
-    lam: float = hp(1.0, "GAE λ (1: discounted return minus the linear baseline)", "[0, 1]")
+    gae_lambda: float = hp(1.0, "GAE's λ (1: discounted return minus the linear baseline)", "[0, 1]")
     hidden: tuple = hp((100, 100), "policy MLP hidden widths, ReLU (Section 5.1)")
     baseline_ridge: float = hp(1e-5, "ridge coefficient of the linear feature baseline's least squares", ">= 0")
 
@@ -80,21 +77,29 @@ def _env_seed(rng):
     return int(rng.integers(2 ** 31 - 1))
 
 
-def _load(path, kind, family, cfg, seed):
-    """The checkpoint at `path` if it exists and was written by the same kind of run, family, seed and config
-    (n_iters may differ: resuming may extend a run); None if there is none; else one clear ValueError."""
-    if path is None or not os.path.exists(path):
-        return None
-    ck = store.load_checkpoint(path, CHECKPOINT_FORMAT, kind)
+def _resume(ck, kind, family, cfg, seed):
+    """A checkpoint of `meta_train` or `train_oracle` (kind 'maml' or 'oracle') checked against this run: same kind,
+    family, seed and config (n_iters may differ: resuming may extend a run); else one clear ValueError."""
+    if ck.get("kind") != kind:
+        raise ValueError(f"the checkpoint is a {ck.get('kind')} checkpoint, not a {kind} one")
+    if ck["family"] != family.name or ck["seed"] != seed:
+        raise ValueError(f"the checkpoint is a {kind} run on {ck['family']!r} with seed {ck['seed']}, "
+                         f"not on {family.name!r} with seed {seed}")
     want = {k: v for k, v in asdict(cfg).items() if k != "n_iters"}
     have = {k: v for k, v in ck["cfg"].items() if k != "n_iters"}
-    if ck["family"] != family.name or ck["seed"] != seed:
-        raise ValueError(f"checkpoint {path} is a {kind} run on {ck['family']!r} with seed {ck['seed']}, "
-                         f"not on {family.name!r} with seed {seed}")
     if have != want:
         diff = {k: (have.get(k), want[k]) for k in want if have.get(k) != want[k]}
-        raise ValueError(f"checkpoint {path} has another config; (checkpoint, requested): {diff}")
+        raise ValueError(f"the checkpoint has another config; (checkpoint, requested): {diff}")
     return ck
+
+
+def policy_from(trained, device="cpu"):
+    """The policy of a `meta_train` or `train_oracle` checkpoint (the oracle's sees [s, ψ])."""
+    fam = tasks.get_family(trained["family"])
+    cfg = (MAMLConfig if trained["kind"] == "maml" else OracleConfig)(hidden=tuple(trained["cfg"]["hidden"]))
+    policy = _policy(fam, cfg, device, goal_input=trained["kind"] == "oracle")
+    policy.load_state_dict(trained["policy"])
+    return policy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,7 +122,7 @@ def _features(obs, steps):
 
 # NOTE (differs from rllab's sampler, which predicts with the fit of the previous batch): b is fit on each task's own
 # batch and used on that batch (refit per batch): no stale baseline from another task.
-def _linear_baseline(obs, steps, returns, mask, ridge):
+def linear_baseline(obs, steps, returns, mask, ridge):
     """Fit b(s_t) = x(s_t, t)ᵀw per task on its own batch and evaluate it there (refit every batch):
     w = argmin_w Σ_t m_t (x_tᵀw − R_t)² + ridge·‖w‖², i.e. (XᵀMX + ridge·I) w = XᵀM R, solved in float64.
     obs (n_tasks, n_rollouts, H, obs_dim), steps, returns and mask (n_tasks, n_rollouts, H) -> b (n_tasks, n_rollouts, H).
@@ -135,7 +140,7 @@ def _masked_mean(x, mask):
     return (x * mask).sum(1) / mask.sum(1).clamp(min=1)
 
 
-def _by_task(batch, n_tasks, cfg):
+def task_advantages(batch, n_tasks, cfg):
     """A rollout batch of n_tasks·n_rollouts task-major sub-envs -> per-task tensors (n_tasks, M = n_rollouts·H, ·)
     with advantages Â from the linear baseline and GAE(γ, λ), normalised per task over its valid steps (center_adv)."""
     n_envs, H = batch["mask"].shape
@@ -146,11 +151,11 @@ def _by_task(batch, n_tasks, cfg):
     R, _ = gae(rew, zeros, zeros, term, end, cfg.gamma, 1.0)  # (n_envs, H)
     shape = (n_tasks, n_envs // n_tasks, H)
     obs = batch["obs"].view(*shape, -1)  # (n_tasks, n_rollouts, H, obs_dim)
-    b = _linear_baseline(obs, _episode_steps(end).view(shape), R.view(shape), mask.view(shape),
+    b = linear_baseline(obs, _episode_steps(end).view(shape), R.view(shape), mask.view(shape),
                          cfg.baseline_ridge).reshape(n_envs, H)
     # b(s_{t+1}) of the same episode; 0 past its end (rllab's path ends there)
     b_next = torch.cat([b[:, 1:], zeros[:, :1]], 1) * (1 - end)  # (n_envs, H)
-    adv, _ = gae(rew, b, b_next, term, end, cfg.gamma, cfg.lam)  # (n_envs, H)
+    adv, _ = gae(rew, b, b_next, term, end, cfg.gamma, cfg.gae_lambda)  # (n_envs, H)
     adv, mask = adv.reshape(n_tasks, -1), mask.reshape(n_tasks, -1)  # (n_tasks, M) each
     mean = _masked_mean(adv, mask)[:, None]  # (n_tasks, 1)
     std = (_masked_mean((adv - mean) ** 2, mask) * mask.sum(1) / (mask.sum(1) - 1).clamp(min=1)).sqrt()[:, None]
@@ -172,20 +177,20 @@ def _mean(policy, params, obs):
     return vmap(lambda p, o: functional_call(policy, p, (o,)))(params, obs)
 
 
-def _dist(policy, params, obs):
+def task_dist(policy, params, obs):
     """π_θi(·|s) for every task i: a distribution with batch shape (n_tasks, M) over act_dim-vectors."""
     std = params["log_std"].exp()[:, None]  # (n_tasks, 1, act_dim)
     return Independent(Normal(_mean(policy, params, obs), std, validate_args=False), 1, validate_args=False)
 
 
-def _inner_step(policy, pre, alpha, create_graph=False):
+def inner_step(policy, pre, alpha, create_graph=False):
     """Eq. (3) for all tasks of the rollouts `pre` at once, from the policy's θ: θ'_i = θ + α ∇η_ψi(θ), with the vanilla
     policy-gradient estimate ∇η_ψi(θ) = −∇ℓ_i(θ), ℓ_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t on task i's rollouts
     (REINFORCE with the linear baseline). create_graph keeps θ' differentiable in θ (the second-order meta-gradient)."""
     with torch.enable_grad():
         theta = _task_params(policy, len(pre["obs"]))  # {name: (n_tasks, *shape)}
         # ℓ_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t
-        logp = _dist(policy, theta, pre["obs"]).log_prob(pre["act"])  # (n_tasks, M)
+        logp = task_dist(policy, theta, pre["obs"]).log_prob(pre["act"])  # (n_tasks, M)
         loss = -_masked_mean(logp * pre["adv"], pre["mask"])  # (n_tasks,)
         # Σ_i ℓ_i has ∂/∂θ_i = ∇ℓ_i: one backward pass gives every task's gradient, each (n_tasks, *shape)
         grads = torch.autograd.grad(loss.sum(), list(theta.values()), create_graph=create_graph)
@@ -206,11 +211,11 @@ class _AdaptedPolicies:
         return _mean(self.policy, self.params, obs.view(n_tasks, -1, obs.shape[-1])).reshape(len(obs), -1)
 
 
-def _meta_objective(policy, pre, post, alpha, pi_old, create_graph):
+def meta_objective(policy, pre, post, alpha, pi_old, create_graph):
     """The post-adaptation TRPO surrogate (Eq. 2 with A = A_MAML) and mean KL, as functions of θ through Eq. (3):
     J(θ) = mean_i mean_t π_θ'i(a|s) / π_old'i(a|s) · Â'_t and KL(θ) = mean_i mean_t KL(π_old'i ‖ π_θ'i), on the
     post-adaptation rollouts `post`; θ'_i = θ'_i(θ) is recomputed from the fixed pre-adaptation rollouts `pre`."""
-    pi = _dist(policy, _inner_step(policy, pre, alpha, create_graph), post["obs"])
+    pi = task_dist(policy, inner_step(policy, pre, alpha, create_graph), post["obs"])
     ratio = torch.exp(pi.log_prob(post["act"]) - pi_old.log_prob(post["act"]))  # (n_tasks, M)
     J = _masked_mean(ratio * post["adv"], post["mask"]).mean()
     kl = _masked_mean(kl_divergence(pi_old, pi), post["mask"]).mean()
@@ -223,25 +228,25 @@ def _meta_update(policy, pre, post, theta_post, cfg):
     collected `post`. Returns float stats."""
     params = list(policy.parameters())
     with torch.no_grad():
-        pi_old = _dist(policy, {n: p.detach() for n, p in theta_post.items()}, post["obs"])
-    J_old, kl = _meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=True)
+        pi_old = task_dist(policy, {n: p.detach() for n, p in theta_post.items()}, post["obs"])
+    J_old, kl = meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=True)
     # ∇_θ J, second order through Eq. (3)
     g = parameters_to_vector(torch.autograd.grad(J_old, params, retain_graph=True))  # (n_params,)
     theta_old = parameters_to_vector(params).detach()  # (n_params,)
     stats = {"kl": 0.0, "surr_improve": 0.0, "ls_accepted": False}
     if not torch.any(g != 0):
         return stats
-    Fvp = _fisher_vector_product(kl, params, cfg.cg_damping)  # F includes ∂θ'/∂θ of Eq. (3)
+    Fvp = fisher_vector_product(kl, params, cfg.cg_damping)  # F includes ∂θ'/∂θ of Eq. (3)
     x = conjugate_gradient(Fvp, g, cfg.cg_iters)  # natural direction x ≈ F⁻¹ g
     # largest step κ along x with the quadratic KL model ½ κ² xᵀF x = δ:  κ = sqrt(2δ / xᵀF x)
     kappa = torch.sqrt(2 * cfg.max_kl / (x @ Fvp(x)))
     for k in range(cfg.ls_steps):
-        _set_flat(params, theta_old + cfg.ls_backtrack ** k * kappa * x)  # θ = θ_old + 0.8^k κ x
+        set_flat_params(params, theta_old + cfg.ls_backtrack ** k * kappa * x)  # θ = θ_old + 0.8^k κ x
         with torch.no_grad():
-            J_new, kl_new = _meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=False)
+            J_new, kl_new = meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=False)
         if torch.isfinite(J_new) and kl_new <= cfg.max_kl and J_new > J_old:
             return {"kl": kl_new.item(), "surr_improve": (J_new - J_old).item(), "ls_accepted": True}
-    _set_flat(params, theta_old)
+    set_flat_params(params, theta_old)
     return stats
 
 
@@ -249,25 +254,30 @@ def _episode_return(batch):
     return episode_returns(batch).mean().item()
 
 
-def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, progress=True, callback=None):
+def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", resume=None, save=None, progress=True):
     """MAML-TRPO meta-training (Finn et al. 2017, Algorithm 3 with TRPO as the meta-optimiser) on real rollouts.
     Each meta-iteration: sample meta_batch goals; n_rollouts rollouts per task with θ (one vector env for all tasks);
     Eq. (3) per task; n_rollouts rollouts per task with θ'_i; TRPO meta-update. Every rollout step is counted as a
-    real sample. With `checkpoint`, resumes from that file if it exists and rewrites it atomically every iteration;
-    callback(log), if given, is called after every iteration, once the checkpoint is written.
-    Returns dict(policy, samples, log (one dict per meta-iteration), wall_s)."""
+    real sample. save(checkpoint), if given, is called after every iteration; `resume` (such a checkpoint, same
+    settings but perhaps fewer n_iters) continues it exactly. Returns dict(policy, samples, log (one dict per
+    meta-iteration), wall_s, checkpoint)."""
     fam, dev = tasks.get_family(family), torch.device(device)
     torch.manual_seed(seed)  # the policy's initialisation
     policy = _policy(fam, cfg, dev)
     gen = torch.Generator(device=dev).manual_seed(seed)  # the policy's action noise in rollouts
     rng = np.random.default_rng(seed)  # goals and env seeds
     run = {"iteration": 0, "samples": 0, "log": [], "wall_s": 0.0}
-    ck = _load(checkpoint, "maml", fam, cfg, seed)
-    if ck is not None:
+    if resume is not None:
+        ck = _resume(resume, "maml", fam, cfg, seed)
         policy.load_state_dict(ck["policy"])
         gen.set_state(ck["generator"])
         rng.bit_generator.state = ck["rng"]
         run = {k: ck[k] for k in run}
+
+    def checkpoint():
+        return {"format": CHECKPOINT_FORMAT, "kind": "maml", "family": fam.name, "seed": seed, "cfg": asdict(cfg),
+                **run, "policy": policy.state_dict(), "generator": gen.get_state(), "rng": rng.bit_generator.state}
+
     env = None
     bar = tqdm(range(run["iteration"], cfg.n_iters), initial=run["iteration"], total=cfg.n_iters,
                desc=f"MAML {fam.name}", disable=not progress)
@@ -281,12 +291,12 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
         env = tasks.set_goals(env, fam, env_goals)
         # pre-adaptation rollouts with θ on every task: (n_envs, H, ·)
         pre = rollout(env, policy, fam.horizon, seed=_env_seed(rng), generator=gen)
-        pre_t = _by_task(pre, cfg.meta_batch, cfg)  # (meta_batch, n_rollouts·H, ·)
-        theta_post = _inner_step(policy, pre_t, cfg.alpha)  # Eq. (3): {name: (meta_batch, *shape)}
+        pre_t = task_advantages(pre, cfg.meta_batch, cfg)  # (meta_batch, n_rollouts·H, ·)
+        theta_post = inner_step(policy, pre_t, cfg.alpha)  # Eq. (3): {name: (meta_batch, *shape)}
         # post-adaptation rollouts, task i with θ'_i
         post = rollout(env, _AdaptedPolicies(policy, theta_post, cfg.n_rollouts), fam.horizon,
                        seed=_env_seed(rng), generator=gen)
-        stats = _meta_update(policy, pre_t, _by_task(post, cfg.meta_batch, cfg), theta_post, cfg)
+        stats = _meta_update(policy, pre_t, task_advantages(post, cfg.meta_batch, cfg), theta_post, cfg)
         # NOTE (differs from paper): footnote 5 counts 4000 samples per task per meta-step (80M in all); here both
         # the pre- and the post-adaptation rollouts are counted, because both are real samples that training uses.
         run["samples"] += int(pre["mask"].sum().item() + post["mask"].sum().item())
@@ -298,46 +308,42 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", checkpoint=None, 
         run["log"].append(row)
         run["iteration"] = it + 1
         bar.set_postfix(pre=f"{row['return_pre']:.1f}", post=f"{row['return_post']:.1f}", kl=f"{row['kl']:.4f}")
-        if checkpoint is not None:
-            store.save_checkpoint({
-                "format": CHECKPOINT_FORMAT, "kind": "maml", "family": fam.name, "seed": seed, "cfg": asdict(cfg),
-                **run, "policy": policy.state_dict(), "generator": gen.get_state(), "rng": rng.bit_generator.state,
-            }, checkpoint)
-        if callback:
-            callback(run["log"])
+        if save is not None:
+            save(checkpoint())
     if env is not None:
         env.close()
-    return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"]}
+    return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"],
+            "checkpoint": checkpoint()}
 
 
-def adapt(family, policy, goal, n_steps=3, n_rollouts=20, shift=None, seed=0, cfg=MAMLConfig(),
-          n_eval_episodes=1, return_policy=False):
-    """MAML's test-time adaptation (Section 5.1): from θ0 = policy, n_steps policy-gradient steps of Eq. (3) on the real
-    task ψ = goal (α = cfg.alpha, then cfg.alpha_test), each on n_rollouts fresh rows of H real steps (20·200 = 4000
-    samples, as an SMTL stage on the cheetah; an episode that ends restarts in place, so a step spends exactly that).
-    After each step (and before the first) the mean-action policy is scored by slbo.evaluate over n_eval_episodes
-    real episodes, as SMTL is. The passed-in policy is not modified. Returns one dict per point:
-    {"step", "samples" (real adaptation samples so far; evaluation episodes not counted), "return", "vel_err"};
-    with return_policy, (those points, the adapted policy)."""
-    fam = tasks.get_family(family)
+def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episodes=5, device="cpu"):
+    """MAML's test-time adaptation (Section 5.1) on task ψ = goal, from θ0 = the policy of `trained` (a checkpoint of
+    `meta_train`; it is not changed): n_stages policy-gradient steps of Eq. (3) (α = alpha, then alpha_test), each
+    on n_samples fresh real samples, n_samples / H rows of H steps (an episode that ends restarts in place, so a step
+    spends exactly that: the same real samples as an SMTL stage). Before the first step and after each, the
+    mean-action policy is scored by slbo.evaluate over n_eval_episodes real episodes, as SMTL is. Returns (one point
+    per step: {"stage", "samples" (real adaptation samples so far; evaluation episodes not counted), "return",
+    "vel_err"}; the adapted policy)."""
+    fam, cfg = tasks.get_family(trained["family"]), MAMLConfig(**trained["cfg"])
     goal = tasks.check_goal(fam, goal, shift)  # (goal_dim,)
-    policy = copy.deepcopy(policy)
+    policy = policy_from(trained, device)
     params = list(policy.parameters())
     gen = torch.Generator(device=policy.log_std.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    env = tasks.make_vec_env(fam, np.tile(goal, (n_rollouts, 1)), shift)
+    env = tasks.make_vec_env(fam, np.tile(goal, (slbo.rows(n_samples, fam.horizon), 1)), shift)
     curve, samples = [], 0
-    for step in range(n_steps + 1):
-        if step > 0:
-            batch = rollout(env, policy, fam.horizon, seed=_env_seed(rng), generator=gen)  # (n_rollouts, H, ·)
+    for stage in range(n_stages + 1):
+        if stage > 0:
+            batch = rollout(env, policy, fam.horizon, seed=_env_seed(rng), generator=gen)  # (n_rows, H, ·)
             samples += int(batch["mask"].sum().item())
-            theta = _inner_step(policy, _by_task(batch, 1, cfg), cfg.alpha if step == 1 else cfg.alpha_test)
-            _set_flat(params, torch.cat([theta[n][0].detach().flatten() for n, _ in policy.named_parameters()]))
+            # Eq. (3): θ ← θ + α ∇η_ψ(θ)
+            theta = inner_step(policy, task_advantages(batch, 1, cfg), cfg.alpha if stage == 1 else cfg.alpha_test)
+            set_flat_params(params, torch.cat([theta[n][0].detach().flatten() for n, _ in policy.named_parameters()]))
         ev = slbo.evaluate(fam, policy, np.tile(goal, (n_eval_episodes, 1)), shift, seed)
-        curve.append({"step": step, "samples": samples, "return": float(ev["return"].mean()),
+        curve.append({"stage": stage, "samples": samples, "return": float(ev["return"].mean()),
                       "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())})
     env.close()
-    return (curve, policy) if return_policy else curve
+    return curve, policy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,11 +376,10 @@ def _with_goals(batch, goals):
     return {**batch, "obs": torch.cat([batch["obs"], g], -1), "next_obs": torch.cat([batch["next_obs"], g], -1)}
 
 
-def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=None, progress=True, callback=None):
+def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", resume=None, save=None, progress=True):
     """The oracle of Section 5.2: TRPO (trpo.trpo_step, with a value function over [s, ψ]) on batches of n_samples real
-    samples whose rollouts each have their own goal ψ ~ p(ψ), given to the policy as an input. Checkpoints and resumes
-    as meta_train (and calls callback(log) likewise).
-    Returns dict(policy (GaussianPolicy over [s, ψ]), samples, log, wall_s)."""
+    samples whose rollouts each have their own goal ψ ~ p(ψ), given to the policy as an input. Saves and resumes as
+    meta_train. Returns dict(policy (GaussianPolicy over [s, ψ]), samples, log, wall_s, checkpoint)."""
     fam, dev = tasks.get_family(family), torch.device(device)
     torch.manual_seed(seed)  # initialisations; then the value function's minibatch order (global RNG, saved below)
     in_dim = fam.obs_dim + fam.goal_dim
@@ -384,8 +389,8 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
     gen = torch.Generator(device=dev).manual_seed(seed)
     rng = np.random.default_rng(seed)
     run = {"iteration": 0, "samples": 0, "log": [], "wall_s": 0.0}
-    ck = _load(checkpoint, "oracle", fam, cfg, seed)
-    if ck is not None:
+    if resume is not None:
+        ck = _resume(resume, "oracle", fam, cfg, seed)
         policy.load_state_dict(ck["policy"])
         value_fn.load_state_dict(ck["value_fn"])
         value_fn.optimizer.load_state_dict(ck["vf_optimizer"])
@@ -393,6 +398,13 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
         run = {k: ck[k] for k in run}
+
+    def checkpoint():
+        return {"format": CHECKPOINT_FORMAT, "kind": "oracle", "family": fam.name, "seed": seed, "cfg": asdict(cfg),
+                **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
+                "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
+                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+
     n_envs = slbo.rows(cfg.n_samples, fam.horizon, "the oracle's n_samples")
     env = None
     bar = tqdm(range(run["iteration"], cfg.n_iters), initial=run["iteration"], total=cfg.n_iters,
@@ -411,33 +423,12 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", checkpoint=No
                            "vel_err": None if err is None else err.mean().item(), "wall_s": run["wall_s"]})
         run["iteration"] = it + 1
         bar.set_postfix(ret=f"{stats['ep_return']:.1f}", kl=f"{stats['kl']:.4f}")
-        if checkpoint is not None:
-            store.save_checkpoint({
-                "format": CHECKPOINT_FORMAT, "kind": "oracle", "family": fam.name, "seed": seed, "cfg": asdict(cfg),
-                **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
-                "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
-                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-            }, checkpoint)
-        if callback:
-            callback(run["log"])
+        if save is not None:
+            save(checkpoint())
     if env is not None:
         env.close()
-    return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"]}
-
-
-def load_policy(path, kind, family, cfg, seed=0, device="cpu"):
-    """The trained policy of a finished `meta_train` (kind 'maml') or `train_oracle` ('oracle') checkpoint with this
-    family, config and seed. Never trains: no checkpoint, another run's or an unfinished one is one clear ValueError."""
-    fam = tasks.get_family(family)
-    ck = _load(path, kind, fam, cfg, seed)
-    if ck is None:
-        raise ValueError(f"no trained {kind} at {path}; run the train stage first")
-    if ck["iteration"] < cfg.n_iters:
-        raise ValueError(f"the {kind} training in {path} is unfinished ({ck['iteration']} of {cfg.n_iters} "
-                         f"iterations); run the train stage (or the whole command) again to finish it")
-    policy = _policy(fam, cfg, device, goal_input=kind == "oracle")  # the oracle also sees ψ
-    policy.load_state_dict(ck["policy"])
-    return policy
+    return {"policy": policy, "samples": run["samples"], "log": run["log"], "wall_s": run["wall_s"],
+            "checkpoint": checkpoint()}
 
 
 def evaluate_oracle(family, policy, goals, shift=None, seed=0):

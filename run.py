@@ -2,11 +2,12 @@
 
 Stages (Section 5.1): `train` (Algorithm 1 for SMTL; MAML-TRPO; the task-conditioned oracle), `adapt` (each algorithm
 on the same held-out goals: SMTL's Eq. (6), MAML's policy-gradient steps of Eq. (3), the oracle as is) and `plot`
-(mean real return vs real samples with bootstrap 95% intervals; figures.py). Nothing is done twice: trained models
+(mean real return vs real samples with bootstrap 95% intervals; lab/figures.py). Nothing is done twice: trained models
 live in <root>/models, keyed by body, task family, seed and settings, and every experiment that needs one reuses it
 (Figure 2 adapts Figure 1's trainings; Figure 3's 20-task runs resume its 5-task ones); each adapted goal is a file.
-Re-running skips finished work and an interrupted run resumes. The jobs themselves are jobs.py's; where they run
-(worker processes here, or a Ray cluster with --ray) is cluster.py's.
+Re-running skips finished work and an interrupted run resumes. This is the one file that imports both the method
+files and the lab: the jobs themselves are lab/jobs.py's; where they run (worker processes here, or a Ray cluster
+with --ray) is lab/cluster.py's.
 
     python run.py --env cheetah                                  # Figure 1a at the quick preset
     python run.py --env ant --task fwd-back --shift crippled     # Figure 2d, reusing 1d's trainings
@@ -26,15 +27,12 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
-import cluster
 import config
-import figures
-import jobs
 import maml
 import smtl
-import store
 import tasks
 from dynamics import DynamicsConfig, ModelDivergedError
+from lab import cluster, figures, jobs, store, video
 from slbo import SLBOConfig, rows
 from trpo import TRPOConfig
 
@@ -43,10 +41,9 @@ TASKS = {"vel": "goal velocity in [0, b]", "vel-full": "goal velocity in [-b, b]
 # Every hyperparameter group: a dataclass whose fields (paper defaults, one-line help) become --<group>-<field> flags.
 CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
            "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
-# Fields no flag sets: SMTL's task selection is named by the algorithm (jobs.ALGOS), and SMTL reads its own n_inner and
-# n_inner_adapt, never SLBO's; the oracle's TRPO settings come from the --trpo-* flags (all but policy_hidden: the
-# oracle's policy is --oracle-hidden).
-NO_FLAG = {("smtl", "active"), ("slbo", "n_inner"), ("oracle", "trpo")}
+# Fields no flag sets: SMTL's task selection is named by the algorithm (jobs.ALGOS); the oracle's TRPO settings come
+# from the --trpo-* flags (all but policy_hidden: the oracle's policy is --oracle-hidden).
+NO_FLAG = {("smtl", "active"), ("oracle", "trpo")}
 IDENTITY = ("env", "task", "shift", "preset", "n_goals", "configs")  # what names an experiment (its seeds are subfolders)
 
 
@@ -172,7 +169,7 @@ def _resolve(family, preset, flags):
     return out
 
 
-def _check(args):
+def check_args(args):
     """Turn flags into a family, goals and configs, or a ValueError with one clear line."""
     args.env, args.task = args.env or "cheetah", args.task or "vel"
     env_tasks = [f.task for f in tasks.FAMILIES.values() if f.env == args.env]
@@ -291,9 +288,9 @@ def _video(args):
     jobs.check_trained(args)
     seed, i = args.seeds[0], args.video_goal
     for algo in args.algos:
-        result, policy = jobs.adapt_one(args, algo, seed, i, return_policy=True)
+        result, policy = jobs.adapt_one(args, algo, seed, i)
         path = os.path.join(args.out, "video", f"{algo}-s{seed}-goal{i:02d}.mp4")
-        ep = figures.record(args.family, policy.cpu(), args.goals[i], path, args.shift, seed=seed * 1000 + i)
+        ep = video.record(args.family, policy.cpu(), args.goals[i], path, args.shift, seed=seed * 1000 + i)
         print(f"{algo}: goal {np.round(args.goals[i], 2).tolist()}, {len(result['curve']) - 1} adaptation stage(s), "
               f"real return {ep['return']:.1f} over {ep['steps']} steps -> {path}")
 
@@ -353,7 +350,7 @@ def _panels(args):
         pargs = copy.copy(args)
         pargs.env, pargs.task, pargs.shift, pargs.algos = panel.env, panel.task, panel.shift, list(panel.algos)
         setattr(pargs, "smtl.n_tasks", panel.n_tasks)
-        out.append((panel, _check(pargs)))
+        out.append((panel, check_args(pargs)))
     return out
 
 
@@ -362,7 +359,7 @@ def _on_ray(args):
     jobs (cluster.run_on_ray): one training per trained model (Figure 2 adapts Figure 1's), an N-task SMTL run after
     the shorter run it grows from (store.grow), an adaptation after its training. The local path then finds them
     all done, and plots."""
-    experiments = [p for _, p in _panels(args)] if args.figure else [_check(copy.copy(args))]
+    experiments = [p for _, p in _panels(args)] if args.figure else [check_args(copy.copy(args))]
     gpus = 1 if str(args.device).startswith("cuda") else 0
     trainings, adaptations = {}, []  # model path -> (experiment, algo, seed); jobs
     for e in experiments:
@@ -434,7 +431,7 @@ def main(argv=None):
             cluster.require_ray()
             _on_ray(args)
             args.workers = 1  # everything is on disk now: the local path only reads it back and plots
-        _figure(args) if args.figure else _experiment(_check(args))
+        _figure(args) if args.figure else _experiment(check_args(args))
     except (ValueError, FileNotFoundError, ModelDivergedError) as e:
         sys.exit(f"run.py: error: {e}")
     except KeyboardInterrupt:

@@ -6,9 +6,10 @@ on rollouts inside the learned model M̂_φ; `slbo` runs n_slbo stages of both a
 A `Learner` holds what persists across stages (and, for SMTL, across tasks): φ, D, V and their optimisers.
 
     learner = Learner("cheetah-vel", SLBOConfig(), seed=0)
-    log = slbo(learner, learner.new_policy(), goal=1.0, n_slbo=10)   # per stage: real samples, return, |v − g|
+    log = slbo(learner, learner.new_policy(), goal=1.0, n_slbo=10, n_inner=20)   # per stage: samples, return, |v − g|
     virtual_training(learner, policy, goal=1.0, n_inner=40)            # SMTL's warm-up: no real samples
 """
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from config import hp
 from dynamics import Dataset, DynamicsConfig, DynamicsModel, VirtualEnv, fit
 from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
 
+CLIP_WARN = 0.01  # virtual_training warns when more than this fraction of its predicted states was clipped
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,6 @@ class SLBOConfig:
                         ">= 1")
     n_trpo: int = hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel",
                      ">= 1")
-    n_inner: int = hp(20, "n_inner: model/policy rounds of VirtualTraining after each real collection (SLBO's 20)",
-                      ">= 0")
     n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0")
     n_policy: int = hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14", ">= 0")
     ou_theta: float = hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion rate ϑ_ou", "[0, 1]")
@@ -58,7 +58,7 @@ class _OUNoise:
         return self.x
 
 
-def _seed(generator):
+def env_seed(generator):
     """A fresh integer seed for a real env, drawn from the learner's generator (same seed, same numbers)."""
     return int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
 
@@ -103,7 +103,7 @@ def collect(learner, policy, goal, n_samples, shift=None):
     n_envs = rows(n_samples, f.horizon, "n_collect")
     env = tasks.make_vec_env(f, np.tile(tasks.check_goal(f, goal, shift), (n_envs, 1)), shift)
     noise = _OUNoise(n_envs, f.act_dim, cfg.ou_theta, cfg.ou_sigma, learner.generator)
-    batch = rollout(env, policy, f.horizon, noise=noise, seed=_seed(learner.generator), generator=learner.generator)
+    batch = rollout(env, policy, f.horizon, noise=noise, seed=env_seed(learner.generator), generator=learner.generator)
     env.close()
     obs, next_obs = learner.data.add(batch)  # all n_samples transitions, (n_samples, obs_dim) each
     learner.model.update_normalizers(obs, next_obs)
@@ -111,31 +111,42 @@ def collect(learner, policy, goal, n_samples, shift=None):
     return batch, len(obs)
 
 
-def virtual_training(learner, policy, goal, n_inner, n_model=None, n_policy=None, shift=None, progress=False):
-    """VirtualTraining(θ, φ, D, n_inner), Algorithm 1 lines 9-14: no real samples. `shift` only says which goal
-    space ψ comes from (pos2neg). Returns the last round's model loss, mean virtual return and mean TRPO KL."""
+def virtual_training(learner, policy, goal, n_inner, shift=None, progress=False):
+    """VirtualTraining(θ, φ, D, n_inner), Algorithm 1 lines 9-14: n_inner rounds of n_model Adam steps on the model,
+    then n_policy TRPO steps on the policy; no real samples. `shift` only says which goal space ψ comes from
+    (pos2neg). Returns the last round's model loss, mean virtual return and mean TRPO KL, and how many predicted
+    states were clipped over all rounds (a warning past CLIP_WARN of them).
+
+    Eq. (5), SLBO's objective: max_{θ,φ} η^{M̂_φ}(π_θ) − λ E[L⁽ᵏ⁾(φ)], reward-to-go in the model minus λ times the
+    model's k-step loss (Eq. 4) on real data. SLBO optimises it by alternation: line 11 minimises the second term
+    over φ, lines 12-14 maximise the first over θ. λ only weights the two terms, so alternation never computes it.
+    (GAE's λ, trpo.TRPOConfig.gae_lambda, is another quantity.)"""
     cfg, f = learner.cfg, learner.family
-    n_model = cfg.n_model if n_model is None else n_model
-    n_policy = cfg.n_policy if n_policy is None else n_policy
     env = VirtualEnv(learner.model, f, tasks.check_goal(f, goal, shift),
                      learner.init_states, n_envs=rows(cfg.n_trpo, f.horizon, "n_trpo"), generator=learner.generator,
                      cfg=learner.dyn)
-    model_loss, virtual_return, kl = float("nan"), float("nan"), float("nan")
+    model_loss, virtual_return, kl, n_clipped = float("nan"), float("nan"), float("nan"), 0
     bar = tqdm(range(n_inner), desc="virtual training", leave=False, disable=not progress)
     for _ in bar:
-        # line 11: optimise Eq. (4) over φ with data sampled from D, n_model Adam steps
-        model_loss = fit(learner.model, learner.data, n_model, learner.dyn, generator=learner.generator)
+        # line 11: φ ← argmin of Eq. (5)'s second term, L⁽ᵏ⁾ (Eq. 4) on windows from D: n_model Adam steps
+        model_loss = fit(learner.model, learner.data, cfg.n_model, learner.dyn, generator=learner.generator)
         steps = []
-        for _ in range(n_policy):
+        for _ in range(cfg.n_policy):
             # line 13: D' ← {n_trpo samples with M̂_φ as the dynamics}, from real initial states; an episode that
             # ends (the body falls) restarts in place from a fresh real initial state
             batch = rollout(env, policy, f.horizon, generator=learner.generator)
-            # line 14: optimise π_θ by TRPO on D'
+            n_clipped += env.n_clipped
+            # line 14: θ ← argmax of Eq. (5)'s first term, η^{M̂_φ}(π_θ) on D': one TRPO step
             steps.append(trpo_step(policy, learner.value_fn, batch, learner.trpo))
         virtual_return = float(np.mean([st["ep_return"] for st in steps]))
         kl = float(np.mean([st["kl"] for st in steps]))
         bar.set_postfix(model_loss=f"{model_loss:.3f}", virtual_return=f"{virtual_return:.1f}")
-    return {"model_loss": model_loss, "virtual_return": virtual_return, "kl": kl}
+    predicted = n_inner * cfg.n_policy * cfg.n_trpo  # virtual states predicted by M̂_φ
+    if predicted and n_clipped > CLIP_WARN * predicted:
+        warnings.warn(f"the dynamics model left its box on {n_clipped} of {predicted} predicted states "
+                      f"(|normalised s| > {learner.dyn.clip}, clipped): it may be diverging", RuntimeWarning,
+                      stacklevel=2)
+    return {"model_loss": model_loss, "virtual_return": virtual_return, "kl": kl, "n_clipped": n_clipped}
 
 
 def velocity_error(family, batch, goals):
@@ -154,6 +165,8 @@ def evaluate(family, policy, goals, shift=None, seed=0):
     """Real return of π_θ's mean action on each goal (one episode per row of goals (n, goal_dim)), and the mean
     speed error |v − g| over the episode's steps (‖v − g‖ for 2-D goals; None for forward/backward tasks).
     Evaluation episodes are a measurement: they are not added to D nor counted as samples."""
+    # NOTE (differs from paper): the paper does not say how a return is measured; here it is always the mean action's
+    # (SMTL, MAML and the oracle alike), over episodes that end where the body falls
     f = tasks.get_family(family)
     goals = np.asarray(goals, dtype=np.float64).reshape(-1, f.goal_dim)
     env = tasks.make_vec_env(f, goals, shift)
@@ -164,14 +177,13 @@ def evaluate(family, policy, goals, shift=None, seed=0):
     return {"return": returns.cpu().numpy(), "vel_err": None if err is None else err.cpu().numpy()}
 
 
-def slbo(learner, policy, goal, n_slbo, shift=None, n_inner=None, eval_seed=0, progress=True):
+def slbo(learner, policy, goal, n_slbo, n_inner, shift=None, eval_seed=0, progress=True):
     """Algorithm 1 lines 6-8: n_slbo stages of (collect n_collect real samples, VirtualTraining(n_inner)).
     After each stage, the policy is evaluated on the real task; returns one dict per stage."""
-    n_inner = learner.cfg.n_inner if n_inner is None else n_inner
     log = []
     bar = tqdm(range(n_slbo), desc=f"SLBO {learner.family.name}", disable=not progress)
     for stage in bar:
-        _, taken = collect(learner, policy, goal, learner.cfg.n_collect, shift)  # line 7
+        collect(learner, policy, goal, learner.cfg.n_collect, shift)  # line 7
         vt = virtual_training(learner, policy, goal, n_inner, shift=shift, progress=progress)  # line 8
         ev = evaluate(learner.family, policy, np.atleast_1d(goal)[None], shift, seed=eval_seed)
         row = {"stage": stage + 1, "samples": learner.samples, "return": float(ev["return"].mean()),

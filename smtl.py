@@ -2,17 +2,16 @@
 
 `train` runs Algorithm 1: one dynamics model φ and one dataset D are shared by a sequence of tasks ψ ~ p(ψ); each task
 gets a freshly initialised policy, a warm-up VirtualTraining(n_warmup) inside the learned model (skipped for the first
-task, when D is empty) and n_slbo stages of real collection + VirtualTraining(n_inner). Everything adaptation needs is
-checkpointed atomically after every task, so an interrupted run resumes and ends exactly as an uninterrupted one.
+task, when D is empty) and n_slbo_train stages of real collection + VirtualTraining(n_inner_train). With Section 4.4's
+active selection, a task whose rating μ(ψ) falls below a quantile of the recent ratings is skipped after its warm-up.
 `adapt` is Eq. (6): A(φ, ψ) = SLBO(VT(θ̃₀, φ, D, n_warmup), φ, D, n_slbo), a zero-sample warm-up then SLBO stages.
 
-    result = train("cheetah-vel", SMTLConfig(n_tasks=20), checkpoint="runs/smtl.pt")   # φ, D after 20 tasks
-    curve = adapt("runs/smtl.pt", goal=1.3, n_slbo=3)       # real return at 0 samples, then after each stage
-    print([(p["samples"], round(p["return"], 1)) for p in curve])
+    out = train("cheetah-vel", SMTLConfig(n_tasks=20))                     # φ, D after 20 tasks (Algorithm 1)
+    curve, policy = adapt(out["checkpoint"], goal=1.3, n_stages=3, n_samples=4000)   # Eq. (6)
+    print([(p["samples"], round(p["return"], 1)) for p in curve])          # 0 samples (warm-up only), then per stage
 """
 import contextlib
 import itertools
-import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -21,48 +20,35 @@ import torch
 from tqdm.auto import tqdm
 
 import config
-import store
 import tasks
 from config import hp
 from dynamics import DynamicsConfig, DynamicsModel, ModelDivergedError, VirtualEnv, fit
-from slbo import Learner, SLBOConfig, _seed, collect, evaluate, rows, virtual_training
+from slbo import Learner, SLBOConfig, collect, env_seed, evaluate, rows, virtual_training
 from trpo import TRPOConfig, episode_returns, rollout
 
-CHECKPOINT_FORMAT = "smtl-checkpoint-v3"  # v3: rollouts reset finished episodes in place, D is a FIFO, SLBO's init
+CHECKPOINT_FORMAT = "smtl-checkpoint-v4"  # v4: one naming scheme for stage and round counts (n_*_train, n_*_adapt)
 ACTIVE = {
     "true": "μ(ψ) = η^M̂(θ) − η^M*(θ) of the warm-up policy θ: virtual minus real return (costs real samples)",
     "estimated": "μ̂(ψ) = mean |η^M̂_a(θ) − η^M̂_b(θ)| over pairs of model snapshots from warm-up (no real samples)",
 }
 
 
-
-def _fmt(x, spec):
-    return "-" if x is None else format(x, spec)
-
-
-@contextlib.contextmanager
-def _stage(where):
-    """Name the stage of the run in a ModelDivergedError raised inside, e.g. 'SMTL training, task 3, warm-up'."""
-    try:
-        yield
-    except ModelDivergedError as e:
-        raise ModelDivergedError(f"{where}: {e}") from None
-
-
 @dataclass(frozen=True)
 class SMTLConfig:
-    # NOTE (differs from paper): Algorithm 1 runs VirtualTraining(n_inner) after each collection (line 8); n_inner = 0
-    # while training follows the authors' code (github.com/nlandolfi/slbo), because there the next task's warm-up fits φ.
-    # Section 5.1 adapts with 3 SLBO stages, the Appendix says n_slbo = 4 at adaptation: 3, as the figures show.
+    # NOTE (differs from paper): Algorithm 1 runs VirtualTraining(n_inner) after each collection (line 8); while
+    # training n_inner_train = 0, as in the authors' code (github.com/nlandolfi/slbo), because there the next task's
+    # warm-up fits φ anyway. Section 5.1 adapts with 3 SLBO stages, the Appendix says 4: 3, as the figures show.
     # The paper gives no n_inner at adaptation: SLBO's 20. Nor q, L or the rating models of Section 4.4: ours below.
     n_tasks: int = hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2", ">= 1")
     n_warmup: int = hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)",
                        ">= 0")
-    n_slbo: int = hp(1, "n_slbo while training: real collections per task, line 6", ">= 1")
-    n_inner: int = hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8 (authors: 0)",
-                      ">= 0")
-    n_slbo_adapt: int = hp(3, "SLBO stages at adaptation after the warm-up, Eq. (6) (Section 5.1: 3)", ">= 0")
-    n_inner_adapt: int = hp(20, "VirtualTraining rounds after each real collection at adaptation (SLBO's 20)", ">= 0")
+    n_slbo_train: int = hp(1, "n_slbo while training: real collections per task, line 6", ">= 1")
+    n_inner_train: int = hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8 "
+                               "(authors: 0)", ">= 0")
+    n_slbo_adapt: int = hp(3, "n_slbo at adaptation: SLBO stages after the warm-up, Eq. (6) (Section 5.1: 3); also "
+                              "MAML's test-time steps", ">= 0")
+    n_inner_adapt: int = hp(20, "n_inner at adaptation: VirtualTraining rounds after each collection (SLBO's 20)",
+                            ">= 0")
     n_eval_episodes: int = hp(5, "real episodes (mean action) that measure a policy's return; not counted as samples",
                               ">= 1")
     active: str = hp("off", "active task selection, Section 4.4: off, true or estimated")
@@ -75,30 +61,187 @@ class SMTLConfig:
                              ">= 1")
 
 
-# ---------------------------------------------------------------------------------------------
-# Checkpoints: everything adaptation needs, plus the random streams that make a resumed run exact
-# ---------------------------------------------------------------------------------------------
-def _configs(learner, cfg):
-    return {"smtl": asdict(cfg), "slbo": asdict(learner.cfg), "dynamics": asdict(learner.dyn),
-            "trpo": asdict(learner.trpo)}
+def check_active(cfg):
+    """A ValueError unless cfg's task selection can run: a known rating, and for the estimated one 2 to n_warmup
+    model snapshots to compare."""
+    if cfg.active not in ("off", *ACTIVE):
+        raise ValueError(f"unknown active task selection {cfg.active!r}; choose off, {', '.join(ACTIVE)}")
+    if cfg.active == "estimated" and not 2 <= cfg.n_snapshots <= cfg.n_warmup:
+        raise ValueError(f"the estimated rating compares 2 to n_warmup={cfg.n_warmup} model snapshots, "
+                         f"not n_snapshots={cfg.n_snapshots}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Warm-up and task ratings (Section 4.4)
+# ---------------------------------------------------------------------------------------------
+def warm_up(learner, policy, goal, n_warmup, n_snapshots=0, shift=None, progress=False):
+    """VirtualTraining(θ, φ, D, n_warmup) (Algorithm 1 line 5; Eq. (6)'s inner VT), one round at a time, keeping the
+    model after each of the last n_snapshots rounds (the 'estimated' rating compares them). Returns (the last round's
+    stats with the clipped states of all rounds, snapshots)."""
+    stats, snapshots, n_clipped = {"model_loss": None, "virtual_return": None, "kl": None}, [], 0
+    for i in tqdm(range(n_warmup), desc="warm-up", leave=False, disable=not progress):
+        stats = virtual_training(learner, policy, goal, 1, shift=shift)
+        n_clipped += stats["n_clipped"]
+        if i >= n_warmup - n_snapshots:
+            snapshots.append({k: v.clone() for k, v in learner.model.state_dict().items()})
+    return {**stats, "n_clipped": n_clipped}, snapshots
+
+
+@torch.no_grad()
+def virtual_return(learner, model, policy, goal, seed):
+    """η^M̂(θ): mean return of θ's mean action in `model` from n_trpo/H real start states drawn with `seed`."""
+    f = learner.family
+    env = VirtualEnv(model, f, goal, learner.init_states, n_envs=rows(learner.cfg.n_trpo, f.horizon, "n_trpo"),
+                     cfg=learner.dyn)
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed, one_episode=True)
+    return episode_returns(batch).mean().item()
+
+
+def real_return(learner, policy, goal, n_episodes):
+    """η^M*(θ): mean real return of θ's mean action over n_episodes; the samples are counted and added to D."""
+    f = learner.family
+    env = tasks.make_vec_env(f, np.tile(goal, (n_episodes, 1)))
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=env_seed(learner.generator), one_episode=True)
+    env.close()
+    obs, next_obs = learner.data.add(batch)  # the episodes' steps only (mask 1)
+    learner.model.update_normalizers(obs, next_obs)
+    learner.samples += len(obs)
+    return episode_returns(batch).mean().item()
+
+
+def rating(learner, policy, goal, snapshots, cfg):
+    """μ(ψ) of Section 4.4 for the warm-up policy θ, and the real samples it spent."""
+    seed = env_seed(learner.generator)  # the same start states for every model
+    if cfg.active == "true":
+        # μ(ψ) = η^{M̂_φ}_ψ(θ) − η^{M*}_ψ(θ)
+        before = learner.samples
+        mu = virtual_return(learner, learner.model, policy, goal, seed) - real_return(
+            learner, policy, goal, cfg.n_rate_episodes)
+        return mu, learner.samples - before
+    # μ̂(ψ) = mean over pairs (a, b) of |η^{M̂_a}_ψ(θ) − η^{M̂_b}_ψ(θ)|, M̂_a, M̂_b snapshots of φ during warm-up
+    f = learner.family
+    model = DynamicsModel(f.obs_dim, f.act_dim, f.act_low, f.act_high, learner.dyn.hidden).to(learner.device)
+    etas = []
+    for snap in snapshots:
+        model.load_state_dict(snap)
+        etas.append(virtual_return(learner, model, policy, goal, seed))
+    return float(np.mean([abs(a - b) for a, b in itertools.combinations(etas, 2)])), 0
+
+
+def skip_task(mu, ratings, q, L):
+    """Section 4.4: once L tasks have been seen, skip ψ_j if μ(ψ_j) < quantile_q({μ(ψ_i)}, the last L tasks)."""
+    window = ratings[-L:]
+    return len(window) >= L and mu < float(np.quantile(window, q))
+
+
+def training_done(log, cfg):
+    """Algorithm 1 is over: cfg.n_tasks tasks trained, or cfg.max_candidates candidates per task seen."""
+    return sum(not row["skipped"] for row in log) >= cfg.n_tasks or len(log) >= cfg.n_tasks * cfg.max_candidates
+
+
+# ---------------------------------------------------------------------------------------------
+# Algorithm 1 and Eq. (6)
+# ---------------------------------------------------------------------------------------------
+def _measure(learner, policy, goal, n_episodes, shift=None, seed=0):
+    """Real return (and mean speed error) of θ's mean action over n_episodes; a measurement, not data."""
+    ev = evaluate(learner.family, policy, np.tile(goal, (n_episodes, 1)), shift, seed=seed)
+    return float(ev["return"].mean()), None if ev["vel_err"] is None else float(ev["vel_err"].mean())
+
+
+def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TRPOConfig(), seed=0, device="cpu",
+          resume=None, save=None, progress=True):
+    """Algorithm 1. Returns {"learner": φ, D, V; "log": one dict per task seen; "samples"; "wall_s"; "checkpoint":
+    what `adapt` needs}. save(checkpoint), if given, is called after every task; `resume` (such a checkpoint, made with
+    the same settings; n_tasks may grow) continues from its last task and ends exactly as an uninterrupted run."""
+    fam = tasks.get_family(family)
+    check_active(cfg)
+    slbo_cfg = SLBOConfig(**config.values(fam)["slbo"]) if slbo_cfg is None else slbo_cfg
+    learner = Learner(fam, slbo_cfg, dyn, trpo, seed=seed, device=device)  # line 1: φ, D ← ∅
+    task_rng = np.random.default_rng(seed)  # the stream of tasks ψ ~ p(ψ)
+    log, ratings = [], []  # one row per task seen; μ of every rated task
+    if resume is not None:
+        learner, log, ratings = _resume(resume, fam, cfg, learner, task_rng)
+    bar = tqdm(total=cfg.n_tasks, initial=sum(not r["skipped"] for r in log), desc=f"SMTL train {fam.name}",
+               disable=not progress)
+    while not training_done(log, cfg):  # line 2
+        start = time.perf_counter()
+        psi = tasks.sample_goals(fam, 1, task_rng)[0]  # line 3: ψ ~ p(ψ)  (goal_dim,)
+        policy = learner.new_policy()  # line 4: fresh θ
+        row = {"task": len(log), "goal": psi.tolist(), "skipped": False, "rating": None, "warmup_return": None,
+               "warmup_vel_err": None, "model_loss": None, "virtual_return": None, "kl": None, "n_clipped": 0}
+        where = f"SMTL training, task {len(log) + 1} (goal {np.round(psi, 3).tolist()})"
+        if len(learner.data) > 0:  # line 5: warm-up θ ← VT(θ, φ, D, n_warmup), skipped for the first task
+            snaps = cfg.n_snapshots if cfg.active == "estimated" else 0
+            with _named(f"{where}, warm-up"):
+                vt, snapshots = warm_up(learner, policy, psi, cfg.n_warmup, snaps, progress=progress)
+            row.update(vt)
+            row["warmup_return"], row["warmup_vel_err"] = _measure(learner, policy, psi, cfg.n_eval_episodes)
+            if cfg.active != "off":  # Section 4.4: rate ψ, and skip it if it rates below the recent quantile
+                with _named(f"{where}, rating"):
+                    row["rating"], row["rating_samples"] = rating(learner, policy, psi, snapshots, cfg)
+                row["skipped"] = skip_task(row["rating"], ratings, cfg.active_q, cfg.active_L)
+                ratings.append(row["rating"])
+        if not row["skipped"]:
+            for stage in range(1, cfg.n_slbo_train + 1):  # line 6
+                collect(learner, policy, psi, learner.cfg.n_collect)  # line 7: D ← D ∪ {real samples}
+                if cfg.n_inner_train > 0:  # line 8: θ ← VT(θ, φ, D, n_inner) (none in the authors' code)
+                    with _named(f"{where}, SLBO stage {stage}"):
+                        vt = virtual_training(learner, policy, psi, cfg.n_inner_train)
+                    row.update({**vt, "n_clipped": row["n_clipped"] + vt["n_clipped"]})
+            row["return"], row["vel_err"] = _measure(learner, policy, psi, cfg.n_eval_episodes)
+            bar.update(1)
+        row["samples"], row["wall_s"] = learner.samples, time.perf_counter() - start
+        log.append(row)
+        if save is not None:
+            save(_checkpoint(learner, cfg, task_rng, log, ratings))
+        bar.set_postfix(warmup_ret=_fmt(row["warmup_return"], ".1f"), model_loss=_fmt(row["model_loss"], ".3f"),
+                        samples=learner.samples)
+    bar.close()
+    return {"learner": learner, "log": log, "samples": learner.samples, "wall_s": sum(r["wall_s"] for r in log),
+            "checkpoint": _checkpoint(learner, cfg, task_rng, log, ratings)}
+
+
+def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episodes=5, device="cpu", progress=False):
+    """Eq. (6) on task ψ = goal, from `trained` (a checkpoint of `train`; it is not changed): a fresh policy θ̃₀, the
+    warm-up VT(θ̃₀, φ, D, n_warmup) in the learned model (0 real samples), then n_stages SLBO stages of n_samples real
+    samples each on the (possibly shifted) real task, each followed by VT(θ, φ, D, n_inner_adapt). Returns (one point
+    per stage, the first at 0 samples: {"stage", "samples", "return", "vel_err", ...}; the adapted policy)."""
+    cfg = SMTLConfig(**trained["config"]["smtl"])
+    learner = _restore(trained, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
+    psi = tasks.check_goal(learner.family, goal, shift)
+    samples0, policy = learner.samples, learner.new_policy()  # θ̃₀
+    where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
+    with _named(f"{where}, warm-up"):
+        vt, _ = warm_up(learner, policy, psi, cfg.n_warmup, shift=shift, progress=progress)
+    ret, err = _measure(learner, policy, psi, n_eval_episodes, shift, seed)
+    curve = [{"stage": 0, "samples": 0, "return": ret, "vel_err": err, **vt}]
+    for stage in range(1, n_stages + 1):
+        collect(learner, policy, psi, n_samples, shift)  # line 7, on the real (shifted) env
+        with _named(f"{where}, SLBO stage {stage}"):  # line 8
+            vt = virtual_training(learner, policy, psi, cfg.n_inner_adapt, shift=shift, progress=progress)
+        ret, err = _measure(learner, policy, psi, n_eval_episodes, shift, seed)
+        curve.append({"stage": stage, "samples": learner.samples - samples0, "return": ret, "vel_err": err, **vt})
+    return curve, policy
+
+
+# ---------------------------------------------------------------------------------------------
+# Plumbing: checkpoints (everything adaptation needs, and the random streams that make a resumed run exact), names
+# ---------------------------------------------------------------------------------------------
 def _checkpoint(learner, cfg, task_rng, log, ratings):
+    optimizer = lambda x: None if x.optimizer is None else x.optimizer.state_dict()  # noqa: E731
     return {
         "format": CHECKPOINT_FORMAT, "family": learner.family.name, "config": _configs(learner, cfg),
-        "model": learner.model.state_dict(), "model_opt": learner.model.optimizer.state_dict()
-        if learner.model.optimizer else None,
-        "value_fn": learner.value_fn.state_dict(), "value_opt": learner.value_fn.optimizer.state_dict()
-        if learner.value_fn.optimizer else None,
+        "model": learner.model.state_dict(), "model_opt": optimizer(learner.model),
+        "value_fn": learner.value_fn.state_dict(), "value_opt": optimizer(learner.value_fn),
         "data": learner.data.state_dict(), "init_states": learner.init_states, "samples": learner.samples,
         "generator": learner.generator.get_state(), "torch_rng": torch.get_rng_state(),
         "task_rng": task_rng.bit_generator.state, "log": log, "ratings": ratings,
     }
 
 
-def load_checkpoint(path):
-    """A checkpoint written by `train`, or a clear ValueError for anything else."""
-    return store.load_checkpoint(path, CHECKPOINT_FORMAT)
+def _configs(learner, cfg):
+    return {"smtl": asdict(cfg), "slbo": asdict(learner.cfg), "dynamics": asdict(learner.dyn),
+            "trpo": asdict(learner.trpo)}
 
 
 def _restore(ckpt, seed=None, device="cpu"):
@@ -123,197 +266,41 @@ def _restore(ckpt, seed=None, device="cpu"):
     return learner
 
 
-def _check_resume(ckpt, family, configs, path):
+def _resume(ckpt, family, cfg, learner, task_rng):
+    """(learner, log, ratings) of a checkpoint made by `train` with the same settings, task_rng set to its stream;
+    a ValueError naming the first setting that differs (n_tasks may: a run can grow)."""
     if ckpt["family"] != family.name:
-        raise ValueError(f"checkpoint {path!r} is for {ckpt['family']!r}, not {family.name!r}")
-    for part, fields in configs.items():
+        raise ValueError(f"the checkpoint is for {ckpt['family']!r}, not {family.name!r}")
+    for part, fields in _configs(learner, cfg).items():
         for key, value in fields.items():
             saved = ckpt["config"][part][key]
             if key != "n_tasks" and saved != value:
-                raise ValueError(f"checkpoint {path!r} was made with {part}.{key}={saved!r}, not {value!r}; "
+                raise ValueError(f"the checkpoint was made with {part}.{key}={saved!r}, not {value!r}; "
                                  f"use another output path or the same settings")
+    task_rng.bit_generator.state = ckpt["task_rng"]
+    return _restore(ckpt, device=learner.device), ckpt["log"], ckpt["ratings"]
 
 
-# ---------------------------------------------------------------------------------------------
-# Warm-up and task ratings (Section 4.4)
-# ---------------------------------------------------------------------------------------------
-def _warm_up(learner, policy, goal, n_warmup, n_snapshots=0, shift=None, progress=False):
-    """VirtualTraining(θ, φ, D, n_warmup) one round at a time, keeping the model after each of the last
-    n_snapshots rounds (the 'estimated' rating compares them). Returns (last round's stats, snapshots)."""
-    stats, snapshots = {"model_loss": None, "virtual_return": None, "kl": None}, []
-    for i in tqdm(range(n_warmup), desc="warm-up", leave=False, disable=not progress):
-        stats = virtual_training(learner, policy, goal, 1, shift=shift)
-        if i >= n_warmup - n_snapshots:
-            snapshots.append({k: v.clone() for k, v in learner.model.state_dict().items()})
-    return stats, snapshots
+@contextlib.contextmanager
+def _named(where):
+    """Name the stage of the run in a ModelDivergedError raised inside, e.g. 'SMTL training, task 3, warm-up'."""
+    try:
+        yield
+    except ModelDivergedError as e:
+        raise ModelDivergedError(f"{where}: {e}") from None
 
 
-@torch.no_grad()
-def _virtual_return(learner, model, policy, goal, seed):
-    """η^M̂(θ): mean return of θ's mean action in `model` from n_trpo/H real start states drawn with `seed`."""
-    f = learner.family
-    env = VirtualEnv(model, f, goal, learner.init_states, n_envs=rows(learner.cfg.n_trpo, f.horizon, "n_trpo"),
-                     cfg=learner.dyn)
-    batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed, one_episode=True)
-    return episode_returns(batch).mean().item()
-
-
-def _real_return(learner, policy, goal, n_episodes):
-    """η^M*(θ): mean real return of θ's mean action over n_episodes; the samples are counted and added to D."""
-    f = learner.family
-    env = tasks.make_vec_env(f, np.tile(goal, (n_episodes, 1)))
-    batch = rollout(env, policy, f.horizon, deterministic=True, seed=_seed(learner.generator), one_episode=True)
-    env.close()
-    obs, next_obs = learner.data.add(batch)  # the episodes' steps only (mask 1)
-    learner.model.update_normalizers(obs, next_obs)
-    learner.samples += len(obs)
-    return episode_returns(batch).mean().item()
-
-
-def _rating(learner, policy, goal, snapshots, cfg):
-    """μ(ψ) for active task selection (Section 4.4) and the real samples it spent."""
-    seed = _seed(learner.generator)  # the same start states for every model
-    if cfg.active == "true":
-        # μ(ψ) = η^{M̂_φ}_ψ(θ) − η^{M*}_ψ(θ), θ the warm-up policy
-        before = learner.samples
-        mu = _virtual_return(learner, learner.model, policy, goal, seed) - _real_return(
-            learner, policy, goal, cfg.n_rate_episodes)
-        return mu, learner.samples - before
-    # μ̂(ψ) = mean over pairs (a, b) of |η^{M̂_a}_ψ(θ) − η^{M̂_b}_ψ(θ)|, M̂_a, M̂_b snapshots of φ during warm-up
-    f = learner.family
-    model = DynamicsModel(f.obs_dim, f.act_dim, f.act_low, f.act_high, learner.dyn.hidden).to(learner.device)
-    etas = []
-    for snap in snapshots:
-        model.load_state_dict(snap)
-        etas.append(_virtual_return(learner, model, policy, goal, seed))
-    return float(np.mean([abs(a - b) for a, b in itertools.combinations(etas, 2)])), 0
-
-
-def check_active(cfg):
-    """A ValueError unless cfg's task selection can run: a known rating, and for the estimated one 2 to n_warmup
-    model snapshots to compare."""
-    if cfg.active not in ("off", *ACTIVE):
-        raise ValueError(f"unknown active task selection {cfg.active!r}; choose off, {', '.join(ACTIVE)}")
-    if cfg.active == "estimated" and not 2 <= cfg.n_snapshots <= cfg.n_warmup:
-        raise ValueError(f"the estimated rating compares 2 to n_warmup={cfg.n_warmup} model snapshots, "
-                         f"not n_snapshots={cfg.n_snapshots}")
-
-
-def training_done(log, cfg):
-    """Algorithm 1 is over: cfg.n_tasks tasks trained, or cfg.max_candidates candidates per task seen."""
-    return sum(not row["skipped"] for row in log) >= cfg.n_tasks or len(log) >= cfg.n_tasks * cfg.max_candidates
-
-
-def skip_task(mu, ratings, q, L):
-    """Section 4.4: once L tasks have been seen, skip ψ_j if μ(ψ_j) < quantile_q({μ(ψ_i)}, the last L tasks)."""
-    window = ratings[-L:]
-    return len(window) >= L and mu < float(np.quantile(window, q))
-
-
-# ---------------------------------------------------------------------------------------------
-# Algorithm 1 and Eq. (6)
-# ---------------------------------------------------------------------------------------------
-def _measure(learner, policy, goal, cfg, shift=None, seed=0):
-    """Real return (and mean speed error) of θ's mean action over cfg.n_eval_episodes; a measurement, not data."""
-    ev = evaluate(learner.family, policy, np.tile(goal, (cfg.n_eval_episodes, 1)), shift, seed=seed)
-    return float(ev["return"].mean()), None if ev["vel_err"] is None else float(ev["vel_err"].mean())
-
-
-def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TRPOConfig(), seed=0, device="cpu",
-          checkpoint=None, progress=True, callback=None):
-    """Algorithm 1. Returns {"learner": φ, D, V; "log": one dict per task seen; "samples"; "wall_s"}.
-    With `checkpoint` (a path), the state after every task is written there atomically, and an existing checkpoint
-    is resumed from its last finished task (same settings required, n_tasks may grow). callback(log), if given, is
-    called after every task, once its checkpoint is written."""
-    fam = tasks.get_family(family)
-    check_active(cfg)
-    slbo_cfg = SLBOConfig(**config.values(fam)["slbo"]) if slbo_cfg is None else slbo_cfg
-    learner = Learner(fam, slbo_cfg, dyn, trpo, seed=seed, device=device)  # line 1: φ, D ← ∅
-    task_rng = np.random.default_rng(seed)  # the stream of tasks ψ ~ p(ψ)
-    log, ratings = [], []
-    if checkpoint and os.path.exists(checkpoint):
-        ckpt = load_checkpoint(checkpoint)
-        _check_resume(ckpt, fam, _configs(learner, cfg), checkpoint)
-        learner = _restore(ckpt, device=device)
-        task_rng.bit_generator.state = ckpt["task_rng"]
-        log, ratings = ckpt["log"], ckpt["ratings"]
-    bar = tqdm(total=cfg.n_tasks, initial=sum(not row["skipped"] for row in log), desc=f"SMTL train {fam.name}",
-               disable=not progress)
-    while not training_done(log, cfg):
-        start = time.perf_counter()
-        psi = tasks.sample_goals(fam, 1, task_rng)[0]  # line 3: ψ ~ p(ψ)  (goal_dim,)
-        policy = learner.new_policy()  # line 4: fresh θ
-        row = {"task": len(log), "goal": psi.tolist(), "skipped": False, "rating": None, "warmup_return": None,
-               "warmup_vel_err": None, "model_loss": None, "virtual_return": None, "kl": None}
-        where = f"SMTL training, task {len(log) + 1} (goal {np.round(psi, 3).tolist()})"
-        if len(learner.data) > 0:  # line 5: warm-up, skipped for the first task
-            snaps = cfg.n_snapshots if cfg.active == "estimated" else 0
-            with _stage(f"{where}, warm-up"):
-                vt, snapshots = _warm_up(learner, policy, psi, cfg.n_warmup, snaps, progress=progress)
-            row.update(vt)
-            row["warmup_return"], row["warmup_vel_err"] = _measure(learner, policy, psi, cfg)
-            if cfg.active != "off":
-                with _stage(f"{where}, rating"):
-                    mu, spent = _rating(learner, policy, psi, snapshots, cfg)
-                row["rating"], row["rating_samples"] = mu, spent
-                row["skipped"] = skip_task(mu, ratings, cfg.active_q, cfg.active_L)
-                ratings.append(mu)
-        if not row["skipped"]:
-            for stage in range(1, cfg.n_slbo + 1):  # lines 6-8: SLBO stages
-                collect(learner, policy, psi, learner.cfg.n_collect)  # line 7: the only real samples
-                if cfg.n_inner > 0:
-                    with _stage(f"{where}, SLBO stage {stage}"):
-                        row.update(virtual_training(learner, policy, psi, cfg.n_inner))  # line 8
-            row["return"], row["vel_err"] = _measure(learner, policy, psi, cfg)
-            bar.update(1)
-        row["samples"], row["wall_s"] = learner.samples, time.perf_counter() - start
-        log.append(row)
-        if checkpoint:
-            store.save_checkpoint(_checkpoint(learner, cfg, task_rng, log, ratings), checkpoint)
-        if callback:
-            callback(log)
-        bar.set_postfix(warmup_ret=_fmt(row["warmup_return"], ".1f"), model_loss=_fmt(row["model_loss"], ".3f"),
-                        samples=learner.samples)
-    bar.close()
-    return {"learner": learner, "log": log, "samples": learner.samples,
-            "wall_s": sum(row["wall_s"] for row in log), "config": cfg}
-
-
-def adapt(checkpoint, goal, shift=None, n_slbo=None, seed=0, device="cpu", progress=False, return_policy=False):
-    """Eq. (6): a fresh policy θ̃₀, warm-up VT(θ̃₀, φ, D, n_warmup) in the learned model (0 real samples), then n_slbo
-    SLBO stages on the (possibly shifted) real task. `checkpoint`: a path or a loaded checkpoint; it is not changed.
-    Returns one point per stage, the first at 0 samples: {"stage", "samples", "return", "vel_err", ...}; with
-    return_policy, (those points, the adapted policy π_θ)."""
-    ckpt = load_checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
-    cfg = SMTLConfig(**ckpt["config"]["smtl"])
-    n_slbo = cfg.n_slbo_adapt if n_slbo is None else n_slbo
-    learner = _restore(ckpt, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
-    psi = tasks.check_goal(learner.family, goal, shift)
-    samples0, policy = learner.samples, learner.new_policy()
-    where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
-    with _stage(f"{where}, warm-up"):
-        vt, _ = _warm_up(learner, policy, psi, cfg.n_warmup, shift=shift, progress=progress)
-    ret, err = _measure(learner, policy, psi, cfg, shift, seed)
-    curve = [{"stage": 0, "samples": 0, "return": ret, "vel_err": err, **vt}]
-    for stage in range(1, n_slbo + 1):
-        collect(learner, policy, psi, learner.cfg.n_collect, shift)  # line 7, on the real (shifted) env
-        with _stage(f"{where}, SLBO stage {stage}"):
-            vt = virtual_training(learner, policy, psi, cfg.n_inner_adapt, shift=shift, progress=progress)  # line 8
-        ret, err = _measure(learner, policy, psi, cfg, shift, seed)
-        curve.append({"stage": stage, "samples": learner.samples - samples0, "return": ret, "vel_err": err, **vt})
-    return (curve, policy) if return_policy else curve
+def _fmt(x, spec):
+    return "-" if x is None else format(x, spec)
 
 
 if __name__ == "__main__":
-    # Self-check on a tiny budget: 3 tasks, then warm-up and one SLBO stage on a held-out goal.
-    import tempfile
-
+    # Self-check on a tiny budget: 3 tasks, then warm-up and one SLBO stage on a goal from p(ψ).
     tiny = SMTLConfig(n_tasks=3, n_warmup=3, n_inner_adapt=3, n_eval_episodes=2)
     small = SLBOConfig(**{**config.values("cheetah-vel")["slbo"], "n_policy": 5, "n_model": 50})
-    with tempfile.TemporaryDirectory() as tmp:
-        out = train("cheetah-vel", tiny, small, checkpoint=os.path.join(tmp, "smtl.pt"))
-        for row in out["log"]:
-            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
-        goal = tasks.eval_goals("cheetah-vel", 1)[0]
-        for p in adapt(os.path.join(tmp, "smtl.pt"), goal, n_slbo=1):
-            print(f"goal {goal[0]:.2f}: {p['samples']:5d} samples  return {p['return']:8.1f}  |v - g| {p['vel_err']:.3f}")
+    out = train("cheetah-vel", tiny, small)
+    for row in out["log"]:
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
+    goal = tasks.sample_goals("cheetah-vel", 1, np.random.default_rng(0))[0]
+    for p in adapt(out["checkpoint"], goal, n_stages=1, n_samples=small.n_collect, n_eval_episodes=2)[0]:
+        print(f"goal {goal[0]:.2f}: {p['samples']:5d} samples  return {p['return']:8.1f}  |v - g| {p['vel_err']:.3f}")

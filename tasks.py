@@ -32,6 +32,8 @@ VIDEO_SIZE = (400, 300)  # rendered frames, width × height
 # Bodies: what the reward needs to know about each MuJoCo model. Observation layouts, time steps and healthy ranges
 # are gymnasium 1.4's v5 envs (gymnasium/envs/mujoco/*_v5.py); reward constants and goal ranges are the SMTL
 # authors' (their multi-task SLBO code, github.com/nlandolfi/slbo); tests check all of them against MuJoCo and gymnasium.
+# NOTE (differs from paper): gymnasium's v5 MuJoCo models replace rllab's, because rllab and mujoco-py are unmaintained;
+# their time steps differ (half-cheetah and ant 0.05 s, humanoid 0.015 s), so absolute returns are not the paper's.
 # ---------------------------------------------------------------------------------------------
 _BODIES = {
     "cheetah": dict(
@@ -156,6 +158,8 @@ class Family:
         """r_ψ(s, a, s'), batched: obs/next_obs (batch, obs_dim), act (batch, act_dim),
         goal (goal_dim,) or (batch, goal_dim); numpy or torch. Returns (batch,)."""
         g = _like(goal, next_obs)
+        # NOTE (differs from paper): v is the root velocity read from s' (gymnasium's own reward takes a finite
+        # difference of positions), so that the learned model's reward is the same function of (s, a, s')
         v_x = next_obs[..., self.vel_index[0]]  # (batch,)
         if self.kind == "direction":
             # forward/backward: r_v = ψ · v_x
@@ -265,6 +269,7 @@ def _apply_shift(model, shift):
     if shift == "low-friction":
         model.geom_friction[:] *= 0.5  # sliding, torsional and rolling coefficients of every geom
     elif shift == "crippled":
+        # NOTE (differs from paper): "one leg disabled" as gear 0 on leg 4's two motors; the geometry is unchanged
         for i in range(model.nu):  # gear 0: the leg's motors still take commands but exert no torque
             if mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, model.actuator_trnid[i, 0]) in _CRIPPLED_JOINTS:
                 model.actuator_gear[i, 0] = 0.0
@@ -282,7 +287,9 @@ class TaskEnv(gym.Env):
         self.family = get_family(family)
         self.shift = check_shift(self.family, shift)
         self.goal = check_goal(self.family, goal, self.shift)  # ψ (goal_dim,)
-        frame = dict(width=VIDEO_SIZE[0], height=VIDEO_SIZE[1]) if render_mode else {}
+        # frames from the body's tracking camera ("track" in every v5 model: it follows the centre of mass), so a
+        # body that runs away stays in the picture
+        frame = dict(width=VIDEO_SIZE[0], height=VIDEO_SIZE[1], camera_name="track") if render_mode else {}
         self.mj = gym.make(self.family.env_id, render_mode=render_mode, **frame, **self.family.env_kwargs).unwrapped
         _apply_shift(self.mj.model, self.shift)
         self.observation_space, self.action_space = self.mj.observation_space, self.mj.action_space
@@ -321,7 +328,7 @@ for _name in FAMILIES:
 def make_env(family, goal, shift=None, seed=None, render_mode=None):
     """A real env for task ψ = goal (TimeLimit at the horizon). With a seed, its RNGs are seeded
     by a first reset(seed) here; later resets continue that stream. render_mode "rgb_array": MuJoCo's
-    offscreen renderer (VIDEO_SIZE, the v5 env's tracking camera)."""
+    offscreen renderer (VIDEO_SIZE, the model's tracking camera, which follows the body)."""
     fam = get_family(family)
     env = gym.make(env_id(fam), goal=check_goal(fam, goal, shift), shift=shift, render_mode=render_mode)
     if seed is not None:

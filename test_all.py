@@ -17,6 +17,7 @@ import os
 import warnings
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import pytest
 import torch
@@ -25,10 +26,7 @@ from torch.distributions import kl_divergence
 from torch.func import functional_call
 from torch.nn.utils import parameters_to_vector
 
-import bench
 import config
-import figures
-import jobs
 import maml
 import run
 import slbo
@@ -36,8 +34,10 @@ import smtl
 import tasks
 from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError, Normalizer, VirtualEnv, fit,
                       multi_step_loss)
-from trpo import (GaussianPolicy, PointMass, TRPOConfig, ValueFunction, _fisher_vector_product,
-                  _policy_fisher_product, _set_flat, conjugate_gradient, episode_returns, gae, rollout, trpo_step)
+from lab import bench, figures, jobs, store, video
+from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
+                  fisher_vector_product, gae, limited_entropy, policy_fisher_product, rollout, set_flat_params,
+                  trpo_step)
 
 ALL_FAMILIES = list(tasks.FAMILIES)
 FAMILY_SHIFTS = [(f, s) for f in ALL_FAMILIES for s in tasks.applicable_shifts(f)]
@@ -94,8 +94,36 @@ _TOY = tasks.Family(name="toy-point", env="point", task="goal", kind="position",
 
 @pytest.fixture
 def toy_envs(monkeypatch):
-    """tasks.make_vec_env (used by maml.py and slbo.evaluate) builds the toy env."""
+    """tasks.make_vec_env (used by maml.py and slbo.evaluate) builds the toy env; the toy is a registered family."""
     monkeypatch.setattr(tasks, "make_vec_env", lambda family, goals, shift=None, seed=None: _PointGoals(goals))
+    monkeypatch.setitem(tasks.FAMILIES, _TOY.name, _TOY)
+
+
+class PointMass:
+    """The smallest problem TRPO must solve: a torch vector env of num_envs 2-D points x ~ U[−2, 2]², action =
+    velocity in [−1, 1]², x ← x + 0.2a, reward −‖x‖, no termination."""
+
+    single_observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    single_action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def __init__(self, num_envs=20):
+        self.num_envs = num_envs
+
+    def reset(self, seed=None):
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.x = torch.rand(self.num_envs, 2, generator=g) * 4 - 2  # (n_envs, 2)
+        return self.x, {}
+
+    def step(self, a):
+        self.x = self.x + 0.2 * a
+        no = torch.zeros(self.num_envs, dtype=torch.bool)  # (n_envs,)
+        return self.x, -self.x.norm(dim=1), no, no, {}
+
+
+def _train_smtl(family, path, **kw):
+    """smtl.train resuming and saving the checkpoint file at `path`, as the lab's jobs do."""
+    resume, save = store.checkpointing(path, smtl.CHECKPOINT_FORMAT)
+    return smtl.train(family, resume=resume, save=save, **kw)
 
 
 # =============================================================================================
@@ -274,7 +302,8 @@ def test_tasks_goal_samplers_and_eval_split():
         if fam.kind == "direction":
             assert (ev == 1).sum() == (ev == -1).sum() == tasks.N_EVAL // 2
         else:
-            assert not np.isin(ev, train).any()  # held out: no evaluation goal is a training goal
+            # the evaluation goals are a stream of their own, not the first draws of a run's training stream
+            assert not np.allclose(ev, tasks.sample_goals(fam, tasks.N_EVAL, np.random.default_rng(0)))
     neg = tasks.eval_goals("cheetah-vel", shift="pos2neg")
     assert (neg <= 0).all() and (neg >= -2).all()
     s0 = tasks.initial_states("ant-vel", 5, seed=1)
@@ -648,18 +677,18 @@ def test_trpo_fisher_vector_product_is_kl_hessian(activation):
     H = torch.autograd.functional.hessian(mean_kl, theta)  # (n_params, n_params)
     v = torch.randn_like(theta)
     kl, params = kl_divergence(old, policy.dist(obs)).mean(), list(policy.parameters())
-    torch.testing.assert_close(_fisher_vector_product(kl, params, 0.0)(v), H @ v, rtol=1e-6, atol=1e-9)
-    torch.testing.assert_close(_fisher_vector_product(kl, params, 0.1)(v), H @ v + 0.1 * v, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(fisher_vector_product(kl, params, 0.0)(v), H @ v, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(fisher_vector_product(kl, params, 0.1)(v), H @ v + 0.1 * v, rtol=1e-6, atol=1e-9)
     # TRPO's closed form (Gauss–Newton, activations cached) is the same matrix, damping included
-    torch.testing.assert_close(_policy_fisher_product(policy, obs, 0.1)(v), H @ v + 0.1 * v, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(policy_fisher_product(policy, obs, 0.1)(v), H @ v + 0.1 * v, rtol=1e-6, atol=1e-9)
     # and in float32 on a batch of a TRPO step's size it equals double backprop, without building a graph
     policy, obs = policy.float(), obs.float().repeat(400, 1)  # (4000, 3)
     norm.float()  # shared, not a submodule of the policy
     with torch.no_grad():
         old = policy.dist(obs)
     kl, params = kl_divergence(old, policy.dist(obs)).mean(), list(policy.parameters())
-    Fv = _policy_fisher_product(policy, obs, 0.1)(v.float())
-    torch.testing.assert_close(Fv, _fisher_vector_product(kl, params, 0.1)(v.float()), rtol=1e-5, atol=1e-6)
+    Fv = policy_fisher_product(policy, obs, 0.1)(v.float())
+    torch.testing.assert_close(Fv, fisher_vector_product(kl, params, 0.1)(v.float()), rtol=1e-5, atol=1e-6)
     assert Fv.grad_fn is None
 
 
@@ -723,16 +752,15 @@ def test_trpo_gae_across_an_in_row_reset_equals_the_two_episodes_apart(terminate
 
 
 def test_trpo_limited_entropy_is_the_integral_and_stops_rewarding_wide_noise():
-    from trpo import _limited_entropy
     u = np.linspace(-2, 2, 400_001)
     for mu, sigma in [(0.0, 0.3), (0.4, 1.0), (-1.5, 2.5)]:
         p = np.exp(-(u - mu) ** 2 / (2 * sigma ** 2)) / (sigma * np.sqrt(2 * np.pi))
         ref = np.trapezoid(-p * np.log(p), u)  # −∫_{−2}^{2} p log p
-        got = _limited_entropy(torch.tensor([mu], dtype=torch.float64), torch.tensor([sigma], dtype=torch.float64))
+        got = limited_entropy(torch.tensor([mu], dtype=torch.float64), torch.tensor([sigma], dtype=torch.float64))
         assert abs(got.item() - ref) < 1e-6, (mu, sigma, got.item(), ref)
     # the bonus grows with σ while the noise is narrow, and shrinks once σ covers the box: d H / d σ changes sign
     sigma = torch.tensor([0.5, 3.0], requires_grad=True)
-    _limited_entropy(torch.zeros(2, 1), sigma[:, None]).sum().backward()
+    limited_entropy(torch.zeros(2, 1), sigma[:, None]).sum().backward()
     assert sigma.grad[0] > 0 > sigma.grad[1]
 
 
@@ -748,15 +776,6 @@ def test_trpo_policy_starts_with_mean_actions_near_zero():
     for slbo_init, small in ((True, True), (False, False)):
         learner = slbo.Learner("cheetah-vel", slbo.SLBOConfig(n_init_states=10), trpo=TRPOConfig(slbo_init=slbo_init))
         assert (learner.new_policy().mean_net[-1].weight.norm(dim=1) < 0.011).all() == small
-
-
-def test_trpo_kl_of_policy_with_itself_is_zero():
-    torch.manual_seed(0)
-    policy = GaussianPolicy(4, 3)
-    obs = torch.randn(7, 4)
-    kl = kl_divergence(policy.dist(obs), policy.dist(obs))  # (7,)
-    assert kl.shape == (7,)
-    torch.testing.assert_close(kl, torch.zeros(7))
 
 
 def test_trpo_obs_normalizer_is_shared_not_a_parameter():
@@ -906,12 +925,12 @@ def test_slbo_reduces_cheetah_velocity_error(one_thread):
     # SLBO at the quick preset, as bench.py measures it: the paper's 4000 real and 4000 virtual samples per
     # batch, 5 × (250 model + 20 TRPO) updates per stage instead of 20 × (100 + 40), a smaller model, larger steps
     quick = config.PRESETS["quick"]
-    cfg = slbo.SLBOConfig(n_inner=5, n_init_states=200, **quick["slbo"])
+    cfg = slbo.SLBOConfig(n_init_states=200, **quick["slbo"])
     dyn, trpo_cfg = DynamicsConfig(**quick["dyn"]), TRPOConfig(**quick["trpo"])
     learner = slbo.Learner("cheetah-vel", cfg, dyn, trpo_cfg, seed=0)
     policy = learner.new_policy()
     start = slbo.evaluate("cheetah-vel", policy, [[1.0]])["vel_err"][0]
-    log = slbo.slbo(learner, policy, goal=1.0, n_slbo=3, progress=False)
+    log = slbo.slbo(learner, policy, goal=1.0, n_slbo=3, n_inner=5, progress=False)
     assert [row["samples"] for row in log] == [4000, 8000, 12000]
     errs = [row["vel_err"] for row in log]
     assert start > 0.9  # the fresh policy barely moves: |v − g| ≈ g = 1 m/s
@@ -946,11 +965,12 @@ def test_smtl_warm_up_only_after_first_task_and_samples_counted(monkeypatch):
     assert [row["samples"] for row in log] == [400, 800, 1200]
     assert len(learner.data) == learner.samples == out["samples"] == 1200
     assert learner.model.obs_norm.count.item() == 1200
-    assert len({tuple(row["goal"]) for row in log}) == 3  # a new task ψ ~ p(ψ) each time
+    # task k's goal is the k-th draw of the run's own stream of tasks ψ ~ p(ψ)
+    assert [row["goal"] for row in log] == tasks.sample_goals("cheetah-vel", 3, np.random.default_rng(0)).tolist()
 
 
 def test_smtl_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
-    full = smtl.train("cheetah-vel", seed=1, checkpoint=str(tmp_path / "full.pt"), **_tiny_smtl())
+    full = _train_smtl("cheetah-vel", str(tmp_path / "full.pt"), seed=1, **_tiny_smtl())
     real_collect, n = smtl.collect, [0]
 
     def interrupted(*args, **kw):
@@ -961,41 +981,41 @@ def test_smtl_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(smtl, "collect", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        smtl.train("cheetah-vel", seed=1, checkpoint=str(tmp_path / "cut.pt"), **_tiny_smtl())
-    assert len(smtl.load_checkpoint(str(tmp_path / "cut.pt"))["log"]) == 2  # the finished tasks were kept
+        _train_smtl("cheetah-vel", str(tmp_path / "cut.pt"), seed=1, **_tiny_smtl())
+    assert len(store.load_checkpoint(str(tmp_path / "cut.pt"), smtl.CHECKPOINT_FORMAT)["log"]) == 2  # tasks kept
     monkeypatch.setattr(smtl, "collect", real_collect)
-    resumed = smtl.train("cheetah-vel", seed=1, checkpoint=str(tmp_path / "cut.pt"), **_tiny_smtl())
+    resumed = _train_smtl("cheetah-vel", str(tmp_path / "cut.pt"), seed=1, **_tiny_smtl())
     strip = [{k: v for k, v in row.items() if k != "wall_s"} for row in full["log"]]
     assert [{k: v for k, v in row.items() if k != "wall_s"} for row in resumed["log"]] == strip
     assert _same_state(full["learner"].model.state_dict(), resumed["learner"].model.state_dict())
     assert _same_state(full["learner"].data.state_dict(), resumed["learner"].data.state_dict())
     # a checkpoint with other settings or of another family is refused in one line
     with pytest.raises(ValueError, match="n_warmup"):
-        smtl.train("cheetah-vel", seed=1, checkpoint=str(tmp_path / "cut.pt"), **_tiny_smtl(n_warmup=5))
+        _train_smtl("cheetah-vel", str(tmp_path / "cut.pt"), seed=1, **_tiny_smtl(n_warmup=5))
     with pytest.raises(ValueError, match="is for 'cheetah-vel'"):
-        smtl.train("cheetah-vel-full", seed=1, checkpoint=str(tmp_path / "cut.pt"), **_tiny_smtl())
+        _train_smtl("cheetah-vel-full", str(tmp_path / "cut.pt"), seed=1, **_tiny_smtl())
 
 
-def test_smtl_adapt_warm_up_then_stages_leaves_checkpoint_alone(tmp_path):
-    path = str(tmp_path / "smtl.pt")
-    smtl.train("cheetah-vel", seed=0, checkpoint=path, **_tiny_smtl(n_tasks=2))
-    before = (tmp_path / "smtl.pt").read_bytes()
-    goal = tasks.eval_goals("cheetah-vel", 1)[0]
-    curve = smtl.adapt(path, goal, n_slbo=2, seed=3)
+def test_smtl_adapt_warm_up_then_stages_leaves_checkpoint_alone(monkeypatch):
+    trained = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=2, n_warmup=3, n_inner_adapt=2))["checkpoint"]
+    before = copy.deepcopy(trained)
+    rounds = []  # n_inner of every VirtualTraining call
+    real_vt = smtl.virtual_training
+    monkeypatch.setattr(smtl, "virtual_training", lambda learner, policy, goal, n_inner, **kw: (
+        rounds.append(n_inner), real_vt(learner, policy, goal, n_inner, **kw))[1])
+    goal = tasks.sample_goals("cheetah-vel", 1, np.random.default_rng(5))[0]
+    curve, policy = smtl.adapt(trained, goal, n_stages=2, n_samples=400, seed=3, n_eval_episodes=1)
+    # Eq. (6): n_warmup = 3 rounds of one, then n_inner_adapt = 2 rounds after each of the 2 real collections
+    assert rounds == [1, 1, 1, 2, 2]
     assert [p["samples"] for p in curve] == [0, 400, 800]  # the warm-up point costs no real samples
-    assert all(np.isfinite(p["return"]) and p["vel_err"] >= 0 for p in curve)
-    assert curve == smtl.adapt(path, goal, n_slbo=2, seed=3)  # same seed, same numbers
-    assert (tmp_path / "smtl.pt").read_bytes() == before
-    neg = smtl.adapt(path, -goal, shift="pos2neg", n_slbo=0)  # positive -> negative goals (Figure 2a)
+    assert curve[-1]["return"] == pytest.approx(float(slbo.evaluate("cheetah-vel", policy, [goal], seed=3)["return"][0]))
+    assert smtl.adapt(trained, goal, n_stages=2, n_samples=400, seed=3, n_eval_episodes=1)[0] == curve  # same seed
+    assert all(torch.equal(before["model"][k], trained["model"][k]) for k in before["model"])  # φ untouched
+    assert all(torch.equal(before["data"][k], trained["data"][k]) for k in before["data"])  # D untouched
+    neg, _ = smtl.adapt(trained, -goal, n_stages=0, n_samples=400, shift="pos2neg")  # positive -> negative (Fig. 2a)
     assert len(neg) == 1 and neg[0]["samples"] == 0
     with pytest.raises(ValueError, match="outside"):
-        smtl.adapt(path, -goal)
-    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable smtl checkpoint"):
-        smtl.adapt(str(tmp_path / "junk.pt"), goal)
-    torch.save({"format": "smtl-checkpoint-v1"}, tmp_path / "old.pt")
-    with pytest.raises(ValueError, match="older version"):
-        smtl.adapt(str(tmp_path / "old.pt"), goal)
+        smtl.adapt(trained, -goal, n_stages=0, n_samples=400)
 
 
 def test_smtl_skip_rule_on_synthetic_ratings():
@@ -1018,6 +1038,42 @@ def test_smtl_skip_rule_on_synthetic_ratings():
         smtl.train("cheetah-vel", smtl.SMTLConfig(active="sometimes"), progress=False)
 
 
+def test_smtl_estimated_rating_is_the_mean_pairwise_disagreement_of_snapshots(monkeypatch):
+    learner = slbo.Learner("cheetah-vel", slbo.SLBOConfig(n_collect=400, n_trpo=400, n_init_states=10),
+                           DynamicsConfig(hidden=(8, 8)))
+    etas = [1.0, 4.0, 10.0]  # η of θ in each snapshot, told apart by a marker in the output bias
+    snapshots = []
+    for k in range(3):
+        snap = {n: v.clone() for n, v in learner.model.state_dict().items()}
+        snap["layers.2.bias"][0] = k
+        snapshots.append(snap)
+    seen = []
+    monkeypatch.setattr(smtl, "virtual_return", lambda learner, model, policy, goal, seed: (
+        seen.append(seed), etas[int(model.layers[-1].bias[0])])[1])
+    mu, spent = smtl.rating(learner, learner.new_policy(), [1.0], snapshots, smtl.SMTLConfig(active="estimated"))
+    assert mu == pytest.approx((3 + 9 + 6) / 3) and spent == 0  # mean of |1 − 4|, |1 − 10|, |4 − 10|
+    assert len(set(seen)) == 1  # every snapshot is scored from the same start states
+
+
+@pytest.mark.parametrize("drift,sign", [(0.01, 1), (-0.01, -1)])
+def test_smtl_true_rating_is_positive_for_a_model_that_over_predicts(drift, sign, one_thread):
+    # a model whose every step adds `drift` m/s to v_x (Δ̄, f_φ = 0), for θ that stands still (mean action 0) on the
+    # goal 1 m/s: +0.01 runs towards the goal in the model (η^M̂ ≈ −100) while the real body stands (η^M* ≈ −200), so
+    # μ = η^M̂ − η^M* > 0; −0.01 runs away from it (η^M̂ ≈ −400), so μ < 0
+    learner = slbo.Learner("cheetah-vel", slbo.SLBOConfig(n_collect=400, n_trpo=400, n_init_states=10),
+                           DynamicsConfig(hidden=(8, 8)))
+    with torch.no_grad():
+        for p in learner.model.layers[-1].parameters():
+            p.zero_()
+        learner.model.diff_norm.mean[learner.family.vel_index[0]] = drift
+    policy = learner.new_policy()
+    with torch.no_grad():
+        for p in policy.mean_net[-1].parameters():
+            p.zero_()
+    mu, spent = smtl.rating(learner, policy, np.array([1.0]), [], smtl.SMTLConfig(active="true", n_rate_episodes=1))
+    assert sign * mu > 50 and spent == 200 == learner.samples == len(learner.data)
+
+
 @pytest.mark.parametrize("active", ["true", "estimated"])
 def test_smtl_active_selection_ratings_and_sample_count(active):
     out = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=4, active=active, active_L=1, active_q=0.5,
@@ -1029,7 +1085,7 @@ def test_smtl_active_selection_ratings_and_sample_count(active):
     collected = 400 * 4
     spent = sum(row.get("rating_samples", 0) for row in log)
     if active == "estimated":
-        assert spent == 0 and all(row["rating"] >= 0 for row in rated)  # no real samples: model disagreement
+        assert spent == 0  # no real samples: model disagreement
     else:
         assert spent == 200 * len(rated)  # one real episode of the warm-up policy per rated task
     assert len(learner.data) == learner.samples == collected + spent
@@ -1069,7 +1125,7 @@ def test_maml_linear_baseline_is_ridge_least_squares():
     b = _random_batch(n_tasks * n_rollouts, H, obs_dim, 1, seed=0, lengths=[6, 4, 6, 2, 6, 5])
     shape = (n_tasks, n_rollouts, H)
     steps = torch.arange(shape[-1], dtype=torch.float64).expand(shape)  # (n_tasks, n_rollouts, H)
-    out = maml._linear_baseline(b["obs"].view(*shape, obs_dim), steps, b["rew"].view(shape), b["mask"].view(shape),
+    out = maml.linear_baseline(b["obs"].view(*shape, obs_dim), steps, b["rew"].view(shape), b["mask"].view(shape),
                                 ridge)
     for i in range(n_tasks):
         envs = range(i * n_rollouts, (i + 1) * n_rollouts)
@@ -1087,7 +1143,7 @@ def test_maml_inner_step_is_sgd_on_policy_gradient_loss():
     cfg = maml.MAMLConfig(gamma=gamma, alpha=alpha, baseline_ridge=1e-4)
     policy = GaussianPolicy(3, 2, hidden=(8, 8), activation="relu").double()
     batch = _random_batch(n_tasks * n_rollouts, H, 3, 2, seed=1, lengths=[5, 3, 5, 5, 1, 4])
-    adapted = maml._inner_step(policy, maml._by_task(batch, n_tasks, cfg), alpha)
+    adapted = maml.inner_step(policy, maml.task_advantages(batch, n_tasks, cfg), alpha)
     for i in range(n_tasks):
         envs = list(range(i * n_rollouts, (i + 1) * n_rollouts))
         rew, mask, end = (batch[k][envs].numpy() for k in ("rew", "mask", "ep_end"))
@@ -1119,11 +1175,11 @@ def _meta_problem(seed=0):
     torch.manual_seed(seed)
     cfg = maml.MAMLConfig(alpha=0.5, gamma=0.9)
     policy = GaussianPolicy(3, 2, hidden=(5,), activation="relu").double()
-    pre = maml._by_task(_random_batch(4, 6, 3, 2, seed=seed + 1, lengths=[6, 4, 6, 5]), 2, cfg)
-    post = maml._by_task(_random_batch(4, 6, 3, 2, seed=seed + 2, lengths=[6, 6, 3, 6]), 2, cfg)
-    theta_post = maml._inner_step(policy, pre, cfg.alpha)
+    pre = maml.task_advantages(_random_batch(4, 6, 3, 2, seed=seed + 1, lengths=[6, 4, 6, 5]), 2, cfg)
+    post = maml.task_advantages(_random_batch(4, 6, 3, 2, seed=seed + 2, lengths=[6, 6, 3, 6]), 2, cfg)
+    theta_post = maml.inner_step(policy, pre, cfg.alpha)
     with torch.no_grad():
-        pi_old = maml._dist(policy, {n: p.detach() for n, p in theta_post.items()}, post["obs"])
+        pi_old = maml.task_dist(policy, {n: p.detach() for n, p in theta_post.items()}, post["obs"])
     return policy, cfg, pre, post, pi_old
 
 
@@ -1133,8 +1189,8 @@ def test_maml_meta_gradient_matches_finite_differences():
     theta0 = parameters_to_vector(params).detach().clone()
 
     def J(theta, create_graph=False):  # the post-adaptation surrogate as a function of θ (through Eq. 3)
-        _set_flat(params, theta)
-        return maml._meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph)[0]
+        set_flat_params(params, theta)
+        return maml.meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph)[0]
 
     grad = parameters_to_vector(torch.autograd.grad(J(theta0, create_graph=True), params))
     eps, fd = 1e-6, torch.zeros_like(theta0)
@@ -1155,14 +1211,14 @@ def test_maml_fisher_vector_product_is_hessian_of_post_adaptation_kl():
     theta0 = parameters_to_vector(params).detach().clone()
 
     def grad_kl(theta):
-        _set_flat(params, theta)
-        kl = maml._meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=True)[1]
+        set_flat_params(params, theta)
+        kl = maml.meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=True)[1]
         return parameters_to_vector(torch.autograd.grad(kl, params))
 
-    _set_flat(params, theta0)
+    set_flat_params(params, theta0)
     v = torch.randn(len(theta0), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    kl = maml._meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=True)[1]
-    fvp = _fisher_vector_product(kl, params, cfg.cg_damping)(v)
+    kl = maml.meta_objective(policy, pre, post, cfg.alpha, pi_old, create_graph=True)[1]
+    fvp = fisher_vector_product(kl, params, cfg.cg_damping)(v)
     eps = 1e-5
     fd = (grad_kl(theta0 + eps * v) - grad_kl(theta0 - eps * v)) / (2 * eps)  # H v by central differences of ∇KL
     torch.testing.assert_close(fvp, fd + cfg.cg_damping * v, rtol=1e-4, atol=1e-7)
@@ -1188,19 +1244,19 @@ def test_maml_oracle_input_includes_goal():
 
 
 def test_maml_adapt_counts_samples_and_leaves_policy_alone(toy_envs):
-    torch.manual_seed(0)
-    policy = GaussianPolicy(2, 2, (16, 16), activation="relu")
-    before = copy.deepcopy(policy.state_dict())
-    curve, adapted = maml.adapt(_TOY, policy, [0.3, -0.2], n_steps=2, n_rollouts=5, seed=1, return_policy=True)
-    assert [c["step"] for c in curve] == [0, 1, 2] and [c["samples"] for c in curve] == [0, 100, 200]
+    trained = maml.meta_train(_TOY, maml.MAMLConfig(n_iters=1, meta_batch=2, n_rollouts=2, hidden=(16, 16)),
+                              progress=False)["checkpoint"]
+    before = copy.deepcopy(trained["policy"])
+    curve, adapted = maml.adapt(trained, [0.3, -0.2], n_stages=2, n_samples=100, seed=1, n_eval_episodes=1)
+    assert [c["stage"] for c in curve] == [0, 1, 2] and [c["samples"] for c in curve] == [0, 100, 200]
     assert all(c["vel_err"] is None for c in curve)
     # the last point scores the policy it returns, with the same evaluation episodes as step 0
     assert curve[2]["return"] == pytest.approx(float(slbo.evaluate(_TOY, adapted, [[0.3, -0.2]], seed=1)["return"][0]))
-    ev = slbo.evaluate(_TOY, policy, np.array([[0.3, -0.2]]), seed=1)  # step 0 is the policy itself, as SMTL scores it
+    ev = slbo.evaluate(_TOY, maml.policy_from(trained), np.array([[0.3, -0.2]]), seed=1)  # step 0: θ0 itself
     assert curve[0]["return"] == pytest.approx(float(ev["return"][0]))
-    for k, v in policy.state_dict().items():
+    for k, v in trained["policy"].items():
         torch.testing.assert_close(v, before[k], rtol=0, atol=0)
-    assert maml.adapt(_TOY, policy, [0.3, -0.2], n_steps=2, n_rollouts=5, seed=1) == curve  # same seed, same numbers
+    assert maml.adapt(trained, [0.3, -0.2], n_stages=2, n_samples=100, seed=1, n_eval_episodes=1)[0] == curve
 
 
 def test_maml_learns_toy_point_goals(toy_envs):
@@ -1209,7 +1265,7 @@ def test_maml_learns_toy_point_goals(toy_envs):
     assert out["samples"] == 30 * 2 * 20 * 10 * _TOY.horizon  # pre- and post-adaptation rollouts both counted
     assert sum(r["ls_accepted"] for r in out["log"]) > 20 and all(r["kl"] > 0 for r in out["log"] if r["ls_accepted"])
     goals = tasks.sample_goals(_TOY, 20, np.random.default_rng(123))
-    curves = [maml.adapt(_TOY, out["policy"], g, n_steps=1, n_rollouts=10, seed=i, cfg=cfg)
+    curves = [maml.adapt(out["checkpoint"], g, n_stages=1, n_samples=10 * _TOY.horizon, seed=i, n_eval_episodes=1)[0]
               for i, g in enumerate(goals)]
     pre, post = np.mean([c[0]["return"] for c in curves]), np.mean([c[1]["return"] for c in curves])
     # staying at the start scores about −20·E‖g‖ ≈ −5.5; after one step the meta-learned policy heads for the goal
@@ -1227,18 +1283,20 @@ def test_maml_checkpoint_resume_equals_uninterrupted(toy_envs, tmp_path):
     cfg = maml.MAMLConfig(n_iters=3, meta_batch=4, n_rollouts=3, hidden=(8, 8))
     full = maml.meta_train(_TOY, cfg, seed=5, progress=False)
     path = str(tmp_path / "run" / "maml.pt")
-    maml.meta_train(_TOY, maml.MAMLConfig(**{**cfg.__dict__, "n_iters": 2}), seed=5, checkpoint=path, progress=False)
-    resumed = maml.meta_train(_TOY, cfg, seed=5, checkpoint=path, progress=False)
+    part = maml.MAMLConfig(**{**cfg.__dict__, "n_iters": 2})
+    maml.meta_train(_TOY, part, seed=5, save=store.checkpointing(path, maml.CHECKPOINT_FORMAT)[1], progress=False)
+    resume, save = store.checkpointing(path, maml.CHECKPOINT_FORMAT, "maml")
+    resumed = maml.meta_train(_TOY, cfg, seed=5, resume=resume, save=save, progress=False)
     for k, v in full["policy"].state_dict().items():
         torch.testing.assert_close(resumed["policy"].state_dict()[k], v, rtol=0, atol=0)
     assert resumed["samples"] == full["samples"] and _strip(resumed["log"]) == _strip(full["log"])
     assert os.listdir(tmp_path / "run") == ["maml.pt"]  # no temporary file left behind
     with pytest.raises(ValueError, match="another config"):
-        maml.meta_train(_TOY, maml.MAMLConfig(**{**cfg.__dict__, "alpha": 0.2}), seed=5, checkpoint=path)
+        maml.meta_train(_TOY, maml.MAMLConfig(**{**cfg.__dict__, "alpha": 0.2}), seed=5, resume=resume)
     with pytest.raises(ValueError, match="toy-point"):
-        maml.meta_train("cheetah-vel", cfg, seed=5, checkpoint=path)
+        maml.meta_train("cheetah-vel", cfg, seed=5, resume=resume)
     with pytest.raises(ValueError, match="a maml checkpoint, not an? oracle"):
-        maml.train_oracle(_TOY, maml.OracleConfig(n_iters=1), seed=5, checkpoint=path)
+        maml.train_oracle(_TOY, maml.OracleConfig(n_iters=1), seed=5, resume=resume)
 
 
 def test_maml_oracle_checkpoint_resume_and_learning(toy_envs, tmp_path):
@@ -1247,8 +1305,9 @@ def test_maml_oracle_checkpoint_resume_and_learning(toy_envs, tmp_path):
     assert full["samples"] == 30 * 400
     path = str(tmp_path / "oracle.pt")
     part = maml.OracleConfig(**{**cfg.__dict__, "n_iters": 12})
-    maml.train_oracle(_TOY, part, seed=2, checkpoint=path, progress=False)
-    resumed = maml.train_oracle(_TOY, cfg, seed=2, checkpoint=path, progress=False)
+    maml.train_oracle(_TOY, part, seed=2, save=store.checkpointing(path, maml.CHECKPOINT_FORMAT)[1], progress=False)
+    resume, _ = store.checkpointing(path, maml.CHECKPOINT_FORMAT, "oracle")
+    resumed = maml.train_oracle(_TOY, cfg, seed=2, resume=resume, progress=False)
     for k, v in full["policy"].state_dict().items():
         torch.testing.assert_close(resumed["policy"].state_dict()[k], v, rtol=0, atol=0)
     assert _strip(resumed["log"]) == _strip(full["log"])
@@ -1292,7 +1351,7 @@ def test_figures_record_renders_an_episode_offscreen(tmp_path):
     torch.manual_seed(0)
     policy = GaussianPolicy(fam.obs_dim, fam.act_dim, slbo_init=False)  # PyTorch's init: actions far from 0
     path = str(tmp_path / "cheetah.mp4")
-    ep = figures.record(fam, policy, [1.0], path, n_steps=5)
+    ep = video.record(fam, policy, [1.0], path, n_steps=5)
     # the recorded episode is the one a hand-written loop of mean actions gets from the same seed
     env = tasks.make_env(fam, [1.0], seed=0)
     obs, _ = env.reset(seed=0)
@@ -1307,9 +1366,46 @@ def test_figures_record_renders_an_episode_offscreen(tmp_path):
     assert np.abs(frames[-1].astype(float) - frames[0]).mean() > 1.0  # the body moved in the picture
 
 
+def test_figures_summary_verdicts_on_hand_made_results():
+    def results(smtl0, maml3, oracle, half):  # each algorithm's points: the mean and an interval of ± half
+        point = lambda m: {"stage": 0, "samples": 0.0, "mean": m, "ci_low": m - half, "ci_high": m + half}
+        algo = lambda *ms: {"points": [point(m) for m in ms], "train_samples": [1], "train_wall_s": [60.0],
+                            "adapt_wall_s": 60.0}
+        return {"algos": {"smtl": algo(smtl0, smtl0), "maml": algo(maml3, maml3), "oracle": algo(oracle)}}
+    text = figures.summary(1, {"a": results(-100, -200, -90, 5), "b": results(10, 5, 30, 10)}, "quick")
+    lines = {line[:4]: line for line in text.splitlines() if line.startswith("- (")}
+    assert "beats MAML after 1 step (-100.0 vs -200.0);" in lines["- (a"]  # intervals apart: nothing said
+    assert "is below the oracle (-100.0 vs -90.0, intervals overlap)" in lines["- (a"]
+    assert "beats MAML after 1 step (10.0 vs 5.0, intervals overlap)" in lines["- (b"]
+    assert lines["- (c"].endswith("not run yet") and text.count("| (") == 2  # a table row per panel run
+
+
+def test_video_camera_follows_the_body(tmp_path):
+    # the half-cheetah teleported 8 m down the track: a fixed camera would film empty floor, a tracking camera the
+    # body as at its start (8 m is a whole number of the floor's checker periods, so the floor looks the same too)
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    env = tasks.make_env("cheetah-vel", [1.0], seed=0, render_mode="rgb_array")
+    mj = env.unwrapped.mj
+    env.reset(seed=0)
+    start = env.render().astype(float)  # (height, width, 3)
+    mj.data.qpos[0] += 8.0
+    mujoco.mj_forward(mj.model, mj.data)
+    away = env.render().astype(float)
+    env.close()
+    moved = (np.abs(away - start).max(-1) > 40).mean()  # the share of pixels that changed clearly
+    assert moved < 0.01, moved
+
+
 # =============================================================================================
 # run.py
 # =============================================================================================
+def _is_plot(path):
+    """A drawn figure: an image of a figure's size with lines on it, not a blank canvas."""
+    import matplotlib.image
+    img = matplotlib.image.imread(str(path))  # (height, width, channels) floats in [0, 1]
+    return img.shape[0] >= 300 and img.shape[1] >= 400 and (img[..., :3] < 0.5).mean() > 0.005
+
+
 def _run(*argv, cwd=None):
     import subprocess
     import sys
@@ -1332,7 +1428,7 @@ def test_run_smoke_preset_end_to_end(tmp_path):
     for algo in ("smtl", "maml"):  # stage k spends the same real samples whatever the algorithm
         assert [(p["stage"], p["samples"]) for p in results["algos"][algo]["points"]] == [(0, 0), (1, 400)]
     assert "stage 0" in res.stdout and "@ 400" in res.stdout  # the table aligns them by stage
-    assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _is_plot(out / "figure.png")
     # each training wrote its checkpoint and its log, one CSV row per task or iteration
     logs = sorted((tmp_path / "models" / "cheetah-vel" / "s1").glob("*.csv"))
     assert [p.name.split("-")[0] for p in logs] == ["maml", "oracle", "smtl"]
@@ -1346,7 +1442,7 @@ def test_run_smoke_preset_end_to_end(tmp_path):
             "wall_s"} <= columns["smtl"]
     assert {"return_pre", "return_post", "vel_err_post", "kl", "samples", "wall_s"} <= columns["maml"]
     assert {"ep_return", "vel_err", "kl", "samples", "wall_s"} <= columns["oracle"]
-    assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _is_plot(out / "training.png")
     # seed 1's SMTL trained on seed 1's stream of tasks ψ ~ p(ψ)
     first = next(csv.DictReader(logs[2].open()))
     assert json.loads(first["goal"]) == tasks.sample_goals(tasks.get_family("cheetah-vel"), 1,
@@ -1376,7 +1472,7 @@ def test_run_figure_2_smoke_adapts_figure_1s_trainings(tmp_path):
     res = _run("--figure", "2", "--preset", "smoke", "--root", str(tmp_path), "--workers", "2")
     assert res.returncode == 0, res.stderr[-2000:]
     folder = tmp_path / "figures" / "smoke"
-    assert (folder / "figure2.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _is_plot(folder / "figure2.png")
     for letter in "abcd":  # four panels, each with SMTL, MAML and the oracle
         assert set(json.loads((folder / f"fig2{letter}.json").read_text())["algos"]) == {"smtl", "maml", "oracle"}
     assert sum(line.startswith("| (") for line in res.stdout.splitlines()) == 4  # the summary: one row per panel
@@ -1395,8 +1491,8 @@ def test_run_figure_2_smoke_adapts_figure_1s_trainings(tmp_path):
 
 def test_run_grown_smtl_run_equals_a_fresh_one(tmp_path, monkeypatch):
     argv = ["--preset", "smoke", "--algos", "smtl", "--root", str(tmp_path), "--workers", "1"]
-    short = run._check(run._parser().parse_args([*argv, "--smtl-n-tasks", "2"]))
-    long = run._check(run._parser().parse_args([*argv, "--smtl-n-tasks", "3"]))
+    short = run.check_args(run._parser().parse_args([*argv, "--smtl-n-tasks", "2"]))
+    long = run.check_args(run._parser().parse_args([*argv, "--smtl-n-tasks", "3"]))
     jobs.train_one(short, "smtl", 0)
     collected, real_collect = [], smtl.collect
     monkeypatch.setattr(smtl, "collect", lambda *a, **k: (collected.append(1), real_collect(*a, **k))[1])
@@ -1405,29 +1501,31 @@ def test_run_grown_smtl_run_equals_a_fresh_one(tmp_path, monkeypatch):
     fresh = copy.copy(long)
     fresh.models = str(tmp_path / "fresh")
     jobs.train_one(fresh, "smtl", 0)
-    grown, new = (smtl.load_checkpoint(jobs.model_path(a, "smtl", 0)) for a in (long, fresh))
-    assert len(grown["log"]) == 3 and len(smtl.load_checkpoint(jobs.model_path(short, "smtl", 0))["log"]) == 2
+    grown, new, shorter = (store.load_checkpoint(jobs.model_path(a, "smtl", 0), smtl.CHECKPOINT_FORMAT)
+                           for a in (long, fresh, short))
+    assert len(grown["log"]) == 3 and len(shorter["log"]) == 2
     strip = [{k: v for k, v in row.items() if k != "wall_s"} for row in new["log"]]
     assert [{k: v for k, v in row.items() if k != "wall_s"} for row in grown["log"]] == strip
     assert _same_state(grown["model"], new["model"]) and _same_state(grown["data"], new["data"])
     # a run of other settings is never grown from: another digest
-    other = run._check(run._parser().parse_args([*argv, "--smtl-n-tasks", "3", "--slbo-n-model", "5"]))
+    other = run.check_args(run._parser().parse_args([*argv, "--smtl-n-tasks", "3", "--slbo-n-model", "5"]))
     assert os.path.basename(jobs.model_path(other, "smtl", 0)) != os.path.basename(jobs.model_path(long, "smtl", 0))
 
 
 def test_run_configs_layer_paper_preset_and_flags():
-    c = run._check(run._parser().parse_args(["--env", "cheetah"])).configs  # the quick preset
-    assert c["slbo"].n_collect == 4000 and c["slbo"].n_policy == 20 and c["smtl"].n_warmup == 20
-    # SMTL's virtual training takes the preset's TRPO; the oracle, trained on real samples, the paper's
-    assert c["trpo"].max_kl == 0.05 and c["oracle"].trpo == TRPOConfig(vf_epochs=1)
-    # MAML and the oracle get the same real samples: 80 × 10 tasks × 5 rollouts × 2 × 200 = 400 × 4,000
+    quick = config.values("cheetah-vel", "quick")
+    c = run.check_args(run._parser().parse_args(["--env", "cheetah"])).configs  # the quick preset by default
+    assert c["slbo"] == slbo.SLBOConfig(**quick["slbo"]) and c["dyn"] == DynamicsConfig(**quick["dyn"])
+    assert c["smtl"] == smtl.SMTLConfig(**quick["smtl"]) and c["maml"] == maml.MAMLConfig(**quick["maml"])
+    # SMTL's virtual training takes the preset's TRPO; the oracle, trained on real samples, its own
+    assert c["trpo"] == TRPOConfig(**quick["trpo"]) and c["oracle"].trpo == TRPOConfig(**quick["oracle"]["trpo"])
+    # MAML and the oracle get the same real samples: meta-updates × tasks × rollouts × (pre + post) × H
     m = c["maml"]
     assert m.n_iters * m.meta_batch * m.n_rollouts * 2 * 200 == c["oracle"].n_iters * c["oracle"].n_samples
-    assert not c["trpo"].slbo_init and c["slbo"].n_model == 250  # the quick preset's own policy init and model steps
-    c = run._check(run._parser().parse_args(["--env", "ant", "--trpo-max-kl", "0.02", "--preset", "paper"])).configs
-    assert c["slbo"].n_collect == 8000 and c["smtl"] == smtl.SMTLConfig()  # the ant's batch; the Appendix otherwise
-    assert c["trpo"].slbo_init  # the paper preset keeps SLBO's normc init
-    assert c["trpo"].max_kl == 0.02 == c["oracle"].trpo.max_kl  # a --trpo-* flag reaches both
+    c = run.check_args(run._parser().parse_args(["--env", "ant", "--trpo-max-kl", "0.02", "--preset", "paper"])).configs
+    assert c["slbo"] == slbo.SLBOConfig(**config.BODY["ant"]["slbo"])  # the ant's batch, the Appendix otherwise
+    assert c["smtl"] == smtl.SMTLConfig() and c["dyn"] == DynamicsConfig()
+    assert c["trpo"] == TRPOConfig(max_kl=0.02) == c["oracle"].trpo  # a --trpo-* flag reaches both
 
 
 @pytest.mark.parametrize("argv,match", [
@@ -1504,7 +1602,7 @@ def test_run_ray_without_ray_installed_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     with pytest.raises(SystemExit) as e:
         run.main(["--preset", "smoke", "--ray", "--root", str(tmp_path / "x")])
-    assert e.value.code == "run.py: error: --ray needs Ray: pip install -r requirements-ray.txt"
+    assert e.value.code == "run.py: error: --ray needs Ray: pip install -r lab/requirements-ray.txt"
     assert not (tmp_path / "x").exists()
 
 
@@ -1545,11 +1643,11 @@ def test_run_adapt_never_trains_an_unfinished_baseline(tmp_path, capsys, monkeyp
     flags = ["--preset", "smoke", "--algos", "maml", "--maml-n-iters", "3", "--root", str(tmp_path), "--out", out]
     run.main(["train", *flags])  # returns normally once trained
     # replace the finished checkpoint by one interrupted after 1 of its 3 iterations
-    args = run._check(run._parser().parse_args(flags))
+    args = run.check_args(run._parser().parse_args(flags))
     path = jobs.model_path(args, "maml", 0)
     os.remove(path)
-    maml.meta_train(args.family, dataclasses.replace(args.configs["maml"], n_iters=1), checkpoint=path,
-                    progress=False)
+    maml.meta_train(args.family, dataclasses.replace(args.configs["maml"], n_iters=1),
+                    save=store.checkpointing(path, maml.CHECKPOINT_FORMAT)[1], progress=False)
     trained = []
     monkeypatch.setattr(maml, "meta_train", lambda *a, **k: trained.append(1))  # adapt must not call it
     code, message = _exit_line(["adapt", *flags], capsys)
@@ -1576,3 +1674,22 @@ def test_bench_round_learner_has_the_presets_settings(preset, one_thread):
     c = config.values("cheetah-vel", preset)
     assert learner.cfg == slbo.SLBOConfig(**c["slbo"]) and learner.dyn == DynamicsConfig(**c.get("dyn", {}))
     assert learner.trpo == TRPOConfig(**c.get("trpo", {})) and len(learner.data) == learner.cfg.n_collect
+
+
+# ---------------------------------------------------------------------------------------------
+# The layout: the method files explain the paper and never reach into the lab
+# ---------------------------------------------------------------------------------------------
+def test_method_files_import_nothing_from_the_lab():
+    import ast
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in ("tasks", "dynamics", "trpo", "slbo", "smtl", "maml", "config"):
+        tree = ast.parse(open(os.path.join(here, f"{name}.py")).read())
+        for node in ast.walk(tree):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for module in modules:
+                assert module.split(".")[0] != "lab", f"{name}.py imports {module}"
+            if isinstance(node, ast.ImportFrom) and node.module in ("tasks", "dynamics", "trpo", "slbo", "smtl",
+                                                                     "maml", "config"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{name}.py imports private names {private} from {node.module}"

@@ -23,20 +23,17 @@ batches, dicts of tensors with n_envs rows of H steps:
 import math
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.distributions import Independent, Normal, kl_divergence
 from torch.nn.utils import parameters_to_vector
+from torch.profiler import record_function  # labels trpo_step's parts in a profiler trace (lab/bench.py round)
 
 from config import hp
 
 ENTROPY_LIMIT = 2.0  # the entropy bonus counts π's density on u ∈ [−2, 2] only (SLBO's LimitedEntNormal)
-# Labels trpo_step's parts in a torch.profiler trace (a no-op otherwise); `python bench.py round` times them.
-_phase = torch.profiler.record_function
-
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,7 @@ class TRPOConfig:
     ls_accept_ratio: float = hp(1.5, "line search accepts a step if mean KL ≤ ratio·max_kl and the surrogate improved",
                                 "> 0")
     gamma: float = hp(0.99, "discount γ", "(0, 1]")
-    lam: float = hp(0.95, "GAE λ", "[0, 1]")
+    gae_lambda: float = hp(0.95, "GAE's λ (not Eq. (5)'s λ, which weights the model loss)", "[0, 1]")
     ent_coef: float = hp(0.005, "coefficient of the entropy bonus H_c (entropy on [−2, 2], SLBO) in the surrogate",
                          ">= 0")
     vf_lr: float = hp(1e-3, "value-function Adam learning rate", "> 0")
@@ -75,7 +72,7 @@ def _normc_(layer, scale):
         layer.bias.zero_()
 
 
-def _limited_entropy(mean, std, c=ENTROPY_LIMIT):
+def limited_entropy(mean, std, c=ENTROPY_LIMIT):
     """H_c = −∫_{−c}^{c} p(u) log p(u) du per action dim, p = N(mean, std²), summed over the last dim: (...,).
 
     With z = (u − m)/σ, h± = (±c − m)/(σ√2) and mass P = ½(erf h₊ − erf h₋):
@@ -244,14 +241,15 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
     }
 
 
-def gae(rew, values, next_values, terminal, ep_end, gamma, lam):
+def gae(rew, values, next_values, terminal, ep_end, gamma, gae_lambda):
     """GAE(γ, λ) on (n_envs, horizon) tensors -> (advantages Â, returns Â + V); callers keep the valid steps.
     next_values[:, t] = V(s_{t+1}) of the true successor: it bootstraps every step but a termination, e.g. a time
     limit or the row's end; the λ-recursion stops at every episode end, so an in-row reset starts afresh."""
     # δ_t = r_t + γ (1 − d_t) V(s_{t+1}) − V(s_t)
     delta = rew + gamma * (1.0 - terminal) * next_values - values  # (n_envs, horizon)
-    keep = gamma * lam * (1.0 - ep_end)  # (n_envs, horizon)  γλ, or 0 where the episode ends at t
+    keep = gamma * gae_lambda * (1.0 - ep_end)  # (n_envs, horizon)  γλ, or 0 where the episode ends at t
     # per step t the columns δ_t, γλ(1 − e_t) (n_envs,) as views, made in one op each: the loop is one op per step
+    # plain equivalent: a Python loop per row and step (test_trpo_gae_matches_python_loop)
     deltas, keeps = delta.unbind(1), keep.unbind(1)
     adv = [torch.zeros_like(deltas[0])]  # Â_H = 0, then Â_{H−1}, …, Â_0 (n_envs,) each
     for t in reversed(range(len(deltas))):
@@ -279,7 +277,7 @@ def conjugate_gradient(Avp, b, iters, residual_tol=1e-10):
     return x
 
 
-def _fisher_vector_product(kl, params, damping):
+def fisher_vector_product(kl, params, damping):
     """v ↦ (F + c·I) v with F = ∇²_θ kl at the current θ (double backprop), kl = mean_s KL(π_old(·|s) ‖ π_θ(·|s))
     built from `params` (MAML passes its post-adaptation KL, which reaches θ through the inner step)."""
     grad_kl = parameters_to_vector(torch.autograd.grad(kl, params, create_graph=True))  # (n_params,)
@@ -292,13 +290,13 @@ def _fisher_vector_product(kl, params, damping):
     return fvp
 
 
-def _policy_fisher_product(policy, s, damping):
+def policy_fisher_product(policy, s, damping):
     """v ↦ (F + c·I) v for a GaussianPolicy at its current θ on states s (N, obs_dim), in closed form; exact.
 
     The mean KL's Hessian at θ_old is the Gaussian's Fisher matrix (a Gauss–Newton product): with Σ = diag σ² and
     J_n = ∂m_θ(s_n)/∂θ_m, F = blockdiag((1/N) Σ_n J_nᵀ Σ⁻¹ J_n, 2·I) over (θ_m, log σ). The network's activations
     are computed once here; each product is then one forward-mode pass (J v) and one backward pass (Jᵀ w) through
-    the small MLP, about a third of the operations of double backprop (_fisher_vector_product), which MAML still
+    the small MLP, about a third of the operations of double backprop (fisher_vector_product), which MAML still
     needs. Layers are numbered from 1 in the comments, from 0 in the code."""
     W = [layer.weight.detach() for layer in policy.mean_net]  # W_l (width_l, width_{l-1}); detached: F v builds no graph
     with torch.no_grad():
@@ -332,7 +330,7 @@ def _policy_fisher_product(policy, s, damping):
     return fvp
 
 
-def _set_flat(params, theta):
+def set_flat_params(params, theta):
     # Copy into the existing tensors (vector_to_parameters would make every parameter a view into θ's storage).
     with torch.no_grad():
         for p, x in zip(params, torch.split(theta, [p.numel() for p in params])):
@@ -354,10 +352,10 @@ def _fit_value(value_fn, obs, returns, cfg, optimizer):
     return torch.stack(losses).mean().item() if losses else float("nan")
 
 
-def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
-    """One TRPO update of `policy` on a rollout batch, then a fit of `value_fn`; returns float stats. Adam for the
-    value function: `vf_optimizer` if given, else value_fn.optimizer (created here on first call, then reused)."""
-    with _phase("advantages"):
+def trpo_step(policy, value_fn, batch, cfg=TRPOConfig()):
+    """One TRPO update of `policy` on a rollout batch, then a fit of `value_fn` by its own Adam (value_fn.optimizer,
+    made here on first call, then kept); returns float stats."""
+    with record_function("trpo: advantages"):
         m = batch["mask"] > 0  # (n_envs, horizon)  only these steps count in any mean
         with torch.no_grad():
             V = value_fn(batch["obs"])  # (n_envs, horizon)
@@ -366,21 +364,22 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
             end = batch["ep_end"] > 0  # (n_envs, horizon)
             V_next = torch.cat([V[:, 1:], V[:, -1:]], 1)  # (n_envs, horizon)
             V_next[end] = value_fn(batch["next_obs"][end])
-        adv, ret = gae(batch["rew"], V, V_next, batch["terminal"], batch["ep_end"], cfg.gamma, cfg.lam)
-        # The ratio uses the unclipped sample u ~ π_old ("act_pi"), as SLBO does: clipped actions are not draws from
-        # π_old (with σ = 1, the box [−1, 1] clips ~1/3 of them), which would bias the gradient.
+        adv, ret = gae(batch["rew"], V, V_next, batch["terminal"], batch["ep_end"], cfg.gamma, cfg.gae_lambda)
+        # NOTE (differs from SLBO): the ratio uses the unclipped sample u ~ π_old ("act_pi"), not the clipped action
+        # sent to the env, because clipped actions are not draws from π_old (with σ = 1 the box [−1, 1] clips ~1/3
+        # of them), which would bias the gradient.
         s, a, adv, ret = batch["obs"][m], batch["act_pi"][m], adv[m], ret[m]  # (N, obs_dim), (N, act_dim), (N,) ×2
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # normalised advantages Â
     params = list(policy.parameters())
 
     def surrogate(pi=None):
         pi = policy.dist(s) if pi is None else pi
-        # J(θ) = E[π_θ(u|s) / π_old(u|s) · Â] + c_ent · E[H_c(π_θ(·|s))]   (H_c: _limited_entropy)
-        H_c = _limited_entropy(pi.base_dist.loc, pi.base_dist.scale)  # (N,)
+        # J(θ) = E[π_θ(u|s) / π_old(u|s) · Â] + c_ent · E[H_c(π_θ(·|s))]   (H_c: limited_entropy)
+        H_c = limited_entropy(pi.base_dist.loc, pi.base_dist.scale)  # (N,)
         J = (torch.exp(pi.log_prob(a) - logp_old) * adv).mean() + cfg.ent_coef * H_c.mean()
         return J, pi, H_c
 
-    with _phase("policy gradient"):
+    with record_function("trpo: policy gradient"):
         pi = policy.dist(s)  # at θ = θ_old: π_old is its detached copy (one forward pass serves both)
         pi_old = Independent(Normal(pi.base_dist.loc.detach(), pi.base_dist.scale.detach(), validate_args=False), 1,
                              validate_args=False)
@@ -390,15 +389,17 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
     theta_old = parameters_to_vector(params).detach()  # (n_params,)
     accepted, kl, improve = False, 0.0, 0.0
     if torch.any(g != 0):
-        with _phase("natural gradient"):
-            # F on every fvp_subsample-th state of the batch (1: all of them)
-            Fvp = _policy_fisher_product(policy, s[::cfg.fvp_subsample], cfg.cg_damping)
+        with record_function("trpo: natural gradient"):
+            # F on every fvp_subsample-th state of the batch (1: all of them). Fast path; plain equivalent:
+            # fisher_vector_product(mean KL(π_old ‖ π_θ) on those states, params, cg_damping)
+            # (test_trpo_fisher_vector_product_is_kl_hessian)
+            Fvp = policy_fisher_product(policy, s[::cfg.fvp_subsample], cfg.cg_damping)
             x = conjugate_gradient(Fvp, g, cfg.cg_iters)  # natural direction x ≈ F⁻¹ g
             # largest step κ along x with the quadratic KL model ½ κ² xᵀF x = δ:  κ = sqrt(2δ / xᵀF x)
             kappa = torch.sqrt(2 * cfg.max_kl / (x @ Fvp(x)))
-        with _phase("line search"), torch.no_grad():
+        with record_function("trpo: line search"), torch.no_grad():
             for _ in range(cfg.ls_steps):
-                _set_flat(params, theta_old + kappa * x)  # θ = θ_old + κ x
+                set_flat_params(params, theta_old + kappa * x)  # θ = θ_old + κ x
                 J_new, pi, H_new = surrogate()
                 kl_new = kl_divergence(pi_old, pi).mean()  # KL(π_old ‖ π_θ), mean over valid steps
                 if torch.isfinite(J_new) and kl_new <= cfg.ls_accept_ratio * cfg.max_kl and J_new > J_old:
@@ -406,44 +407,10 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig(), vf_optimizer=None):
                     break
                 kappa = kappa * 0.5
             else:
-                _set_flat(params, theta_old)
+                set_flat_params(params, theta_old)
     entropy = H_c.mean().item()  # mean H_c(π_θ(·|s)) over the batch, of the policy after the update
-    with _phase("value fit"):
-        if vf_optimizer is None:
-            vf_optimizer = value_fn.optimizer or value_fn.make_optimizer(cfg.vf_lr)
-        vf_loss = _fit_value(value_fn, s, ret, cfg, vf_optimizer)
+    with record_function("trpo: value fit"):
+        vf_loss = _fit_value(value_fn, s, ret, cfg, value_fn.optimizer or value_fn.make_optimizer(cfg.vf_lr))
     ep_return = episode_returns(batch).mean().item()
     return {"kl": kl, "surr_improve": improve, "entropy": entropy, "vf_loss": vf_loss,
             "ls_accepted": accepted, "ep_return": ep_return}
-
-class PointMass:
-    """The smallest problem TRPO must solve (the self-check below and the tests): a torch vector env of num_envs
-    2-D points x ~ U[−2, 2]², action = velocity in [−1, 1]², x ← x + 0.2a, reward −‖x‖, no termination."""
-
-    def __init__(self, num_envs=20):
-        self.num_envs = num_envs
-        self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
-        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-
-    def reset(self, seed=None):
-        g = torch.Generator().manual_seed(seed) if seed is not None else None
-        self.x = torch.rand(self.num_envs, 2, generator=g) * 4 - 2  # (n_envs, 2)
-        return self.x, {}
-
-    def step(self, a):
-        self.x = self.x + 0.2 * a
-        no = torch.zeros(self.num_envs, dtype=torch.bool)  # (n_envs,)
-        return self.x, -self.x.norm(dim=1), no, no, {}
-
-
-if __name__ == "__main__":
-    torch.manual_seed(0)
-    env, pol, vf = PointMass(), GaussianPolicy(2, 2), ValueFunction(2)
-    gen = torch.Generator().manual_seed(0)
-    returns = []
-    for it in range(31):
-        stats = trpo_step(pol, vf, rollout(env, pol, 50, seed=it, generator=gen))
-        returns.append(stats["ep_return"])
-        if it % 5 == 0:
-            print(f"iter {it:2d}  " + "  ".join(f"{k} {float(v):.4g}" for k, v in stats.items()))
-    print(f"mean return {returns[0]:.1f} -> {returns[-1]:.1f}: {'OK' if returns[-1] > returns[0] / 3 else 'FAILED'}")

@@ -14,10 +14,8 @@ import os
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
-import store
-import tasks
+from lab import store
 
 ACTIVE_ALGOS = ("smtl-active-true", "smtl-active-estimated")  # Figure 3's two ratings (Section 4.4)
 STYLE = {"smtl": ("SMTL (ours)", "C0"), "smtl-active-true": ("active SMTL, true rating", "C2"),
@@ -112,6 +110,7 @@ def summarise(out, algos, seeds, n_goals, experiment=None):
         results["algos"][algo] = {
             "points": _points(curve[..., 1], curve[..., 0], vel_err), "returns": curve[..., 1].tolist(),
             "train_samples": [t.get("samples") for t in trained], "train_wall_s": [t.get("wall_s") for t in trained],
+            "train_n_clipped": [t.get("n_clipped") for t in trained],
             "adapt_wall_s": float(sum(r["wall_s"] for seed in runs for r in seed))}
     return results
 
@@ -124,14 +123,19 @@ def difference(results, algo, base="smtl"):
 
 
 def table(results):
-    """Algorithms aligned by adaptation stage: each cell the mean return [95 % interval] and the real samples spent."""
+    """Algorithms aligned by adaptation stage: each cell the mean return [95 % interval] and the real samples spent;
+    then training's samples and time per seed, and (SMTL) the learned model's predicted states that were clipped
+    in training, summed over seeds (a warning is printed only past slbo.CLIP_WARN of a VirtualTraining call)."""
     algos = results["algos"]
     n_stages = max(len(v["points"]) for v in algos.values())
-    head = ["algorithm", *[f"stage {k}" for k in range(n_stages)], "train samples", "train time"]
+    head = ["algorithm", *[f"stage {k}" for k in range(n_stages)], "train samples", "train time",
+            "clipped model states"]
     lines = [[a, *[f"{p['mean']:.1f} [{p['ci_low']:.1f}, {p['ci_high']:.1f}] @ {p['samples']:,.0f}"
                    for p in v["points"]], *[""] * (n_stages - len(v["points"])),
               f"{np.mean([s or 0 for s in v['train_samples']]):,.0f}",
-              f"{np.mean([w or 0 for w in v['train_wall_s']]) / 60:.1f} min"] for a, v in algos.items()]
+              f"{np.mean([w or 0 for w in v['train_wall_s']]) / 60:.1f} min",
+              f"{sum(n or 0 for n in v.get('train_n_clipped', [])):,}" if a.startswith("smtl") else "-"]
+             for a, v in algos.items()]
     widths = [max(len(str(r[k])) for r in [head, *lines]) for k in range(len(head))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [head, *lines])
 
@@ -268,33 +272,6 @@ def compose(figure, results, path, preset=None):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-# ---------------------------------------------------------------------------------------------
-# Video
-# ---------------------------------------------------------------------------------------------
-@torch.no_grad()
-def record(family, policy, goal, path, shift=None, seed=0, n_steps=None):
-    """An mp4 of one real episode (at most n_steps steps; default the horizon H) of the policy's mean action on task
-    ψ = goal, rendered offscreen by MuJoCo at the simulation's speed. Without a display MuJoCo needs EGL (the default
-    here) or OSMesa: MUJOCO_GL=egl or MUJOCO_GL=osmesa. Returns {"return", "steps"} of the episode."""
-    os.environ.setdefault("MUJOCO_GL", "egl")  # read when the first renderer is made, not at import
-    fam = tasks.get_family(family)
-    env = tasks.make_env(fam, goal, shift, seed=seed, render_mode="rgb_array")
-    low, high = (torch.as_tensor(x, dtype=torch.float32) for x in (env.action_space.low, env.action_space.high))
-    obs, _ = env.reset(seed=seed)
-    frames, ret = [env.render()], 0.0  # [(height, width, 3) uint8]
-    for _ in range(n_steps or fam.horizon):
-        u = policy(torch.as_tensor(obs, dtype=torch.float32)[None])[0].clamp(-1, 1)  # (act_dim,)  mean action
-        # the env's action a = mid + u·half, as trpo.rollout maps u ∈ [−1, 1] onto the env's box
-        obs, r, terminated, truncated, _ = env.step(((high + low) / 2 + u * (high - low) / 2).numpy())
-        frames.append(env.render())
-        ret += r
-        if terminated or truncated:
-            break
-    env.close()
-    store.write_video(np.stack(frames), path, fps=round(1 / fam.dt))  # (steps + 1, height, width, 3)
-    return {"return": ret, "steps": len(frames) - 1}
 
 
 # ---------------------------------------------------------------------------------------------

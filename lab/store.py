@@ -7,8 +7,8 @@ file, another version, another kind) is one clear ValueError, never a traceback 
 are named by a digest of the settings their training reads (`digest`), and a longer SMTL run starts from a copy of
 a shorter one (`grow`).
 
-    save_checkpoint({"format": "maml-checkpoint-v3", "kind": "maml", ...}, "runs/models/maml.pt")
-    ck = load_checkpoint("runs/models/maml.pt", "maml-checkpoint-v3", kind="maml")   # on the CPU, whatever wrote it
+    resume, save = checkpointing("runs/models/maml.pt", maml.CHECKPOINT_FORMAT, kind="maml")
+    maml.meta_train("cheetah-vel", resume=resume, save=save)   # resumes the file if there is one, rewrites it each step
     write_csv([{"task": 0, "return": -256.6}], "runs/smtl.csv"); write_video(frames, "runs/smtl.mp4", fps=20)
 """
 import csv
@@ -55,6 +55,13 @@ def load_checkpoint(path, fmt, kind=None):
     if kind is not None and ck.get("kind") != kind:
         raise ValueError(f"{path!r} is a {ck.get('kind')} checkpoint, not a {kind} one")
     return ck
+
+
+def checkpointing(path, fmt, kind=None):
+    """(the checkpoint at `path`, or None if there is none; a save function that writes one there atomically): what
+    the method files' train functions take as `resume` and `save`."""
+    resume = load_checkpoint(path, fmt, kind) if os.path.exists(path) else None
+    return resume, lambda checkpoint: save_checkpoint(checkpoint, path)
 
 
 def write_json(obj, path):

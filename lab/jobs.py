@@ -1,9 +1,9 @@
 """The jobs of a run: train one algorithm for one seed, adapt one trained algorithm to one held-out goal.
 
-Each job reads its settings from the experiment's checked arguments (run.py's `_check`: family, configs, goals,
+Each job reads its settings from the experiment's checked arguments (run.py's `check_args`: family, configs, goals,
 folders) and writes its own output atomically, so it can run in a local worker process or as a Ray task on another
-machine (cluster.py) and a killed job loses only itself. Trained models live in <root>/models, named by a digest
-of the settings their training reads (store.digest), and every experiment that needs one reuses it; a training's
+machine (lab.cluster) and a killed job loses only itself. Trained models live in <root>/models, named by a digest
+of the settings their training reads (lab.store.digest), and every experiment that needs one reuses it; a training's
 log is copied into the experiment as s<seed>/<algo>.csv; an adapted goal is s<seed>/adapt/<algo>/goalNN.json.
 
     train_one(args, "smtl", seed=0)            # Algorithm 1 (resumes its checkpoint); MAML and the oracle likewise
@@ -19,8 +19,7 @@ import torch
 
 import maml
 import smtl
-import store
-from slbo import rows
+from lab import store
 
 # algorithm -> SMTL's task selection (Section 4.4): plain SMTL, or active with the true or the estimated rating
 ALGOS = {"smtl": "off", "smtl-active-true": "true", "smtl-active-estimated": "estimated", "maml": None, "oracle": None}
@@ -59,80 +58,96 @@ def log_file(args, algo, seed):
 
 
 def train_one(args, algo, seed, queue=None, slot=0):
-    """Train one algorithm for one seed (resuming its checkpoint); its log is rewritten as <checkpoint>.csv after
-    every task or iteration. In a worker, progress goes to `queue` as (slot, done, postfix). Returns samples, time."""
+    """Train one algorithm for one seed, resuming its checkpoint; after every task or iteration the checkpoint is
+    rewritten and its log too, as <checkpoint>.csv and in the experiment. In a worker, progress goes to `queue` as
+    (slot, done, postfix). Returns samples, time, clipped states and the checkpoint's path."""
     torch.set_num_threads(1)  # one process per core; the same numbers whether it runs here or in a worker
     c, fam, path = args.configs, args.family, model_path(args, algo, seed)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-
-    def callback(log):  # the log beside the shared checkpoint, and a copy in this experiment's folder
-        store.write_csv(log, path[:-3] + ".csv")
-        store.write_csv(log, log_file(args, algo, seed))
-        if queue is not None:
-            queue.put((slot, *_progress(algo, log)))
-
-    common = dict(seed=seed, device=args.device, checkpoint=path, progress=queue is None, callback=callback)
     if algo.startswith("smtl"):
         store.grow(path)
+    fmt, kind = (smtl.CHECKPOINT_FORMAT, None) if algo.startswith("smtl") else (maml.CHECKPOINT_FORMAT, algo)
+    resume, save_checkpoint = store.checkpointing(path, fmt, kind)
+
+    def save(checkpoint):  # the checkpoint and its log beside it, a copy of the log in this experiment's folder
+        save_checkpoint(checkpoint)
+        store.write_csv(checkpoint["log"], path[:-3] + ".csv")
+        store.write_csv(checkpoint["log"], log_file(args, algo, seed))
+        if queue is not None:
+            queue.put((slot, *_progress(algo, checkpoint["log"])))
+
+    common = dict(seed=seed, device=args.device, resume=resume, save=save, progress=queue is None)
+    if algo.startswith("smtl"):
         out = smtl.train(fam, smtl_config(args, algo), c["slbo"], c["dyn"], c["trpo"], **common)
     elif algo == "maml":
         out = maml.meta_train(fam, c["maml"], **common)
     else:
         out = maml.train_oracle(fam, c["oracle"], **common)
     store.write_csv(out["log"], log_file(args, algo, seed))  # also when the training had finished before
-    return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"]), "checkpoint": path}
+    clipped = sum(row.get("n_clipped") or 0 for row in out["log"])  # SMTL: predicted states clipped in training
+    return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"]), "n_clipped": int(clipped),
+            "checkpoint": path}
 
 
-def adapt_one(args, algo, seed, i, return_policy=False):
-    """Adapt one algorithm of one seed to held-out goal i: a list of {samples, return, vel_err} points (and, with
-    return_policy, the adapted policy)."""
+def adapt_one(args, algo, seed, i):
+    """Adapt one algorithm of one seed to held-out goal i: ({goal, wall_s, curve: [{samples, return, vel_err}]}, the
+    adapted policy). SMTL and MAML spend the same real samples per stage (Section 5.1); the oracle is not adapted."""
     torch.set_num_threads(1)
-    c, fam, goal, path = args.configs, args.family, args.goals[i], model_path(args, algo, seed)
-    run_seed = seed * 1000 + i
+    c, fam, goal = args.configs, args.family, args.goals[i]
+    trained = load_trained(args, algo, seed)
     start = time.perf_counter()
+    stages = dict(goal=goal, n_stages=c["smtl"].n_slbo_adapt, n_samples=c["slbo"].n_collect, shift=args.shift,
+                  seed=seed * 1000 + i, n_eval_episodes=c["smtl"].n_eval_episodes, device=args.device)
     if algo.startswith("smtl"):
-        curve, policy = smtl.adapt(path, goal, args.shift, seed=run_seed, device=args.device, return_policy=True)
+        curve, policy = smtl.adapt(trained, **stages)
     elif algo == "maml":
-        policy = maml.load_policy(path, "maml", fam, c["maml"], seed, args.device)
-        # the same real samples per adaptation step as an SMTL stage (Section 5.1)
-        curve, policy = maml.adapt(fam, policy, goal, n_steps=c["smtl"].n_slbo_adapt,
-                                   n_rollouts=rows(c["slbo"].n_collect, fam.horizon), shift=args.shift, seed=run_seed,
-                                   cfg=c["maml"], n_eval_episodes=c["smtl"].n_eval_episodes, return_policy=True)
+        curve, policy = maml.adapt(trained, **stages)
     else:
-        policy = maml.load_policy(path, "oracle", fam, c["oracle"], seed, args.device)
+        policy = maml.policy_from(trained, args.device)
         episodes = np.tile(goal, (c["smtl"].n_eval_episodes, 1))  # (n_eval_episodes, goal_dim)
-        ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=run_seed)
+        ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=stages["seed"])
         curve = [{"samples": 0, "return": float(ev["return"].mean()),
                   "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())}]
         policy = maml.GoalConditionedPolicy(policy, goal[None])  # π(a | s, ψ) bound to this goal
     result = {"goal": goal.tolist(), "wall_s": time.perf_counter() - start,
               "curve": [{"samples": int(p["samples"]), "return": float(p["return"]),
                          "vel_err": None if p.get("vel_err") is None else float(p["vel_err"])} for p in curve]}
-    return (result, policy) if return_policy else result
+    return result, policy
 
 
 def adapt_to_file(args, algo, seed, i):
     """adapt_one, its result written to <out>/s<seed>/adapt/<algo>/goalNN.json by the job itself (here or on a Ray
     worker): a finished goal is never lost with the process that runs the others."""
-    result = adapt_one(args, algo, seed, i)
+    result, _ = adapt_one(args, algo, seed, i)
     store.write_json(result, goal_file(args, algo, seed, i))
     return result
 
 
+def load_trained(args, algo, seed):
+    """The checkpoint of a finished training of this experiment's settings. Adaptation never trains: a missing or
+    unfinished one is one ValueError."""
+    path = model_path(args, algo, seed)
+    if not os.path.exists(path):
+        raise ValueError(f"no trained {algo} (seed {seed}) at {path}; run the train stage first")
+    if algo.startswith("smtl"):
+        trained, cfg = store.load_checkpoint(path, smtl.CHECKPOINT_FORMAT), args.configs["smtl"]
+        if not smtl.training_done(trained["log"], smtl_config(args, algo)):
+            done = sum(not r["skipped"] for r in trained["log"])
+            raise ValueError(f"the {algo} training in {path} is unfinished ({done} of {cfg.n_tasks} tasks); run the "
+                             f"train stage (or the whole command) again")
+        return trained
+    trained, n_iters = store.load_checkpoint(path, maml.CHECKPOINT_FORMAT, algo), args.configs[algo].n_iters
+    if trained["iteration"] < n_iters:
+        raise ValueError(f"the {algo} training in {path} is unfinished ({trained['iteration']} of {n_iters} "
+                         f"iterations); run the train stage (or the whole command) again to finish it")
+    return trained
+
+
 def check_trained(args):
-    """Adaptation never trains: each checkpoint must hold a finished training, else one ValueError."""
+    """Every training this experiment adapts is finished, else one ValueError (before any adaptation starts)."""
     for algo in args.algos:
         for seed in args.seeds:
-            path = model_path(args, algo, seed)
-            if not os.path.exists(path):
-                raise ValueError(f"no trained {algo} (seed {seed}) at {path}; run the train stage first")
-            if algo in ("maml", "oracle"):
-                maml.load_policy(path, algo, args.family, args.configs[algo], seed)  # raises if unfinished
-                continue
-            cfg, log = args.configs["smtl"], smtl.load_checkpoint(path)["log"]
-            if not smtl.training_done(log, cfg):
-                raise ValueError(f"the {algo} training in {path} is unfinished ({sum(not r['skipped'] for r in log)} "
-                                 f"of {cfg.n_tasks} tasks); run the train stage (or the whole command) again")
+            load_trained(args, algo, seed)
 
 
 def goal_file(args, algo, seed, i):

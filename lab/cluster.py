@@ -79,7 +79,7 @@ def require_ray():
     try:
         import ray
     except ImportError:
-        raise ValueError("--ray needs Ray: pip install -r requirements-ray.txt") from None
+        raise ValueError("--ray needs Ray: pip install -r lab/requirements-ray.txt") from None
     return ray
 
 
@@ -88,9 +88,9 @@ def run_on_ray(jobs, address, retries=MAX_RETRIES):
     and stopped at the end), each after the jobs it names (jobs come in an order where those precede it). Waits for
     all; a failed job (and what waits on it) is reported in one ValueError after the others have finished."""
     ray = require_ray()
-    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, above lab/
     # workers import this repository from the shared file system, one torch thread per core as in `parallel`
-    env = {"PYTHONPATH": here, "OMP_NUM_THREADS": "1"}
+    env = {"PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
     ray.init(address=None if address == "local" else address, runtime_env={"env_vars": env},
              include_dashboard=False, log_to_driver=False)
     try:

@@ -9,10 +9,10 @@ goals (Eq. 6);
 `round` splits one VirtualTraining round (Algorithm 1, lines 11-14) into its parts, with their FLOPs, and with
 BENCH_BASELINE=<dir> times it beside the code in <dir> (a git worktree of an earlier commit).
 
-    python bench.py                        # every benchmark on the CPU; results appended to bench_out/results.jsonl
-    python bench.py throughput             # only the named ones
-    SMTL_DEVICE=cuda python bench.py slbo  # on another device
-    git worktree add ../smtl-old HEAD~1 && BENCH_BASELINE=../smtl-old python bench.py round   # old beside new
+    python -m lab.bench                        # every benchmark on the CPU; results appended to bench_out/results.jsonl
+    python -m lab.bench throughput             # only the named ones
+    SMTL_DEVICE=cuda python -m lab.bench slbo  # on another device
+    git worktree add ../smtl-old HEAD~1 && BENCH_BASELINE=../smtl-old python -m lab.bench round   # old beside new
 """
 import contextlib
 import datetime
@@ -30,6 +30,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 
+from lab import store
+
 # BENCH_CODE=<dir>: benchmark the project's modules in <dir> instead, e.g. a git worktree of an earlier commit
 # (`git worktree add ../smtl-old <commit>`); `round` uses it to time old and new code side by side.
 if os.environ.get("BENCH_CODE"):
@@ -40,8 +42,7 @@ import maml
 import slbo
 import smtl
 import tasks
-import trpo
-from dynamics import DynamicsConfig, DynamicsModel, Normalizer, VirtualEnv
+from dynamics import DynamicsConfig, DynamicsModel, Normalizer, VirtualEnv, fit
 from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
 
 OUT_DIR = "bench_out"
@@ -63,14 +64,15 @@ ZERO_SHOT_TARGET, STAGES_TARGET = 0.25, 0.15  # mean |v − g| after the warm-up
 # the quick preset (config.py says how and why it differs from the paper): per round 250 model + 20 TRPO steps
 QUICK = config.PRESETS["quick"]
 DYN, TRPO = DynamicsConfig(**QUICK["dyn"]), TRPOConfig(**QUICK["trpo"])
-SLBO_CFG = slbo.SLBOConfig(n_inner=QUICK["smtl"]["n_inner_adapt"], **QUICK["slbo"])  # 5 rounds after each collection
+SLBO_CFG = slbo.SLBOConfig(**QUICK["slbo"])
+SLBO_INNER = QUICK["smtl"]["n_inner_adapt"]  # 5 VirtualTraining rounds after each collection
 SMTL_CFG = smtl.SMTLConfig(**{**QUICK["smtl"], "n_tasks": SMTL_TASKS})
 SMTL_SLBO = slbo.SLBOConfig(**config.values(SMTL_FAMILY, "quick")["slbo"])
 ROUND_FAMILIES = ("cheetah-vel", "ant-vel")  # one VirtualTraining round on each (4,000 and 8,000 virtual samples)
 ROUND_REPEATS = 3  # timed rounds per process (after one warm-up round); the best counts, as in _rates
 ROUND_PROCESSES = 3  # processes per code version, old and new interleaved
 ROUND_TARGET = 0.5  # the round's time, new / old
-# trpo_step's labelled phases (trpo._phase), inside the "TRPO step" part of a round
+# trpo_step's phases, labelled "trpo: <phase>" for torch.profiler, inside the "TRPO step" part of a round
 ROUND_PHASES = ("advantages", "policy gradient", "natural gradient", "line search", "value fit")
 # MAML and the oracle at the quick preset (config.py says why): 1.6M real samples each
 MAML_CFG = maml.MAMLConfig(**QUICK["maml"])  # 80 meta-iterations × 10 tasks × 5 rollouts × 2 × 200
@@ -139,7 +141,8 @@ def _ci95(x):
 
 def _smtl_adapt_goal(path, goal, seed):
     torch.set_num_threads(1)  # one process per core
-    return smtl.adapt(path, goal, seed=seed)
+    trained = store.load_checkpoint(path, smtl.CHECKPOINT_FORMAT)
+    return smtl.adapt(trained, goal, n_stages=3, n_samples=SMTL_SLBO.n_collect, seed=seed)[0]
 
 
 def _table(rows):
@@ -204,7 +207,7 @@ def _slbo_seed(device, seed, n_stages):
     learner = slbo.Learner(FAMILY, SLBO_CFG, DYN, TRPO, seed=seed, device=device)
     policy, log, t0 = learner.new_policy(), [], time.perf_counter()
     for _ in range(n_stages):
-        row = slbo.slbo(learner, policy, GOAL, n_slbo=1, progress=False)[0]
+        row = slbo.slbo(learner, policy, GOAL, n_slbo=1, n_inner=SLBO_INNER, progress=False)[0]
         row["stage"], row["minutes"] = len(log) + 1, (time.perf_counter() - t0) / 60
         log.append(row)
         print(f"  {seed:>4} {row['samples']:>8} {row['return']:>8.1f} {row['vel_err']:>7.3f} {row['model_loss']:>10.4f} "
@@ -217,7 +220,7 @@ def _slbo_seed(device, seed, n_stages):
 def bench_slbo(device="cpu", n_stages=SLBO_STAGES, seeds=SLBO_SEEDS):
     """Single-task SLBO (Algorithm 1 lines 6-14, the quick preset's settings) on cheetah-vel ψ = 1.0: real samples until
     mean |v − g| ≤ 0.2, per seed, within 10 stages = 40,000 samples."""
-    print(f"slbo ({FAMILY}, goal {GOAL}, {SLBO_CFG.n_collect} real samples per stage, {SLBO_CFG.n_inner} × "
+    print(f"slbo ({FAMILY}, goal {GOAL}, {SLBO_CFG.n_collect} real samples per stage, {SLBO_INNER} × "
           f"({SLBO_CFG.n_model} model + {SLBO_CFG.n_policy} TRPO steps) after each, device {device})")
     print(f"  {'seed':>4} {'samples':>8} {'return':>8} {'|v-g|':>7} {'model loss':>10} {'virt. ret':>9} {'min':>6}")
     needed, logs = zip(*(_slbo_seed(device, seed, n_stages) for seed in seeds))
@@ -290,7 +293,8 @@ def _smtl_train_seed(seed, device):
     """Algorithm 1 for one training seed, in its own process; the checkpoint resumes an interrupted run."""
     torch.set_num_threads(1)  # one process per core
     path = os.path.join(OUT_DIR, f"smtl_{SMTL_FAMILY}_{SMTL_TASKS}_s{seed}.pt")
-    out = smtl.train(SMTL_FAMILY, SMTL_CFG, SMTL_SLBO, DYN, TRPO, seed=seed, device=device, checkpoint=path,
+    resume, save = store.checkpointing(path, smtl.CHECKPOINT_FORMAT)
+    out = smtl.train(SMTL_FAMILY, SMTL_CFG, SMTL_SLBO, DYN, TRPO, seed=seed, device=device, resume=resume, save=save,
                      progress=False)
     return path, out["samples"], out["wall_s"] / sum(not r["skipped"] for r in out["log"])
 
@@ -337,7 +341,7 @@ def _round_learner(family, device, preset="quick", seed=0):
     return learner, policy
 
 
-def _round_seconds(family, device="cpu", n_rounds=ROUND_REPEATS):
+def round_seconds(family, device="cpu", n_rounds=ROUND_REPEATS):
     """Wall-clock seconds of n_rounds VirtualTraining rounds (slbo.virtual_training with n_inner = 1: n_model Adam
     steps, then n_policy TRPO steps on virtual rollouts) after one warm-up round. Uses only what every version of
     the code has, so that BENCH_CODE can point it at an old commit."""
@@ -353,10 +357,15 @@ def _round_seconds(family, device="cpu", n_rounds=ROUND_REPEATS):
 
 
 def _round_parts(family, device, preset):
-    """One round of the current code split into parts: seconds (of the best of ROUND_REPEATS rounds after a warm-up)
-    and matmul FLOPs (of one more round, counted by FlopCounterMode). The parts are slbo's calls of fit, rollout and
-    trpo_step, and trpo_step's labelled phases (trpo._phase, swapped here for a timer)."""
+    """One round of the current code split into parts, timed through the public functions that
+    slbo.virtual_training calls, in its order: fit (n_model Adam steps), then n_policy × (rollout in the model,
+    trpo_step). Seconds of the best of ROUND_REPEATS rounds after a warm-up; matmul FLOPs of one more round
+    (FlopCounterMode); and trpo_step's labelled phases ("trpo: <phase>"), as shares of their sum in one round run
+    under torch.profiler (which slows every op alike, so shares, not seconds)."""
     learner, policy = _round_learner(family, device, preset)
+    cfg, f = learner.cfg, learner.family
+    env = VirtualEnv(learner.model, f, np.array([GOAL]), learner.init_states, n_envs=slbo.rows(cfg.n_trpo, f.horizon),
+                     generator=learner.generator, cfg=learner.dyn)
     clock, flops, counter = {}, {}, None
 
     @contextlib.contextmanager
@@ -368,44 +377,43 @@ def _round_parts(family, device, preset):
         clock[name] = clock.get(name, 0.0) + time.perf_counter() - t0
         flops[name] = flops.get(name, 0) + (counter.get_total_flops() - f0 if counter else 0)
 
-    def timed(name, fn):
-        def wrapper(*args, **kwargs):
-            with part(name):
-                return fn(*args, **kwargs)
-        return wrapper
+    def one_round():  # slbo.virtual_training's round, n_inner = 1
+        with part("round"):
+            with part("model fit"):
+                fit(learner.model, learner.data, cfg.n_model, learner.dyn, generator=learner.generator)
+            for _ in range(cfg.n_policy):
+                with part("rollout"):
+                    batch = rollout(env, policy, f.horizon, generator=learner.generator)
+                with part("TRPO step"):
+                    trpo_step(policy, learner.value_fn, batch, learner.trpo)
 
-    saved = {name: getattr(slbo, name) for name in ("fit", "rollout", "trpo_step")}, trpo._phase
-    try:
-        for (name, fn), label in zip(saved[0].items(), ("model fit", "rollout", "TRPO step")):
-            setattr(slbo, name, timed(label, fn))
-        trpo._phase = part
-        best = None
-        for i in range(ROUND_REPEATS + 1):
-            clock.clear()
-            with part("round"):
-                slbo.virtual_training(learner, policy, GOAL, n_inner=1)
-            if i and (best is None or clock["round"] < best["round"]):
-                best = dict(clock)
+    best = None
+    for i in range(ROUND_REPEATS + 1):
         clock.clear()
-        with FlopCounterMode(display=False) as counter:
-            slbo.virtual_training(learner, policy, GOAL, n_inner=1)
-    finally:
-        for name, fn in saved[0].items():
-            setattr(slbo, name, fn)
-        trpo._phase = saved[1]
-    return best, dict(flops)
+        one_round()
+        if i and (best is None or clock["round"] < best["round"]):
+            best = dict(clock)
+    clock.clear()
+    with FlopCounterMode(display=False) as counter:
+        one_round()
+    counter = None
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        one_round()
+    phase_us = {e.key[len("trpo: "):]: e.cpu_time_total for e in prof.key_averages() if e.key.startswith("trpo: ")}
+    shares = {k: phase_us.get(k, 0.0) / sum(phase_us.values()) for k in ROUND_PHASES}
+    return best, dict(flops), shares
 
 
 def _round_versus(baseline, device):
     """The round's best time of the code in `baseline` (a directory) and of the current code, each measured in
     ROUND_PROCESSES fresh processes, old and new interleaved (a shared machine's load then slows both alike)."""
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, above lab/
     best = {}
     for family in ROUND_FAMILIES:
         for _ in range(ROUND_PROCESSES):
             for version, code in (("old", baseline), ("new", here)):
-                cmd = [sys.executable, "-c", "import bench, json; "
-                       f"print(json.dumps(bench._round_seconds({family!r}, {device!r})))"]
+                cmd = [sys.executable, "-c", "import json; from lab import bench; "
+                       f"print(json.dumps(bench.round_seconds({family!r}, {device!r})))"]
                 env = {**os.environ, "BENCH_CODE": code, "OMP_NUM_THREADS": str(torch.get_num_threads())}
                 done = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True)
                 if done.returncode:
@@ -434,16 +442,15 @@ def bench_round(device="cpu"):
     gemm, s = _gemm_flops(device), slbo.SLBOConfig(**config.values(FAMILY, preset)["slbo"])
     print(f"round ({preset} preset: {s.n_model} model steps + {s.n_policy} TRPO steps; "
           f"device {device}, matmul rate {gemm / 1e9:.0f} GFLOP/s)")
-    parts_order = ("model fit", "rollout", *ROUND_PHASES, "TRPO rest")
+    parts_order = ("model fit", "rollout", "TRPO step")
     out = {"preset": preset, "gemm_flops_s": gemm}
     for family in ROUND_FAMILIES:
-        clock, flops = _round_parts(family, device, preset)
-        clock["TRPO rest"] = clock["TRPO step"] - sum(clock.get(k, 0.0) for k in ROUND_PHASES)
-        flops["TRPO rest"] = flops["TRPO step"] - sum(flops.get(k, 0) for k in ROUND_PHASES)
-        total_flops = flops["model fit"] + flops["rollout"] + flops["TRPO step"]
+        clock, flops, shares = _round_parts(family, device, preset)
+        total_flops = sum(flops[k] for k in parts_order)
         floor = total_flops / gemm
         row = {"seconds": clock["round"], "flops": total_flops, "over_floor": clock["round"] / floor,
-               "parts": {k: {"seconds": clock.get(k, 0.0), "gflop": flops.get(k, 0) / 1e9} for k in parts_order}}
+               "parts": {k: {"seconds": clock.get(k, 0.0), "gflop": flops.get(k, 0) / 1e9} for k in parts_order},
+               "trpo_phase_shares": shares}
         print(f"  {family}: {clock['round']:.2f} s per round, {total_flops / 1e9:.1f} GFLOP, "
               f"{row['over_floor']:.1f}× the FLOP floor ({floor:.2f} s)")
         print(f"    {'part':<17}{'s':>7}{'share':>7}{'GFLOP':>8}{'× floor':>9}")
@@ -451,6 +458,7 @@ def bench_round(device="cpu"):
             s, f = clock.get(k, 0.0), flops.get(k, 0)
             print(f"    {k:<17}{s:>7.3f}{s / clock['round']:>7.0%}{f / 1e9:>8.2f}"
                   f"{(s / (f / gemm) if f else float('nan')):>9.1f}")
+        print("    TRPO step by phase (torch.profiler): " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
         out[family] = row
     if baseline:
         out["versus"] = _round_versus(baseline, device)
@@ -461,16 +469,17 @@ def bench_maml(device="cpu", n_steps=3, n_rollouts=20, seed=0):
     """MAML-TRPO and the oracle on cheetah-vel with a laptop budget; MAML adapted by 0..3 policy-gradient steps of
     4,000 real samples on the 40 held-out goals, the oracle evaluated on the same goals."""
     goals = tasks.eval_goals(FAMILY)  # (40, 1)
-    meta = maml.meta_train(FAMILY, MAML_CFG, seed=seed, device=device, checkpoint=f"{OUT_DIR}/maml_{FAMILY}.pt")
+    resume, save = store.checkpointing(f"{OUT_DIR}/maml_{FAMILY}.pt", maml.CHECKPOINT_FORMAT, "maml")
+    meta = maml.meta_train(FAMILY, MAML_CFG, seed=seed, device=device, resume=resume, save=save)
     t0 = time.perf_counter()
-    curves = [maml.adapt(FAMILY, meta["policy"], g, n_steps, n_rollouts, seed=i, cfg=MAML_CFG)
+    curves = [maml.adapt(meta["checkpoint"], g, n_steps, n_rollouts * tasks.HORIZON, seed=i, n_eval_episodes=1)[0]
               for i, g in enumerate(goals)]
     adapt_s = time.perf_counter() - t0
     ret = np.array([[c["return"] for c in curve] for curve in curves])  # (n_goals, n_steps + 1)
     err = np.array([[c["vel_err"] for c in curve] for curve in curves])  # (n_goals, n_steps + 1)
     gain = ret - ret[:, :1]  # (n_goals, n_steps + 1) the MAML signature, paired over goals
-    oracle = maml.train_oracle(FAMILY, ORACLE_CFG, seed=seed, device=device,
-                               checkpoint=f"{OUT_DIR}/oracle_{FAMILY}.pt")
+    resume, save = store.checkpointing(f"{OUT_DIR}/oracle_{FAMILY}.pt", maml.CHECKPOINT_FORMAT, "oracle")
+    oracle = maml.train_oracle(FAMILY, ORACLE_CFG, seed=seed, device=device, resume=resume, save=save)
     ev = maml.evaluate_oracle(FAMILY, oracle["policy"], goals)
     m = {"train_samples": meta["samples"], "train_wall_s": meta["wall_s"], "adapt_wall_s": adapt_s,
          "s_per_iter": meta["wall_s"] / max(1, len(meta["log"])), "adapt_samples": [c["samples"] for c in curves[0]],
