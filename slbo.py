@@ -111,11 +111,11 @@ def collect(learner, policy, goal, n_samples, shift=None):
     return batch, len(obs)
 
 
-def virtual_training(learner, policy, goal, n_inner, shift=None, progress=False):
+def virtual_training(learner, policy, goal, n_inner, shift=None, progress=False, warn=True):
     """VirtualTraining(θ, φ, D, n_inner), Algorithm 1 lines 9-14: n_inner rounds of n_model Adam steps on the model,
     then n_policy TRPO steps on the policy; no real samples. `shift` only says which goal space ψ comes from
     (pos2neg). Returns the last round's model loss, mean virtual return and mean TRPO KL, and how many predicted
-    states were clipped over all rounds (a warning past CLIP_WARN of them).
+    states were clipped over all rounds (with `warn`, a warning past CLIP_WARN of them: warn_clipped).
 
     Eq. (5), SLBO's objective: max_{θ,φ} η^{M̂_φ}(π_θ) − λ E[L⁽ᵏ⁾(φ)], reward-to-go in the model minus λ times the
     model's k-step loss (Eq. 4) on real data. SLBO optimises it by alternation: line 11 minimises the second term
@@ -141,12 +141,19 @@ def virtual_training(learner, policy, goal, n_inner, shift=None, progress=False)
         virtual_return = float(np.mean([st["ep_return"] for st in steps]))
         kl = float(np.mean([st["kl"] for st in steps]))
         bar.set_postfix(model_loss=f"{model_loss:.3f}", virtual_return=f"{virtual_return:.1f}")
-    predicted = n_inner * cfg.n_policy * cfg.n_trpo  # virtual states predicted by M̂_φ
+    if warn:
+        warn_clipped(learner, n_clipped, n_inner)
+    return {"model_loss": model_loss, "virtual_return": virtual_return, "kl": kl, "n_clipped": n_clipped}
+
+
+def warn_clipped(learner, n_clipped, n_inner):
+    """A RuntimeWarning if more than CLIP_WARN of the states M̂_φ predicted in n_inner rounds were clipped: the policy
+    then trains on a model that has left the data (a few clipped states are normal and only logged)."""
+    predicted = n_inner * learner.cfg.n_policy * learner.cfg.n_trpo  # virtual states predicted by M̂_φ
     if predicted and n_clipped > CLIP_WARN * predicted:
         warnings.warn(f"the dynamics model left its box on {n_clipped} of {predicted} predicted states "
                       f"(|normalised s| > {learner.dyn.clip}, clipped): it may be diverging", RuntimeWarning,
-                      stacklevel=2)
-    return {"model_loss": model_loss, "virtual_return": virtual_return, "kl": kl, "n_clipped": n_clipped}
+                      stacklevel=3)
 
 
 def velocity_error(family, batch, goals):

@@ -11,6 +11,7 @@ active selection, a task whose rating μ(ψ) falls below a quantile of the recen
     print([(p["samples"], round(p["return"], 1)) for p in curve])          # 0 samples (warm-up only), then per stage
 """
 import contextlib
+import copy
 import itertools
 import time
 from dataclasses import asdict, dataclass
@@ -23,7 +24,7 @@ import config
 import tasks
 from config import hp
 from dynamics import DynamicsConfig, DynamicsModel, ModelDivergedError, VirtualEnv, fit
-from slbo import Learner, SLBOConfig, collect, env_seed, evaluate, rows, virtual_training
+from slbo import Learner, SLBOConfig, collect, env_seed, evaluate, rows, virtual_training, warn_clipped
 from trpo import TRPOConfig, episode_returns, rollout
 
 CHECKPOINT_FORMAT = "smtl-checkpoint-v4"  # v4: one naming scheme for stage and round counts (n_*_train, n_*_adapt)
@@ -80,10 +81,11 @@ def warm_up(learner, policy, goal, n_warmup, n_snapshots=0, shift=None, progress
     stats with the clipped states of all rounds, snapshots)."""
     stats, snapshots, n_clipped = {"model_loss": None, "virtual_return": None, "kl": None}, [], 0
     for i in tqdm(range(n_warmup), desc="warm-up", leave=False, disable=not progress):
-        stats = virtual_training(learner, policy, goal, 1, shift=shift)
+        stats = virtual_training(learner, policy, goal, 1, shift=shift, warn=False)
         n_clipped += stats["n_clipped"]
         if i >= n_warmup - n_snapshots:
             snapshots.append({k: v.clone() for k, v in learner.model.state_dict().items()})
+    warn_clipped(learner, n_clipped, n_warmup)  # the clipped share of the whole VirtualTraining(n_warmup)
     return {**stats, "n_clipped": n_clipped}, snapshots
 
 
@@ -255,11 +257,13 @@ def _restore(ckpt, seed=None, device="cpu"):
     learner.value_fn.load_state_dict(ckpt["value_fn"])
     learner.data.load_state_dict(ckpt["data"])
     learner.samples = ckpt["samples"]
+    # the optimisers' moments are copied: load_state_dict would share the checkpoint's tensors and Adam would change
+    # them in place
     if ckpt["model_opt"] is not None:
         fit(learner.model, learner.data, 0, learner.dyn)  # 0 Adam steps: makes model.optimizer as fit always does
-        learner.model.optimizer.load_state_dict(ckpt["model_opt"])
+        learner.model.optimizer.load_state_dict(copy.deepcopy(ckpt["model_opt"]))
     if ckpt["value_opt"] is not None:
-        learner.value_fn.make_optimizer(learner.trpo.vf_lr).load_state_dict(ckpt["value_opt"])
+        learner.value_fn.make_optimizer(learner.trpo.vf_lr).load_state_dict(copy.deepcopy(ckpt["value_opt"]))
     if seed is None:
         learner.generator.set_state(ckpt["generator"])
         torch.set_rng_state(ckpt["torch_rng"])
