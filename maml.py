@@ -10,6 +10,7 @@ paper Section 5.1 and Appendix 7.1, and MAML's own code (github.com/cbfinn/maml_
     curve, policy = adapt(out["checkpoint"], goal=1.2, n_stages=3, n_samples=4000)  # return after 0..3 steps
     ev = evaluate_oracle("cheetah-vel", train_oracle("cheetah-vel")["policy"], goals=[[0.5], [1.5]])
 """
+import copy
 import time
 from dataclasses import asdict, dataclass
 
@@ -272,11 +273,12 @@ def meta_train(family, cfg=MAMLConfig(), seed=0, device="cpu", resume=None, save
         policy.load_state_dict(ck["policy"])
         gen.set_state(ck["generator"])
         rng.bit_generator.state = ck["rng"]
-        run = {k: ck[k] for k in run}
+        run = copy.deepcopy({k: ck[k] for k in run})
 
-    def checkpoint():
-        return {"format": CHECKPOINT_FORMAT, "kind": "maml", "family": fam.name, "seed": seed, "cfg": asdict(cfg),
-                **run, "policy": policy.state_dict(), "generator": gen.get_state(), "rng": rng.bit_generator.state}
+    def checkpoint():  # a copy: training changes the policy's tensors in place
+        return copy.deepcopy({"format": CHECKPOINT_FORMAT, "kind": "maml", "family": fam.name, "seed": seed,
+                              "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "generator": gen.get_state(),
+                              "rng": rng.bit_generator.state})
 
     env = None
     bar = tqdm(range(run["iteration"], cfg.n_iters), initial=run["iteration"], total=cfg.n_iters,
@@ -393,17 +395,17 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", resume=None, 
         ck = _resume(resume, "oracle", fam, cfg, seed)
         policy.load_state_dict(ck["policy"])
         value_fn.load_state_dict(ck["value_fn"])
-        value_fn.optimizer.load_state_dict(ck["vf_optimizer"])
+        value_fn.optimizer.load_state_dict(copy.deepcopy(ck["vf_optimizer"]))
         gen.set_state(ck["generator"])
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
-        run = {k: ck[k] for k in run}
+        run = copy.deepcopy({k: ck[k] for k in run})
 
-    def checkpoint():
-        return {"format": CHECKPOINT_FORMAT, "kind": "oracle", "family": fam.name, "seed": seed, "cfg": asdict(cfg),
-                **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
-                "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
-                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+    def checkpoint():  # a copy: training changes the networks' tensors in place
+        return copy.deepcopy({"format": CHECKPOINT_FORMAT, "kind": "oracle", "family": fam.name, "seed": seed,
+                              "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
+                              "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
+                              "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
 
     n_envs = slbo.rows(cfg.n_samples, fam.horizon, "the oracle's n_samples")
     env = None

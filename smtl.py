@@ -230,15 +230,16 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
 # Plumbing: checkpoints (everything adaptation needs, and the random streams that make a resumed run exact), names
 # ---------------------------------------------------------------------------------------------
 def _checkpoint(learner, cfg, task_rng, log, ratings):
+    """The state after a task, copied where training changes tensors in place (networks and Adam moments; D and
+    the start states are replaced, never changed), so a checkpoint kept in memory stays as it was."""
     optimizer = lambda x: None if x.optimizer is None else x.optimizer.state_dict()  # noqa: E731
-    return {
+    return copy.deepcopy({
         "format": CHECKPOINT_FORMAT, "family": learner.family.name, "config": _configs(learner, cfg),
         "model": learner.model.state_dict(), "model_opt": optimizer(learner.model),
         "value_fn": learner.value_fn.state_dict(), "value_opt": optimizer(learner.value_fn),
-        "data": learner.data.state_dict(), "init_states": learner.init_states, "samples": learner.samples,
-        "generator": learner.generator.get_state(), "torch_rng": torch.get_rng_state(),
+        "samples": learner.samples, "generator": learner.generator.get_state(), "torch_rng": torch.get_rng_state(),
         "task_rng": task_rng.bit_generator.state, "log": log, "ratings": ratings,
-    }
+    }) | {"data": learner.data.state_dict(), "init_states": learner.init_states}
 
 
 def _configs(learner, cfg):
@@ -257,8 +258,8 @@ def _restore(ckpt, seed=None, device="cpu"):
     learner.value_fn.load_state_dict(ckpt["value_fn"])
     learner.data.load_state_dict(ckpt["data"])
     learner.samples = ckpt["samples"]
-    # the optimisers' moments are copied: load_state_dict would share the checkpoint's tensors and Adam would change
-    # them in place
+    # the optimisers' moments are copied: load_state_dict would share the checkpoint's tensors, which Adam changes
+    # in place
     if ckpt["model_opt"] is not None:
         fit(learner.model, learner.data, 0, learner.dyn)  # 0 Adam steps: makes model.optimizer as fit always does
         learner.model.optimizer.load_state_dict(copy.deepcopy(ckpt["model_opt"]))
@@ -282,7 +283,7 @@ def _resume(ckpt, family, cfg, learner, task_rng):
                 raise ValueError(f"the checkpoint was made with {part}.{key}={saved!r}, not {value!r}; "
                                  f"use another output path or the same settings")
     task_rng.bit_generator.state = ckpt["task_rng"]
-    return _restore(ckpt, device=learner.device), ckpt["log"], ckpt["ratings"]
+    return _restore(ckpt, device=learner.device), copy.deepcopy(ckpt["log"]), list(ckpt["ratings"])
 
 
 @contextlib.contextmanager

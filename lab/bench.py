@@ -360,8 +360,8 @@ def _round_parts(family, device, preset):
     """One round of the current code split into parts, timed through the public functions that
     slbo.virtual_training calls, in its order: fit (n_model Adam steps), then n_policy × (rollout in the model,
     trpo_step). Seconds of the best of ROUND_REPEATS rounds after a warm-up; matmul FLOPs of one more round
-    (FlopCounterMode); and trpo_step's labelled phases ("trpo: <phase>"), as shares of their sum in one round run
-    under torch.profiler (which slows every op alike, so shares, not seconds)."""
+    (FlopCounterMode); and trpo_step's labelled phases ("trpo: <phase>"), as shares of their sum in one more TRPO
+    step run under torch.profiler (which slows every op, so shares, not seconds)."""
     learner, policy = _round_learner(family, device, preset)
     cfg, f = learner.cfg, learner.family
     env = VirtualEnv(learner.model, f, np.array([GOAL]), learner.init_states, n_envs=slbo.rows(cfg.n_trpo, f.horizon),
@@ -397,8 +397,9 @@ def _round_parts(family, device, preset):
     with FlopCounterMode(display=False) as counter:
         one_round()
     counter = None
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        one_round()
+    batch = rollout(env, policy, f.horizon, generator=learner.generator)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:  # one step: a round's
+        trpo_step(policy, learner.value_fn, batch, learner.trpo)  # trace outgrows memory at the paper preset
     phase_us = {e.key[len("trpo: "):]: e.cpu_time_total for e in prof.key_averages() if e.key.startswith("trpo: ")}
     shares = {k: phase_us.get(k, 0.0) / sum(phase_us.values()) for k in ROUND_PHASES}
     return best, dict(flops), shares
