@@ -31,7 +31,7 @@ BODY = {
 # Presets: overrides of the paper's values, each with its reason. `paper` is the Appendix; `quick` fits
 # `python run.py --env cheetah` in about 15 minutes on a 2-core CPU; `smoke` checks the pipeline in a minute.
 # NOTE (differs from paper): `quick` keeps the real samples per stage and the virtual batch but takes fewer, larger
-# policy steps: with the Appendix's, single-task SLBO exploited the young model (bench.py slbo: |v − g| 0.257 after
+# policy steps: with the Appendix's, single-task SLBO exploited the young model (lab/bench.py slbo: |v − g| 0.257 after
 # 40,000 samples; with these ≤ 0.2 on 3 of 3 seeds within 24,000).
 PRESETS = {
     "paper": {"n_goals": 40},  # Section 5.1: 40 held-out goals
@@ -43,10 +43,10 @@ PRESETS = {
             n_inner_adapt=5),  # rounds after each real collection at adaptation (SLBO's 20)
         "slbo": dict(
             n_model=250,  # model steps per round (paper 100): the model must stay ahead of the larger policy steps;
-            # 250, not 300, for a cheaper round (44 % of it was the model fit), bench.py slbo met on 3 of 3 seeds
+            # 250, not 300, for a cheaper round (44 % of it was the model fit), lab/bench.py slbo met on 3 of 3 seeds
             n_policy=20),  # TRPO steps per round (paper 40), each 5× larger (trpo.max_kl)
         "dyn": dict(
-            hidden=(200, 200),  # the paper's 500 × 500 at lr 1e-3 met bench.py's bar on 1 of 2 seeds
+            hidden=(200, 200),  # the paper's 500 × 500 at lr 1e-3 met lab/bench.py's bar on 1 of 2 seeds
             lr=3e-3),
         "trpo": dict(
             max_kl=0.05,  # fewer, larger policy steps (paper 0.01)
@@ -61,7 +61,7 @@ PRESETS = {
             # against 19 % at max KL 0.05 (160 of 5 tasks) and 32 % (160 of 5 at 0.1). Test-time steps keep α.
             n_iters=80, meta_batch=10, n_rollouts=5, max_kl=0.1),
         "oracle": dict(
-            n_iters=400,  # MAML's 1.6M samples; the paper's TRPO step (larger ones did worse, bench.py trpo_mf)
+            n_iters=400,  # MAML's 1.6M samples; the paper's TRPO step (larger ones did worse, lab/bench.py trpo_mf)
             trpo=dict(vf_epochs=1)),  # one value pass (SLBO's 5 of 64 took 2.3× the time)
     },
     "smoke": {

@@ -232,7 +232,7 @@ def _claim_out_dir(args):
 
 
 # ---------------------------------------------------------------------------------------------
-# Training and adaptation, in parallel workers (the jobs themselves: jobs.py)
+# Training and adaptation, in parallel workers (the jobs themselves: lab/jobs.py)
 # ---------------------------------------------------------------------------------------------
 def _train(args):
     """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one."""

@@ -100,10 +100,6 @@ def _never(next_obs):
     return np.zeros(next_obs.shape[:-1], dtype=bool)
 
 
-def _fail(msg):
-    raise ValueError(msg)
-
-
 def _mujoco_warning(msg):
     # Humanoid-v5's XML uses an attribute MuJoCo 4 deprecates; that notice is gymnasium's, not ours.
     if "settotalmass" not in msg:
@@ -206,7 +202,7 @@ def get_family(family):
     if isinstance(family, Family):
         return family
     if family not in FAMILIES:
-        _fail(f"unknown task family {family!r}; choose one of: {', '.join(FAMILIES)}")
+        raise ValueError(f"unknown task family {family!r}; choose one of: {', '.join(FAMILIES)}")
     return FAMILIES[family]
 
 
@@ -216,11 +212,11 @@ def check_shift(family, shift):
     if shift is None:
         return None
     if shift not in SHIFTS:
-        _fail(f"unknown shift {shift!r}; choose one of: {', '.join(SHIFTS)}")
+        raise ValueError(f"unknown shift {shift!r}; choose one of: {', '.join(SHIFTS)}")
     if shift == "pos2neg" and not (fam.kind == "velocity" and min(fam.goal_low) >= 0):
-        _fail(f"shift 'pos2neg' needs a family with non-negative goal velocities, not {fam.name!r}")
+        raise ValueError(f"shift 'pos2neg' needs a family with non-negative goal velocities, not {fam.name!r}")
     if shift == "crippled" and fam.env != "ant":
-        _fail(f"shift 'crippled' is defined for the ant only, not {fam.name!r}")
+        raise ValueError(f"shift 'crippled' is defined for the ant only, not {fam.name!r}")
     return shift
 
 
@@ -231,13 +227,13 @@ def check_goal(family, goal, shift=None):
     if g.ndim == 0:
         g = g[None]
     if g.shape != (fam.goal_dim,):
-        _fail(f"goal for {fam.name!r} must have shape ({fam.goal_dim},), got {np.shape(goal)}")
+        raise ValueError(f"goal for {fam.name!r} must have shape ({fam.goal_dim},), got {np.shape(goal)}")
     space = fam.goal_space(check_shift(fam, shift))
     if fam.kind == "direction":
         if g[0] not in (-1.0, 1.0):
-            _fail(f"goal for {fam.name!r} is a direction, -1 or +1, got {g[0]}")
+            raise ValueError(f"goal for {fam.name!r} is a direction, -1 or +1, got {g[0]}")
     elif not (np.all(np.isfinite(g)) and space.contains(g)):
-        _fail(f"goal {g.tolist()} is outside {fam.name!r}'s goal space "
+        raise ValueError(f"goal {g.tolist()} is outside {fam.name!r}'s goal space "
               f"[{space.low.tolist()}, {space.high.tolist()}]" + (f" (shift {shift})" if shift else ""))
     return g
 
@@ -287,8 +283,7 @@ class TaskEnv(gym.Env):
         self.family = get_family(family)
         self.shift = check_shift(self.family, shift)
         self.goal = check_goal(self.family, goal, self.shift)  # ψ (goal_dim,)
-        # frames from the body's tracking camera ("track" in every v5 model: it follows the centre of mass), so a
-        # body that runs away stays in the picture
+        # frames from the model's "track" camera, which follows the body's centre of mass: a runner stays in view
         frame = dict(width=VIDEO_SIZE[0], height=VIDEO_SIZE[1], camera_name="track") if render_mode else {}
         self.mj = gym.make(self.family.env_id, render_mode=render_mode, **frame, **self.family.env_kwargs).unwrapped
         _apply_shift(self.mj.model, self.shift)

@@ -2,7 +2,7 @@
 
 Fixtures first, then one section per file in the order data flows through them (tasks, dynamics, trpo, slbo, smtl,
 maml, figures, run). Learning tests assert that learning happened on a problem small enough to run in seconds; speed
-targets live in bench.py, never here.
+targets live in lab/bench.py, never here.
 
     pip install -r requirements.txt -r lab/requirements-ray.txt && python -m pytest -q test_all.py
     python -m pytest -q -m "not slow" test_all.py  # the fast subset, for a loop while you change the code
@@ -943,7 +943,7 @@ def test_slbo_stage_on_a_falling_body_spends_exactly_n_collect(family, one_threa
 
 @slow
 def test_slbo_reduces_cheetah_velocity_error(one_thread):
-    # SLBO at the quick preset, as bench.py measures it: the paper's 4000 real and 4000 virtual samples per
+    # SLBO at the quick preset, as lab/bench.py measures it: the paper's 4000 real and 4000 virtual samples per
     # batch, 5 × (250 model + 20 TRPO) updates per stage instead of 20 × (100 + 40), a smaller model, larger steps
     quick = config.PRESETS["quick"]
     cfg = slbo.SLBOConfig(n_init_states=200, **quick["slbo"])
@@ -1349,7 +1349,7 @@ def test_maml_oracle_checkpoint_resume_and_learning(toy_envs, tmp_path):
 
 
 # =============================================================================================
-# figures.py
+# lab/figures.py, lab/video.py
 # =============================================================================================
 def test_figures_bootstrap_resamples_seeds_then_goals():
     # two seeds that disagree completely: the interval spans both (resampling only goals would give [5, 5])
@@ -1698,7 +1698,7 @@ def test_run_diverging_model_stops_with_one_line_and_writes_no_results(tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------
-# bench.py (its targets are measured there, not here; this checks what it builds)
+# lab/bench.py (its targets are measured there, not here; this checks what it builds)
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("preset", ["smoke", "quick"])
 def test_bench_round_learner_has_the_presets_settings(preset, one_thread):
