@@ -15,7 +15,6 @@ the reward is a function of the state). Also here: the test-time shifts of Secti
 import warnings
 import zlib
 from dataclasses import dataclass
-from functools import partial
 
 import gymnasium as gym
 import mujoco
@@ -37,14 +36,15 @@ VIDEO_SIZE = (400, 300)  # rendered frames, width × height
 # ---------------------------------------------------------------------------------------------
 _BODIES = {
     "cheetah": dict(
-        env_id="HalfCheetah-v5", env_kwargs={}, obs_dim=17, act_dim=6, act_bound=1.0, dt=0.05,
+        env_id="HalfCheetah-v5", env_kwargs={}, obs_dim=17, act_dim=6, act_bound=1.0, dt=0.05, qpos_skip=1,
+        reset_noise=0.1, qvel_noise="normal",  # reset: qpos + U(±0.1), qvel + 0.1·N(0, 1)
         vel_index=(8, None),  # obs = qpos[1:] (8) + qvel (9): v_x = qvel[0] = obs[8]
         z_index=None, healthy_z=None, healthy_open=False,  # never terminates
         ctrl_cost=0.05, alive_bonus=0.0, track_offset=0.0,
     ),
     "ant": dict(
         env_id="Ant-v5", env_kwargs=dict(include_cfrc_ext_in_observation=False),
-        obs_dim=27, act_dim=8, act_bound=1.0, dt=0.05,
+        obs_dim=27, act_dim=8, act_bound=1.0, dt=0.05, qpos_skip=2, reset_noise=0.1, qvel_noise="normal",
         vel_index=(13, 14),  # obs = qpos[2:] (13) + qvel (14): v_x, v_y = obs[13], obs[14]
         z_index=0, healthy_z=(0.2, 1.0), healthy_open=False,  # healthy iff 0.2 ≤ z ≤ 1.0, z = qpos[2] = obs[0]
         ctrl_cost=0.005, alive_bonus=0.05, track_offset=1.0,
@@ -53,7 +53,8 @@ _BODIES = {
         env_id="Humanoid-v5",
         env_kwargs=dict(include_cinert_in_observation=False, include_cvel_in_observation=False,
                         include_qfrc_actuator_in_observation=False, include_cfrc_ext_in_observation=False),
-        obs_dim=45, act_dim=17, act_bound=0.4, dt=0.015,
+        obs_dim=45, act_dim=17, act_bound=0.4, dt=0.015, qpos_skip=2,
+        reset_noise=0.01, qvel_noise="uniform",  # reset: qpos + U(±0.01), qvel + U(±0.01)
         vel_index=(22, 23),  # obs = qpos[2:] (22) + qvel (23): v_x = obs[22]
         z_index=0, healthy_z=(1.0, 2.0), healthy_open=True,  # healthy iff 1.0 < z < 2.0 (strict, as v5)
         # NOTE (differs from paper): gymnasium's Humanoid-v5 replaces rllab's "simple humanoid",
@@ -137,6 +138,10 @@ class Family:
     alive_bonus: float
     track_offset: float
     horizon: int = HORIZON
+    qpos_skip: int = 0  # the observation is qpos[qpos_skip:] then qvel (v5's exclude_current_positions)
+    frame_skip: int = 5  # MuJoCo steps per env step (dt = frame_skip · timestep)
+    reset_noise: float = 0.1  # v5's reset_noise_scale
+    qvel_noise: str = "normal"  # a reset adds reset_noise · N(0, 1) to qvel, or U(±reset_noise) ("uniform")
 
     @property
     def goal_dim(self):
@@ -332,27 +337,98 @@ def make_env(family, goal, shift=None, seed=None, render_mode=None):
     return env
 
 
+class VecEnv:
+    """n real copies of a family's task (one goal each) on one MuJoCo model, stepped together: the real env of every
+    rollout. n MjData share the v5 env's (possibly shifted) MjModel; a step runs frame_skip MuJoCo steps per copy,
+    then scores the whole batch with the family's batched reward and termination, as the learned model does. An
+    episode that ends (a fall, or the horizon) resets in the same step from its copy's own random stream, the true
+    last state in info["final_obs"]. gymnasium's vector API (reset, step, set_attr("goal"), num_envs, single_*_space).
+    Fast path; plain equivalent, to the bit and tested for every family and shift: gym.vector.SyncVectorEnv(
+    [gym.make(env_id(family), goal=g, shift=shift) for g in goals], autoreset_mode=SAME_STEP)."""
+
+    def __init__(self, family, goals, shift=None):
+        self.family = fam = get_family(family)
+        self.shift = check_shift(fam, shift)
+        self.goal = np.stack([check_goal(fam, g, shift) for g in np.asarray(goals, np.float64).reshape(-1, fam.goal_dim)])
+        v5 = gym.make(fam.env_id, **fam.env_kwargs).unwrapped  # its model (XML and options) and initial state
+        self.model, self.init_qpos, self.init_qvel = v5.model, v5.init_qpos.copy(), v5.init_qvel.copy()
+        self.single_observation_space, self.single_action_space = v5.observation_space, v5.action_space
+        _apply_shift(self.model, self.shift)
+        self.num_envs = len(self.goal)
+        self.data = [mujoco.MjData(self.model) for _ in range(self.num_envs)]
+        self.rng = [gym.utils.seeding.np_random()[0] for _ in range(self.num_envs)]  # each copy's reset noise
+        self.t = np.zeros(self.num_envs, dtype=int)  # steps into each copy's episode
+        self.obs = np.zeros((self.num_envs, fam.obs_dim))  # (n_envs, obs_dim) the current states s
+
+    def set_attr(self, name, values):
+        """Re-target the copies: set_attr("goal", goals), goals (n_envs, goal_dim), without rebuilding the model."""
+        if name != "goal":
+            raise ValueError(f"VecEnv sets only 'goal', not {name!r}")
+        self.goal = np.stack([check_goal(self.family, g, self.shift) for g in values])
+
+    def _reset(self, i):
+        """Copy i at a new initial state s0 ~ p0: the v5 env's initial pose and velocities plus its reset noise."""
+        f, d, rng = self.family, self.data[i], self.rng[i]
+        mujoco.mj_resetData(self.model, d)
+        d.qpos[:] = self.init_qpos + rng.uniform(-f.reset_noise, f.reset_noise, self.model.nq)
+        noise = rng.standard_normal(self.model.nv) * f.reset_noise if f.qvel_noise == "normal" else \
+            rng.uniform(-f.reset_noise, f.reset_noise, self.model.nv)
+        d.qvel[:] = self.init_qvel + noise
+        mujoco.mj_forward(self.model, d)
+        self.t[i] = 0
+        self._observe(i)
+
+    def _observe(self, i):
+        k = self.model.nq - self.family.qpos_skip
+        self.obs[i, :k], self.obs[i, k:] = self.data[i].qpos[self.family.qpos_skip:], self.data[i].qvel
+
+    def reset(self, seed=None):
+        """Every copy at a new initial state; with a seed, copy i's stream restarts from seed + i. -> (obs, {})"""
+        for i in range(self.num_envs):
+            if seed is not None:
+                self.rng[i] = gym.utils.seeding.np_random(seed + i)[0]
+            self._reset(i)
+        return self.obs.copy(), {}
+
+    def step(self, act):
+        """act (n_envs, act_dim) in the env's units -> s' (n_envs, obs_dim), r, terminated, truncated (n_envs,), info"""
+        a = np.asarray(act, dtype=np.float64)  # (n_envs, act_dim)
+        s = self.obs.copy()  # (n_envs, obs_dim)
+        for i, d in enumerate(self.data):
+            d.ctrl[:] = a[i]
+            mujoco.mj_step(self.model, d, nstep=self.family.frame_skip)
+            self._observe(i)
+        s_next = self.obs.copy()  # (n_envs, obs_dim)
+        reward = self.family.reward(s, a, s_next, self.goal)  # (n_envs,)  r_ψ(s, a, s') of each copy's goal
+        terminated = self.family.done(s_next)  # (n_envs,)
+        self.t += 1
+        truncated = self.t >= self.family.horizon  # (n_envs,)  the TimeLimit
+        ended, info = terminated | truncated, {}
+        if ended.any():
+            info = {"final_obs": s_next, "_final_obs": ended}
+            for i in np.flatnonzero(ended):
+                self._reset(i)
+        return self.obs.copy(), reward, terminated, truncated, info
+
+    def close(self):
+        pass
+
+
 def make_vec_env(family, goals, shift=None, seed=None):
-    """A gymnasium SyncVectorEnv, one sub-env per goal (goals (n_envs, goal_dim)), to collect many
-    real rollouts at once. A sub-env resets itself in the step its episode ends (SAME_STEP); the
-    true last observation is then in info["final_obs"]."""
-    fam = get_family(family)
-    goals = [check_goal(fam, g, shift) for g in np.asarray(goals, dtype=np.float64).reshape(-1, fam.goal_dim)]
-    fns = [partial(gym.make, env_id(fam), goal=g, shift=shift) for g in goals]
-    env = gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    """A VecEnv, one copy per goal (goals (n_envs, goal_dim)), to collect many real rollouts at once; with a seed,
+    reset(seed) here."""
+    env = VecEnv(family, goals, shift)
     if seed is not None:
         env.reset(seed=seed)
-        env.action_space.seed(seed)
     return env
 
 
 def set_goals(env, family, goals, shift=None):
     """A make_vec_env with new goals (goals (n_envs, goal_dim)): `env` re-targeted in place, without rebuilding its
-    MuJoCo models (building one costs ~7 ms; MAML and the oracle re-target hundreds per iteration), or a new one if
-    env is None."""
+    MuJoCo model (MAML and the oracle re-target hundreds of copies per iteration), or a new one if env is None."""
     if env is None:
         return make_vec_env(family, goals, shift)
-    env.set_attr("goal", [check_goal(family, g, shift) for g in goals])
+    env.set_attr("goal", goals)
     return env
 
 
@@ -365,58 +441,6 @@ def initial_states(family, n, seed=0):
     return s0
 
 
-# ---------------------------------------------------------------------------------------------
-# Self-check against MuJoCo and gymnasium (the reward against an independent formula is checked in test_all.py)
-# ---------------------------------------------------------------------------------------------
-def _root_velocity(model, data):
-    """World-frame linear velocity (x, y, z) of the root body's origin, recomputed by MuJoCo."""
-    d = mujoco.MjData(model)
-    d.qpos[:], d.qvel[:] = data.qpos, data.qvel
-    mujoco.mj_forward(model, d)
-    res = np.zeros(6)  # (rot(3), lin(3))
-    mujoco.mj_objectVelocity(model, d, mujoco.mjtObj.mjOBJ_XBODY, 1, res, 0)  # body 1's frame = the torso root
-    return res[3:]
-
-
-def log_real_steps(family, shift=None, n_steps=1000, seed=0, goal=None):
-    """n_steps uniformly random real steps (resetting after each episode), logged with what MuJoCo and gymnasium say
-    independently of the family's functions: a dict of arrays, s, a, s_next (n, ·), the env's r and d (n,), MuJoCo's
-    qvel after the step (n, nv), its recomputed root velocity v_mj (n, 3) and the v5 env's own termination (n,)."""
-    fam = get_family(family)
-    goal = eval_goals(fam, 1, shift)[0] if goal is None else goal
-    env = make_env(fam, goal, shift, seed=seed)
-    mj = env.unwrapped.mj
-    s, _ = env.reset(seed=seed)
-    log = {k: [] for k in ("s", "a", "s_next", "r", "d", "qvel", "v_mj", "v5_terminated")}
-    for _ in range(n_steps):
-        a = env.action_space.sample()
-        s_next, r, terminated, truncated, info = env.step(a)
-        for k, x in zip(log, (s, a, s_next, r, terminated, mj.data.qvel.copy(), _root_velocity(mj.model, mj.data),
-                              info["v5_terminated"])):
-            log[k].append(x)
-        s = env.reset()[0] if terminated or truncated else s_next
-    env.close()
-    return {k: np.array(v, dtype=np.float64) for k, v in log.items()} | {"goal": goal}
-
-
-def consistency_errors(family, shift=None, n_steps=1000, seed=0):
-    """Largest absolute errors over n_steps random real steps of: the velocity read from the observation vs MuJoCo's
-    recomputed root velocity, family.done vs the v5 env's own termination, and the torch float64 reward vs the
-    numpy one; plus the number of terminations seen."""
-    fam = get_family(family)
-    log = log_real_steps(fam, shift, n_steps, seed)
-    axes = [i for i in fam.vel_index if i is not None]  # obs indices of v_x (and v_y)
-    r_np = fam.reward(log["s"], log["a"], log["s_next"], log["goal"])  # (n_steps,)
-    r_torch = fam.reward(*(torch.from_numpy(log[k]) for k in ("s", "a", "s_next")), log["goal"]).numpy()
-    done = fam.done(log["s_next"]).astype(float)  # (n_steps,)
-    return dict(
-        velocity=float(np.abs(log["s_next"][:, axes] - log["v_mj"][:, :len(axes)]).max()),
-        done_vs_v5=float(np.abs(done - log["v5_terminated"]).max()),
-        torch=float(np.abs(r_torch - r_np).max()),
-        n_done=int(log["d"].sum()),
-    )
-
-
 def applicable_shifts(family):
     """The shifts that apply to a family (None first)."""
     out = [None]
@@ -426,24 +450,3 @@ def applicable_shifts(family):
         except ValueError:
             pass
     return out
-
-
-if __name__ == "__main__":
-    print(f"{'family':<18}{'obs':>5}{'act':>5}{'dt':>7}  {'goal space':<22}{'shifts'}")
-    for fam in FAMILIES.values():
-        space = f"[{', '.join(map(str, fam.goal_low))}] – [{', '.join(map(str, fam.goal_high))}]"
-        if fam.kind == "direction":
-            space = "{-1, +1}"
-        shifts = ", ".join(s for s in applicable_shifts(fam) if s) or "-"
-        print(f"{fam.name:<18}{fam.obs_dim:>5}{fam.act_dim:>5}{fam.dt:>7}  {space:<22}{shifts}")
-    print("\nself-check: 1000 random real steps per family and shift; max |error| (atol 1e-6)")
-    ok = True
-    for fam in FAMILIES.values():
-        for shift in applicable_shifts(fam):
-            err = consistency_errors(fam, shift)
-            good = max(err["velocity"], err["done_vs_v5"], err["torch"]) <= 1e-6
-            ok &= good
-            print(f"  {fam.name:<18}{str(shift or '-'):<14} velocity vs MuJoCo {err['velocity']:.1e}  done vs v5 "
-                  f"{err['done_vs_v5']:.0f}  torch {err['torch']:.1e}  ({err['n_done']} terminations)  "
-                  f"{'ok' if good else 'FAIL'}")
-    raise SystemExit(0 if ok else 1)

@@ -150,14 +150,63 @@ def _reference_reward(family, qvel, act, goal):
     return -abs(vx - g[0]) + 0.8 + 0.2  # humanoid: no control cost
 
 
+def _root_velocity(model, data):
+    """World-frame linear velocity (x, y, z) of the root body's origin, recomputed by MuJoCo."""
+    d = mujoco.MjData(model)
+    d.qpos[:], d.qvel[:] = data.qpos, data.qvel
+    mujoco.mj_forward(model, d)
+    res = np.zeros(6)  # (rot(3), lin(3))
+    mujoco.mj_objectVelocity(model, d, mujoco.mjtObj.mjOBJ_XBODY, 1, res, 0)  # body 1's frame = the torso root
+    return res[3:]
+
+
+def _log_real_steps(family, shift=None, n_steps=1000, seed=0, goal=None):
+    """n_steps uniformly random real steps (resetting after each episode), logged with what MuJoCo and gymnasium say
+    independently of the family's functions: a dict of arrays, s, a, s_next (n, ·), the env's r and d (n,), MuJoCo's
+    qvel after the step (n, nv), its recomputed root velocity v_mj (n, 3) and the v5 env's own termination (n,)."""
+    fam = tasks.get_family(family)
+    goal = tasks.eval_goals(fam, 1, shift)[0] if goal is None else goal
+    env = tasks.make_env(fam, goal, shift, seed=seed)
+    mj = env.unwrapped.mj
+    s, _ = env.reset(seed=seed)
+    log = {k: [] for k in ("s", "a", "s_next", "r", "d", "qvel", "v_mj", "v5_terminated")}
+    for _ in range(n_steps):
+        a = env.action_space.sample()
+        s_next, r, terminated, truncated, info = env.step(a)
+        for k, x in zip(log, (s, a, s_next, r, terminated, mj.data.qvel.copy(), _root_velocity(mj.model, mj.data),
+                              info["v5_terminated"])):
+            log[k].append(x)
+        s = env.reset()[0] if terminated or truncated else s_next
+    env.close()
+    return {k: np.array(v, dtype=np.float64) for k, v in log.items()} | {"goal": goal}
+
+
+def _consistency_errors(family, shift=None, n_steps=1000, seed=0):
+    """Largest absolute errors over n_steps random real steps of: the velocity read from the observation vs MuJoCo's
+    recomputed root velocity, family.done vs the v5 env's own termination, and the torch float64 reward vs the
+    numpy one; plus the number of terminations seen."""
+    fam = tasks.get_family(family)
+    log = _log_real_steps(fam, shift, n_steps, seed)
+    axes = [i for i in fam.vel_index if i is not None]  # obs indices of v_x (and v_y)
+    r_np = fam.reward(log["s"], log["a"], log["s_next"], log["goal"])  # (n_steps,)
+    r_torch = fam.reward(*(torch.from_numpy(log[k]) for k in ("s", "a", "s_next")), log["goal"]).numpy()
+    done = fam.done(log["s_next"]).astype(float)  # (n_steps,)
+    return dict(
+        velocity=float(np.abs(log["s_next"][:, axes] - log["v_mj"][:, :len(axes)]).max()),
+        done_vs_v5=float(np.abs(done - log["v5_terminated"]).max()),
+        torch=float(np.abs(r_torch - r_np).max()),
+        n_done=int(log["d"].sum()),
+    )
+
+
 @pytest.mark.parametrize("family,shift", FAMILY_SHIFTS)
 def test_tasks_reward_and_done_match_mujoco_and_gymnasium(family, shift):
-    log = tasks.log_real_steps(family, shift, n_steps=1000, seed=0)
+    log = _log_real_steps(family, shift, n_steps=1000, seed=0)
     # the env's reward equals the reward recomputed from MuJoCo's qvel and the action
     np.testing.assert_allclose(log["r"], _reference_reward(family, log["qvel"], log["a"], log["goal"]), atol=1e-9)
     # its termination equals the underlying gymnasium v5 env's own termination
     np.testing.assert_array_equal(log["d"], log["v5_terminated"])
-    err = tasks.consistency_errors(family, shift, n_steps=300, seed=1)
+    err = _consistency_errors(family, shift, n_steps=300, seed=1)
     assert err["velocity"] <= 1e-6 and err["done_vs_v5"] == 0 and err["torch"] <= 1e-6
     if tasks.get_family(family).healthy_z is not None:
         assert log["d"].sum() > 0  # random steps do reach termination, so done was really compared
@@ -169,7 +218,7 @@ def test_tasks_real_env_check_fails_on_a_perturbed_family(change, monkeypatch):
     """The check above can fail: a family whose reward or termination is slightly off is caught."""
     fam = tasks.get_family("ant-vel2d")
     monkeypatch.setitem(tasks.FAMILIES, "ant-vel2d", dataclasses.replace(fam, **change))
-    log = tasks.log_real_steps("ant-vel2d", n_steps=300, seed=0)
+    log = _log_real_steps("ant-vel2d", n_steps=300, seed=0)
     reward_off = np.abs(log["r"] - _reference_reward("ant-vel2d", log["qvel"], log["a"], log["goal"])).max()
     done_off = np.abs(log["d"] - log["v5_terminated"]).max()
     assert max(reward_off, done_off) > 1e-3
@@ -218,20 +267,38 @@ def test_tasks_time_limit_truncates_at_horizon():
         assert not terminated and truncated == (t == tasks.HORIZON - 1)
 
 
-def test_tasks_vec_env_final_obs_and_seeding():
-    goals = tasks.eval_goals("ant-vel", 3)
-    a = tasks.make_vec_env("ant-vel", goals, seed=3)
-    b = tasks.make_vec_env("ant-vel", goals, seed=3)
-    np.testing.assert_array_equal(a.reset(seed=5)[0], b.reset(seed=5)[0])
-    act = np.ones((3, 8))
-    for _ in range(tasks.HORIZON):
-        obs, r, term, trunc, info = a.step(act)
-        if (term | trunc).any():
-            ended = info["_final_obs"]
-            assert np.array_equal(ended, term | trunc)
-            assert not np.array_equal(info["final_obs"][ended][0], obs[ended][0])  # obs is the reset state
-            return
-    pytest.fail("no episode ended within the horizon")
+def _gym_vec_env(family, goals, shift=None):
+    """The plain equivalent of tasks.VecEnv: gymnasium's SyncVectorEnv of TaskEnvs, each reset in the step its episode
+    ends (SAME_STEP)."""
+    fns = [lambda g=g: gym.make(tasks.env_id(family), goal=g, shift=shift) for g in goals]
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+@pytest.mark.parametrize("family,shift", FAMILY_SHIFTS)
+def test_tasks_vec_env_equals_gymnasium_step_by_step(family, shift):
+    # 3 copies, 450 steps of random actions: two time limits, and on the ant and the humanoid many falls, each reset
+    # in place from its copy's own stream; then a re-seeded reset and a re-targeted goal
+    fam = tasks.get_family(family)
+    goals = tasks.eval_goals(fam, 3, shift)
+    fast, plain = tasks.make_vec_env(fam, goals, shift), _gym_vec_env(fam, goals, shift)
+    act = np.random.default_rng(0).uniform(fam.act_low, fam.act_high, (450, 3, fam.act_dim)).astype(np.float32)
+    resets = 0
+    for seed, goals in ((7, goals), (8, goals[::-1])):
+        tasks.set_goals(fast, fam, goals, shift), plain.set_attr("goal", list(goals))
+        np.testing.assert_array_equal(fast.reset(seed=seed)[0], plain.reset(seed=seed)[0])
+        for a in act:
+            out, ref = fast.step(a), plain.step(a)
+            for x, y in zip(out[:4], ref[:4]):  # obs, reward, terminated, truncated: the same to the bit
+                np.testing.assert_array_equal(x, y)
+            assert ("_final_obs" in out[4]) == ("_final_obs" in ref[4])
+            if "_final_obs" in ref[4]:
+                ended = ref[4]["_final_obs"]
+                np.testing.assert_array_equal(out[4]["_final_obs"], ended)
+                np.testing.assert_array_equal(out[4]["final_obs"][ended], np.stack(ref[4]["final_obs"][ended]))
+                resets += int(ended.sum())
+    assert resets >= 2 * 3 * 2  # every copy reached its time limit twice per seed, at least
+    if fam.healthy_z is not None:
+        assert resets > 2 * 3 * 2  # and some fell
 
 
 def _model_arrays(model):
