@@ -25,6 +25,8 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+import gymnasium as gym
+import mujoco
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -68,6 +70,10 @@ SLBO_CFG = slbo.SLBOConfig(**QUICK["slbo"])
 SLBO_INNER = QUICK["smtl"]["n_inner_adapt"]  # 5 VirtualTraining rounds after each collection
 SMTL_CFG = smtl.SMTLConfig(**{**QUICK["smtl"], "n_tasks": SMTL_TASKS})
 SMTL_SLBO = slbo.SLBOConfig(**config.values(SMTL_FAMILY, "quick")["slbo"])
+ENV_FAMILIES = ("cheetah-vel", "ant-vel", "humanoid-vel")  # one per body
+ENV_RATIO_TARGET = 0.8  # the batched real env at ≥ 0.8 of bare mj_step's rate
+ENV_ITERS = {"oracle": 3, "maml": 1}  # training iterations timed per process
+ITERATION_SPEEDUP_TARGET = 1.5  # MAML's and the oracle's iteration, old / new, with BENCH_BASELINE
 ROUND_FAMILIES = ("cheetah-vel", "ant-vel")  # one VirtualTraining round on each (4,000 and 8,000 virtual samples)
 ROUND_REPEATS = 3  # timed rounds per process (after one warm-up round); the best counts, as in _rates
 ROUND_PROCESSES = 3  # processes per code version, old and new interleaved
@@ -199,6 +205,95 @@ def bench_throughput(device="cpu"):
             ("FLOP floor at measured GEMM rate", f"{floor:10.0f} states/s"),
             ("virtual / forward", f"{virtual / forward:10.2f}  (target ≥ {VIRTUAL_RATIO_TARGET})"),
             ("virtual / FLOP floor", f"{virtual / floor:10.3f}")])
+    return out
+
+
+def bench_env(device="cpu"):
+    """Real env steps per second, N_ENVS copies × H steps of uniform random actions, per body: the batched
+    tasks.VecEnv; bare mj_step on the same model in the same process, resetting the copies where the VecEnv did
+    (the physics floor: a body that fell must be reset, or it would simulate a pile of limbs); and gymnasium's
+    SyncVectorEnv of TaskEnvs (VecEnv's plain equivalent). Then the oracle's and MAML's training iteration on the
+    ant at the quick preset; with BENCH_BASELINE=<dir> also those of the code in <dir>, side by side."""
+    out = {}
+    print(f"env ({N_ENVS} copies × 200 steps of random actions; VecEnv target ≥ {ENV_RATIO_TARGET} of bare mj_step)")
+    for family in ENV_FAMILIES:
+        fam = tasks.get_family(family)
+        goals = tasks.sample_goals(fam, N_ENVS, np.random.default_rng(0))  # (n_envs, goal_dim), tuning goals
+        acts = np.random.default_rng(0).uniform(fam.act_low, fam.act_high, (fam.horizon, N_ENVS, fam.act_dim))
+        vec = tasks.make_vec_env(fam, goals, seed=0)
+        gym_vec = gym.vector.SyncVectorEnv([lambda g=g: gym.make(tasks.env_id(fam), goal=g) for g in goals],
+                                           autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        gym_vec.reset(seed=0)
+        ended = np.stack([(lambda o: o[2] | o[3])(vec.step(a)) for a in acts])  # (H, n_envs) VecEnv's resets
+        model, datas = vec.model, [mujoco.MjData(vec.model) for _ in range(N_ENVS)]
+
+        def bare():  # the same steps and resets, MuJoCo's calls alone (a body that fell is reset, as in the env)
+            for d in datas:
+                mujoco.mj_resetData(model, d)
+                mujoco.mj_forward(model, d)
+            for a, done in zip(acts, ended):
+                for d, a_i in zip(datas, a):
+                    d.ctrl[:] = a_i
+                    mujoco.mj_step(model, d, nstep=fam.frame_skip)
+                for i in np.flatnonzero(done):
+                    mujoco.mj_resetData(model, datas[i])
+                    mujoco.mj_forward(model, datas[i])
+
+        def stepped(env):
+            def run():
+                for a in acts:
+                    env.step(a)
+            return run
+
+        bare_r, vec_r, gym_r = (N_ENVS * fam.horizon * r for r in _rates(
+            [bare, stepped(vec), stepped(gym_vec)], device, repeats=3))
+        out[family] = {"bare_steps_s": bare_r, "vec_steps_s": vec_r, "gym_steps_s": gym_r,
+                       "vec_over_bare": vec_r / bare_r, "met": vec_r / bare_r >= ENV_RATIO_TARGET}
+        print(f"  {fam.env:<9} bare mj_step {bare_r:8.0f} steps/s   VecEnv {vec_r:8.0f} ({vec_r / bare_r:.2f} of bare: "
+              f"{'met' if vec_r / bare_r >= ENV_RATIO_TARGET else 'NOT met'})   gymnasium {gym_r:8.0f} "
+              f"({gym_r / bare_r:.2f})")
+    out["iteration"] = _iteration_versus(os.environ.get("BENCH_BASELINE"))
+    return out
+
+
+def iteration_seconds(algo, family, n_iters):
+    """Seconds per training iteration of MAML or the oracle at the quick preset (one torch thread), from a fresh
+    run of n_iters iterations. Uses only what every version of the code has, so that BENCH_CODE can time an old one."""
+    torch.set_num_threads(1)
+    c = config.values(family, "quick")
+    if algo == "maml":
+        out = maml.meta_train(family, maml.MAMLConfig(**{**c["maml"], "n_iters": n_iters}), progress=False)
+    else:
+        trpo_cfg = TRPOConfig(**c["oracle"].get("trpo", {}))
+        cfg = maml.OracleConfig(**{**c["oracle"], "n_iters": n_iters, "trpo": trpo_cfg})
+        out = maml.train_oracle(family, cfg, progress=False)
+    return out["wall_s"] / n_iters
+
+
+def _iteration_versus(baseline):
+    """MAML's and the oracle's iteration (ENV_ITERS each) of the current code, and of the code in `baseline` if given,
+    each in ROUND_PROCESSES fresh processes, versions interleaved; the best per version."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, above lab/
+    versions = [("old", baseline), ("new", here)] if baseline else [("new", here)]
+    best = {}
+    for algo, n_iters in ENV_ITERS.items():
+        for _ in range(ROUND_PROCESSES):
+            for version, code in versions:
+                cmd = [sys.executable, "-c", "import json; from lab import bench; "
+                       f"print(json.dumps(bench.iteration_seconds({algo!r}, 'ant-vel', {n_iters})))"]
+                env = {**os.environ, "BENCH_CODE": code}
+                done = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"iteration benchmark of {code} failed: {done.stderr.strip().splitlines()[-1]}")
+                seconds = json.loads(done.stdout.strip().splitlines()[-1])
+                best[(algo, version)] = min(best.get((algo, version), float("inf")), seconds)
+    out = {}
+    for algo in ENV_ITERS:
+        new, old = best[(algo, "new")], best.get((algo, "old"))
+        out[algo] = {"new_s": new, "old_s": old, "speedup": old / new if old else None}
+        print(f"  {algo:<7} iteration on the ant (quick preset): {new:.2f} s" + (
+            f", old {old:.2f} s: {old / new:.2f}× faster (target ≥ {ITERATION_SPEEDUP_TARGET}: "
+            f"{'met' if old / new >= ITERATION_SPEEDUP_TARGET else 'NOT met'})" if old else ""))
     return out
 
 
