@@ -107,9 +107,7 @@ def _mujoco_warning(msg):
         warnings.warn(f"MuJoCo: {msg}", RuntimeWarning, stacklevel=2)
 
 
-# MuJoCo's own warnings (unstable simulation, ...) become Python warnings instead of terminal noise
-# and a MUJOCO_LOG.TXT in the working directory.
-mujoco.set_mju_user_warning(_mujoco_warning)
+mujoco.set_mju_user_warning(_mujoco_warning)  # MuJoCo's warnings as Python's, not a MUJOCO_LOG.TXT here
 
 
 # ---------------------------------------------------------------------------------------------

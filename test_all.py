@@ -1769,7 +1769,7 @@ def test_run_diverging_model_stops_with_one_line_and_writes_no_results(tmp_path)
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("preset", ["smoke", "quick"])
 def test_bench_round_learner_has_the_presets_settings(preset, one_thread):
-    learner, _ = bench._round_learner("cheetah-vel", "cpu", preset)
+    learner, _ = bench.round_learner("cheetah-vel", "cpu", preset)
     c = config.values("cheetah-vel", preset)
     assert learner.cfg == slbo.SLBOConfig(**c["slbo"]) and learner.dyn == DynamicsConfig(**c.get("dyn", {}))
     assert learner.trpo == TRPOConfig(**c.get("trpo", {})) and len(learner.data) == learner.cfg.n_collect
