@@ -221,26 +221,33 @@ def iteration_seconds(algo, family, n_iters):
     return out["wall_s"] / n_iters
 
 
+def _best_in_fresh_processes(call, versions):
+    """{version: the least seconds} that bench.<call> (an expression giving seconds, or a list of them) returns in
+    ROUND_PROCESSES fresh processes per version [(version, directory)], each process importing the code in its
+    directory (BENCH_CODE), versions interleaved (a shared machine's load then slows them alike)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, above lab/
+    best = {}
+    for _ in range(ROUND_PROCESSES):
+        for version, code in versions:
+            cmd = [sys.executable, "-c", f"import json; from lab import bench; print(json.dumps(bench.{call}))"]
+            env = {**os.environ, "BENCH_CODE": code, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+            done = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"benchmark {call} of {code} failed: {done.stderr.strip().splitlines()[-1]}")
+            seconds = float(np.min(json.loads(done.stdout.strip().splitlines()[-1])))
+            best[version] = min(best.get(version, float("inf")), seconds)
+    return best
+
+
 def _iteration_versus(baseline):
     """MAML's and the oracle's iteration (ENV_ITERS each) of the current code, and of the code in `baseline` if given,
-    each in ROUND_PROCESSES fresh processes, versions interleaved; the best per version."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, above lab/
+    each the best of ROUND_PROCESSES fresh processes."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     versions = [("old", baseline), ("new", here)] if baseline else [("new", here)]
-    best = {}
-    for algo, n_iters in ENV_ITERS.items():
-        for _ in range(ROUND_PROCESSES):
-            for version, code in versions:
-                cmd = [sys.executable, "-c", "import json; from lab import bench; "
-                       f"print(json.dumps(bench.iteration_seconds({algo!r}, 'ant-vel', {n_iters})))"]
-                env = {**os.environ, "BENCH_CODE": code}
-                done = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True)
-                if done.returncode:
-                    raise SystemExit(f"iteration benchmark of {code} failed: {done.stderr.strip().splitlines()[-1]}")
-                seconds = json.loads(done.stdout.strip().splitlines()[-1])
-                best[(algo, version)] = min(best.get((algo, version), float("inf")), seconds)
     out = {}
-    for algo in ENV_ITERS:
-        new, old = best[(algo, "new")], best.get((algo, "old"))
+    for algo, n_iters in ENV_ITERS.items():
+        best = _best_in_fresh_processes(f"iteration_seconds({algo!r}, 'ant-vel', {n_iters})", versions)
+        new, old = best["new"], best.get("old")
         out[algo] = {"new_s": new, "old_s": old, "speedup": old / new if old else None}
         print(f"  {algo:<7} iteration on the ant (quick preset): {new:.2f} s" + (
             f", old {old:.2f} s: {old / new:.2f}× faster (target ≥ {ITERATION_SPEEDUP_TARGET}: "
@@ -324,26 +331,14 @@ def _round_parts(family, device, preset):
 
 
 def _round_versus(baseline, device):
-    """The round's best time of the code in `baseline` (a directory) and of the current code, each measured in
-    ROUND_PROCESSES fresh processes, old and new interleaved (a shared machine's load then slows both alike)."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, above lab/
-    best = {}
-    for family in ROUND_FAMILIES:
-        for _ in range(ROUND_PROCESSES):
-            for version, code in (("old", baseline), ("new", here)):
-                cmd = [sys.executable, "-c", "import json; from lab import bench; "
-                       f"print(json.dumps(bench.round_seconds({family!r}, {device!r})))"]
-                env = {**os.environ, "BENCH_CODE": code, "OMP_NUM_THREADS": str(torch.get_num_threads())}
-                done = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True)
-                if done.returncode:
-                    raise SystemExit(f"round benchmark of {code} failed: {done.stderr.strip().splitlines()[-1]}")
-                seconds = min(json.loads(done.stdout.strip().splitlines()[-1]))
-                key = (family, version)
-                best[key] = min(best.get(key, float("inf")), seconds)
+    """The round's best time of the code in `baseline` (a directory) and of the current code, each the best of
+    ROUND_PROCESSES fresh processes × ROUND_REPEATS rounds."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = {}
     print(f"  side by side (best of {ROUND_PROCESSES} processes × {ROUND_REPEATS} rounds): old = {baseline}")
     for family in ROUND_FAMILIES:
-        old, new = best[(family, "old")], best[(family, "new")]
+        best = _best_in_fresh_processes(f"round_seconds({family!r}, {device!r})", [("old", baseline), ("new", here)])
+        old, new = best["old"], best["new"]
         out[family] = {"old_s": old, "new_s": new, "ratio": new / old, "met": new / old <= ROUND_TARGET}
         print(f"    {family:<12} old {old:6.2f} s  new {new:6.2f} s  new/old {new / old:.2f} "
               f"(target ≤ {ROUND_TARGET}): {'met' if new / old <= ROUND_TARGET else 'NOT met'}")
