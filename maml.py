@@ -25,10 +25,11 @@ from tqdm.auto import tqdm
 import slbo
 import tasks
 from config import hp
+from dynamics import Normalizer
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
                   fisher_vector_product, gae, rollout, set_flat_params, trpo_step)
 
-CHECKPOINT_FORMAT = "maml-checkpoint-v4"  # v4: GAE's λ is `gae_lambda`
+CHECKPOINT_FORMAT = "maml-checkpoint-v5"  # v5: the oracle's optional input normaliser
 FEATURE_CLIP = 10.0  # the linear baseline clips observations to ±10 before building its features (rllab)
 TIME_SCALE = 100.0  # ... and uses t / 100 as its time feature (rllab)
 
@@ -61,16 +62,19 @@ class OracleConfig:
                         ">= 1")
     hidden: tuple = hp((100, 100), "policy MLP hidden widths over [s, ψ], ReLU (Section 5.1)")
     trpo: TRPOConfig = hp(TRPOConfig(), "TRPO settings (trpo.TRPOConfig; its policy_hidden is unused, `hidden` is)")
+    obs_norm: bool = hp(False, "π and V see [s, ψ] normalised by its running mean and std over the training batches "
+                               "(today's TRPO/PPO practice; not in the paper)")
 
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers: policies, seeds, checkpoints
 # ---------------------------------------------------------------------------------------------
-def _policy(family, cfg, device, goal_input=False):
+def _policy(family, cfg, device, goal_input=False, obs_normalizer=None):
     """A fresh [100, 100] ReLU Gaussian policy with PyTorch's initialisation (close to the Glorot init of MAML's rllab
     policies); over [s, ψ] for the oracle (goal_input)."""
     in_dim = family.obs_dim + (family.goal_dim if goal_input else 0)
-    return GaussianPolicy(in_dim, family.act_dim, cfg.hidden, activation="relu", slbo_init=False).to(device)
+    return GaussianPolicy(in_dim, family.act_dim, cfg.hidden, obs_normalizer, activation="relu",
+                          slbo_init=False).to(device)
 
 
 def _env_seed(rng):
@@ -98,7 +102,11 @@ def policy_from(trained, device="cpu"):
     """The policy of a `meta_train` or `train_oracle` checkpoint (the oracle's sees [s, ψ])."""
     fam = tasks.get_family(trained["family"])
     cfg = (MAMLConfig if trained["kind"] == "maml" else OracleConfig)(hidden=tuple(trained["cfg"]["hidden"]))
-    policy = _policy(fam, cfg, device, goal_input=trained["kind"] == "oracle")
+    norm = None
+    if trained.get("obs_norm") is not None:  # the oracle's running input normaliser (OracleConfig.obs_norm)
+        norm = Normalizer(fam.obs_dim + fam.goal_dim).to(device)
+        norm.load_state_dict(trained["obs_norm"])
+    policy = _policy(fam, cfg, device, goal_input=trained["kind"] == "oracle", obs_normalizer=norm)
     policy.load_state_dict(trained["policy"])
     return policy
 
@@ -325,7 +333,7 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
     spends exactly that: the same real samples as an SMTL stage). Before the first step and after each, the
     mean-action policy is scored by slbo.evaluate over n_eval_episodes real episodes, as SMTL is. Returns (one point
     per step: {"stage", "samples" (real adaptation samples so far; evaluation episodes not counted), "return",
-    "vel_err"}; the adapted policy)."""
+    "ep_len", "vel_err"}; the adapted policy)."""
     fam, cfg = tasks.get_family(trained["family"]), MAMLConfig(**trained["cfg"])
     goal = tasks.check_goal(fam, goal, shift)  # (goal_dim,)
     policy = policy_from(trained, device)
@@ -342,8 +350,7 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
             theta = inner_step(policy, task_advantages(batch, 1, cfg), cfg.alpha if stage == 1 else cfg.alpha_test)
             set_flat_params(params, torch.cat([theta[n][0].detach().flatten() for n, _ in policy.named_parameters()]))
         ev = slbo.evaluate(fam, policy, np.tile(goal, (n_eval_episodes, 1)), shift, seed)
-        curve.append({"stage": stage, "samples": samples, "return": float(ev["return"].mean()),
-                      "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())})
+        curve.append({"stage": stage, "samples": samples, **slbo.score(ev)})
     env.close()
     return curve, policy
 
@@ -385,8 +392,9 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", resume=None, 
     fam, dev = tasks.get_family(family), torch.device(device)
     torch.manual_seed(seed)  # initialisations; then the value function's minibatch order (global RNG, saved below)
     in_dim = fam.obs_dim + fam.goal_dim
-    policy = _policy(fam, cfg, dev, goal_input=True)
-    value_fn = ValueFunction(in_dim, cfg.trpo.value_hidden).to(dev)
+    norm = Normalizer(in_dim).to(dev) if cfg.obs_norm else None  # shared by π and V, updated from every batch
+    policy = _policy(fam, cfg, dev, goal_input=True, obs_normalizer=norm)
+    value_fn = ValueFunction(in_dim, cfg.trpo.value_hidden, obs_normalizer=norm).to(dev)
     value_fn.make_optimizer(cfg.trpo.vf_lr)
     gen = torch.Generator(device=dev).manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -395,6 +403,8 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", resume=None, 
         ck = _resume(resume, "oracle", fam, cfg, seed)
         policy.load_state_dict(ck["policy"])
         value_fn.load_state_dict(ck["value_fn"])
+        if norm is not None:
+            norm.load_state_dict(ck["obs_norm"])
         value_fn.optimizer.load_state_dict(copy.deepcopy(ck["vf_optimizer"]))
         gen.set_state(ck["generator"])
         rng.bit_generator.state = ck["rng"]
@@ -405,6 +415,7 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", resume=None, 
         return copy.deepcopy({"format": CHECKPOINT_FORMAT, "kind": "oracle", "family": fam.name, "seed": seed,
                               "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
                               "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
+                              "obs_norm": None if norm is None else norm.state_dict(),
                               "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
 
     n_envs = slbo.rows(cfg.n_samples, fam.horizon, "the oracle's n_samples")
@@ -417,6 +428,8 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", resume=None, 
         env = tasks.set_goals(env, fam, goals)
         pi = GoalConditionedPolicy(policy, goals)
         batch = _with_goals(rollout(env, pi, fam.horizon, seed=_env_seed(rng), generator=gen), pi.goals)
+        if norm is not None:
+            norm.update(batch["obs"].flatten(0, 1))  # (n_envs · H, obs_dim + goal_dim)
         stats = trpo_step(policy, value_fn, batch, cfg.trpo)
         run["samples"] += int(batch["mask"].sum().item())
         run["wall_s"] += time.perf_counter() - start

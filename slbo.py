@@ -157,21 +157,24 @@ def warn_clipped(learner, n_clipped, n_inner):
 
 
 def velocity_error(family, batch, goals):
-    """|v − g| (‖v − g‖ for 2-D goals) of each row of a rollout batch, averaged over its valid steps: (n_envs,);
-    goals (n_envs, goal_dim), one per row. None for families without a goal velocity (forward/backward)."""
+    """|v − g| (‖v − g‖ for 2-D goals) of each row of a rollout batch, averaged over all of its H steps: (n_envs,);
+    goals (n_envs, goal_dim), one per row. A step after the row's episode ended (the body fell) counts as standing
+    still's error ‖g‖, so a policy that falls early cannot look as if it tracks. None for families without a goal
+    velocity (forward/backward)."""
     if family.kind != "velocity":
         return None
     v = batch["next_obs"][..., list(family.vel_index[:family.goal_dim])]  # (n_envs, H, goal_dim)
     g = torch.as_tensor(np.asarray(goals), dtype=v.dtype, device=v.device)[:, None]  # (n_envs, 1, goal_dim)
     m = batch["mask"]  # (n_envs, H)
-    return ((v - g).norm(dim=-1) * m).sum(1) / m.sum(1)
+    # NOTE (differs from paper): the paper does not say how |v − g| treats a fall; here v = 0 after it
+    return ((v - g).norm(dim=-1) * m + g.norm(dim=-1) * (1 - m)).mean(1)
 
 
 @torch.no_grad()
 def evaluate(family, policy, goals, shift=None, seed=0):
-    """Real return of π_θ's mean action on each goal (one episode per row of goals (n, goal_dim)), and the mean
-    speed error |v − g| over the episode's steps (‖v − g‖ for 2-D goals; None for forward/backward tasks).
-    Evaluation episodes are a measurement: they are not added to D nor counted as samples."""
+    """Real return of π_θ's mean action on each goal (one episode per row of goals (n, goal_dim)), its length in steps
+    (H unless the body fell) and the speed error |v − g| over the H steps (velocity_error; None for forward/backward
+    tasks). Evaluation episodes are a measurement: they are not added to D nor counted as samples."""
     # NOTE (differs from paper): the paper does not say how a return is measured; here it is always the mean action's
     # (SMTL, MAML and the oracle alike), over episodes that end where the body falls
     f = tasks.get_family(family)
@@ -181,7 +184,14 @@ def evaluate(family, policy, goals, shift=None, seed=0):
     env.close()
     returns = (batch["rew"] * batch["mask"]).sum(1)  # (n,)
     err = velocity_error(f, batch, goals)
-    return {"return": returns.cpu().numpy(), "vel_err": None if err is None else err.cpu().numpy()}
+    return {"return": returns.cpu().numpy(), "ep_len": batch["mask"].sum(1).cpu().numpy(),
+            "vel_err": None if err is None else err.cpu().numpy()}
+
+
+def score(ev):
+    """The means of an `evaluate` result over its episodes: {"return", "ep_len", "vel_err" (None if not a velocity
+    task)}, plain floats (a point of a learning curve)."""
+    return {k: None if v is None else float(v.mean()) for k, v in ev.items()}
 
 
 def slbo(learner, policy, goal, n_slbo, n_inner, shift=None, eval_seed=0, progress=True):
@@ -193,8 +203,7 @@ def slbo(learner, policy, goal, n_slbo, n_inner, shift=None, eval_seed=0, progre
         collect(learner, policy, goal, learner.cfg.n_collect, shift)  # line 7
         vt = virtual_training(learner, policy, goal, n_inner, shift=shift, progress=progress)  # line 8
         ev = evaluate(learner.family, policy, np.atleast_1d(goal)[None], shift, seed=eval_seed)
-        row = {"stage": stage + 1, "samples": learner.samples, "return": float(ev["return"].mean()),
-               "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean()), **vt}
+        row = {"stage": stage + 1, "samples": learner.samples, **score(ev), **vt}
         log.append(row)
         bar.set_postfix(samples=row["samples"], ret=f"{row['return']:.1f}",
                         **({} if row["vel_err"] is None else {"vel_err": f"{row['vel_err']:.3f}"}))

@@ -24,7 +24,7 @@ import config
 import tasks
 from config import hp
 from dynamics import DynamicsConfig, DynamicsModel, ModelDivergedError, VirtualEnv, fit
-from slbo import Learner, SLBOConfig, collect, env_seed, evaluate, rows, virtual_training, warn_clipped
+from slbo import Learner, SLBOConfig, collect, env_seed, evaluate, rows, score, virtual_training, warn_clipped
 from trpo import TRPOConfig, episode_returns, rollout
 
 CHECKPOINT_FORMAT = "smtl-checkpoint-v4"  # v4: one naming scheme for stage and round counts (n_*_train, n_*_adapt)
@@ -145,9 +145,8 @@ def training_done(log, cfg):
 # Algorithm 1 and Eq. (6)
 # ---------------------------------------------------------------------------------------------
 def _measure(learner, policy, goal, n_episodes, shift=None, seed=0):
-    """Real return (and mean speed error) of θ's mean action over n_episodes; a measurement, not data."""
-    ev = evaluate(learner.family, policy, np.tile(goal, (n_episodes, 1)), shift, seed=seed)
-    return float(ev["return"].mean()), None if ev["vel_err"] is None else float(ev["vel_err"].mean())
+    """θ's mean action over n_episodes (slbo.score: return, episode length, speed error); a measurement, not data."""
+    return score(evaluate(learner.family, policy, np.tile(goal, (n_episodes, 1)), shift, seed=seed))
 
 
 def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TRPOConfig(), seed=0, device="cpu",
@@ -177,7 +176,8 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
             with _named(f"{where}, warm-up"):
                 vt, snapshots = warm_up(learner, policy, psi, cfg.n_warmup, snaps, progress=progress)
             row.update(vt)
-            row["warmup_return"], row["warmup_vel_err"] = _measure(learner, policy, psi, cfg.n_eval_episodes)
+            m = _measure(learner, policy, psi, cfg.n_eval_episodes)
+            row["warmup_return"], row["warmup_vel_err"] = m["return"], m["vel_err"]
             if cfg.active != "off":  # Section 4.4: rate ψ, and skip it if it rates below the recent quantile
                 with _named(f"{where}, rating"):
                     row["rating"], row["rating_samples"] = rating(learner, policy, psi, snapshots, cfg)
@@ -190,7 +190,8 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
                     with _named(f"{where}, SLBO stage {stage}"):
                         vt = virtual_training(learner, policy, psi, cfg.n_inner_train)
                     row.update({**vt, "n_clipped": row["n_clipped"] + vt["n_clipped"]})
-            row["return"], row["vel_err"] = _measure(learner, policy, psi, cfg.n_eval_episodes)
+            m = _measure(learner, policy, psi, cfg.n_eval_episodes)
+            row["return"], row["vel_err"] = m["return"], m["vel_err"]
             bar.update(1)
         row["samples"], row["wall_s"] = learner.samples, time.perf_counter() - start
         log.append(row)
@@ -207,7 +208,7 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
     """Eq. (6) on task ψ = goal, from `trained` (a checkpoint of `train`; it is not changed): a fresh policy θ̃₀, the
     warm-up VT(θ̃₀, φ, D, n_warmup) in the learned model (0 real samples), then n_stages SLBO stages of n_samples real
     samples each on the (possibly shifted) real task, each followed by VT(θ, φ, D, n_inner_adapt). Returns (one point
-    per stage, the first at 0 samples: {"stage", "samples", "return", "vel_err", ...}; the adapted policy)."""
+    per stage, the first at 0 samples: {"stage", "samples", "return", "ep_len", "vel_err", ...}; the adapted policy)."""
     cfg = SMTLConfig(**trained["config"]["smtl"])
     learner = _restore(trained, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
     psi = tasks.check_goal(learner.family, goal, shift)
@@ -215,14 +216,13 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
     where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
     with _named(f"{where}, warm-up"):
         vt, _ = warm_up(learner, policy, psi, cfg.n_warmup, shift=shift, progress=progress)
-    ret, err = _measure(learner, policy, psi, n_eval_episodes, shift, seed)
-    curve = [{"stage": 0, "samples": 0, "return": ret, "vel_err": err, **vt}]
+    curve = [{"stage": 0, "samples": 0, **_measure(learner, policy, psi, n_eval_episodes, shift, seed), **vt}]
     for stage in range(1, n_stages + 1):
         collect(learner, policy, psi, n_samples, shift)  # line 7, on the real (shifted) env
         with _named(f"{where}, SLBO stage {stage}"):  # line 8
             vt = virtual_training(learner, policy, psi, cfg.n_inner_adapt, shift=shift, progress=progress)
-        ret, err = _measure(learner, policy, psi, n_eval_episodes, shift, seed)
-        curve.append({"stage": stage, "samples": learner.samples - samples0, "return": ret, "vel_err": err, **vt})
+        curve.append({"stage": stage, "samples": learner.samples - samples0,
+                      **_measure(learner, policy, psi, n_eval_episodes, shift, seed), **vt})
     return curve, policy
 
 

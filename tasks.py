@@ -24,6 +24,8 @@ import torch
 HORIZON = 200  # H: every task is a 200-step episode (Section 5)
 N_EVAL = 40  # held-out evaluation tasks per family (Section 5.1)
 EVAL_SEED = 1907_04964  # seed of the fixed evaluation split (the paper's arXiv number)
+GOAL_BLOCK = 8  # goal splits come in blocks of 8 (the quick preset's panel) that each cover the goal space
+TUNING_SEED = 2019_0706  # seed of the tuning split: every benchmark, probe and preset choice uses these goals instead
 VIDEO_SIZE = (400, 300)  # rendered frames, width × height
 
 
@@ -251,18 +253,36 @@ def sample_goals(family, n, rng, shift=None):
 
 
 def eval_goals(family, n=N_EVAL, shift=None):
-    """The fixed held-out evaluation goals (n, goal_dim): a seeded stream of its own per family,
-    apart from any training stream; directions are balanced (half forward, half backward)."""
+    """The fixed held-out evaluation goals (n, goal_dim): a seeded stream of its own per family, apart from any
+    training stream. Each block of GOAL_BLOCK goals covers Ψ (one goal per eighth of each dimension's range), and
+    directions are balanced in every even-length prefix (half forward, half backward), so that a panel's first goals
+    represent p(ψ). Only the adaptation stage (run.py) reads them: benchmarks, probes and preset choices use
+    tuning_goals (a test keeps it so)."""
+    return _goal_split(family, n, shift, EVAL_SEED)
+
+
+def tuning_goals(family, n=N_EVAL, shift=None):
+    """Goals for benchmarks and hyperparameter probes (n, goal_dim), drawn as eval_goals are from a stream of their
+    own, so that no choice of the code or its presets rests on an evaluation goal."""
+    return _goal_split(family, n, shift, TUNING_SEED)
+
+
+def _goal_split(family, n, shift, seed):
     fam = get_family(family)
-    rng = np.random.default_rng([EVAL_SEED, zlib.crc32(fam.name.encode())])
-    if fam.kind == "direction":
-        return rng.permutation(np.resize([1.0, -1.0], n))[:, None]
-    return sample_goals(fam, n, rng, shift)
+    rng = np.random.default_rng([seed, zlib.crc32(fam.name.encode())])
+    if fam.kind == "direction":  # pairs of (forward, backward) in random order: every even-length prefix is balanced
+        return np.stack([rng.permutation([1.0, -1.0]) for _ in range((n + 1) // 2)]).reshape(-1, 1)[:n]  # (n, 1)
+    space = fam.goal_space(check_shift(fam, shift))
+    blocks = []
+    for _ in range(-(-n // GOAL_BLOCK)):
+        # a Latin hypercube: in each dimension one goal in each GOAL_BLOCK-th of the range, paired across dimensions
+        # at random; each goal is still uniform on Ψ, but a panel's first 8 goals cover Ψ instead of clumping
+        strata = np.stack([rng.permutation(GOAL_BLOCK) for _ in range(fam.goal_dim)], 1)  # (GOAL_BLOCK, goal_dim)
+        u = (strata + rng.uniform(size=strata.shape)) / GOAL_BLOCK  # (GOAL_BLOCK, goal_dim) in [0, 1)
+        blocks.append(space.low + u * (space.high - space.low))
+    return np.concatenate(blocks)[:n]  # (n, goal_dim)
 
 
-# ---------------------------------------------------------------------------------------------
-# Real environments
-# ---------------------------------------------------------------------------------------------
 def _apply_shift(model, shift):
     """Change the MuJoCo model in place for a dynamics shift (goal shifts leave it alone)."""
     if shift == "low-friction":

@@ -371,11 +371,23 @@ def test_tasks_goal_samplers_and_eval_split():
         train = tasks.sample_goals(fam, 1000, np.random.default_rng(0))
         for g in train:
             tasks.check_goal(fam, g)
+        tune = tasks.tuning_goals(fam)
+        np.testing.assert_array_equal(tune, tasks.tuning_goals(fam))  # fixed
         if fam.kind == "direction":
-            assert (ev == 1).sum() == (ev == -1).sum() == tasks.N_EVAL // 2
+            for split in (ev, tune):  # a panel scored on its first n goals sees as many forward as backward ones
+                assert all((split[:n] == 1).sum() == n // 2 for n in range(2, tasks.N_EVAL + 1, 2))
+            assert not np.array_equal(ev, tune)
         else:
-            # the evaluation goals are a stream of their own, not the first draws of a run's training stream
+            # the evaluation goals are a stream of their own, not the first draws of a run's training stream,
+            # and no tuning goal is an evaluation goal
             assert not np.allclose(ev, tasks.sample_goals(fam, tasks.N_EVAL, np.random.default_rng(0)))
+            assert np.abs(ev[:, None] - tune[None]).max(-1).min() > 1e-6
+            space = fam.goal_space()
+            for split in (ev, tune):  # each block of 8 goals has one in each eighth of every dimension's range
+                u = (split - space.low) / (space.high - space.low)  # (N_EVAL, goal_dim) in [0, 1)
+                for block in u.reshape(-1, tasks.GOAL_BLOCK, fam.goal_dim):
+                    for d in range(fam.goal_dim):
+                        assert sorted((block[:, d] * tasks.GOAL_BLOCK).astype(int)) == list(range(tasks.GOAL_BLOCK))
     neg = tasks.eval_goals("cheetah-vel", shift="pos2neg")
     assert (neg <= 0).all() and (neg >= -2).all()
     s0 = tasks.initial_states("ant-vel", 5, seed=1)
@@ -1792,3 +1804,26 @@ def test_method_files_import_nothing_from_the_lab():
                                                                      "maml", "config"):
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, f"{name}.py imports private names {private} from {node.module}"
+
+
+def test_evaluation_goals_are_read_only_by_the_adaptation_stage():
+    """The 40 evaluation goals are for adaptation only: no benchmark, probe, preset or method file reads them. Fails
+    if any file but run.py (which hands them to the adapt stage) names tasks.eval_goals, or if run.py reads them
+    anywhere but the one line that picks a panel's goals."""
+    import ast
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = [f for f in os.listdir(here) if f.endswith(".py")] + \
+        [os.path.join("lab", f) for f in os.listdir(os.path.join(here, "lab")) if f.endswith(".py")]
+    readers = {}
+    for f in files:
+        if f in ("tasks.py", "test_all.py"):
+            continue
+        tree = ast.parse(open(os.path.join(here, f)).read())
+        lines = [n.lineno for n in ast.walk(tree) if (isinstance(n, ast.Name) and n.id == "eval_goals")
+                 or (isinstance(n, ast.Attribute) and n.attr == "eval_goals")
+                 or (isinstance(n, ast.alias) and n.name == "eval_goals")]
+        if lines:
+            readers[f] = lines
+    assert list(readers) == ["run.py"] and len(readers["run.py"]) == 1, f"eval_goals read by {readers}"
+    line = open(os.path.join(here, "run.py")).read().splitlines()[readers["run.py"][0] - 1]
+    assert line.strip().startswith("args.goals = tasks.eval_goals("), line

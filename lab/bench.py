@@ -169,7 +169,7 @@ def bench_env(device="cpu"):
     print(f"env ({N_ENVS} copies × 200 steps of random actions; VecEnv target ≥ {ENV_RATIO_TARGET} of bare mj_step)")
     for family in ENV_FAMILIES:
         fam = tasks.get_family(family)
-        goals = tasks.sample_goals(fam, N_ENVS, np.random.default_rng(0))  # (n_envs, goal_dim), tuning goals
+        goals = tasks.tuning_goals(fam, N_ENVS)  # (n_envs, goal_dim)
         acts = np.random.default_rng(0).uniform(fam.act_low, fam.act_high, (fam.horizon, N_ENVS, fam.act_dim))
         vec = tasks.make_vec_env(fam, goals, seed=0)
         gym_vec = gym.vector.SyncVectorEnv([lambda g=g: gym.make(tasks.env_id(fam), goal=g) for g in goals],

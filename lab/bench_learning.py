@@ -38,7 +38,7 @@ MF_FACTOR = 10  # model-free TRPO must need ≥ 10× the real samples SLBO neede
 MF_SAMPLES = 400_000  # model-free TRPO's budget per seed
 MF_BATCH = 4000  # real samples per model-free TRPO iteration
 SMTL_FAMILY = "cheetah-vel"  # ψ ~ U[0, 2]
-SMTL_TASKS, SMTL_GOALS = 20, 10  # train on 20 tasks, then adapt to 10 held-out goals
+SMTL_TASKS, SMTL_GOALS = 20, 10  # train on 20 tasks, then adapt to 10 tuning goals
 SMTL_SEEDS = (0, 1, 2)  # training runs: one varies a lot (a warm-up that exploits the model fails a goal outright)
 ZERO_SHOT_TARGET, STAGES_TARGET = 0.25, 0.15  # mean |v − g| after the warm-up alone / after 3 SLBO stages
 SLBO_CFG = slbo.SLBOConfig(**QUICK["slbo"])
@@ -155,8 +155,8 @@ def _smtl_train_seed(seed, device):
 
 def bench_smtl(device="cpu", workers=2):
     """Algorithm 1 on cheetah-vel for 20 tasks (the quick preset's budget per task) from each of SMTL_SEEDS, then Eq. (6)
-    on 10 held-out goals: mean |v − g| after the zero-sample warm-up and after 3 SLBO stages, over seeds and goals."""
-    goals = tasks.eval_goals(SMTL_FAMILY)[:SMTL_GOALS]  # (n_goals, 1)
+    on 10 tuning goals: mean |v − g| after the zero-sample warm-up and after 3 SLBO stages, over seeds and goals."""
+    goals = tasks.tuning_goals(SMTL_FAMILY, SMTL_GOALS)  # (n_goals, 1)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         trained = list(tqdm(pool.map(_smtl_train_seed, SMTL_SEEDS, [device] * len(SMTL_SEEDS)),
@@ -174,7 +174,7 @@ def bench_smtl(device="cpu", workers=2):
            "vel_err_per_seed": err.mean(1).tolist(), "goals": goals[:, 0].tolist(),
            "zero_shot_met": bool(mean[0] <= ZERO_SHOT_TARGET), "stages_met": bool(mean[-1] <= STAGES_TARGET)}
     print(f"smtl ({SMTL_FAMILY}: {SMTL_TASKS} training tasks × {len(SMTL_SEEDS)} seeds, {out['train_samples']:,} "
-          f"real samples each, {np.mean(out['s_per_task']):.0f} s per task; {len(goals)} held-out goals, device {device})")
+          f"real samples each, {np.mean(out['s_per_task']):.0f} s per task; {len(goals)} tuning goals, device {device})")
     print(f"  {'samples':>8} {'return':>8} {'|v-g|':>7}   " + " ".join(f"{'seed ' + str(s):>7}" for s in SMTL_SEEDS))
     for j, (n, r, e) in enumerate(zip(out["samples"], out["return"], out["vel_err"])):
         print(f"  {n:>8} {r:>8.1f} {e:>7.3f}   " + " ".join(f"{x[j]:>7.3f}" for x in out["vel_err_per_seed"]))
@@ -186,8 +186,8 @@ def bench_smtl(device="cpu", workers=2):
 
 def bench_maml(device="cpu", n_steps=3, n_rollouts=20, seed=0):
     """MAML-TRPO and the oracle on cheetah-vel with a laptop budget; MAML adapted by 0..3 policy-gradient steps of
-    4,000 real samples on the 40 held-out goals, the oracle evaluated on the same goals."""
-    goals = tasks.eval_goals(FAMILY)  # (40, 1)
+    4,000 real samples on 40 tuning goals, the oracle evaluated on the same goals."""
+    goals = tasks.tuning_goals(FAMILY)  # (40, 1)
     resume, save = store.checkpointing(f"{OUT_DIR}/maml_{FAMILY}.pt", maml.CHECKPOINT_FORMAT, "maml")
     meta = maml.meta_train(FAMILY, MAML_CFG, seed=seed, device=device, resume=resume, save=save)
     t0 = time.perf_counter()
@@ -206,7 +206,7 @@ def bench_maml(device="cpu", n_steps=3, n_rollouts=20, seed=0):
          "gain": gain.mean(0).tolist(), "gain_ci95": _ci95(gain)}
     o = {"train_samples": oracle["samples"], "train_wall_s": oracle["wall_s"],
          "return": float(ev["return"].mean()), "vel_err": float(ev["vel_err"].mean())}
-    print(f"maml ({FAMILY}, {len(goals)} held-out goals, device {device}): {len(meta['log'])} meta-iterations × "
+    print(f"maml ({FAMILY}, {len(goals)} tuning goals, device {device}): {len(meta['log'])} meta-iterations × "
           f"{MAML_CFG.meta_batch} tasks × {MAML_CFG.n_rollouts} rollouts, {m['train_samples']:,} real samples, "
           f"{m['train_wall_s'] / 60:.1f} min")
     print(f"  {'method':<7}{'steps':>6}{'samples':>9}{'return':>9}{'±95%':>7}{'gain vs 0 steps':>17}{'|v-g|':>7}")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 import maml
+import slbo
 import smtl
 from lab import store
 
@@ -90,7 +91,7 @@ def train_one(args, algo, seed, queue=None, slot=0):
 
 
 def adapt_one(args, algo, seed, i):
-    """Adapt one algorithm of one seed to held-out goal i: ({goal, wall_s, curve: [{samples, return, vel_err}]}, the
+    """Adapt one algorithm of one seed to held-out goal i: ({goal, wall_s, curve: [{samples, return, ep_len, vel_err}]}, the
     adapted policy). SMTL and MAML spend the same real samples per stage (Section 5.1); the oracle is not adapted."""
     torch.set_num_threads(1)
     c, fam, goal = args.configs, args.family, args.goals[i]
@@ -106,12 +107,11 @@ def adapt_one(args, algo, seed, i):
         policy = maml.policy_from(trained, args.device)
         episodes = np.tile(goal, (c["smtl"].n_eval_episodes, 1))  # (n_eval_episodes, goal_dim)
         ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=stages["seed"])
-        curve = [{"samples": 0, "return": float(ev["return"].mean()),
-                  "vel_err": None if ev["vel_err"] is None else float(ev["vel_err"].mean())}]
+        curve = [{"samples": 0, **slbo.score(ev)}]
         policy = maml.GoalConditionedPolicy(policy, goal[None])  # π(a | s, ψ) bound to this goal
     result = {"goal": goal.tolist(), "wall_s": time.perf_counter() - start,
-              "curve": [{"samples": int(p["samples"]), "return": float(p["return"]),
-                         "vel_err": None if p.get("vel_err") is None else float(p["vel_err"])} for p in curve]}
+              "curve": [{"samples": int(p["samples"]), **{k: p[k] for k in ("return", "ep_len", "vel_err")}}
+                        for p in curve]}
     return result, policy
 
 
