@@ -24,10 +24,11 @@ import config
 import tasks
 from config import hp
 from dynamics import DynamicsConfig, DynamicsModel, ModelDivergedError, VirtualEnv, fit
-from slbo import Learner, SLBOConfig, collect, env_seed, evaluate, rows, score, virtual_training, warn_clipped
+from slbo import Learner, SLBOConfig, collect, evaluate, rows, score, virtual_training, warn_clipped
 from trpo import TRPOConfig, episode_returns, rollout
 
-CHECKPOINT_FORMAT = "smtl-checkpoint-v4"  # v4: one naming scheme for stage and round counts (n_*_train, n_*_adapt)
+CHECKPOINT_FORMAT = "smtl-checkpoint-v5"  # v5: the task ratings' own random stream
+RATING_STREAM = 44  # the ratings' numpy stream is seeded [seed, 44] (Section 4.4), apart from the training's streams
 ACTIVE = {
     "true": "μ(ψ) = η^M̂(θ) − η^M*(θ) of the warm-up policy θ: virtual minus real return (costs real samples)",
     "estimated": "μ̂(ψ) = mean |η^M̂_a(θ) − η^M̂_b(θ)| over pairs of model snapshots from warm-up (no real samples)",
@@ -99,11 +100,12 @@ def virtual_return(learner, model, policy, goal, seed):
     return episode_returns(batch).mean().item()
 
 
-def real_return(learner, policy, goal, n_episodes):
-    """η^M*(θ): mean real return of θ's mean action over n_episodes; the samples are counted and added to D."""
+def real_return(learner, policy, goal, n_episodes, seed):
+    """η^M*(θ): mean real return of θ's mean action over n_episodes from resets seeded `seed`; the samples are counted
+    and added to D."""
     f = learner.family
     env = tasks.make_vec_env(f, np.tile(goal, (n_episodes, 1)))
-    batch = rollout(env, policy, f.horizon, deterministic=True, seed=env_seed(learner.generator), one_episode=True)
+    batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed, one_episode=True)
     env.close()
     obs, next_obs = learner.data.add(batch)  # the episodes' steps only (mask 1)
     learner.model.update_normalizers(obs, next_obs)
@@ -111,18 +113,21 @@ def real_return(learner, policy, goal, n_episodes):
     return episode_returns(batch).mean().item()
 
 
-def rating(learner, policy, goal, snapshots, cfg):
-    """μ(ψ) of Section 4.4 for the warm-up policy θ, and the real samples it spent."""
-    seed = env_seed(learner.generator)  # the same start states for every model
+def rating(learner, policy, goal, snapshots, cfg, rng):
+    """μ(ψ) of Section 4.4 for the warm-up policy θ, and the real samples it spent. Its start states come from `rng`,
+    the ratings' own stream: rating a task draws nothing from the training's streams, so a run whose ratings skip
+    nothing is plain SMTL to the digit (the true rating's real episodes do join D, as the paper counts them)."""
+    seed = int(rng.integers(2 ** 31 - 1))  # the same start states for every model
     if cfg.active == "true":
         # μ(ψ) = η^{M̂_φ}_ψ(θ) − η^{M*}_ψ(θ)
         before = learner.samples
         mu = virtual_return(learner, learner.model, policy, goal, seed) - real_return(
-            learner, policy, goal, cfg.n_rate_episodes)
+            learner, policy, goal, cfg.n_rate_episodes, seed)
         return mu, learner.samples - before
     # μ̂(ψ) = mean over pairs (a, b) of |η^{M̂_a}_ψ(θ) − η^{M̂_b}_ψ(θ)|, M̂_a, M̂_b snapshots of φ during warm-up
     f = learner.family
-    model = DynamicsModel(f.obs_dim, f.act_dim, f.act_low, f.act_high, learner.dyn.hidden).to(learner.device)
+    with torch.random.fork_rng(devices=[]):  # its random init is overwritten by each snapshot: draw nothing
+        model = DynamicsModel(f.obs_dim, f.act_dim, f.act_low, f.act_high, learner.dyn.hidden).to(learner.device)
     etas = []
     for snap in snapshots:
         model.load_state_dict(snap)
@@ -159,9 +164,10 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
     slbo_cfg = SLBOConfig(**config.values(fam)["slbo"]) if slbo_cfg is None else slbo_cfg
     learner = Learner(fam, slbo_cfg, dyn, trpo, seed=seed, device=device)  # line 1: φ, D ← ∅
     task_rng = np.random.default_rng(seed)  # the stream of tasks ψ ~ p(ψ)
+    rating_rng = np.random.default_rng([seed, RATING_STREAM])  # the ratings' start states (Section 4.4)
     log, ratings = [], []  # one row per task seen; μ of every rated task
     if resume is not None:
-        learner, log, ratings = _resume(resume, fam, cfg, learner, task_rng)
+        learner, log, ratings = _resume(resume, fam, cfg, learner, task_rng, rating_rng)
     bar = tqdm(total=cfg.n_tasks, initial=sum(not r["skipped"] for r in log), desc=f"SMTL train {fam.name}",
                disable=not progress)
     while not training_done(log, cfg):  # line 2
@@ -180,7 +186,7 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
             row["warmup_return"], row["warmup_vel_err"] = m["return"], m["vel_err"]
             if cfg.active != "off":  # Section 4.4: rate ψ, and skip it if it rates below the recent quantile
                 with _named(f"{where}, rating"):
-                    row["rating"], row["rating_samples"] = rating(learner, policy, psi, snapshots, cfg)
+                    row["rating"], row["rating_samples"] = rating(learner, policy, psi, snapshots, cfg, rating_rng)
                 row["skipped"] = skip_task(row["rating"], ratings, cfg.active_q, cfg.active_L)
                 ratings.append(row["rating"])
         if not row["skipped"]:
@@ -196,12 +202,12 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
         row["samples"], row["wall_s"] = learner.samples, time.perf_counter() - start
         log.append(row)
         if save is not None:
-            save(_checkpoint(learner, cfg, task_rng, log, ratings))
+            save(_checkpoint(learner, cfg, task_rng, rating_rng, log, ratings))
         bar.set_postfix(warmup_ret=_fmt(row["warmup_return"], ".1f"), model_loss=_fmt(row["model_loss"], ".3f"),
                         samples=learner.samples)
     bar.close()
     return {"learner": learner, "log": log, "samples": learner.samples, "wall_s": sum(r["wall_s"] for r in log),
-            "checkpoint": _checkpoint(learner, cfg, task_rng, log, ratings)}
+            "checkpoint": _checkpoint(learner, cfg, task_rng, rating_rng, log, ratings)}
 
 
 def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episodes=5, device="cpu", progress=False):
@@ -229,7 +235,7 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
 # ---------------------------------------------------------------------------------------------
 # Plumbing: checkpoints (everything adaptation needs, and the random streams that make a resumed run exact), names
 # ---------------------------------------------------------------------------------------------
-def _checkpoint(learner, cfg, task_rng, log, ratings):
+def _checkpoint(learner, cfg, task_rng, rating_rng, log, ratings):
     """The state after a task, copied where training changes tensors in place (networks and Adam moments; D and
     the start states are replaced, never changed), so a checkpoint kept in memory stays as it was."""
     optimizer = lambda x: None if x.optimizer is None else x.optimizer.state_dict()  # noqa: E731
@@ -238,7 +244,8 @@ def _checkpoint(learner, cfg, task_rng, log, ratings):
         "model": learner.model.state_dict(), "model_opt": optimizer(learner.model),
         "value_fn": learner.value_fn.state_dict(), "value_opt": optimizer(learner.value_fn),
         "samples": learner.samples, "generator": learner.generator.get_state(), "torch_rng": torch.get_rng_state(),
-        "task_rng": task_rng.bit_generator.state, "log": log, "ratings": ratings,
+        "task_rng": task_rng.bit_generator.state, "rating_rng": rating_rng.bit_generator.state, "log": log,
+        "ratings": ratings,
     }) | {"data": learner.data.state_dict(), "init_states": learner.init_states}
 
 
@@ -271,8 +278,9 @@ def _restore(ckpt, seed=None, device="cpu"):
     return learner
 
 
-def _resume(ckpt, family, cfg, learner, task_rng):
-    """(learner, log, ratings) of a checkpoint made by `train` with the same settings, task_rng set to its stream;
+def _resume(ckpt, family, cfg, learner, task_rng, rating_rng):
+    """(learner, log, ratings) of a checkpoint made by `train` with the same settings, task_rng and rating_rng set to
+    its streams;
     a ValueError naming the first setting that differs (n_tasks may: a run can grow)."""
     if ckpt["family"] != family.name:
         raise ValueError(f"the checkpoint is for {ckpt['family']!r}, not {family.name!r}")
@@ -283,6 +291,7 @@ def _resume(ckpt, family, cfg, learner, task_rng):
                 raise ValueError(f"the checkpoint was made with {part}.{key}={saved!r}, not {value!r}; "
                                  f"use another output path or the same settings")
     task_rng.bit_generator.state = ckpt["task_rng"]
+    rating_rng.bit_generator.state = ckpt["rating_rng"]
     return _restore(ckpt, device=learner.device), copy.deepcopy(ckpt["log"]), list(ckpt["ratings"])
 
 

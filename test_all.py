@@ -1156,7 +1156,8 @@ def test_smtl_estimated_rating_is_the_mean_pairwise_disagreement_of_snapshots(mo
     seen = []
     monkeypatch.setattr(smtl, "virtual_return", lambda learner, model, policy, goal, seed: (
         seen.append(seed), etas[int(model.layers[-1].bias[0])])[1])
-    mu, spent = smtl.rating(learner, learner.new_policy(), [1.0], snapshots, smtl.SMTLConfig(active="estimated"))
+    mu, spent = smtl.rating(learner, learner.new_policy(), [1.0], snapshots, smtl.SMTLConfig(active="estimated"),
+                            np.random.default_rng(0))
     assert mu == pytest.approx((3 + 9 + 6) / 3) and spent == 0  # mean of |1 − 4|, |1 − 10|, |4 − 10|
     assert len(set(seen)) == 1  # every snapshot is scored from the same start states
 
@@ -1176,7 +1177,8 @@ def test_smtl_true_rating_is_positive_for_a_model_that_over_predicts(drift, sign
     with torch.no_grad():
         for p in policy.mean_net[-1].parameters():
             p.zero_()
-    mu, spent = smtl.rating(learner, policy, np.array([1.0]), [], smtl.SMTLConfig(active="true", n_rate_episodes=1))
+    mu, spent = smtl.rating(learner, policy, np.array([1.0]), [], smtl.SMTLConfig(active="true", n_rate_episodes=1),
+                            np.random.default_rng(0))
     assert sign * mu > 50 and spent == 200 == learner.samples == len(learner.data)
 
 
@@ -1197,6 +1199,20 @@ def test_smtl_active_selection_ratings_and_sample_count(active):
     assert len(learner.data) == learner.samples == collected + spent
     for prev, row in zip(rated, rated[1:]):  # L = 1, q = 0.5: skip exactly when below the previous rating
         assert row["skipped"] == (row["rating"] < prev["rating"])
+
+
+def test_smtl_estimated_rating_that_skips_nothing_is_plain_smtl_to_the_digit(one_thread):
+    """The ratings draw from their own stream: an estimated-rating run whose window never fills (L > tasks) trains the
+    very tasks, models and policies of plain SMTL, so Figure 3's differences measure selection, not noise. Fails if
+    rating consumes the training's torch or numpy streams (the env seed, a fresh model's init)."""
+    plain = smtl.train("cheetah-vel", seed=1, **_tiny_smtl(n_tasks=3))
+    active = smtl.train("cheetah-vel", seed=1, **_tiny_smtl(n_tasks=3, active="estimated", active_L=10,
+                                                             n_snapshots=2))
+    assert all(row["rating"] is not None for row in active["log"][1:]) and not any(r["skipped"] for r in active["log"])
+    for a, b in zip(plain["log"], active["log"]):
+        assert (a["goal"], a["return"], a["warmup_return"], a["model_loss"]) == \
+            (b["goal"], b["return"], b["warmup_return"], b["model_loss"])
+    assert _same_state(plain["checkpoint"]["model"], active["checkpoint"]["model"])
 
 
 # =============================================================================================
