@@ -4,27 +4,40 @@ Every probe uses goals of the tuning split (tasks.tuning_goals), never the evalu
 docs/results/probes/<name>.json and .png; its working state (checkpoints) lives in bench_out/probes/, so that an
 interrupted probe resumes where it stopped.
 
+`policy_init` compares SLBO's policy initialisation with PyTorch's for the quick preset's larger policy steps: SMTL
+trained on the half-cheetah [0, 2] (10 tasks, 2 seeds) with each, then warmed up on 16 tuning goals; the zero-sample
+|v − g| paired over (seed, goal). `maml_budget` picks MAML's quick budget of 1.6M samples among three splits on the
+half-cheetah: meta-trained from 3 seeds each, adapted by 3 steps on 10 tuning goals, scored by the share of its gap to
+the oracle (same seeds) that the 3 steps close.
+
 `oracle_curve` trains the oracle on the ant [0, 3] (one seed) until its |v − g| over all 200 steps of an episode (a
 fallen step counts as standing still) is half of standing still's, or until 20M real samples, and measures on the
 way its return, |v − g| and episode length on 8 tuning goals. It does so for the quick preset's settings and for
 today's TRPO practice (normalised inputs, smaller batches per update), one variant per process.
 
+    python -m lab.probes policy_init maml_budget            # 2 workers; each writes docs/results/probes/NAME.json
     python -m lab.probes oracle_curve --variant quick       # one variant (the others: obs-norm, obs-norm-2000)
     python -m lab.probes oracle_curve --plot                # the figure and the JSON from what is on disk
 """
 import argparse
 import dataclasses
+import multiprocessing as mp
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
 
 import config
 import maml
+import smtl
 import tasks
+from dynamics import DynamicsConfig
 from lab import store
+from lab.figures import bootstrap
+from slbo import SLBOConfig
 from trpo import TRPOConfig
 
 OUT_DIR = os.path.join("bench_out", "probes")
@@ -38,6 +51,93 @@ CURVE_STOP = 0.5  # stop once |v − g| ≤ CURVE_STOP × standing still's
 # what each variant changes in the quick preset's oracle (config.PRESETS["quick"]["oracle"])
 CURVE_VARIANTS = {"quick": {}, "obs-norm": {"obs_norm": True},
                   "obs-norm-2000": {"obs_norm": True, "n_samples": 2000}}
+
+
+INIT_FAMILY, INIT_SEEDS, INIT_GOALS = "cheetah-vel", (0, 1), 16
+MAML_FAMILY, MAML_SEEDS, MAML_GOALS = "cheetah-vel", (0, 1, 2), 10
+# MAML's quick budgets, each 1.6M real samples (meta-iterations × tasks × rollouts × 2 × 200 steps)
+MAML_BUDGETS = {"80 × 10 tasks, max KL 0.1": dict(n_iters=80, meta_batch=10, n_rollouts=5, max_kl=0.1),
+                "160 × 5 tasks, max KL 0.1": dict(n_iters=160, meta_batch=5, n_rollouts=5, max_kl=0.1),
+                "160 × 5 tasks, max KL 0.05": dict(n_iters=160, meta_batch=5, n_rollouts=5, max_kl=0.05)}
+
+
+def _quick(family):
+    c = config.values(family, "quick")
+    return c, SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dyn"])
+
+
+def _init_run(slbo_init, seed):
+    """SMTL at the quick preset with the given policy init, then the zero-sample warm-up on each tuning goal:
+    (|v − g| per goal, return per goal)."""
+    torch.set_num_threads(1)
+    c, slbo_cfg, dyn = _quick(INIT_FAMILY)
+    trpo = TRPOConfig(**{**c["trpo"], "slbo_init": slbo_init})
+    path = os.path.join(OUT_DIR, f"policy_init_{slbo_init}_s{seed}.pt")
+    resume, save = store.checkpointing(path, smtl.CHECKPOINT_FORMAT)
+    out = smtl.train(INIT_FAMILY, smtl.SMTLConfig(**c["smtl"]), slbo_cfg, dyn, trpo, seed=seed, resume=resume,
+                     save=save, progress=False)
+    curves = [smtl.adapt(out["checkpoint"], g, 0, slbo_cfg.n_collect, seed=seed * 1000 + i)[0][0]
+              for i, g in enumerate(tasks.tuning_goals(INIT_FAMILY, INIT_GOALS))]
+    return [p["vel_err"] for p in curves], [p["return"] for p in curves]
+
+
+def policy_init(workers=2):
+    """Zero-sample |v − g| of SMTL with SLBO's policy init against PyTorch's, paired over (seed, goal)."""
+    runs = [(init, seed) for init in (True, False) for seed in INIT_SEEDS]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        out = dict(zip(runs, pool.map(_init_run, *zip(*runs))))
+    err = {init: np.array([out[(init, s)][0] for s in INIT_SEEDS]) for init in (True, False)}  # (n_seeds, n_goals)
+    diff = bootstrap(err[True] - err[False])  # SLBO's − PyTorch's: negative favours SLBO's init
+    result = {"family": INIT_FAMILY, "seeds": list(INIT_SEEDS), "goals": tasks.tuning_goals(INIT_FAMILY, INIT_GOALS)
+              .tolist(), "vel_err": {"slbo": err[True].tolist(), "pytorch": err[False].tolist()},
+              "mean": {"slbo": float(err[True].mean()), "pytorch": float(err[False].mean())},
+              "worst": {"slbo": float(err[True].max()), "pytorch": float(err[False].max())},
+              "difference_slbo_minus_pytorch": diff}
+    store.write_json(result, os.path.join(DOCS_DIR, "policy_init.json"))
+    print(f"policy_init ({INIT_FAMILY}, {len(INIT_SEEDS)} seeds × {INIT_GOALS} tuning goals): zero-sample |v - g| "
+          f"SLBO's init {result['mean']['slbo']:.3f} (worst {result['worst']['slbo']:.3f}), PyTorch's "
+          f"{result['mean']['pytorch']:.3f} (worst {result['worst']['pytorch']:.3f}); paired SLBO − PyTorch "
+          f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]")
+    return result
+
+
+def _maml_run(budget, seed):
+    """MAML with one budget (or the oracle, budget None) from one seed, on the tuning goals: returns per goal
+    (n_goals, 4) after 0..3 steps, or (n_goals, 1) for the oracle."""
+    torch.set_num_threads(1)
+    c, slbo_cfg, _ = _quick(MAML_FAMILY)
+    goals = tasks.tuning_goals(MAML_FAMILY, MAML_GOALS)  # (n_goals, 1)
+    name = "oracle" if budget is None else "_".join(f"{v}" for v in MAML_BUDGETS[budget].values())
+    resume, save = store.checkpointing(os.path.join(OUT_DIR, f"maml_budget_{name}_s{seed}.pt"), maml.CHECKPOINT_FORMAT)
+    if budget is None:
+        out = maml.train_oracle(MAML_FAMILY, oracle_config(MAML_FAMILY, "quick"), seed=seed, resume=resume,
+                                save=save, progress=False)
+        return maml.evaluate_oracle(MAML_FAMILY, out["policy"], goals, seed=seed)["return"][:, None].tolist()
+    cfg = maml.MAMLConfig(**{**c["maml"], **MAML_BUDGETS[budget]})
+    out = maml.meta_train(MAML_FAMILY, cfg, seed=seed, resume=resume, save=save, progress=False)
+    return [[p["return"] for p in maml.adapt(out["checkpoint"], g, 3, slbo_cfg.n_collect, seed=seed * 1000 + i,
+                                             n_eval_episodes=1)[0]] for i, g in enumerate(goals)]
+
+
+def maml_budget(workers=2):
+    """The share of MAML's gap to the oracle that its 3 test-time steps close, per budget, pooled over seeds × goals:
+    (return after 3 steps − after 0) / (oracle − after 0)."""
+    runs = [(b, s) for b in (*MAML_BUDGETS, None) for s in MAML_SEEDS]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        out = dict(zip(runs, pool.map(_maml_run, *zip(*runs))))
+    oracle = np.array([out[(None, s)] for s in MAML_SEEDS])[..., 0]  # (n_seeds, n_goals)
+    result = {"family": MAML_FAMILY, "seeds": list(MAML_SEEDS), "goals": tasks.tuning_goals(MAML_FAMILY, MAML_GOALS)
+              .tolist(), "oracle": float(oracle.mean()), "budgets": {}}
+    for b in MAML_BUDGETS:
+        ret = np.array([out[(b, s)] for s in MAML_SEEDS])  # (n_seeds, n_goals, 4)
+        closed = float((ret[..., -1] - ret[..., 0]).mean() / (oracle - ret[..., 0]).mean())
+        result["budgets"][b] = {"return": ret.mean((0, 1)).tolist(), "gap_closed": closed, "returns": ret.tolist()}
+        print(f"maml_budget {b}: return after 0..3 steps {np.round(ret.mean((0, 1)), 1).tolist()}, oracle "
+              f"{oracle.mean():.1f}: the 3 steps close {closed:.0%} of the gap")
+    result["chosen"] = max(result["budgets"], key=lambda b: result["budgets"][b]["gap_closed"])
+    store.write_json(result, os.path.join(DOCS_DIR, "maml_budget.json"))
+    print(f"maml_budget: chosen {result['chosen']}")
+    return result
 
 
 def oracle_config(family, variant):
@@ -118,16 +218,22 @@ def plot_oracle_curve(seed=0):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("probe", choices=["oracle_curve"])
+    p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve"])
     p.add_argument("--variant", choices=list(CURVE_VARIANTS), default="quick")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", action="store_true", help="only write the figure and JSON from what is on disk")
+    p.add_argument("--workers", type=int, default=2, help="processes for policy_init and maml_budget (default 2)")
     args = p.parse_args(argv)
-    if not args.plot:
+    os.makedirs(OUT_DIR, exist_ok=True)
+    for probe in args.probes:
         start = time.perf_counter()
-        oracle_curve(args.variant, args.seed)
-        print(f"done in {(time.perf_counter() - start) / 60:.1f} min")
-    plot_oracle_curve(args.seed)
+        if probe == "oracle_curve":
+            if not args.plot:
+                oracle_curve(args.variant, args.seed)
+            plot_oracle_curve(args.seed)
+        else:
+            {"policy_init": policy_init, "maml_budget": maml_budget}[probe](args.workers)
+        print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")
 
 
 if __name__ == "__main__":
