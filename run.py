@@ -32,7 +32,7 @@ import maml
 import smtl
 import tasks
 from dynamics import DynamicsConfig, ModelDivergedError
-from lab import cluster, figures, jobs, store, video
+from lab import cluster, figures, jobs, report, store, video
 from slbo import SLBOConfig, rows
 from trpo import TRPOConfig
 
@@ -98,9 +98,10 @@ def _field_type(f):
 
 def _parser(argv=None):
     p = _Parser(description=__doc__.split("\n\n")[0])
-    p.add_argument("stage", nargs="?", default="all", choices=("all", "train", "adapt", "plot", "video"),
+    p.add_argument("stage", nargs="?", default="all", choices=("all", "train", "adapt", "plot", "video", "results"),
                    help="run every stage (default), or only one (each needs the ones before it); video: an mp4 of "
-                        "each algorithm adapted to one held-out goal")
+                        "each algorithm adapted to one held-out goal; results: rebuild docs/results.md, its figures "
+                        "and the README's verdicts from the committed docs/results/*.json alone")
     p.add_argument("--figure", type=int, choices=sorted(figures.PANELS), default=None,
                    help="run (or, with `plot`, compose from disk) every panel of Figure 1, 2 or 3 at the preset")
     p.add_argument("--env", default=None, choices=sorted({f.env for f in tasks.FAMILIES.values()}),
@@ -414,7 +415,20 @@ def _figure(args):
     if args.stage in ("all", "plot"):
         path = os.path.join(folder, f"figure{args.figure}.png")
         figures.compose(args.figure, results, path, args.preset)
-        print(f"\n{figures.summary(args.figure, results, args.preset)}\n\nwrote {path}")
+        print(f"\npaired differences of the returns over (seed, goal), 95 % bootstrap interval, verdict:\n"
+              f"{report.summary(args.figure, results)}\n\nwrote {path}")
+
+
+def _results(args):
+    """`python run.py results`: docs/results.md, the composites and the README's verdict table from docs/results."""
+    given = [f"--{k}" for k in ("figure", "env", "task", "shift", "algos", "out", "ray") if getattr(args, k)]
+    if given:
+        raise ValueError(f"results reads the committed docs/results alone: drop {' and '.join(given)}")
+    out = report.write()
+    print(f"wrote {report.RESULTS_MD} ({len(out['panels'])} panels), docs/results/figure{{1,2,3}}.png and the "
+          f"verdict table of {report.README}")
+    if out["unbacked"]:
+        raise ValueError(f"numbers in hand-written notes that their block does not hold: {out['unbacked']}")
 
 
 def _terminated(signum, frame):
@@ -425,6 +439,8 @@ def main(argv=None):
     args = _parser(argv).parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
     try:
+        if args.stage == "results":
+            return _results(args)
         if args.ray:
             if args.stage not in ("all", "train", "adapt"):
                 raise ValueError(f"--ray runs the train and adapt stages, not {args.stage}: drop --ray")

@@ -34,7 +34,7 @@ import smtl
 import tasks
 from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError, Normalizer, VirtualEnv, fit,
                       multi_step_loss)
-from lab import bench, figures, jobs, store, video
+from lab import bench, figures, jobs, report, store, video
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
                   fisher_vector_product, gae, limited_entropy, policy_fisher_product, rollout, set_flat_params,
                   trpo_step)
@@ -1490,18 +1490,59 @@ def test_figures_record_renders_an_episode_offscreen(tmp_path):
     assert np.abs(frames[-1].astype(float) - frames[0]).mean() > 1.0  # the body moved in the picture
 
 
-def test_figures_summary_verdicts_on_hand_made_results():
-    def results(smtl0, maml3, oracle, half):  # each algorithm's points: the mean and an interval of ± half
-        point = lambda m: {"stage": 0, "samples": 0.0, "mean": m, "ci_low": m - half, "ci_high": m + half}
-        algo = lambda *ms: {"points": [point(m) for m in ms], "train_samples": [1], "train_wall_s": [60.0],
-                            "adapt_wall_s": 60.0}
-        return {"algos": {"smtl": algo(smtl0, smtl0), "maml": algo(maml3, maml3), "oracle": algo(oracle)}}
-    text = figures.summary(1, {"a": results(-100, -200, -90, 5), "b": results(10, 5, 30, 10)}, "quick")
-    lines = {line[:4]: line for line in text.splitlines() if line.startswith("- (")}
-    assert "beats MAML after 1 step (-100.0 vs -200.0);" in lines["- (a"]  # intervals apart: nothing said
-    assert "is below the oracle (-100.0 vs -90.0, intervals overlap)" in lines["- (a"]
-    assert "beats MAML after 1 step (10.0 vs 5.0, intervals overlap)" in lines["- (b"]
-    assert lines["- (c"].endswith("not run yet") and text.count("| (") == 2  # a table row per panel run
+def _hand_made(smtl, maml, oracle, seeds=(0, 1)):
+    """Results of a panel whose returns are given per (seed, goal, stage): (n_seeds, n_goals, n_stages) lists."""
+    def algo(returns):
+        r = np.array(returns, dtype=float)
+        return {"points": figures._points(r, np.zeros_like(r)), "returns": r.tolist(), "train_samples": [1] * len(r),
+                "train_wall_s": [60.0] * len(r), "adapt_wall_s": 60.0}
+    return {"experiment": {"preset": "quick"}, "seeds": list(seeds), "n_goals": len(smtl[0]), "goals": None,
+            "algos": {"smtl": algo(smtl), "maml": algo(maml), "oracle": algo(oracle)}}
+
+
+def test_report_paired_differences_and_verdicts_on_hand_made_results():
+    # SMTL at 0 samples is −100 on every goal; MAML after its step −100 + 5 on half the goals and −100 − 5 on the
+    # other half, which pairs to a difference of exactly 0 ± 5 (not separated), though unpaired means alone say nothing
+    rng = np.random.default_rng(0)
+    level = rng.normal(0, 50, size=(2, 6))  # (seeds, goals): goals differ a lot, SMTL and the oracle alike
+    smtl = np.stack([level - 100, level - 90], -1)  # (2, 6, 2): 0 samples, 1 stage
+    maml = np.stack([level - 200, level - 100 + np.tile([5.0, -5.0], (2, 3))], -1)
+    oracle = (level - 95)[..., None]  # the oracle is 5 above SMTL at 0 samples on every pair
+    r = _hand_made(smtl.tolist(), maml.tolist(), oracle.tolist())
+    d = dict(report.differences("fig1a", r, {"fig1a": r}))
+    assert d["SMTL at 0 samples − MAML after 1 step"][0] == pytest.approx(0.0)
+    assert figures.verdict(*d["SMTL at 0 samples − MAML after 1 step"][1:]) == "not separated"
+    assert d["SMTL at 0 samples − oracle"] == pytest.approx((-5.0, -5.0, -5.0))  # paired: no spread at all
+    assert figures.verdict(*d["SMTL at 0 samples − oracle"][1:]) == "below"
+    assert figures.verdict(*d["SMTL after 1 stage − oracle"][1:]) == "above"  # +5 on every pair
+    # a shifted panel is paired with its unshifted one on the seeds both ran
+    shifted = _hand_made((smtl[:1] + 7).tolist(), maml[:1].tolist(), oracle[:1].tolist(), seeds=(1,))
+    d2 = dict(report.differences("fig2a", shifted, {"fig1a": r, "fig2a": shifted}))
+    assert d2["SMTL at 0 samples: shifted − unshifted (fig1a)"][0] == pytest.approx(
+        float((smtl[0, :, 0] + 7 - smtl[1, :, 0]).mean()))
+    assert [figures.verdict(lo, hi) for lo, hi in ((1, 2), (-2, -1), (-1, 1))] == ["above", "below", "not separated"]
+
+
+def test_report_keeps_notes_and_refuses_numbers_they_do_not_share_with_their_block():
+    r = _hand_made([[[-100.0, -90.0]] * 2], [[[-200.0, -150.0]] * 2], [[[-95.0]] * 2], seeds=(0,))
+    text = report.results_markdown({"fig1a": r})
+    assert "<!-- generated fig1a -->" in text and report.unbacked_numbers(text) == []
+    noted = text.replace("<!-- end fig1a -->\n", "<!-- end fig1a -->\nSMTL beats MAML by −100.0 after 1 stage.\n")
+    again = report.results_markdown({"fig1a": r}, old=noted)
+    assert again == noted  # the note survives a rebuild, in place
+    assert report.unbacked_numbers(again) == []  # −100.0 and 1 are in the block
+    wrong = noted.replace("by −100.0", "by −42.5")
+    assert report.unbacked_numbers(wrong) == [("fig1a", "−42.5")]
+
+
+def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_json():
+    """A fresh clone rebuilds docs/results.md from docs/results/*.json alone, to the byte; and every number in its
+    hand-written notes appears in the generated block it follows."""
+    committed = open(report.RESULTS_MD).read()
+    assert report.results_markdown(report.load(), old=committed) == committed
+    assert report.unbacked_numbers(committed) == []
+    readme = open(report.README).read()
+    assert "\n".join(report.verdict_rows(report.load())) in readme
 
 
 def test_video_camera_follows_the_body(tmp_path):

@@ -18,9 +18,14 @@ import numpy as np
 from lab import store
 
 ACTIVE_ALGOS = ("smtl-active-true", "smtl-active-estimated")  # Figure 3's two ratings (Section 4.4)
+# colours that stay apart where bands overlap: blue SMTL, orange MAML, black oracle (a dashed level), green/purple
 STYLE = {"smtl": ("SMTL (ours)", "C0"), "smtl-active-true": ("active SMTL, true rating", "C2"),
          "smtl-active-estimated": ("active SMTL, estimated rating", "C4"), "maml": ("MAML", "C1"),
-         "oracle": ("oracle", "C3")}
+         "oracle": ("oracle (no adaptation)", "k")}
+SEED_MARKERS = "osD^vP*X"  # training curves: one marker per seed
+RETURN_LABEL = "return per 200-step episode"
+BAND_LABEL = "shaded: 95 % bootstrap interval over seeds × goals"
+STAR_LABEL = "SMTL at 0 real samples (warm-up in the model)"
 N_BOOT = 10_000  # bootstrap resamples
 
 
@@ -58,6 +63,9 @@ PANELS = {
         Panel(3, "c", title="30 tasks sampled", n_tasks=30, **_FIG3)],
 }
 LAYOUT = {1: (2, 4), 2: (1, 4), 3: (1, 3)}
+FIGURE_TITLES = {1: "Figure 1: return after adaptation to new goals",
+                 2: "Figure 2: return after adaptation with a test-time shift",
+                 3: "Figure 3: active task selection on the 2-D ant velocity task (active − plain SMTL)"}
 
 
 def panels(figure, preset):
@@ -85,41 +93,57 @@ def bootstrap(x, n=N_BOOT, seed=0):
     return float(x.mean()), float(lo), float(hi)
 
 
-def _points(returns, samples, vel_err):
-    """One point per stage: mean samples, mean return with its interval, mean |v − g| (None for direction tasks)."""
+def _points(returns, samples, vel_err=None, ep_len=None):
+    """One point per stage: mean samples, mean return with its interval, mean |v − g| over 200 steps (None for
+    direction tasks) and mean episode length (None where the run did not record it)."""
     points = []
     for k in range(returns.shape[-1]):
         mean, lo, hi = bootstrap(returns[..., k])
         points.append({"stage": k, "samples": float(samples[..., k].mean()), "mean": mean, "ci_low": lo,
-                       "ci_high": hi, "vel_err": None if vel_err is None else float(vel_err[..., k].mean())})
+                       "ci_high": hi, **{name: None if x is None else float(x[..., k].mean())
+                                         for name, x in (("vel_err", vel_err), ("ep_len", ep_len))}})
     return points
 
 
 def summarise(out, algos, seeds, n_goals, experiment=None):
-    """results.json of an experiment: per algorithm, per adaptation stage (0 = before any real sample), the real
-    samples spent, the return pooled over goals × seeds with its interval, and |v − g|; the per-goal returns
-    (n_seeds, n_goals, n_stages) from which Figure 3's differences are taken; training samples and time per seed."""
-    results = {"experiment": experiment, "seeds": list(seeds), "n_goals": n_goals, "algos": {}}
+    """results.json of an experiment: the goals; per algorithm, per adaptation stage (0 = before any real sample),
+    the real samples spent, the return pooled over goals × seeds with its interval, |v − g| and episode length; the
+    per-goal returns (n_seeds, n_goals, n_stages) from which paired differences are taken; training samples, time,
+    and (SMTL) tasks seen and skipped per seed."""
+    results = {"experiment": experiment, "seeds": list(seeds), "n_goals": n_goals, "goals": None, "algos": {}}
+    keys = ("samples", "return", "vel_err", "ep_len")
     for algo in algos:
         runs = [[store.read_json(os.path.join(out, f"s{s}", "adapt", algo, f"goal{i:02d}.json")) for i in range(n_goals)]
                 for s in seeds]
-        curve = np.array([[[(p["samples"], p["return"], np.nan if p["vel_err"] is None else p["vel_err"])
-                            for p in r["curve"]] for r in seed] for seed in runs])  # (n_seeds, n_goals, n_stages, 3)
-        vel_err = None if np.isnan(curve[..., 2]).any() else curve[..., 2]
+        results["goals"] = [r["goal"] for r in runs[0]]
+        curve = np.array([[[[np.nan if p.get(k) is None else p[k] for k in keys] for p in r["curve"]] for r in seed]
+                          for seed in runs])  # (n_seeds, n_goals, n_stages, 4)
+        vel_err, ep_len = (None if np.isnan(curve[..., j]).any() else curve[..., j] for j in (2, 3))
         trained = [store.read_json(os.path.join(out, f"s{s}", "train.json")).get(algo, {}) for s in seeds]
         results["algos"][algo] = {
-            "points": _points(curve[..., 1], curve[..., 0], vel_err), "returns": curve[..., 1].tolist(),
-            "train_samples": [t.get("samples") for t in trained], "train_wall_s": [t.get("wall_s") for t in trained],
-            "train_n_clipped": [t.get("n_clipped") for t in trained],
+            "points": _points(curve[..., 1], curve[..., 0], vel_err, ep_len), "returns": curve[..., 1].tolist(),
+            **{f"train_{k}": [t.get(k) for t in trained] for k in ("samples", "wall_s", "n_clipped", "n_seen",
+                                                                   "n_skipped")},
             "adapt_wall_s": float(sum(r["wall_s"] for seed in runs for r in seed))}
     return results
+
+
+def paired(a, b):
+    """The mean of a − b over (seed, goal) pairs (a, b: (n_seeds, n_goals), the same seeds and goals) and its 95 %
+    bootstrap interval, as bootstrap."""
+    return bootstrap(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+
+
+def verdict(lo, hi):
+    """The one rule that turns a paired difference's 95 % interval [lo, hi] into words."""
+    return "above" if lo > 0 else "below" if hi < 0 else "not separated"
 
 
 def difference(results, algo, base="smtl"):
     """Figure 3: algo's return minus base's, paired by seed and goal, per stage, with its bootstrap interval."""
     a, b = (np.array(results["algos"][x]["returns"]) for x in (algo, base))  # (n_seeds, n_goals, n_stages) each
     samples = np.array([[p["samples"] for p in results["algos"][algo]["points"]]])  # (1, n_stages)
-    return _points(a - b, samples, None)
+    return _points(a - b, samples)
 
 
 def table(results):
@@ -160,8 +184,13 @@ def _band(ax, points, color, label, marker="o-"):
     x = np.array([p["samples"] for p in points])
     mean, lo, hi = (np.array([p[k] for p in points]) for k in ("mean", "ci_low", "ci_high"))
     ax.plot(x, mean, marker, color=color, label=label)
-    ax.fill_between(x, lo, hi, color=color, alpha=0.2)
+    ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
     return x, mean
+
+
+def _explain(ax):
+    """A legend entry for what no line names: the bands (an empty band, drawn nowhere)."""
+    ax.fill_between([], [], [], color="0.6", alpha=0.4, lw=0, label=BAND_LABEL)
 
 
 def plot_panel(ax, results, title):
@@ -170,15 +199,16 @@ def plot_panel(ax, results, title):
         label, color = STYLE[algo]
         if algo == "oracle":  # no adaptation: a level line with its band
             p = r["points"][0]
-            ax.axhline(p["mean"], color=color, ls="--", label=label)
-            ax.axhspan(p["ci_low"], p["ci_high"], color=color, alpha=0.12)
+            ax.axhline(p["mean"], color=color, ls="--", label=label + ", dashed level")
+            ax.axhspan(p["ci_low"], p["ci_high"], color="0.5", alpha=0.15, lw=0)
             continue
         x, mean = _band(ax, r["points"], color, label)
-        if algo.startswith("smtl"):  # the zero-sample point: warm-up in the learned model only
-            ax.plot(x[:1], mean[:1], "*", ms=13, color=color)
+        if algo == "smtl":  # the zero-sample point: warm-up in the learned model only
+            ax.plot(x[:1], mean[:1], "*", ms=13, color=color, label=STAR_LABEL)
+    _explain(ax)
     ax.set_title(f"{title}\n{_subtitle(results)}", fontsize=9)
     ax.set_xlabel("real samples at adaptation")
-    ax.set_ylabel("average return")
+    ax.set_ylabel(RETURN_LABEL)
     ax.grid(alpha=0.3)
 
 
@@ -188,18 +218,19 @@ def plot_difference(ax, results, title):
         if algo in results["algos"]:
             _band(ax, difference(results, algo), STYLE[algo][1], STYLE[algo][0].replace("active SMTL, ", ""))
     ax.axhline(0.0, color="k", lw=0.8)
+    _explain(ax)
     ax.set_title(f"{title}\n{_subtitle(results)}", fontsize=9)
     ax.set_xlabel("real samples at adaptation")
-    ax.set_ylabel("return difference, active − plain")
+    ax.set_ylabel("active − plain SMTL, " + RETURN_LABEL, fontsize=8)
     ax.grid(alpha=0.3)
 
 
 def plot_experiment(results, path, title):
-    """One experiment's figure.png: the return of every algorithm it ran."""
+    """One experiment's figure.png: the return of every algorithm it ran, against real samples at adaptation."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    plot_panel(ax, results, title)
-    ax.legend(loc="best", fontsize=8)
+    fig, ax = plt.subplots(figsize=(6, 4.6))
+    plot_panel(ax, results, f"{title}: return after adaptation")
+    ax.legend(loc="best", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
@@ -210,7 +241,7 @@ def _column(rows, key):
 
 
 def plot_training(logs, path, title):
-    """An experiment's training.png from its CSV logs {algo: {seed: rows}}, one line per seed: for each SMTL task,
+    """An experiment's training.png from its CSV logs {algo: {seed: rows}}, one line per seed (its marker): for each SMTL task,
     the warm-up policy's return in the learned model (virtual) against its real return (a policy that exploits the
     model shows as virtual ≫ real) and the model's Eq. (4) loss; MAML's real return before and after its inner step,
     and the oracle's, per iteration against real samples."""
@@ -218,25 +249,35 @@ def plot_training(logs, path, title):
     fig, axes = plt.subplots(1, 4, figsize=(18, 3.9))
     for algo, by_seed in logs.items():
         label, color = STYLE[algo]
-        for k, rows in enumerate(by_seed[s] for s in sorted(by_seed)):
+        for k, seed in enumerate(sorted(by_seed)):
+            rows, m = by_seed[seed], SEED_MARKERS[k % len(SEED_MARKERS)]
             named = (lambda text: f"{label}{text}") if k == 0 else (lambda text: None)  # one legend entry per line
+            every = dict(marker=m, ms=3, markevery=max(1, len(rows) // 10))  # iterations: ten markers per line
             if algo.startswith("smtl"):
                 rows = [r for r in rows if not r["skipped"]]
                 task = _column(rows, "task")
-                axes[0].plot(task, _column(rows, "virtual_return"), "--", color=color, label=named(", virtual"))
-                axes[0].plot(task, _column(rows, "warmup_return"), "o-", ms=3, color=color, label=named(", real"))
-                axes[1].plot(task, _column(rows, "model_loss"), "o-", ms=3, color=color, label=named(""))
+                axes[0].plot(task, _column(rows, "virtual_return"), "--", marker=m, ms=3, color=color,
+                             label=named(", virtual"))
+                axes[0].plot(task, _column(rows, "warmup_return"), "-", marker=m, ms=3, color=color,
+                             label=named(", real"))
+                axes[1].plot(task, _column(rows, "model_loss"), "-", marker=m, ms=3, color=color, label=named(""))
             elif algo == "maml":
                 x = _column(rows, "samples")
-                axes[2].plot(x, _column(rows, "return_pre"), "--", color=color, label=named(", before its step"))
-                axes[2].plot(x, _column(rows, "return_post"), "-", color=color, label=named(", after one step"))
+                axes[2].plot(x, _column(rows, "return_pre"), "--", color=color, label=named(", before its step"),
+                             **every)
+                axes[2].plot(x, _column(rows, "return_post"), "-", color=color, label=named(", after one step"),
+                             **every)
             else:
-                axes[3].plot(_column(rows, "samples"), _column(rows, "ep_return"), "-", color=color, label=named(""))
+                axes[3].plot(_column(rows, "samples"), _column(rows, "ep_return"), "-", color=color, label=named(""),
+                             **every)
+    seeds = sorted({s for by_seed in logs.values() for s in by_seed})
+    for k, seed in enumerate(seeds if len(seeds) > 1 else []):  # which marker is which seed
+        axes[0].plot([], [], SEED_MARKERS[k % len(SEED_MARKERS)], color="0.4", ms=4, label=f"seed {seed}")
     for ax, (name, xlabel, ylabel) in zip(axes, [
             ("SMTL warm-up policy of each task", "training task", "return (virtual: in the learned model)"),
             ("SMTL dynamics model", "training task", "Eq. (4) loss, last warm-up round"),
-            ("MAML meta-training", "real samples", "real return"),
-            ("oracle training", "real samples", "real return")]):
+            ("MAML meta-training", "real samples", "real " + RETURN_LABEL),
+            ("oracle training", "real samples", "real " + RETURN_LABEL)]):
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -253,7 +294,8 @@ def compose(figure, results, path, preset=None):
     """The paper's layout of Figure `figure` from {letter: results}; a panel without results is drawn empty."""
     plt = _plt()
     rows, cols = LAYOUT[figure]
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows + 0.8), squeeze=False,
+                             sharey=figure == 3)  # Figure 3's differences on one scale
     for ax, panel in zip(axes.flat, panels(figure, preset)):
         title = f"({panel.letter}) {panel.title}"
         if panel.letter not in results:
@@ -266,66 +308,10 @@ def compose(figure, results, path, preset=None):
     for ax in axes.flat:
         for h, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
-    fig.suptitle(f"Figure {figure}" + (f" ({preset} preset)" if preset else ""), fontsize=11)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 4), fontsize=9,
+               frameon=False)
+    fig.suptitle(FIGURE_TITLES[figure] + (f" ({preset} preset)" if preset else ""), fontsize=11)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-# ---------------------------------------------------------------------------------------------
-# The README's summary: one row and one verdict per panel
-# ---------------------------------------------------------------------------------------------
-def _millions(n):
-    return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n:,.0f}"
-
-
-def _cell(p):
-    return f"{p['mean']:.1f} [{p['ci_low']:.1f}, {p['ci_high']:.1f}]"
-
-
-def _verdict(a, b, name):
-    """'beats' / 'below' by the means, saying whether the 95 % intervals overlap."""
-    word = "beats" if a["mean"] > b["mean"] else "is below"
-    overlap = a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"]
-    return f"{word} {name} ({a['mean']:.1f} vs {b['mean']:.1f}{', intervals overlap' if overlap else ''})"
-
-
-def summary(figure, results, preset):
-    """A markdown table of a figure's panels, then one verdict line per panel (printed by `run.py plot --figure`).
-    A panel's compute from scratch is its adaptations and every training it reads, also those it shares."""
-    done = [r for r in results.values() if r]
-    k = len(next(iter(done[0]["algos"].values()))["points"]) - 1 if done else 3  # adaptation stages (3 but in smoke)
-    stages, steps = (f"{k} stage{'s' * (k != 1)}", f"{k} step{'s' * (k != 1)}")
-    if figure == 3:
-        lines = [f"| panel | rating | difference at 0 samples | after {stages} | compute from scratch (core-min) |",
-                 "| --- | --- | --- | --- | --- |"]
-    else:
-        lines = [f"| panel | SMTL, 0 samples | SMTL, {stages} | MAML, 0 steps | MAML, {steps} | oracle | "
-                 "train samples SMTL / MAML / oracle | compute from scratch (core-min) |", "| --- " * 8 + "|"]
-    verdicts = []
-    for panel in panels(figure, preset):
-        r = results.get(panel.letter)
-        if r is None:
-            verdicts.append(f"- ({panel.letter}) {panel.title}: not run yet")
-            continue
-        a = r["algos"]
-        core_min = sum(np.nansum([w or 0 for w in v["train_wall_s"]]) + v["adapt_wall_s"] for v in a.values()) / 60
-        if figure == 3:
-            for algo in ACTIVE_ALGOS:
-                d = difference(r, algo)
-                lines.append(f"| ({panel.letter}) {panel.title} | {algo.split('-')[-1]} | {_cell(d[0])} | "
-                             f"{_cell(d[-1])} | {core_min:.0f} |")
-                sign = "helps" if d[-1]["ci_low"] > 0 else "hurts" if d[-1]["ci_high"] < 0 else "no clear difference"
-                verdicts.append(f"- ({panel.letter}) {panel.title}, {algo.split('-')[-1]} rating: {sign} after "
-                                f"{stages} ({_cell(d[-1])}; at 0 samples {_cell(d[0])})")
-            continue
-        s, m, o = a["smtl"]["points"], a["maml"]["points"], a["oracle"]["points"][0]
-        samples = " / ".join(_millions(np.mean([x or 0 for x in a[algo]["train_samples"]]))
-                             for algo in ("smtl", "maml", "oracle"))
-        lines.append(f"| ({panel.letter}) {panel.title} | {_cell(s[0])} | {_cell(s[-1])} | {_cell(m[0])} | "
-                     f"{_cell(m[-1])} | {_cell(o)} | {samples} | {core_min:.0f} |")
-        verdicts.append(f"- ({panel.letter}) {panel.title}: SMTL at 0 samples "
-                        f"{_verdict(s[0], m[-1], f'MAML after {steps}')}; {_verdict(s[0], o, 'the oracle')}")
-    return "\n".join(lines + [""] + verdicts)

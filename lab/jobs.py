@@ -61,7 +61,8 @@ def log_file(args, algo, seed):
 def train_one(args, algo, seed, queue=None, slot=0):
     """Train one algorithm for one seed, resuming its checkpoint; after every task or iteration the checkpoint is
     rewritten and its log too, as <checkpoint>.csv and in the experiment. In a worker, progress goes to `queue` as
-    (slot, done, postfix). Returns samples, time, clipped states and the checkpoint's path."""
+    (slot, done, postfix). Returns samples, time, clipped states, (SMTL) tasks seen and skipped, and the
+    checkpoint's path."""
     torch.set_num_threads(1)  # one process per core; the same numbers whether it runs here or in a worker
     c, fam, path = args.configs, args.family, model_path(args, algo, seed)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -86,8 +87,9 @@ def train_one(args, algo, seed, queue=None, slot=0):
         out = maml.train_oracle(fam, c["oracle"], **common)
     store.write_csv(out["log"], log_file(args, algo, seed))  # also when the training had finished before
     clipped = sum(row.get("n_clipped") or 0 for row in out["log"])  # SMTL: predicted states clipped in training
+    skipped = sum(bool(row.get("skipped")) for row in out["log"])  # active SMTL: candidate tasks skipped
     return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"]), "n_clipped": int(clipped),
-            "checkpoint": path}
+            "n_skipped": skipped, "n_seen": len(out["log"]) if algo.startswith("smtl") else None, "checkpoint": path}
 
 
 def adapt_one(args, algo, seed, i):

@@ -72,6 +72,14 @@ def write_json(obj, path):
     _atomic(path, write)
 
 
+def write_text(text, path):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+
+    _atomic(path, write)
+
+
 def read_json(path):
     with open(path) as f:
         return json.load(f)
