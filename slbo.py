@@ -166,7 +166,8 @@ def velocity_error(family, batch, goals):
     v = batch["next_obs"][..., list(family.vel_index[:family.goal_dim])]  # (n_envs, H, goal_dim)
     g = torch.as_tensor(np.asarray(goals), dtype=v.dtype, device=v.device)[:, None]  # (n_envs, 1, goal_dim)
     m = batch["mask"]  # (n_envs, H)
-    # NOTE (differs from paper): the paper does not say how |v − g| treats a fall; here v = 0 after it
+    # NOTE (differs from paper): the paper reports no |v − g|; here a step after a fall counts as v = 0 because
+    # averaging over the steps before the fall alone lets a policy that falls at once look as if it tracks
     return ((v - g).norm(dim=-1) * m + g.norm(dim=-1) * (1 - m)).mean(1)
 
 

@@ -275,8 +275,9 @@ def _goal_split(family, n, shift, seed):
     space = fam.goal_space(check_shift(fam, shift))
     blocks = []
     for _ in range(-(-n // GOAL_BLOCK)):
-        # a Latin hypercube: in each dimension one goal in each GOAL_BLOCK-th of the range, paired across dimensions
-        # at random; each goal is still uniform on Ψ, but a panel's first 8 goals cover Ψ instead of clumping
+        # NOTE (differs from paper): the paper samples its 40 goals from p(ψ); here each block of 8 is a Latin
+        # hypercube (one goal in each eighth of each dimension's range, paired across dimensions at random) because a
+        # panel scored on 8 plain draws can miss part of Ψ: each goal is still uniform on Ψ
         strata = np.stack([rng.permutation(GOAL_BLOCK) for _ in range(fam.goal_dim)], 1)  # (GOAL_BLOCK, goal_dim)
         u = (strata + rng.uniform(size=strata.shape)) / GOAL_BLOCK  # (GOAL_BLOCK, goal_dim) in [0, 1)
         blocks.append(space.low + u * (space.high - space.low))
