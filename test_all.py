@@ -1542,7 +1542,7 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     assert report.results_markdown(report.load(), old=committed) == committed
     assert report.unbacked_numbers(committed) == []
     readme = open(report.README).read()
-    assert "\n".join(report.verdict_rows(report.load())) in readme
+    assert "\n".join(report.verdict_rows(report.load())) in readme and "\n".join(report.cost_rows(report.load())) in readme
 
 
 def test_video_camera_follows_the_body(tmp_path):

@@ -159,6 +159,27 @@ def verdict_rows(everything):
             "| --- | --- | --- | --- |", *rows]
 
 
+def cost_rows(everything):
+    """Markdown rows of the README's cost table, from the wall times the runs recorded: per figure, each panel's core
+    time per seed (its trainings, which Figure 2 shares with Figure 1 and Figure 3's panels grow from one another,
+    plus its adaptations) and what the committed runs took in all."""
+    rows = []
+    for figure in (1, 2, 3):
+        done = [everything[p.name] for p in figures.panels(figure, "quick") if p.name in everything]
+        if not done:
+            continue
+        costs = [_core_min(r) for r in done]  # (training, adaptation) core-min per panel, all seeds
+        per_seed = [(a if figure == 2 else t + a) / len(r["seeds"]) for (t, a), r in zip(costs, done)]
+        total = sum(a for _, a in costs) + (0 if figure == 2 else max(t for t, _ in costs) if figure == 3 else
+                                            sum(t for t, _ in costs))
+        what = {1: "training and adaptation", 2: "adaptation; the trainings are Figure 1's",
+                3: "training grown to the panel's task count, and adaptation"}[figure]
+        rows.append(f"| {figure} | {len(done)} | {', '.join(str(len(r['seeds'])) for r in done)} | "
+                    f"{_num(min(per_seed), '.0f')} to {_num(max(per_seed), '.0f')}: {what} | {_num(total / 60)} |")
+    return ["| figure | panels | seeds per panel | core-min per panel and seed | core-hours of the committed runs |",
+            "| --- | --- | --- | --- | --- |", *rows]
+
+
 def summary(figure, results):
     """The terminal's verdicts after a figure is run: per panel ({letter: results}), its paired differences."""
     lines, by_name = [], {f"fig{figure}{letter}": r for letter, r in results.items()}
@@ -225,10 +246,9 @@ def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README):
                 figures.plot_experiment(everything[p.name], os.path.join(results_dir, f"{p.name}.png"),
                                         f"Figure {figure}{p.letter}, {p.env} {p.task}: {p.title}")
     if os.path.exists(readme):
-        text = open(readme).read()
-        table = _block("verdicts", "\n".join(verdict_rows(everything)))
-        if "<!-- generated verdicts -->" in text:
-            text = _BLOCK.sub(lambda m: table if m.group(1) == "verdicts" else m.group(0), text)
-            store.write_text(text, readme)
+        tables = {"verdicts": verdict_rows(everything), "costs": cost_rows(everything)}
+        text = _BLOCK.sub(lambda m: _block(m.group(1), "\n".join(tables[m.group(1)])) if m.group(1) in tables
+                          else m.group(0), open(readme).read())
+        store.write_text(text, readme)
     missing = unbacked_numbers(open(md_path).read())
     return {"panels": sorted(everything), "unbacked": missing}
