@@ -1539,7 +1539,7 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     """A fresh clone rebuilds docs/results.md from docs/results/*.json alone, to the byte; and every number in its
     hand-written notes appears in the generated block it follows."""
     committed = open(report.RESULTS_MD).read()
-    assert report.results_markdown(report.load(), old=committed) == committed
+    assert report.results_markdown(report.load(), committed, report.probes_block()) == committed
     assert report.unbacked_numbers(committed) == []
     readme = open(report.README).read()
     assert "\n".join(report.verdict_rows(report.load())) in readme and "\n".join(report.cost_rows(report.load())) in readme

@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 import config
 import maml
@@ -85,7 +86,7 @@ def policy_init(workers=2):
     """Zero-sample |v − g| of SMTL with SLBO's policy init against PyTorch's, paired over (seed, goal)."""
     runs = [(init, seed) for init in (True, False) for seed in INIT_SEEDS]
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        out = dict(zip(runs, pool.map(_init_run, *zip(*runs))))
+        out = dict(zip(runs, tqdm(pool.map(_init_run, *zip(*runs)), total=len(runs), desc="policy_init")))
     err = {init: np.array([out[(init, s)][0] for s in INIT_SEEDS]) for init in (True, False)}  # (n_seeds, n_goals)
     diff = bootstrap(err[True] - err[False])  # SLBO's − PyTorch's: negative favours SLBO's init
     result = {"family": INIT_FAMILY, "seeds": list(INIT_SEEDS), "goals": tasks.tuning_goals(INIT_FAMILY, INIT_GOALS)
@@ -124,7 +125,7 @@ def maml_budget(workers=2):
     (return after 3 steps − after 0) / (oracle − after 0)."""
     runs = [(b, s) for b in (*MAML_BUDGETS, None) for s in MAML_SEEDS]
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        out = dict(zip(runs, pool.map(_maml_run, *zip(*runs))))
+        out = dict(zip(runs, tqdm(pool.map(_maml_run, *zip(*runs)), total=len(runs), desc="maml_budget")))
     oracle = np.array([out[(None, s)] for s in MAML_SEEDS])[..., 0]  # (n_seeds, n_goals)
     result = {"family": MAML_FAMILY, "seeds": list(MAML_SEEDS), "goals": tasks.tuning_goals(MAML_FAMILY, MAML_GOALS)
               .tolist(), "oracle": float(oracle.mean()), "budgets": {}}

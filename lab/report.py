@@ -208,7 +208,49 @@ def _block(key, body):
     return f"<!-- generated {key} -->\n{body.strip()}\n<!-- end {key} -->\n"
 
 
-def results_markdown(everything, old=""):
+def probes_block(results_dir=RESULTS_DIR):
+    """The generated markdown of the probes (lab/probes.py) that the quick preset's choices rest on, on tuning goals;
+    None if none is committed."""
+    folder = os.path.join(results_dir, "probes")
+    read = lambda name: store.read_json(os.path.join(folder, f"{name}.json")) \
+        if os.path.exists(os.path.join(folder, f"{name}.json")) else None  # noqa: E731
+    init, budget, curve = read("policy_init"), read("maml_budget"), read("oracle_curve")
+    if not (init or budget or curve):
+        return None
+    lines = ["## Probes: what the quick preset rests on", "",
+             "Measured by `python -m lab.probes` on goals of the tuning split, never on evaluation goals."]
+    if init:
+        d = init["difference_slbo_minus_pytorch"]
+        lines += ["", f"**Policy initialisation** ({init['family']}, {len(init['seeds'])} seeds × {len(init['goals'])} "
+                      "tuning goals, SMTL trained and warmed up with each): zero-sample |v − g|",
+                  "", "| initialisation | mean \\|v − g\\| (m/s) | worst goal |", "| --- | --- | --- |",
+                  *(f"| {name} | {_num(init['mean'][key], '.3f')} | {_num(init['worst'][key], '.3f')} |"
+                    for key, name in (("slbo", "SLBO's (normc, output rows of norm 0.01)"), ("pytorch", "PyTorch's"))),
+                  "", f"Paired over (seed, goal), SLBO's − PyTorch's: {_interval(d)} m/s, "
+                      f"{figures.verdict(d[1], d[2])}."]
+    if budget:
+        lines += ["", f"**MAML's budget** ({budget['family']}, {len(budget['seeds'])} seeds × {len(budget['goals'])} "
+                      f"tuning goals; the oracle of the same seeds returns {_num(budget['oracle'])}): the share of "
+                      "MAML's gap to the oracle that its 3 test-time steps close", "",
+                  "| 1.6M samples as | return after 0, 1, 2, 3 steps | gap closed |", "| --- | --- | --- |",
+                  *(f"| {name} | {', '.join(_num(x) for x in b['return'])} | {_num(100 * b['gap_closed'], '.0f')} % |"
+                    for name, b in budget["budgets"].items()),
+                  "", f"Chosen: {budget['chosen']}."]
+    if curve:
+        lines += ["", "**The oracle on the ant [0, 3]** (seed 0, mean action on 8 tuning goals), trained until its "
+                      "|v − g| over 200 steps is half of standing still's or for 20M samples:", "",
+                  "![the oracle's learning curve](results/probes/oracle_curve.png)", "",
+                  "| variant | samples | return | \\|v − g\\| (m/s) | standing still's | episode length | best "
+                  "\\|v − g\\| (at samples) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for variant, run in curve.items():
+            p, best = run["curve"][-1], min(run["curve"], key=lambda q: q["vel_err"])
+            lines.append(f"| {variant} | {p['samples']:,} | {_num(p['return'])} | {_num(p['vel_err'], '.3f')} | "
+                         f"{_num(run['still_vel_err'], '.3f')} | {_num(p['ep_len'])} | "
+                         f"{_num(best['vel_err'], '.3f')} ({best['samples']:,}) |")
+    return "\n".join(lines)
+
+
+def results_markdown(everything, old="", probes=None):
     """docs/results.md: the generated blocks in the figures' order, each followed by its note from `old`."""
     notes = _notes(old)
     parts = [("intro", INTRO)]
@@ -219,6 +261,8 @@ def results_markdown(everything, old=""):
                                       f"{len(figures.PANELS[figure])} panels run."))
         parts += [(p.name, panel_block(p, everything[p.name], everything))
                   for p in figures.panels(figure, "quick") if p.name in everything]
+    if probes:
+        parts.append(("probes", probes))
     return "".join(_block(key, body) + notes.get(key, "\n") for key, body in parts)
 
 
@@ -237,7 +281,7 @@ def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README):
     if not everything:
         raise FileNotFoundError(f"no panel results in {results_dir}; run a figure first (python run.py --figure 1)")
     old = open(md_path).read() if os.path.exists(md_path) else ""
-    store.write_text(results_markdown(everything, old), md_path)
+    store.write_text(results_markdown(everything, old, probes_block(results_dir)), md_path)
     for figure in (1, 2, 3):
         done = {p.letter: everything[p.name] for p in figures.panels(figure, "quick") if p.name in everything}
         figures.compose(figure, done, os.path.join(results_dir, f"figure{figure}.png"), "quick")
