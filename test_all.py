@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import warnings
 
 import gymnasium as gym
@@ -1642,7 +1643,8 @@ def test_run_figure_2_smoke_adapts_figure_1s_trainings(tmp_path):
     assert _is_plot(folder / "figure2.png")
     for letter in "abcd":  # four panels, each with SMTL, MAML and the oracle
         assert set(json.loads((folder / f"fig2{letter}.json").read_text())["algos"]) == {"smtl", "maml", "oracle"}
-    assert sum(line.startswith("| (") for line in res.stdout.splitlines()) == 4  # the summary: one row per panel
+    summary = [line for line in res.stdout.splitlines() if re.match(r"\([a-d]\) .*goals × 1 seed", line)]
+    assert len(summary) == 4 and "SMTL at 0 samples − MAML after 1 step: " in res.stdout  # per panel, its verdicts
     # one training per family and algorithm: the low-friction and crippled panels share ant forward/backward's
     models = {p.relative_to(tmp_path / "models").as_posix() for p in (tmp_path / "models").rglob("*.pt")}
     assert len(models) == 9 and {m.split("/")[0] for m in models} == {"cheetah-vel", "ant-vel", "ant-fwd-back"}
