@@ -144,7 +144,7 @@ def linear_baseline(obs, steps, returns, mask, ridge):
     return (feats @ w[:, None]).squeeze(-1).to(obs.dtype)  # (n_tasks, n_rollouts, H)
 
 
-def _masked_mean(x, mask):
+def masked_mean(x, mask):
     """Per-task mean over valid steps: x and mask (n_tasks, M) -> (n_tasks,)."""
     return (x * mask).sum(1) / mask.sum(1).clamp(min=1)
 
@@ -166,8 +166,8 @@ def task_advantages(batch, n_tasks, cfg):
     b_next = torch.cat([b[:, 1:], zeros[:, :1]], 1) * (1 - end)  # (n_envs, H)
     adv, _ = gae(rew, b, b_next, term, end, cfg.gamma, cfg.gae_lambda)  # (n_envs, H)
     adv, mask = adv.reshape(n_tasks, -1), mask.reshape(n_tasks, -1)  # (n_tasks, M) each
-    mean = _masked_mean(adv, mask)[:, None]  # (n_tasks, 1)
-    std = (_masked_mean((adv - mean) ** 2, mask) * mask.sum(1) / (mask.sum(1) - 1).clamp(min=1)).sqrt()[:, None]
+    mean = masked_mean(adv, mask)[:, None]  # (n_tasks, 1)
+    std = (masked_mean((adv - mean) ** 2, mask) * mask.sum(1) / (mask.sum(1) - 1).clamp(min=1)).sqrt()[:, None]
     return {"obs": batch["obs"].reshape(n_tasks, -1, batch["obs"].shape[-1]),  # (n_tasks, M, obs_dim)
             # the unclipped sample a ~ π (act_pi) is what the likelihood needs, as in trpo.trpo_step
             "act": batch["act_pi"].reshape(n_tasks, -1, batch["act_pi"].shape[-1]),  # (n_tasks, M, act_dim)
@@ -175,7 +175,7 @@ def task_advantages(batch, n_tasks, cfg):
             "mask": mask}  # (n_tasks, M)
 
 
-def _task_params(policy, n_tasks):
+def task_params(policy, n_tasks):
     """θ repeated per task, {name: (n_tasks, *shape)}, still a differentiable function of the policy's parameters."""
     return {n: p.expand(n_tasks, *p.shape) for n, p in policy.named_parameters()}
 
@@ -197,10 +197,10 @@ def inner_step(policy, pre, alpha, create_graph=False):
     policy-gradient estimate ∇η_ψi(θ) = −∇ℓ_i(θ), ℓ_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t on task i's rollouts
     (REINFORCE with the linear baseline). create_graph keeps θ' differentiable in θ (the second-order meta-gradient)."""
     with torch.enable_grad():
-        theta = _task_params(policy, len(pre["obs"]))  # {name: (n_tasks, *shape)}
+        theta = task_params(policy, len(pre["obs"]))  # {name: (n_tasks, *shape)}
         # ℓ_i(θ) = −mean_t log π_θ(a_t|s_t) Â_t
         logp = task_dist(policy, theta, pre["obs"]).log_prob(pre["act"])  # (n_tasks, M)
-        loss = -_masked_mean(logp * pre["adv"], pre["mask"])  # (n_tasks,)
+        loss = -masked_mean(logp * pre["adv"], pre["mask"])  # (n_tasks,)
         # Σ_i ℓ_i has ∂/∂θ_i = ∇ℓ_i: one backward pass gives every task's gradient, each (n_tasks, *shape)
         grads = torch.autograd.grad(loss.sum(), list(theta.values()), create_graph=create_graph)
     # Eq. (3): θ' = θ + α ∇η_ψ(θ) = θ − α ∇ℓ(θ)
@@ -226,8 +226,8 @@ def meta_objective(policy, pre, post, alpha, pi_old, create_graph):
     post-adaptation rollouts `post`; θ'_i = θ'_i(θ) is recomputed from the fixed pre-adaptation rollouts `pre`."""
     pi = task_dist(policy, inner_step(policy, pre, alpha, create_graph), post["obs"])
     ratio = torch.exp(pi.log_prob(post["act"]) - pi_old.log_prob(post["act"]))  # (n_tasks, M)
-    J = _masked_mean(ratio * post["adv"], post["mask"]).mean()
-    kl = _masked_mean(kl_divergence(pi_old, pi), post["mask"]).mean()
+    J = masked_mean(ratio * post["adv"], post["mask"]).mean()
+    kl = masked_mean(kl_divergence(pi_old, pi), post["mask"]).mean()
     return J, kl
 
 

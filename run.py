@@ -12,6 +12,8 @@ with --ray) is lab/cluster.py's.
     python run.py --env cheetah                                  # Figure 1a at the quick preset
     python run.py --env ant --task fwd-back --shift crippled     # Figure 2d, reusing 1d's trainings
     python run.py --figure 1 --seeds 0,1,2                       # every panel of Figure 1, three seeds each
+    python run.py results                                        # docs/results.md from the committed results
+    python run.py exercise gae                                   # check a classroom exercise (docs/exercises.md)
 """
 import argparse
 import copy
@@ -436,6 +438,10 @@ def _terminated(signum, frame):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["exercise"]:  # the classroom exercises' checks (exercises/check.py, docs/exercises.md)
+        from exercises import check
+        sys.exit(check.main(argv[1:]))
     args = _parser(argv).parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
     try:

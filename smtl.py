@@ -119,12 +119,10 @@ def rating(learner, policy, goal, snapshots, cfg, rng):
     nothing is plain SMTL to the digit (the true rating's real episodes do join D, as the paper counts them)."""
     seed = int(rng.integers(2 ** 31 - 1))  # the same start states for every model
     if cfg.active == "true":
-        # μ(ψ) = η^{M̂_φ}_ψ(θ) − η^{M*}_ψ(θ)
         before = learner.samples
-        mu = virtual_return(learner, learner.model, policy, goal, seed) - real_return(
-            learner, policy, goal, cfg.n_rate_episodes, seed)
+        mu = true_rating(virtual_return(learner, learner.model, policy, goal, seed),
+                         real_return(learner, policy, goal, cfg.n_rate_episodes, seed))
         return mu, learner.samples - before
-    # μ̂(ψ) = mean over pairs (a, b) of |η^{M̂_a}_ψ(θ) − η^{M̂_b}_ψ(θ)|, M̂_a, M̂_b snapshots of φ during warm-up
     f = learner.family
     with torch.random.fork_rng(devices=[]):  # its random init is overwritten by each snapshot: draw nothing
         model = DynamicsModel(f.obs_dim, f.act_dim, f.act_low, f.act_high, learner.dyn.hidden).to(learner.device)
@@ -132,7 +130,19 @@ def rating(learner, policy, goal, snapshots, cfg, rng):
     for snap in snapshots:
         model.load_state_dict(snap)
         etas.append(virtual_return(learner, model, policy, goal, seed))
-    return float(np.mean([abs(a - b) for a, b in itertools.combinations(etas, 2)])), 0
+    return model_disagreement(etas), 0
+
+
+def true_rating(virtual, real):
+    """The true rating μ(ψ) from θ's virtual return η^{M̂_φ}_ψ(θ) and its real return η^{M*}_ψ(θ)."""
+    # μ(ψ) = η^{M̂_φ}_ψ(θ) − η^{M*}_ψ(θ)
+    return virtual - real
+
+
+def model_disagreement(etas):
+    """The estimated rating μ̂(ψ) from θ's virtual returns η^{M̂_a}_ψ(θ) in each model snapshot a (a list)."""
+    # μ̂(ψ) = mean over pairs (a, b) of |η^{M̂_a}_ψ(θ) − η^{M̂_b}_ψ(θ)|, M̂_a, M̂_b snapshots of φ during warm-up
+    return float(np.mean([abs(a - b) for a, b in itertools.combinations(etas, 2)]))
 
 
 def skip_task(mu, ratings, q, L):
@@ -216,7 +226,7 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
     samples each on the (possibly shifted) real task, each followed by VT(θ, φ, D, n_inner_adapt). Returns (one point
     per stage, the first at 0 samples: {"stage", "samples", "return", "ep_len", "vel_err", ...}; the adapted policy)."""
     cfg = SMTLConfig(**trained["config"]["smtl"])
-    learner = _restore(trained, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
+    learner = restore(trained, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
     psi = tasks.check_goal(learner.family, goal, shift)
     samples0, policy = learner.samples, learner.new_policy()  # θ̃₀
     where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
@@ -254,7 +264,7 @@ def _configs(learner, cfg):
             "trpo": asdict(learner.trpo)}
 
 
-def _restore(ckpt, seed=None, device="cpu"):
+def restore(ckpt, seed=None, device="cpu"):
     """A Learner holding the checkpoint's φ, D, V, optimisers and random streams (fresh objects: adapting from it
     never changes the checkpoint). With a seed, the random streams restart from that seed instead."""
     c = ckpt["config"]
@@ -292,7 +302,7 @@ def _resume(ckpt, family, cfg, learner, task_rng, rating_rng):
                                  f"use another output path or the same settings")
     task_rng.bit_generator.state = ckpt["task_rng"]
     rating_rng.bit_generator.state = ckpt["rating_rng"]
-    return _restore(ckpt, device=learner.device), copy.deepcopy(ckpt["log"]), list(ckpt["ratings"])
+    return restore(ckpt, device=learner.device), copy.deepcopy(ckpt["log"]), list(ckpt["ratings"])
 
 
 @contextlib.contextmanager

@@ -35,6 +35,7 @@ import smtl
 import tasks
 from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError, Normalizer, VirtualEnv, fit,
                       multi_step_loss)
+from exercises import check as exercise_check
 from lab import bench, figures, jobs, report, store, video
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
                   fisher_vector_product, gae, limited_entropy, policy_fisher_product, rollout, set_flat_params,
@@ -1858,7 +1859,7 @@ def test_method_files_import_nothing_from_the_lab():
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             for module in modules:
-                assert module.split(".")[0] != "lab", f"{name}.py imports {module}"
+                assert module.split(".")[0] not in ("lab", "exercises"), f"{name}.py imports {module}"
             if isinstance(node, ast.ImportFrom) and node.module in ("tasks", "dynamics", "trpo", "slbo", "smtl",
                                                                      "maml", "config"):
                 private = [a.name for a in node.names if a.name.startswith("_")]
@@ -1886,3 +1887,61 @@ def test_evaluation_goals_are_read_only_by_the_adaptation_stage():
     assert list(readers) == ["run.py"] and len(readers["run.py"]) == 1, f"eval_goals read by {readers}"
     line = open(os.path.join(here, "run.py")).read().splitlines()[readers["run.py"][0] - 1]
     assert line.strip().startswith("args.goals = tasks.eval_goals("), line
+
+
+# =============================================================================================
+# exercises/: each check fails on its untouched stub, passes on the reference, and points at a mistake
+# =============================================================================================
+@pytest.mark.parametrize("name", list(exercise_check.EXERCISES))
+def test_exercise_check_fails_on_the_stub_and_passes_on_the_reference(name, one_thread):
+    ok, message = exercise_check.run(name, learn=False)
+    assert not ok and "not written yet" in message and f"exercises/{name}.py" in message, message
+    ok, message = exercise_check.run(name, solution=True, learn=False)
+    assert ok and "passed" in message, message
+
+
+def _fails(check, fns, *expected):
+    with pytest.raises(exercise_check.Failed) as e:
+        check(fns)
+    assert all(text in str(e.value) for text in expected), str(e.value)
+
+
+def test_exercise_checks_point_at_the_mistake():
+    def gae_without_episode_ends(rew, values, next_values, terminal, ep_end, gamma, lam):
+        return gae(rew, values, next_values, terminal, torch.zeros_like(ep_end), gamma, lam)
+    _fails(exercise_check.check_gae, {"gae": gae_without_episode_ends}, "advantages Â", "entry (", "expected")
+
+    def cg_without_new_direction(Avp, b, iters, residual_tol=1e-10):  # p is never updated: steepest descent
+        x, r = torch.zeros_like(b), b.clone()
+        for _ in range(iters):
+            Ar = Avp(r)
+            alpha = (r @ r) / (r @ Ar)
+            x, r = x + alpha * r, r - alpha * Ar
+        return x
+    _fails(exercise_check.check_natural_gradient, {"conjugate_gradient": cg_without_new_direction,
+                                                   "fisher_vector_product": fisher_vector_product},
+           "conjugate_gradient after 4 iteration(s)")
+
+    def one_step_loss_only(model, obs_seq, act_seq):  # every step from the true state: no multi-step rollout
+        return torch.stack([multi_step_loss(model, obs_seq[:, i:i + 2], act_seq[:, i:i + 1])
+                            for i in range(act_seq.shape[1])]).mean()
+    _fails(exercise_check.check_model_loss, {"multi_step_loss": one_step_loss_only}, "with k = 3")
+
+    def skip_on_all_ratings(mu, ratings, q, L):  # the quantile of every rating, not of the last L
+        return len(ratings) >= L and mu < float(np.quantile(ratings, q))
+    _fails(exercise_check.check_ratings, {"true_rating": smtl.true_rating,
+                                          "model_disagreement": smtl.model_disagreement,
+                                          "skip_task": skip_on_all_ratings}, "skip_task(mu=", "expected")
+
+    def first_order(policy, pre, post, alpha, pi_old, create_graph):  # θ' not differentiated through Eq. (3)
+        return maml.meta_objective(policy, pre, post, alpha, pi_old, False)
+    _fails(exercise_check.check_maml_step, {"inner_step": maml.inner_step, "meta_objective": first_order},
+           "the meta-gradient")
+
+
+@slow
+def test_exercise_learning_run_tells_a_learning_gae_from_one_that_cannot_learn(one_thread):
+    before, after, ok = exercise_check.learns("gae", {"gae": gae})
+    assert ok and after <= exercise_check.LEARN_BAR * before
+    zero = lambda rew, values, *rest: (torch.zeros_like(rew), values)  # noqa: E731  no advantage, no step
+    assert not exercise_check.learns("gae", {"gae": zero})[2]
