@@ -83,14 +83,19 @@ def hp(default, help, domain=None):
 
 
 def values(family, preset="paper"):
-    """{group: {field: value}}: the body's settings for `family` (a name or tasks.Family), then the preset's."""
+    """{group: {field: value}}: the body's settings for `family` (a name or tasks.Family), then the preset's, then the
+    preset's for that body (its "bodies" entry, by body or family name)."""
     fam = tasks.get_family(family)
-    body = BODY.get(fam.name, BODY[fam.env])
-    out = {g: dict(v) for g, v in body.items()}
-    for group, over in PRESETS[preset].items():
-        if group != "n_goals":
-            out[group] = {**out.get(group, {}), **over}
+    out = _merge({}, BODY.get(fam.name, BODY[fam.env]))
+    bodies = PRESETS[preset].get("bodies", {})
+    for over in (PRESETS[preset], bodies.get(fam.env, {}), bodies.get(fam.name, {})):
+        out = _merge(out, {group: v for group, v in over.items() if group not in ("n_goals", "bodies")})
     return out
+
+
+def _merge(a, b):
+    """a with b's values over it, nested dicts merged (the oracle's TRPO settings) rather than replaced."""
+    return {**a, **{k: _merge(a.get(k, {}), v) if isinstance(v, dict) else v for k, v in b.items()}}
 
 
 def check(group, cfg):

@@ -1682,6 +1682,19 @@ def test_run_grown_smtl_run_equals_a_fresh_one(tmp_path, monkeypatch):
     assert os.path.basename(jobs.model_path(other, "smtl", 0)) != os.path.basename(jobs.model_path(long, "smtl", 0))
 
 
+def test_config_preset_overrides_for_one_body_reach_only_that_body(monkeypatch):
+    quick = copy.deepcopy(config.PRESETS["quick"])
+    quick["bodies"] = {"ant": {"oracle": {"n_samples": 2000, "trpo": {"max_kl": 0.02}}},
+                       "ant-fwd-back": {"maml": {"n_iters": 7}}}
+    monkeypatch.setitem(config.PRESETS, "quick", quick)
+    ant, cheetah, fwd = (config.values(f, "quick") for f in ("ant-vel", "cheetah-vel", "ant-fwd-back"))
+    assert ant["oracle"]["n_samples"] == 2000 and cheetah["oracle"].get("n_samples") is None
+    # the oracle's nested TRPO settings merge: the preset's vf_epochs stays beside the body's max_kl
+    assert ant["oracle"]["trpo"] == {**quick["oracle"]["trpo"], "max_kl": 0.02}
+    assert fwd["maml"]["n_iters"] == 7 and fwd["oracle"]["n_samples"] == 2000 and ant["maml"]["n_iters"] == 80
+    assert ant["slbo"] == {**config.BODY["ant"]["slbo"], **quick["slbo"]}  # the body's Appendix values, then the preset
+
+
 def test_run_configs_layer_paper_preset_and_flags():
     quick = config.values("cheetah-vel", "quick")
     c = run.check_args(run._parser().parse_args(["--env", "cheetah"])).configs  # the quick preset by default
