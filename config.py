@@ -51,10 +51,9 @@ PRESETS = {
         "trpo": dict(
             max_kl=0.05,  # fewer, larger policy steps (paper 0.01)
             vf_epochs=1, vf_batch=1000,  # V: 1 pass of 1000 (SLBO's 5 of 64 were 80 % of a step's time)
-            fvp_subsample=5,  # F on every 5th state, as OpenAI baselines' TRPO: conjugate gradient costs a fifth
-            # SLBO's normc init (output rows of norm 0.01) failed more warm-ups at these larger steps: in one trained
-            # model, 16 warm-ups on goals from p(ψ) reached mean |v − g| 0.164 (max 0.66), PyTorch's 0.145 (max 0.37)
-            slbo_init=False),
+            fvp_subsample=5),  # F on every 5th state, as OpenAI baselines' TRPO: conjugate gradient costs a fifth
+        # The policy keeps SLBO's init: against PyTorch's, the zero-sample |v − g| on 16 tuning goals × 2 seeds was not
+        # separated (python -m lab.probes policy_init; docs/results.md, "Probes")
         "maml": dict(
             # 1.6M samples (paper 80M) as 80 meta-updates of 10 tasks × 5 rollouts at max KL 0.1 (paper 500 of
             # 40 × 20 at 0.01): on 10 goals from p(ψ) × 3 seeds its 3 steps closed 41 % of the gap to the oracle,

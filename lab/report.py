@@ -82,8 +82,8 @@ def _num(x, spec=".1f"):
     return format(x, spec).replace("-", "−")
 
 
-def _interval(m):
-    return f"{_num(m[0])} [{_num(m[1])}, {_num(m[2])}]"
+def _interval(m, spec=".1f"):
+    return f"{_num(m[0], spec)} [{_num(m[1], spec)}, {_num(m[2], spec)}]"
 
 
 def _core_min(r):
@@ -223,7 +223,7 @@ def probes_block(results_dir=RESULTS_DIR):
                   "", "| initialisation | mean \\|v − g\\| (m/s) | worst goal |", "| --- | --- | --- |",
                   *(f"| {name} | {_num(init['mean'][key], '.3f')} | {_num(init['worst'][key], '.3f')} |"
                     for key, name in (("slbo", "SLBO's (normc, output rows of norm 0.01)"), ("pytorch", "PyTorch's"))),
-                  "", f"Paired over (seed, goal), SLBO's − PyTorch's: {_interval(d)} m/s, "
+                  "", f"Paired over (seed, goal), SLBO's − PyTorch's: {_interval(d, '+.3f')} m/s, "
                       f"{figures.verdict(d[1], d[2])}."]
     if budget:
         lines += ["", f"**MAML's budget** ({budget['family']}, {len(budget['seeds'])} seeds × {len(budget['goals'])} "
