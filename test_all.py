@@ -1708,7 +1708,7 @@ def test_run_configs_layer_paper_preset_and_flags():
     for env in ("ant", "humanoid"):  # the legged bodies' larger budget, the same for both baselines
         c = run.check_args(run._parser().parse_args(["--env", env])).configs
         m, o = c["maml"], c["oracle"]
-        assert m.n_iters * m.meta_batch * m.n_rollouts * 2 * 200 == o.n_iters * o.n_samples == 8_000_000
+        assert m.n_iters * m.meta_batch * m.n_rollouts * 2 * 200 == o.n_iters * o.n_samples == 6_000_000
         assert o.obs_norm and o.trpo == TRPOConfig(**quick["oracle"]["trpo"])
     c = run.check_args(run._parser().parse_args(["--env", "ant", "--trpo-max-kl", "0.02", "--preset", "paper"])).configs
     assert c["slbo"] == slbo.SLBOConfig(**config.BODY["ant"]["slbo"])  # the ant's batch, the Appendix otherwise

@@ -18,6 +18,7 @@ import re
 import numpy as np
 
 from lab import figures, store
+from lab.probes import CURVE_MAX_SAMPLES, CURVE_STOP
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 RESULTS_DIR = os.path.join(ROOT, "docs", "results")
@@ -238,12 +239,14 @@ def probes_block(results_dir=RESULTS_DIR):
                       "|v − g| over 200 steps is half of standing still's or for 20M samples:", "",
                   "![the oracle's learning curve](results/probes/oracle_curve.png)", "",
                   "| variant | samples | return | \\|v − g\\| (m/s) | standing still's | episode length | best "
-                  "\\|v − g\\| (at samples) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "\\|v − g\\| (at samples) | ended |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for variant, run in curve.items():
             p, best = run["curve"][-1], min(run["curve"], key=lambda q: q["vel_err"])
+            ended = ("at half of standing still's" if p["vel_err"] <= CURVE_STOP * run["still_vel_err"] else
+                     "at the sample limit" if p["samples"] >= CURVE_MAX_SAMPLES else "stopped before either")
             lines.append(f"| {variant} | {p['samples']:,} | {_num(p['return'])} | {_num(p['vel_err'], '.3f')} | "
                          f"{_num(run['still_vel_err'], '.3f')} | {_num(p['ep_len'])} | "
-                         f"{_num(best['vel_err'], '.3f')} ({best['samples']:,}) |")
+                         f"{_num(best['vel_err'], '.3f')} ({best['samples']:,}) | {ended} |")
     return "\n".join(lines)
 
 
