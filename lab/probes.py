@@ -33,12 +33,12 @@ from tqdm.auto import tqdm
 
 import config
 import maml
+import slbo
 import smtl
 import tasks
 from dynamics import DynamicsConfig
 from lab import store
 from lab.figures import bootstrap
-from slbo import SLBOConfig
 from trpo import TRPOConfig
 
 OUT_DIR = os.path.join("bench_out", "probes")
@@ -55,6 +55,7 @@ CURVE_VARIANTS = {"quick": {}, "obs-norm": {"obs_norm": True},
 
 
 INIT_FAMILY, INIT_SEEDS, INIT_GOALS = "cheetah-vel", (0, 1), 16
+INIT_SLBO_SEEDS, INIT_STAGES = (0, 1, 2, 3), 3  # single-task SLBO with each init, on the median tuning goal
 MAML_FAMILY, MAML_SEEDS, MAML_GOALS = "cheetah-vel", (0, 1, 2), 10
 # MAML's quick budgets, each 1.6M real samples (meta-iterations × tasks × rollouts × 2 × 200 steps)
 MAML_BUDGETS = {"80 × 10 tasks, max KL 0.1": dict(n_iters=80, meta_batch=10, n_rollouts=5, max_kl=0.1),
@@ -64,7 +65,7 @@ MAML_BUDGETS = {"80 × 10 tasks, max KL 0.1": dict(n_iters=80, meta_batch=10, n_
 
 def _quick(family):
     c = config.values(family, "quick")
-    return c, SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dyn"])
+    return c, slbo.SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dyn"])
 
 
 def _init_run(slbo_init, seed):
@@ -82,23 +83,43 @@ def _init_run(slbo_init, seed):
     return [p["vel_err"] for p in curves], [p["return"] for p in curves]
 
 
+def _init_slbo_run(slbo_init, seed):
+    """Single-task SLBO at the quick preset with the given policy init on the median of the first 8 tuning goals:
+    |v − g| after INIT_STAGES stages of n_collect real samples, 5 VirtualTraining rounds each."""
+    torch.set_num_threads(1)
+    c, slbo_cfg, dyn = _quick(INIT_FAMILY)
+    goals = tasks.tuning_goals(INIT_FAMILY, tasks.GOAL_BLOCK)  # (8, 1)
+    goal = goals[np.argsort(goals[:, 0])[len(goals) // 2]]
+    learner = slbo.Learner(INIT_FAMILY, slbo_cfg, dyn, TRPOConfig(**{**c["trpo"], "slbo_init": slbo_init}), seed=seed)
+    return slbo.slbo(learner, learner.new_policy(), goal, INIT_STAGES, 5, eval_seed=seed, progress=False)[-1]["vel_err"]
+
+
 def policy_init(workers=2):
-    """Zero-sample |v − g| of SMTL with SLBO's policy init against PyTorch's, paired over (seed, goal)."""
+    """Zero-sample |v − g| of SMTL with SLBO's policy init against PyTorch's, paired over (seed, goal); and single-task
+    SLBO's |v − g| after INIT_STAGES stages with each, paired over seeds."""
     runs = [(init, seed) for init in (True, False) for seed in INIT_SEEDS]
+    slbo_runs = [(init, seed) for init in (True, False) for seed in INIT_SLBO_SEEDS]
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         out = dict(zip(runs, tqdm(pool.map(_init_run, *zip(*runs)), total=len(runs), desc="policy_init")))
+        stages = dict(zip(slbo_runs, tqdm(pool.map(_init_slbo_run, *zip(*slbo_runs)), total=len(slbo_runs),
+                                          desc="policy_init, SLBO")))
+    slbo_err = {init: np.array([[stages[(init, s)]] for s in INIT_SLBO_SEEDS]) for init in (True, False)}  # (n, 1)
     err = {init: np.array([out[(init, s)][0] for s in INIT_SEEDS]) for init in (True, False)}  # (n_seeds, n_goals)
     diff = bootstrap(err[True] - err[False])  # SLBO's − PyTorch's: negative favours SLBO's init
     result = {"family": INIT_FAMILY, "seeds": list(INIT_SEEDS), "goals": tasks.tuning_goals(INIT_FAMILY, INIT_GOALS)
               .tolist(), "vel_err": {"slbo": err[True].tolist(), "pytorch": err[False].tolist()},
               "mean": {"slbo": float(err[True].mean()), "pytorch": float(err[False].mean())},
               "worst": {"slbo": float(err[True].max()), "pytorch": float(err[False].max())},
-              "difference_slbo_minus_pytorch": diff}
+              "difference_slbo_minus_pytorch": diff,
+              "slbo_stages": {"stages": INIT_STAGES, "seeds": list(INIT_SLBO_SEEDS),
+                              "vel_err": {"slbo": slbo_err[True][:, 0].tolist(), "pytorch": slbo_err[False][:, 0].tolist()},
+                              "difference_slbo_minus_pytorch": bootstrap(slbo_err[True] - slbo_err[False])}}
     store.write_json(result, os.path.join(DOCS_DIR, "policy_init.json"))
     print(f"policy_init ({INIT_FAMILY}, {len(INIT_SEEDS)} seeds × {INIT_GOALS} tuning goals): zero-sample |v - g| "
           f"SLBO's init {result['mean']['slbo']:.3f} (worst {result['worst']['slbo']:.3f}), PyTorch's "
           f"{result['mean']['pytorch']:.3f} (worst {result['worst']['pytorch']:.3f}); paired SLBO − PyTorch "
-          f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]")
+          f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]; single-task SLBO after {INIT_STAGES} stages "
+          f"{slbo_err[True].mean():.3f} against {slbo_err[False].mean():.3f}")
     return result
 
 
