@@ -222,7 +222,8 @@ def swapped(name, fns):
 
 
 LEARN_FAMILY, LEARN_STAGES, LEARN_ROUNDS = "cheetah-vel", 3, 5
-LEARN_BAR = 0.5  # learning happens if |v − g| after the stages is at most half of the fresh policy's
+LEARN_BAR = 0.75  # learning happens if |v − g| after the stages is at most 0.75 of the fresh policy's (the reference:
+# about 0.64 on seed 0; no advantages at all: 1.0; the one-step advantage r − V: 0.93)
 
 
 def learns(name, fns, seed=0):
