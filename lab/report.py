@@ -92,7 +92,7 @@ def _core_min(r):
     return train, sum(v["adapt_wall_s"] for v in r["algos"].values()) / 60
 
 
-def _learns(name, r):
+def _learns(r):
     """Markdown lines: each algorithm's |v − g| over 200 steps and episode length at its first and last stage."""
     points = {a: v["points"] for a, v in r["algos"].items()}
     if any(p.get("ep_len") is None for ps in points.values() for p in ps):
@@ -134,7 +134,7 @@ def panel_block(panel, r, everything):
     lines += ["", "| paired difference (return) | mean [95 % interval] | verdict |", "| --- | --- | --- |"]
     lines += [f"| {what} | {_interval(m)} | {figures.verdict(m[1], m[2])} |"
               for what, m in differences(panel.name, r, everything)]
-    return "\n".join(lines + [""] + _learns(panel.name, r))
+    return "\n".join(lines + [""] + _learns(r))
 
 
 def verdict_rows(everything):
