@@ -269,10 +269,9 @@ def results_markdown(everything, old="", probes=None):
 def unbacked_numbers(text):
     """[(block key, number)] for every number in a hand-written note that its block does not contain."""
     number = re.compile(r"[−-]?\d[\d,]*(?:\.\d+)?")
-    blocks = {m.group(1): m.group(0) for m in _BLOCK.finditer(text)}
     norm = lambda s: s.replace("−", "-").replace(",", "")  # noqa: E731
-    return [(key, n) for key, note in _notes(text).items()
-            for n in number.findall(note) if norm(n) not in {norm(x) for x in number.findall(blocks[key])}]
+    held = {m.group(1): {norm(x) for x in number.findall(m.group(0))} for m in _BLOCK.finditer(text)}  # per block
+    return [(key, n) for key, note in _notes(text).items() for n in number.findall(note) if norm(n) not in held[key]]
 
 
 def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README):
