@@ -433,18 +433,32 @@ def _results(args):
         raise ValueError(f"numbers in hand-written notes that their block does not hold: {out['unbacked']}")
 
 
+def _exercise_run(argv):
+    """One run of an experiment exercise (exercises/experiments.py): its training and, unless its stage is `train`,
+    its adaptation, each resumed from disk; returns its checked arguments (the exercise draws its own figure)."""
+    args = check_args(_parser(argv).parse_args(argv))
+    args.seeds = args.seeds or [0]
+    _claim_out_dir(args)
+    print(f"\n=== {' '.join(argv)} -> {args.out}")
+    _train(args)
+    if args.stage != "train":
+        _adapt(args)
+    return args
+
+
 def _terminated(signum, frame):
     raise KeyboardInterrupt  # `kill` stops the workers too, as Ctrl-C does (cluster.parallel), instead of orphaning them
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["exercise"]:  # the classroom exercises' checks (exercises/check.py, docs/exercises.md)
-        from exercises import check
-        sys.exit(check.main(argv[1:]))
-    args = _parser(argv).parse_args(argv)
+    exercise = argv[:1] == ["exercise"]
+    args = _parser(argv).parse_args([] if exercise else argv)  # an exercise parses its own (exercises/check.py)
     signal.signal(signal.SIGTERM, _terminated)
     try:
+        if exercise:  # the classroom exercises (exercises/check.py, docs/exercises.md)
+            from exercises import check
+            sys.exit(check.main(argv[1:], run_experiment=_exercise_run))
         if args.stage == "results":
             return _results(args)
         if args.ray:

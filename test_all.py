@@ -8,6 +8,7 @@ targets live in lab/bench.py, never here.
     python -m pytest -q -m "not slow" test_all.py  # the fast subset, for a loop while you change the code
     python -m pytest -q test_all.py -k smtl         # one section
 """
+import argparse
 import copy
 import csv
 import dataclasses
@@ -36,6 +37,7 @@ import tasks
 from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError, Normalizer, VirtualEnv, fit,
                       multi_step_loss)
 from exercises import check as exercise_check
+from exercises import experiments
 from lab import bench, figures, jobs, report, store, video
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
                   fisher_vector_product, gae, limited_entropy, policy_fisher_product, rollout, set_flat_params,
@@ -1963,3 +1965,58 @@ def test_exercise_learning_run_tells_a_learning_gae_from_one_that_cannot_learn(o
     assert ok and after <= exercise_check.LEARN_BAR * before
     zero = lambda rew, values, *rest: (torch.zeros_like(rew), values)  # noqa: E731  no advantage, no step
     assert not exercise_check.learns("gae", {"gae": zero})[2]
+
+
+# exercises/experiments.py: the answers are computed from the runs' files, paired as the runs are
+def test_experiment_exercise_replays_the_skip_rule_from_a_training_log():
+    rng, q, L = np.random.default_rng(0), 0.4, 3
+    log, ratings = [{"task": 0, "rating": None, "skipped": False}], []  # the first task has no warm-up to rate
+    for task in range(1, 30):  # as smtl.train: rate, decide against the ratings before, then remember the rating
+        mu = float(rng.normal())
+        log.append({"task": task, "rating": mu, "skipped": smtl.skip_task(mu, ratings, q, L)})
+        ratings.append(mu)
+    replay = experiments.thresholds(log, q, L)
+    assert [t for t, *_ in replay] == list(range(1, 30)) and any(s for *_, s in replay)
+    assert all(thr is None for _, _, thr, _ in replay[:L])  # no threshold before L ratings
+    assert all(skipped == (mu < thr) for _, mu, thr, skipped in replay[L:])
+
+
+def _adapted(tmp_path, name, returns, goals):
+    """An experiment folder with SMTL adapted to goals: returns (n_seeds, n_goals, n_stages); its checked arguments."""
+    out = tmp_path / name
+    for s, by_goal in enumerate(returns):
+        store.write_json({}, str(out / f"s{s}" / "train.json"))
+        for i, curve in enumerate(by_goal):
+            store.write_json({"goal": goals[i], "wall_s": 1.0, "curve": [
+                {"samples": 4000 * k, "return": r, "ep_len": 200, "vel_err": 0.5} for k, r in enumerate(curve)]},
+                str(out / f"s{s}" / "adapt" / "smtl" / f"goal{i:02d}.json"))
+    return argparse.Namespace(out=str(out), seeds=list(range(len(returns))), n_goals=len(goals))
+
+
+def test_experiment_exercise_pairs_two_runs_by_seed_and_goal(tmp_path):
+    rng, goals = np.random.default_rng(1), [[0.5], [1.0], [1.5]]
+    a = rng.normal(-100, 30, size=(2, 3, 2))  # goals far apart, the runs a small step apart: pairing matters
+    b = a + 2.0 + rng.normal(0, 0.1, size=a.shape)
+    rows, _ = experiments.adaptation({"a": _adapted(tmp_path, "a", a.tolist(), goals),
+                                      "b": _adapted(tmp_path, "b", b.tolist(), goals)})
+    for stage in (0, 1):
+        row = next(r for r in rows if r["run"] == "b" and r["stage"] == stage)
+        assert row["difference"] == pytest.approx((b - a)[..., stage].mean())
+        assert row["verdict"] == "above" and row["difference_ci"][0] > 1.5  # unpaired, the intervals would overlap
+    with pytest.raises(ValueError, match="different goals"):
+        experiments.adaptation({"a": _adapted(tmp_path, "a", a.tolist(), goals),
+                                "c": _adapted(tmp_path, "c", b.tolist(), [[0.5], [1.0], [2.0]])})
+
+
+@slow
+def test_experiment_exercises_run_and_answer_from_their_files(tmp_path, one_thread):
+    for name in ("warmup", "selection"):
+        with pytest.raises(SystemExit) as e:
+            run.main(["exercise", name, "--preset", "smoke", "--root", str(tmp_path), "--workers", "1"])
+        assert e.value.code == 0
+        answer = store.read_json(str(tmp_path / "exercises" / f"{name}.json"))
+        assert os.path.exists(tmp_path / "exercises" / f"{name}.png") and len(answer["folders"]) == 2
+    rows = store.read_json(str(tmp_path / "exercises" / "selection.json"))["answer"]
+    for row, folder in zip(rows, store.read_json(str(tmp_path / "exercises" / "selection.json"))["folders"].values()):
+        log = store.read_csv(os.path.join(folder, "s0", "smtl-active-estimated.csv"))
+        assert (row["seen"], row["skipped"]) == (len(log), sum(r["skipped"] for r in log))

@@ -19,6 +19,7 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 from torch.nn.utils import parameters_to_vector
 
+import config
 import dynamics
 import maml
 import slbo
@@ -229,7 +230,6 @@ LEARN_BAR = 0.75  # learning happens if |v − g| after the stages is at most 0.
 def learns(name, fns, seed=0):
     """Single-task SLBO at the quick preset's settings on the median tuning goal (3 stages of 4,000 real samples, 5 rounds
     each), with the student's functions swapped in: (|v − g| of the fresh policy, after the stages, learned?)."""
-    import config
     torch.set_num_threads(1)
     c = config.values(LEARN_FAMILY, "quick")
     goals = tasks.tuning_goals(LEARN_FAMILY, tasks.GOAL_BLOCK)  # (8, 1)
@@ -300,16 +300,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"run.py exercise: error: {message} (see python run.py exercise --help)\n")
 
 
-def main(argv=None):
+def main(argv=None, run_experiment=None):
+    """`python run.py exercise ...`; run_experiment is run.py's runner of one experiment (an experiment exercise's
+    runs)."""
+    from exercises import experiments
     p = _Parser(prog="run.py exercise", description=__doc__.split("\n\n")[0])
-    p.add_argument("name", nargs="?", choices=list(EXERCISES))
+    p.add_argument("name", nargs="?", choices=[*EXERCISES, *experiments.EXPERIMENTS])
     p.add_argument("--solution", action="store_true", help="check the reference itself: what passing looks like")
     p.add_argument("--no-learn", action="store_true", help="skip the SLBO run after a passing check")
     p.add_argument("--list", action="store_true", help="the exercises, in a course's order")
+    p.add_argument("--preset", default="quick", choices=list(config.PRESETS), help="experiment exercises: the runs' preset (default: quick)")
+    p.add_argument("--root", default="runs", help="experiment exercises: run.py's --root (default: runs)")
+    p.add_argument("--workers", default=None, help="experiment exercises: run.py's --workers")
     args = p.parse_args(argv)
     if args.list or args.name is None:
         for name, (what, fns, _, _) in EXERCISES.items():
             print(f"{name:<18} {what}: exercises/{name}.py ({', '.join(fns)})")
+        for name, e in experiments.EXPERIMENTS.items():
+            print(f"{name:<18} experiment, {e.paper}: {e.question.split('?')[0]}?")
+        return 0
+    if args.name in experiments.EXPERIMENTS:
+        extra = ["--preset", args.preset, *(["--workers", args.workers] if args.workers else [])]
+        rows, paths = experiments.answer(args.name, run_experiment, args.root, extra)
+        print(f"\n{experiments.EXPERIMENTS[args.name].question}\n\n{experiments.format_rows(rows)}\n\n"
+              f"wrote {' and '.join(paths)}")
         return 0
     ok, message = run(args.name, args.solution, learn=not args.no_learn)
     print(message)

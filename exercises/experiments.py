@@ -1,0 +1,220 @@
+"""The experiment exercises: a question about the method, the runs of run.py that answer it, and what to read from
+them. `python run.py exercise NAME` runs what is not on disk yet (each run resumes, and trained models are shared with
+every other experiment through <root>/models), then computes the answer from the runs' files alone: a table on the
+terminal, <root>/exercises/NAME.json and one figure, <root>/exercises/NAME.png. Differences between two runs are
+paired by (seed, goal) for adaptations and by training task for training logs: the runs share their seeds, goals and
+task sequence, so each pair differs only in the setting the question is about.
+
+    python run.py exercise warmup                     # SMTL on 1a with and without the warm-up of Eq. (6)
+    python run.py exercise selection --preset smoke   # the pipeline in a minute, not the answer
+    python run.py exercise --list
+"""
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from lab import figures, jobs, store
+
+
+@dataclass(frozen=True)
+class Experiment:
+    question: str  # what a student should find out
+    paper: str  # the section it illuminates
+    runs: dict  # label -> run.py arguments; the first is the reference the others are compared with
+    observe: object  # observe({label: a run's checked run.py arguments}) -> (the answer's table rows, draw(plt))
+
+
+# ---------------------------------------------------------------------------------------------
+# Adaptation curves: the return after each stage, one run against the first
+# ---------------------------------------------------------------------------------------------
+def adaptation(runs, algo="smtl"):
+    """Per run and stage: SMTL's return after adaptation [95 % interval], and its paired difference with the first
+    run (same seeds and goals), with the verdict of figures.verdict."""
+    results = {label: figures.summarise(a.out, [algo], a.seeds, a.n_goals) for label, a in runs.items()}
+    base_label, base = next(iter(results.items()))
+    returns = {label: np.array(r["algos"][algo]["returns"]) for label, r in results.items()}  # (seeds, goals, stages)
+    rows = []
+    for label, r in results.items():
+        if r["goals"] != base["goals"] or r["seeds"] != base["seeds"]:
+            raise ValueError(f"'{label}' and '{base_label}' were adapted to different goals or seeds: not paired")
+        for p in r["algos"][algo]["points"]:
+            row = {"run": label, "stage": p["stage"], "samples": round(p["samples"]), "return": p["mean"],
+                   "ci": [p["ci_low"], p["ci_high"]], "vel_err": p["vel_err"]}
+            if label != base_label:  # this run − the first, paired over (seed, goal)
+                m, lo, hi = figures.paired(returns[label][..., p["stage"]], returns[base_label][..., p["stage"]])
+                row.update(difference=m, difference_ci=[lo, hi], verdict=figures.verdict(lo, hi))
+            rows.append(row)
+
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(6.4, 4.6))
+        for k, label in enumerate(results):
+            mine = [r for r in rows if r["run"] == label]
+            x = [r["samples"] for r in mine]
+            ax.plot(x, [r["return"] for r in mine], "o-", color=f"C{k}", label=label)
+            ax.fill_between(x, *zip(*[r["ci"] for r in mine]), color=f"C{k}", alpha=0.2, lw=0)
+        ax.fill_between([], [], [], color="0.6", alpha=0.4, lw=0, label=figures.BAND_LABEL)
+        ax.set_xlabel("real samples at adaptation (0: after the warm-up in the model)")
+        ax.set_ylabel(figures.RETURN_LABEL)
+        n = np.shape(returns[base_label])
+        ax.set_title(f"SMTL adapted to {n[1]} held-out goals × {n[0]} seed(s)", fontsize=9)
+        return fig, ax
+    return rows, draw
+
+
+# ---------------------------------------------------------------------------------------------
+# Training logs: model exploitation and task selection
+# ---------------------------------------------------------------------------------------------
+def _log(a, algo):
+    return store.read_csv(jobs.log_file(a, algo, a.seeds[0]))  # the first seed's training log
+
+
+def exploitation(runs, algo="smtl"):
+    """Per run: how far each task's warm-up policy's return in the learned model (virtual) is above its real return,
+    over the tasks with a warm-up (the first has none), in the first and second half of training (D grows from task
+    to task), and paired by task with the first run."""
+    gaps = {}
+    for label, a in runs.items():
+        rows = [r for r in _log(a, algo) if not r["skipped"] and r["virtual_return"] is not None]
+        gaps[label] = (np.array([r["task"] for r in rows]), np.array([r["virtual_return"] - r["warmup_return"]
+                                                                      for r in rows]))  # (tasks,) each
+    base_label = next(iter(gaps))
+    table = []
+    for label, (task, gap) in gaps.items():
+        half = len(gap) // 2
+        row = {"run": label, "tasks": len(gap)}
+        for name, x in (("gap", gap), ("gap_first_half", gap[:half]), ("gap_second_half", gap[half:])):
+            m, lo, hi = figures.bootstrap(x[None]) if len(x) else (None, None, None)  # over tasks
+            row.update({name: m, f"{name}_ci": [lo, hi]})
+        if label != base_label:  # paired by task: the same goal sequence, a different setting
+            base_task, base_gap = gaps[base_label]
+            common = np.intersect1d(task, base_task)
+            m, lo, hi = figures.paired(gap[np.isin(task, common)][None], base_gap[np.isin(base_task, common)][None])
+            row.update(difference=m, difference_ci=[lo, hi], verdict=figures.verdict(lo, hi))
+        table.append(row)
+
+    def draw(plt):
+        fig, ax = plt.subplots(figsize=(6.4, 4.6))
+        for k, (label, (task, gap)) in enumerate(gaps.items()):
+            ax.plot(task, gap, "o-", color=f"C{k}", label=label)
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xlabel("training task (Algorithm 1; D grows by one collection per task)")
+        ax.set_ylabel("virtual − real return of the warm-up policy", fontsize=8)
+        ax.set_title("model exploitation: above 0, the policy is better in the model than in the world", fontsize=9)
+        return fig, ax
+    return table, draw
+
+
+def thresholds(log, q, L):
+    """For each rated candidate of an active SMTL training log: (task, μ, the threshold it was held to or None, skipped),
+    the threshold the quantile q of the last L ratings before it (smtl.skip_task's rule)."""
+    out, ratings = [], []
+    for r in log:
+        if r["rating"] is None:
+            continue
+        window = ratings[-L:]
+        out.append((r["task"], r["rating"], float(np.quantile(window, q)) if len(window) >= L else None, r["skipped"]))
+        ratings.append(r["rating"])
+    return out
+
+
+def selection(runs, algo="smtl-active-estimated"):
+    """Per run: its (q, L), candidates rated, skipped and trained, and the real samples training spent."""
+    table, rated = [], {}
+    for label, a in runs.items():
+        q, L, log = a.configs["smtl"].active_q, a.configs["smtl"].active_L, _log(a, algo)
+        rated[label] = (q, L, thresholds(log, q, L))
+        table.append({"run": label, "q": q, "L": L, "seen": len(log),
+                      "rated": len(rated[label][2]), "skipped": sum(r["skipped"] for r in log),
+                      "trained": sum(not r["skipped"] for r in log), "samples": log[-1]["samples"]})
+
+    def draw(plt):
+        fig, axes = plt.subplots(1, len(rated), figsize=(5.2 * len(rated), 4.2), sharey=True, squeeze=False)
+        for ax, (label, (q, L, points)) in zip(axes[0], rated.items()):
+            task, mu, thr, skipped = (np.array([p[j] for p in points], dtype=float) for j in range(4))
+            ax.plot(task, mu, "-", color="0.7")
+            ax.plot(task[skipped == 0], mu[skipped == 0], "o", color="C0", label="trained")
+            ax.plot(task[skipped == 1], mu[skipped == 1], "x", ms=9, color="C3", label="skipped")
+            ax.step(task, thr, "--", where="mid", color="k", lw=1, label=f"threshold: quantile {q:g} of the last {L}")
+            ax.set_title(label, fontsize=9)
+            ax.set_xlabel("candidate task")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel("rating μ̂(ψ) of the warm-up policy")
+        return fig, axes[0][0]
+    return table, draw
+
+
+# ---------------------------------------------------------------------------------------------
+# The list, in a course's order
+# ---------------------------------------------------------------------------------------------
+EXPERIMENTS = {
+    "warmup": Experiment(
+        "What does the warm-up buy? SMTL on Figure 1a with its warm-up rounds, and with none (n_warmup 0: the "
+        "adaptation starts SLBO from a fresh policy, and training tasks collect data with fresh policies)",
+        "Section 4.3, Eq. (6); Algorithm 1 line 5",
+        {"warm-up (the preset's rounds)": "--env cheetah --algos smtl --seeds 0",
+         "no warm-up (n_warmup 0)": "--env cheetah --algos smtl --seeds 0 --smtl-n-warmup 0"},
+        adaptation),
+    "exploitation": Experiment(
+        "Does the policy exploit the learned model, and what do a larger model and more data do to it? The warm-up "
+        "policy's virtual return against its real return, task by task, in three SMTL trainings on Figure 1a's task",
+        "Section 2.4 (SLBO's model and its exploitation); Algorithm 1 lines 5-7",
+        {"the preset's model": "train --env cheetah --algos smtl --seeds 0",
+         "the paper's 500 × 500 model": "train --env cheetah --algos smtl --seeds 0 --dyn-hidden 500,500",
+         "twice the data per task": "train --env cheetah --algos smtl --seeds 0 --smtl-n-slbo-train 2"},
+        exploitation),
+    "shift": Experiment(
+        "What does a change of dynamics at test time do to the warm-up? SMTL trained on the ant forward/backward "
+        "(Figure 1d), adapted without a shift, with low friction (2c) and with a crippled leg (2d)",
+        "Section 5.3, Figure 2",
+        {"no shift (1d)": "--env ant --task fwd-back --algos smtl --seeds 0",
+         "low friction (2c)": "--env ant --task fwd-back --algos smtl --seeds 0 --shift low-friction",
+         "crippled (2d)": "--env ant --task fwd-back --algos smtl --seeds 0 --shift crippled"},
+        adaptation),
+    "selection": Experiment(
+        "How many tasks does active selection skip, and how does the threshold (q, L) set it? Two SMTL trainings with "
+        "the estimated rating on Figure 1a's task",
+        "Section 4.4, Figure 3",
+        {"q 0.3, L 3 (the paper's)": "train --env cheetah --algos smtl-active-estimated --seeds 0",
+         "q 0.6, L 3": "train --env cheetah --algos smtl-active-estimated --seeds 0 --smtl-active-q 0.6"},
+        selection),
+}
+
+
+def answer(name, run, root="runs", extra=()):
+    """Run (or resume) experiment `name`'s runs with `run` (run.py's: its arguments -> the run's checked arguments,
+    after training and adaptation), each with --root root and the arguments `extra`, then compute the answer: (the
+    table's rows, the paths of <root>/exercises/NAME.json and .png)."""
+    e = EXPERIMENTS[name]
+    commands = {label: [*args.split(), "--root", root, *extra] for label, args in e.runs.items()}
+    runs = {label: run(argv) for label, argv in commands.items()}
+    rows, draw = e.observe(runs)
+    base = os.path.join(root, "exercises", name)
+    store.write_json({"question": e.question, "paper": e.paper, "runs": {k: " ".join(v) for k, v in commands.items()},
+                      "folders": {k: a.out for k, a in runs.items()}, "answer": rows}, base + ".json")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = draw(plt)
+    ax.legend(fontsize=7, loc="best")
+    fig.suptitle(f"{name}: {e.question.split('?')[0]}?", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(base + ".png", dpi=150)
+    plt.close(fig)
+    return rows, (base + ".json", base + ".png")
+
+
+def format_rows(rows):
+    """The answer as a plain-text table: numbers to 3 significant digits, each next to its interval (key_ci or ci)."""
+    def cell(v):
+        if isinstance(v, list):
+            return "[" + ", ".join(cell(x) for x in v) + "]"
+        return f"{v:.3g}" if isinstance(v, float) else "" if v is None else str(v)
+
+    def interval(row, k):
+        ci = row.get("ci" if k == "return" else f"{k}_ci")
+        return f" {cell(ci)}" if ci and ci[0] is not None else ""
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "ci" and not k.endswith("_ci")]
+    cells = [keys] + [[cell(r.get(k)) + interval(r, k) for k in keys] for r in rows]
+    widths = [max(len(c[j]) for c in cells) for j in range(len(keys))]
+    return "\n".join("  ".join(c[j].ljust(widths[j]) for j in range(len(keys))).rstrip() for c in cells)
