@@ -320,8 +320,7 @@ def main(argv=None, run_experiment=None):
             print(f"{name:<18} experiment, {e.paper}: {e.question.split('?')[0]}?")
         return 0
     if args.name in experiments.EXPERIMENTS:
-        extra = ["--preset", args.preset, *(["--workers", args.workers] if args.workers else [])]
-        rows, paths = experiments.answer(args.name, run_experiment, args.root, extra)
+        rows, paths = experiments.answer(args.name, run_experiment, args.root, args.preset, args.workers)
         print(f"\n{experiments.EXPERIMENTS[args.name].question}\n\n{experiments.format_rows(rows)}\n\n"
               f"wrote {' and '.join(paths)}")
         return 0

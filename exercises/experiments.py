@@ -181,17 +181,20 @@ EXPERIMENTS = {
 }
 
 
-def answer(name, run, root="runs", extra=()):
+def answer(name, run, root="runs", preset="quick", workers=None):
     """Run (or resume) experiment `name`'s runs with `run` (run.py's: its arguments -> the run's checked arguments,
-    after training and adaptation), each with --root root and the arguments `extra`, then compute the answer: (the
-    table's rows, the paths of <root>/exercises/NAME.json and .png)."""
+    after training and adaptation) at `preset` in <root>, then compute the answer: (the table's rows, the paths of
+    <root>/exercises/NAME.json and .png)."""
     e = EXPERIMENTS[name]
-    commands = {label: [*args.split(), "--root", root, *extra] for label, args in e.runs.items()}
-    runs = {label: run(argv) for label, argv in commands.items()}
+    given = ["--preset", preset, "--root", root, *(["--workers", str(workers)] if workers else [])]
+    runs = {label: run([*args.split(), *given]) for label, args in e.runs.items()}
     rows, draw = e.observe(runs)
     base = os.path.join(root, "exercises", name)
-    store.write_json({"question": e.question, "paper": e.paper, "runs": {k: " ".join(v) for k, v in commands.items()},
-                      "folders": {k: a.out for k, a in runs.items()}, "answer": rows}, base + ".json")
+    store.write_json({"name": name, "question": e.question, "paper": e.paper, "preset": preset,
+                      "runs": {k: f"python run.py {v}" + (f" --preset {preset}" if preset != "quick" else "")
+                               for k, v in e.runs.items()},
+                      "folders": {k: a.out for k, a in runs.items()}, "core_min": round(sum(map(core_min, runs.values()))),
+                      "answer": rows}, base + ".json")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -204,17 +207,49 @@ def answer(name, run, root="runs", extra=()):
     return rows, (base + ".json", base + ".png")
 
 
+def core_min(a):
+    """The CPU core-minutes a run took, from its files: its trainings (train.json) and adaptations (goal files)."""
+    minutes = 0.0
+    for seed in a.seeds:
+        trained = store.read_json(os.path.join(a.out, f"s{seed}", "train.json"))
+        minutes += sum(trained[algo]["wall_s"] for algo in a.algos) / 60
+        for algo in a.algos if a.stage != "train" else ():
+            minutes += sum(store.read_json(jobs.goal_file(a, algo, seed, i))["wall_s"] for i in range(a.n_goals)) / 60
+    return minutes
+
+
+def markdown(answer, figure):
+    """docs/exercises.md's generated section of one answered experiment (its JSON), the figure at `figure`."""
+    keys = [k for k in dict.fromkeys(k for r in answer["answer"] for k in r) if k != "ci" and not k.endswith("_ci")]
+    cells = [[_cell(r.get(k)) + _interval(r, k) for k in keys] for r in answer["answer"]]
+    return "\n".join([
+        f"### `{answer['name']}`: {answer['question']}", "",
+        f"{answer['paper']}. `python run.py exercise {answer['name']}` runs these ({answer['core_min']} core-minutes "
+        f"from scratch at the {answer['preset']} preset, less where their trained models are on disk):", "",
+        *(f"- {label}: `{command}`" for label, command in answer["runs"].items()), "",
+        f"![{answer['name']}]({figure})", "",
+        "| " + " | ".join(HEADERS.get(k, k).replace("|", "\\|") for k in keys) + " |", "| " + " | ".join("---" for _ in keys) + " |",
+        *("| " + " | ".join(c) + " |" for c in cells)])
+
+
+HEADERS = {"vel_err": "|v − g| (m/s)", "difference": "this run − the first, paired", "gap": "virtual − real",
+           "gap_first_half": "first half of the tasks", "gap_second_half": "second half", "samples": "real samples"}
+
+
+def _cell(v):
+    if isinstance(v, list):
+        return "[" + ", ".join(_cell(x) for x in v) + "]"
+    return f"{v:.3g}" if isinstance(v, float) else "" if v is None else str(v)
+
+
+def _interval(row, k):
+    ci = row.get("ci" if k == "return" else f"{k}_ci")
+    return f" {_cell(ci)}" if ci and ci[0] is not None else ""
+
+
 def format_rows(rows):
     """The answer as a plain-text table: numbers to 3 significant digits, each next to its interval (key_ci or ci)."""
-    def cell(v):
-        if isinstance(v, list):
-            return "[" + ", ".join(cell(x) for x in v) + "]"
-        return f"{v:.3g}" if isinstance(v, float) else "" if v is None else str(v)
-
-    def interval(row, k):
-        ci = row.get("ci" if k == "return" else f"{k}_ci")
-        return f" {cell(ci)}" if ci and ci[0] is not None else ""
     keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "ci" and not k.endswith("_ci")]
-    cells = [keys] + [[cell(r.get(k)) + interval(r, k) for k in keys] for r in rows]
+    cells = [[HEADERS.get(k, k) for k in keys]] + [[_cell(r.get(k)) + _interval(r, k) for k in keys] for r in rows]
     widths = [max(len(c[j]) for c in cells) for j in range(len(keys))]
     return "\n".join("  ".join(c[j].ljust(widths[j]) for j in range(len(keys))).rstrip() for c in cells)
