@@ -1545,6 +1545,8 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     committed = open(report.RESULTS_MD).read()
     assert report.results_markdown(report.load(), committed, report.probes_block()) == committed
     assert report.unbacked_numbers(committed) == []
+    exercises = open(report.EXERCISES_MD).read()
+    assert report.exercises_markdown(exercises) == exercises and report.unbacked_numbers(exercises) == []
     readme = open(report.README).read()
     assert "\n".join(report.verdict_rows(report.load())) in readme and "\n".join(report.cost_rows(report.load())) in readme
 

@@ -218,14 +218,20 @@ def core_min(a):
     return minutes
 
 
+def heading(name, question, paper):
+    """An experiment exercise's title lines in docs/exercises.md: its name and section, then its question."""
+    asked, _, rest = question.partition("?")
+    return [f"### `{name}`: {paper}", "", f"**{asked}?**{rest}", ""]
+
+
 def markdown(answer, figure):
     """docs/exercises.md's generated section of one answered experiment (its JSON), the figure at `figure`."""
     keys = [k for k in dict.fromkeys(k for r in answer["answer"] for k in r) if k != "ci" and not k.endswith("_ci")]
     cells = [[_cell(r.get(k)) + _interval(r, k) for k in keys] for r in answer["answer"]]
     return "\n".join([
-        f"### `{answer['name']}`: {answer['question']}", "",
-        f"{answer['paper']}. `python run.py exercise {answer['name']}` runs these ({answer['core_min']} core-minutes "
-        f"from scratch at the {answer['preset']} preset, less where their trained models are on disk):", "",
+        *heading(answer["name"], answer["question"], answer["paper"]),
+        f"`python run.py exercise {answer['name']}` runs these ({answer['core_min']} core-minutes from scratch at the "
+        f"{answer['preset']} preset, less where their trained models are on disk):", "",
         *(f"- {label}: `{command}`" for label, command in answer["runs"].items()), "",
         f"![{answer['name']}]({figure})", "",
         "| " + " | ".join(HEADERS.get(k, k).replace("|", "\\|") for k in keys) + " |", "| " + " | ".join("---" for _ in keys) + " |",

@@ -11,12 +11,14 @@ next one, is a hand-written note and is kept as it is. A note may only use numbe
 (`unbacked_numbers`; a test checks the committed file), so that prose explains and never introduces a number.
 
     python run.py results          # from docs/results/*.json: docs/results.md, docs/results/figure{1,2,3}.png, README
+                                   # and from docs/exercises/*.json: docs/exercises.md's experiment exercises
 """
 import os
 import re
 
 import numpy as np
 
+from exercises import experiments
 from lab import figures, store
 from lab.probes import CURVE_MAX_SAMPLES, CURVE_STOP
 
@@ -24,6 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the reposi
 RESULTS_DIR = os.path.join(ROOT, "docs", "results")
 RESULTS_MD = os.path.join(ROOT, "docs", "results.md")
 README = os.path.join(ROOT, "README.md")
+EXERCISES_DIR = os.path.join(ROOT, "docs", "exercises")  # the experiment exercises' answers: NAME.json, NAME.png
+EXERCISES_MD = os.path.join(ROOT, "docs", "exercises.md")
 UNSHIFTED = {"2a": "1a", "2b": "1b", "2c": "1d", "2d": "1d"}  # Figure 2 adapts these panels' trainings to a shift
 INTRO = """# Results at the quick preset
 
@@ -266,6 +270,18 @@ def results_markdown(everything, old="", probes=None):
     return "".join(_block(key, body) + notes.get(key, "\n") for key, body in parts)
 
 
+def exercises_markdown(old, exercises_dir=EXERCISES_DIR):
+    """docs/exercises.md: its hand-written text up to its first generated block, then one block per experiment
+    exercise (its committed answer, or the command that makes it), each followed by its note from `old`."""
+    first, notes, parts = _BLOCK.search(old), _notes(old), []
+    for name, e in experiments.EXPERIMENTS.items():
+        path = os.path.join(exercises_dir, f"{name}.json")
+        body = (experiments.markdown(store.read_json(path), f"exercises/{name}.png") if os.path.exists(path) else
+                "\n".join([*experiments.heading(name, e.question, e.paper), f"Not run yet: `python run.py exercise {name}`."]))
+        parts.append(_block(f"exercise-{name}", body) + notes.get(f"exercise-{name}", "\n"))
+    return (old[:first.start()] if first else old) + "".join(parts)
+
+
 def unbacked_numbers(text):
     """[(block key, number)] for every number in a hand-written note that its block does not contain."""
     number = re.compile(r"[−-]?\d[\d,]*(?:\.\d+)?")
@@ -274,8 +290,10 @@ def unbacked_numbers(text):
     return [(key, n) for key, note in _notes(text).items() for n in number.findall(note) if norm(n) not in held[key]]
 
 
-def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README):
-    """Rebuild docs/results.md, the composite figures and the README's verdict table from results_dir alone."""
+def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_dir=EXERCISES_DIR,
+          exercises_md=EXERCISES_MD):
+    """Rebuild docs/results.md, the composite figures and the README's verdict table from results_dir alone, and
+    docs/exercises.md's experiment exercises from exercises_dir."""
     everything = load(results_dir)
     if not everything:
         raise FileNotFoundError(f"no panel results in {results_dir}; run a figure first (python run.py --figure 1)")
@@ -294,4 +312,7 @@ def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README):
                           else m.group(0), open(readme).read())
         store.write_text(text, readme)
     missing = unbacked_numbers(open(md_path).read())
+    if os.path.exists(exercises_md):
+        store.write_text(exercises_markdown(open(exercises_md).read(), exercises_dir), exercises_md)
+        missing += unbacked_numbers(open(exercises_md).read())
     return {"panels": sorted(everything), "unbacked": missing}
