@@ -1,7 +1,8 @@
 """The exercises' checks: each compares a student's functions (exercises/<name>.py) with the reference in the method
 files on random inputs of the right shapes and names the first entry that differs (expected against got); where it
 makes sense, a smoke-sized single-task SLBO run with the student's version swapped in then says whether learning
-still happens. The reference is the solution: `--solution` runs a check on the reference itself.
+still happens. The reference is the solution: `--solution` runs a check on the reference itself. The same command
+answers an experiment exercise (experiments.py).
 
     python run.py exercise gae                  # check exercises/gae.py
     python run.py exercise gae --solution       # what passing looks like
