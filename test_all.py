@@ -2010,6 +2010,10 @@ def test_experiment_exercise_pairs_two_runs_by_seed_and_goal(tmp_path):
                                 "c": _adapted(tmp_path, "c", b.tolist(), [[0.5], [1.0], [2.0]])})
 
 
+def test_exercise_course_order_lists_every_exercise_once():
+    assert sorted(exercise_check.COURSE) == sorted([*exercise_check.EXERCISES, *experiments.EXPERIMENTS])
+
+
 @slow
 def test_experiment_exercises_run_and_answer_from_their_files(tmp_path, one_thread):
     for name in ("warmup", "selection"):

@@ -265,6 +265,11 @@ EXERCISES = {  # name: (what the paper calls it, {function: reference}, check, a
 }
 
 
+# A course's order (docs/exercises.md): the model, the policy optimiser, SMTL's adaptation, task selection, MAML
+COURSE = ["model_loss", "exploitation", "gae", "natural_gradient", "adaptation", "warmup", "shift", "ratings",
+          "selection", "maml_step"]
+
+
 def student(name):
     """{function: the student's version} from exercises/<name>.py."""
     module = importlib.import_module(f"exercises.{name}")
@@ -315,10 +320,12 @@ def main(argv=None, run_experiment=None):
     p.add_argument("--workers", default=None, help="experiment exercises: run.py's --workers")
     args = p.parse_args(argv)
     if args.list or args.name is None:
-        for name, (what, fns, _, _) in EXERCISES.items():
-            print(f"{name:<18} {what}: exercises/{name}.py ({', '.join(fns)})")
-        for name, e in experiments.EXPERIMENTS.items():
-            print(f"{name:<18} experiment, {e.paper}: {e.question.split('?')[0]}?")
+        for name in COURSE:
+            if name in EXERCISES:
+                print(f"{name:<18} {EXERCISES[name][0]}: exercises/{name}.py ({', '.join(EXERCISES[name][1])})")
+            else:
+                e = experiments.EXPERIMENTS[name]
+                print(f"{name:<18} experiment, {e.paper}: {e.question.split('?')[0]}?")
         return 0
     if args.name in experiments.EXPERIMENTS:
         rows, paths = experiments.answer(args.name, run_experiment, args.root, args.preset, args.workers)
