@@ -148,13 +148,6 @@ def selection(runs, algo="smtl-active-estimated"):
 # The list, in a course's order
 # ---------------------------------------------------------------------------------------------
 EXPERIMENTS = {
-    "warmup": Experiment(
-        "What does the warm-up buy? SMTL on Figure 1a with its warm-up rounds, and with none (n_warmup 0: the "
-        "adaptation starts SLBO from a fresh policy, and training tasks collect data with fresh policies)",
-        "Section 4.3, Eq. (6); Algorithm 1 line 5",
-        {"warm-up (the preset's rounds)": "--env cheetah --algos smtl --seeds 0",
-         "no warm-up (n_warmup 0)": "--env cheetah --algos smtl --seeds 0 --smtl-n-warmup 0"},
-        adaptation),
     "exploitation": Experiment(
         "Does the policy exploit the learned model, and what do a larger model and more data do to it? Task by task, "
         "the warm-up policy's return in the model minus its real return (Section 4.4's true rating; with L larger than "
@@ -166,6 +159,13 @@ EXPERIMENTS = {
          "twice the data per task": "train --env cheetah --algos smtl-active-true --smtl-active-L 1000 --seeds 0 "
                                     "--smtl-n-slbo-train 2"},
         exploitation),
+    "warmup": Experiment(
+        "What does the warm-up buy? SMTL on Figure 1a with its warm-up rounds, and with none (n_warmup 0: the "
+        "adaptation starts SLBO from a fresh policy, and training tasks collect data with fresh policies)",
+        "Section 4.3, Eq. (6); Algorithm 1 line 5",
+        {"warm-up (the preset's rounds)": "--env cheetah --algos smtl --seeds 0",
+         "no warm-up (n_warmup 0)": "--env cheetah --algos smtl --seeds 0 --smtl-n-warmup 0"},
+        adaptation),
     "shift": Experiment(
         "What does a change of dynamics at test time do to the warm-up? SMTL trained on the ant forward/backward "
         "(Figure 1d), adapted without a shift, with low friction (2c) and with a crippled leg (2d)",
