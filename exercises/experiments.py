@@ -10,6 +10,7 @@ task sequence, so each pair differs only in the setting the question is about.
     python run.py exercise --list
 """
 import os
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,8 +99,8 @@ def exploitation(runs, algo="smtl-active-true"):
         for k, (label, (task, gap)) in enumerate(gaps.items()):
             ax.plot(task, gap, "o-", color=f"C{k}", label=label)
         ax.axhline(0.0, color="k", lw=0.8)
-        ax.set_xlabel("training task (Algorithm 1; D grows by one collection per task)")
-        ax.set_ylabel("η^M̂(θ) − η^M*(θ): virtual − real return of the warm-up policy", fontsize=8)
+        ax.set_xlabel("training task (Algorithm 1; D grows with every task)")
+        ax.set_ylabel("μ(ψ): virtual − real return of the warm-up policy", fontsize=8)
         ax.set_title("model exploitation: above 0, the policy is better in the model than in the world", fontsize=9)
         return fig, ax
     return table, draw
@@ -203,7 +204,7 @@ def answer(name, run, root="runs", preset="quick", workers=None):
     import matplotlib.pyplot as plt
     fig, ax = draw(plt)
     ax.legend(fontsize=7, loc="best")
-    fig.suptitle(f"{name}: {e.question.split('?')[0]}?", fontsize=10)
+    fig.suptitle(textwrap.fill(f"{name}: {e.question.split('?')[0]}?", 80), fontsize=10)
     fig.tight_layout()
     fig.savefig(base + ".png", dpi=150)
     plt.close(fig)
