@@ -315,9 +315,10 @@ def main(argv=None, run_experiment=None):
     p.add_argument("--solution", action="store_true", help="check the reference itself: what passing looks like")
     p.add_argument("--no-learn", action="store_true", help="skip the SLBO run after a passing check")
     p.add_argument("--list", action="store_true", help="the exercises, in a course's order")
-    p.add_argument("--preset", default="quick", choices=list(config.PRESETS), help="experiment exercises: the runs' preset (default: quick)")
+    p.add_argument("--preset", default="quick", choices=list(config.PRESETS),
+                   help="experiment exercises: the runs' preset (default: quick)")
     p.add_argument("--root", default="runs", help="experiment exercises: run.py's --root (default: runs)")
-    p.add_argument("--workers", default=None, help="experiment exercises: run.py's --workers")
+    p.add_argument("--workers", type=int, default=None, help="experiment exercises: run.py's --workers")
     args = p.parse_args(argv)
     if args.list or args.name is None:
         for name in COURSE:
