@@ -107,7 +107,7 @@ def exploitation(runs, algo="smtl-active-true"):
 
 
 def thresholds(log, q, L):
-    """For each rated candidate of an active SMTL training log: (task, μ, the threshold it was held to or None, skipped),
+    """For each rated candidate of an active SMTL training log: (task, μ, its threshold or None, skipped),
     the threshold the quantile q of the last L ratings before it (smtl.skip_task's rule)."""
     out, ratings = [], []
     for r in log:
@@ -197,8 +197,8 @@ def answer(name, run, root="runs", preset="quick", workers=None):
     store.write_json({"name": name, "question": e.question, "paper": e.paper, "preset": preset,
                       "runs": {k: f"python run.py {v}" + (f" --preset {preset}" if preset != "quick" else "")
                                for k, v in e.runs.items()},
-                      "folders": {k: a.out for k, a in runs.items()}, "core_min": round(sum(map(core_min, runs.values()))),
-                      "answer": rows}, base + ".json")
+                      "folders": {k: a.out for k, a in runs.items()},
+                      "core_min": round(sum(map(core_min, runs.values()))), "answer": rows}, base + ".json")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -238,7 +238,8 @@ def markdown(answer, figure):
         f"{answer['preset']} preset, less where their trained models are on disk):", "",
         *(f"- {label}: `{command}`" for label, command in answer["runs"].items()), "",
         f"![{answer['name']}]({figure})", "",
-        "| " + " | ".join(HEADERS.get(k, k).replace("|", "\\|") for k in keys) + " |", "| " + " | ".join("---" for _ in keys) + " |",
+        "| " + " | ".join(HEADERS.get(k, k).replace("|", "\\|") for k in keys) + " |",
+        "| " + " | ".join("---" for _ in keys) + " |",
         *("| " + " | ".join(c) + " |" for c in cells)])
 
 

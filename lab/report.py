@@ -277,7 +277,8 @@ def exercises_markdown(old, exercises_dir=EXERCISES_DIR):
     for name, e in experiments.EXPERIMENTS.items():
         path = os.path.join(exercises_dir, f"{name}.json")
         body = (experiments.markdown(store.read_json(path), f"exercises/{name}.png") if os.path.exists(path) else
-                "\n".join([*experiments.heading(name, e.question, e.paper), f"Not run yet: `python run.py exercise {name}`."]))
+                "\n".join([*experiments.heading(name, e.question, e.paper),
+                           f"Not run yet: `python run.py exercise {name}`."]))
         parts.append(_block(f"exercise-{name}", body) + notes.get(f"exercise-{name}", "\n"))
     return (old[:first.start()] if first else old) + "".join(parts)
 
