@@ -231,7 +231,9 @@ def heading(name, question, paper):
 def markdown(answer, figure):
     """docs/exercises.md's generated section of one answered experiment (its JSON), the figure at `figure`."""
     keys = [k for k in dict.fromkeys(k for r in answer["answer"] for k in r) if k != "ci" and not k.endswith("_ci")]
-    cells = [[_cell(r.get(k)) + _interval(r, k) for k in keys] for r in answer["answer"]]
+    number = lambda v: isinstance(v, (int, float, list)) and not isinstance(v, bool)  # noqa: E731
+    cells = [[(_cell(r.get(k)) + _interval(r, k)).replace("-", "−") if number(r.get(k)) else _cell(r.get(k))
+              for k in keys] for r in answer["answer"]]  # numbers with the typeset minus, as docs/results.md
     return "\n".join([
         *heading(answer["name"], answer["question"], answer["paper"]),
         f"`python run.py exercise {answer['name']}` runs these ({answer['core_min']} core-minutes from scratch at the "
