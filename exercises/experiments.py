@@ -41,7 +41,7 @@ def adaptation(runs, algo="smtl"):
             raise ValueError(f"'{label}' and '{base_label}' were adapted to different goals or seeds: not paired")
         for p in r["algos"][algo]["points"]:
             row = {"run": label, "stage": p["stage"], "samples": round(p["samples"]), "return": p["mean"],
-                   "ci": [p["ci_low"], p["ci_high"]], "vel_err": p["vel_err"]}
+                   "ci": [p["ci_low"], p["ci_high"]], **({} if p["vel_err"] is None else {"vel_err": p["vel_err"]})}
             if label != base_label:  # this run − the first, paired over (seed, goal)
                 m, lo, hi = figures.paired(returns[label][..., p["stage"]], returns[base_label][..., p["stage"]])
                 row.update(difference=m, difference_ci=[lo, hi], verdict=figures.verdict(lo, hi))
