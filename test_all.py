@@ -2014,6 +2014,15 @@ def test_exercise_course_order_lists_every_exercise_once():
     assert sorted(exercise_check.COURSE) == sorted([*exercise_check.EXERCISES, *experiments.EXPERIMENTS])
 
 
+def test_every_experiment_exercise_has_its_committed_answer_and_figure():
+    for name in experiments.EXPERIMENTS:
+        answer = store.read_json(os.path.join(report.EXERCISES_DIR, f"{name}.json"))
+        assert answer["preset"] == "quick" and answer["answer"], name  # run once at the stated preset
+        assert os.path.exists(os.path.join(report.EXERCISES_DIR, f"{name}.png")), name
+        runs = experiments.EXPERIMENTS[name].runs
+        assert answer["runs"] == {k: f"python run.py {v}" for k, v in runs.items()}, name  # today's runs, no older
+
+
 @slow
 def test_experiment_exercises_run_and_answer_from_their_files(tmp_path, one_thread):
     for name in ("warmup", "selection"):
