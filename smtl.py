@@ -145,10 +145,16 @@ def model_disagreement(etas):
     return float(np.mean([abs(a - b) for a, b in itertools.combinations(etas, 2)]))
 
 
+def skip_threshold(ratings, q, L):
+    """Section 4.4's bar for the next task: quantile_q({μ(ψ_i)}, the last L tasks), or None before L are rated."""
+    window = ratings[-L:]
+    return float(np.quantile(window, q)) if len(window) >= L else None
+
+
 def skip_task(mu, ratings, q, L):
     """Section 4.4: once L tasks have been seen, skip ψ_j if μ(ψ_j) < quantile_q({μ(ψ_i)}, the last L tasks)."""
-    window = ratings[-L:]
-    return len(window) >= L and mu < float(np.quantile(window, q))
+    threshold = skip_threshold(ratings, q, L)
+    return threshold is not None and mu < threshold
 
 
 def training_done(log, cfg):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import smtl
 from lab import figures, jobs, store
 
 
@@ -108,13 +109,12 @@ def exploitation(runs, algo="smtl-active-true"):
 
 def thresholds(log, q, L):
     """For each rated candidate of an active SMTL training log: (task, μ, its threshold or None, skipped),
-    the threshold the quantile q of the last L ratings before it (smtl.skip_task's rule)."""
+    the threshold smtl.skip_threshold of the ratings before it."""
     out, ratings = [], []
     for r in log:
         if r["rating"] is None:
             continue
-        window = ratings[-L:]
-        out.append((r["task"], r["rating"], float(np.quantile(window, q)) if len(window) >= L else None, r["skipped"]))
+        out.append((r["task"], r["rating"], smtl.skip_threshold(ratings, q, L), r["skipped"]))
         ratings.append(r["rating"])
     return out
 
