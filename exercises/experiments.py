@@ -230,39 +230,42 @@ def heading(name, question, paper):
 
 def markdown(answer, figure):
     """docs/exercises.md's generated section of one answered experiment (its JSON), the figure at `figure`."""
-    keys = [k for k in dict.fromkeys(k for r in answer["answer"] for k in r) if k != "ci" and not k.endswith("_ci")]
-    number = lambda v: isinstance(v, (int, float, list)) and not isinstance(v, bool)  # noqa: E731
-    cells = [[(_cell(r.get(k)) + _interval(r, k)).replace("-", "−") if number(r.get(k)) else _cell(r.get(k))
-              for k in keys] for r in answer["answer"]]  # numbers with the typeset minus, as docs/results.md
+    header, *cells = table(answer["answer"], minus="−")  # numbers with the typeset minus, as docs/results.md
     return "\n".join([
         *heading(answer["name"], answer["question"], answer["paper"]),
         f"`python run.py exercise {answer['name']}` runs these ({answer['core_min']} core-minutes from scratch at the "
         f"{answer['preset']} preset, less where their trained models are on disk):", "",
         *(f"- {label}: `{command}`" for label, command in answer["runs"].items()), "",
         f"![{answer['name']}]({figure})", "",
-        "| " + " | ".join(HEADERS.get(k, k).replace("|", "\\|") for k in keys) + " |",
-        "| " + " | ".join("---" for _ in keys) + " |",
+        "| " + " | ".join(h.replace("|", "\\|") for h in header) + " |", "| " + " | ".join("---" for _ in header) + " |",
         *("| " + " | ".join(c) + " |" for c in cells)])
+
+
+def format_rows(rows):
+    """The answer as a plain-text table for the terminal."""
+    cells = table(rows)
+    widths = [max(len(c[j]) for c in cells) for j in range(len(cells[0]))]
+    return "\n".join("  ".join(x.ljust(w) for x, w in zip(c, widths)).rstrip() for c in cells)
 
 
 HEADERS = {"vel_err": "|v − g| (m/s)", "difference": "this run − the first, paired", "gap": "virtual − real",
            "gap_first_half": "first half of the tasks", "gap_second_half": "second half", "samples": "real samples"}
 
 
-def _cell(v):
-    if isinstance(v, list):
-        return "[" + ", ".join(_cell(x) for x in v) + "]"
-    return f"{v:.3g}" if isinstance(v, float) else "" if v is None else str(v)
+def table(rows, minus="-"):
+    """[header, then one list of cells per row]: numbers to 3 significant digits, each with its interval (the row's
+    key_ci, or ci for the return) beside it and `minus` as its minus sign."""
+    def cell(v):
+        if v is None:
+            return ""
+        if isinstance(v, list):
+            return "[" + ", ".join(cell(x) for x in v) + "]"
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return str(v)
+        return (f"{v:.3g}" if isinstance(v, float) else str(v)).replace("-", minus)
 
-
-def _interval(row, k):
-    ci = row.get("ci" if k == "return" else f"{k}_ci")
-    return f" {_cell(ci)}" if ci and ci[0] is not None else ""
-
-
-def format_rows(rows):
-    """The answer as a plain-text table: numbers to 3 significant digits, each next to its interval (key_ci or ci)."""
+    def interval(row, k):
+        ci = row.get("ci" if k == "return" else f"{k}_ci")
+        return f" {cell(ci)}" if ci and ci[0] is not None else ""
     keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "ci" and not k.endswith("_ci")]
-    cells = [[HEADERS.get(k, k) for k in keys]] + [[_cell(r.get(k)) + _interval(r, k) for k in keys] for r in rows]
-    widths = [max(len(c[j]) for c in cells) for j in range(len(keys))]
-    return "\n".join("  ".join(c[j].ljust(widths[j]) for j in range(len(keys))).rstrip() for c in cells)
+    return [[HEADERS.get(k, k) for k in keys]] + [[cell(r.get(k)) + interval(r, k) for k in keys] for r in rows]
