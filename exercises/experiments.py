@@ -50,12 +50,9 @@ def adaptation(runs, algo="smtl"):
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(6.4, 4.6))
-        for k, label in enumerate(results):
-            mine = [r for r in rows if r["run"] == label]
-            x = [r["samples"] for r in mine]
-            ax.plot(x, [r["return"] for r in mine], "o-", color=f"C{k}", label=label)
-            ax.fill_between(x, *zip(*[r["ci"] for r in mine]), color=f"C{k}", alpha=0.2, lw=0)
-        ax.fill_between([], [], [], color="0.6", alpha=0.4, lw=0, label=figures.BAND_LABEL)
+        for k, (label, r) in enumerate(results.items()):
+            figures.band(ax, r["algos"][algo]["points"], f"C{k}", label)
+        figures.explain_bands(ax)
         ax.set_xlabel("real samples at adaptation (0: after the warm-up in the model)")
         ax.set_ylabel(figures.RETURN_LABEL)
         n = np.shape(returns[base_label])
@@ -199,9 +196,7 @@ def answer(name, run, root="runs", preset="quick", workers=None):
                                for k, v in e.runs.items()},
                       "folders": {k: a.out for k, a in runs.items()},
                       "core_min": round(sum(map(core_min, runs.values()))), "answer": rows}, base + ".json")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
     fig, ax = draw(plt)
     ax.legend(fontsize=7, loc="best")
     fig.suptitle(textwrap.fill(f"{name}: {e.question.split('?')[0]}?", 80), fontsize=10)
@@ -237,7 +232,8 @@ def markdown(answer, figure):
         f"{answer['preset']} preset, less where their trained models are on disk):", "",
         *(f"- {label}: `{command}`" for label, command in answer["runs"].items()), "",
         f"![{answer['name']}]({figure})", "",
-        "| " + " | ".join(h.replace("|", "\\|") for h in header) + " |", "| " + " | ".join("---" for _ in header) + " |",
+        "| " + " | ".join(h.replace("|", "\\|") for h in header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
         *("| " + " | ".join(c) + " |" for c in cells)])
 
 

@@ -167,7 +167,8 @@ def table(results):
 # ---------------------------------------------------------------------------------------------
 # Plots
 # ---------------------------------------------------------------------------------------------
-def _plt():
+def pyplot():
+    """matplotlib.pyplot drawing to files (the Agg backend): imported only by what plots."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -180,7 +181,8 @@ def _subtitle(results):
             f"seed{'s' if len(seeds) > 1 else ''}")
 
 
-def _band(ax, points, color, label, marker="o-"):
+def band(ax, points, color, label, marker="o-"):
+    """Mean return against real samples with its 95 % band, from summarised points; returns (samples, means)."""
     x = np.array([p["samples"] for p in points])
     mean, lo, hi = (np.array([p[k] for p in points]) for k in ("mean", "ci_low", "ci_high"))
     ax.plot(x, mean, marker, color=color, label=label)
@@ -188,7 +190,7 @@ def _band(ax, points, color, label, marker="o-"):
     return x, mean
 
 
-def _explain(ax):
+def explain_bands(ax):
     """A legend entry for what no line names: the bands (an empty band, drawn nowhere)."""
     ax.fill_between([], [], [], color="0.6", alpha=0.4, lw=0, label=BAND_LABEL)
 
@@ -202,10 +204,10 @@ def plot_panel(ax, results, title):
             ax.axhline(p["mean"], color=color, ls="--", label=label + ", dashed level")
             ax.axhspan(p["ci_low"], p["ci_high"], color="0.5", alpha=0.15, lw=0)
             continue
-        x, mean = _band(ax, r["points"], color, label)
+        x, mean = band(ax, r["points"], color, label)
         if algo == "smtl":  # the zero-sample point: warm-up in the learned model only
             ax.plot(x[:1], mean[:1], "*", ms=13, color=color, label=STAR_LABEL)
-    _explain(ax)
+    explain_bands(ax)
     ax.set_title(f"{title}\n{_subtitle(results)}", fontsize=9)
     ax.set_xlabel("real samples at adaptation")
     ax.set_ylabel(RETURN_LABEL)
@@ -216,9 +218,9 @@ def plot_difference(ax, results, title):
     """Figure 3: each rating's return minus plain SMTL's, paired by goal, with 95 % bands and the zero line."""
     for algo in ACTIVE_ALGOS:
         if algo in results["algos"]:
-            _band(ax, difference(results, algo), STYLE[algo][1], STYLE[algo][0].replace("active SMTL, ", ""))
+            band(ax, difference(results, algo), STYLE[algo][1], STYLE[algo][0].replace("active SMTL, ", ""))
     ax.axhline(0.0, color="k", lw=0.8)
-    _explain(ax)
+    explain_bands(ax)
     ax.set_title(f"{title}\n{_subtitle(results)}", fontsize=9)
     ax.set_xlabel("real samples at adaptation")
     ax.set_ylabel("active − plain SMTL, " + RETURN_LABEL, fontsize=8)
@@ -227,7 +229,7 @@ def plot_difference(ax, results, title):
 
 def plot_experiment(results, path, title):
     """One experiment's figure.png: the return of every algorithm it ran, against real samples at adaptation."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.6))
     plot_panel(ax, results, f"{title}: return after adaptation")
     ax.legend(loc="best", fontsize=7)
@@ -245,7 +247,7 @@ def plot_training(logs, path, title):
     the warm-up policy's return in the learned model (virtual) against its real return (a policy that exploits the
     model shows as virtual ≫ real) and the model's Eq. (4) loss; MAML's real return before and after its inner step,
     and the oracle's, per iteration against real samples."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(18, 3.9))
     for algo, by_seed in logs.items():
         label, color = STYLE[algo]
@@ -292,7 +294,7 @@ def plot_training(logs, path, title):
 
 def compose(figure, results, path, preset=None):
     """The paper's layout of Figure `figure` from {letter: results}; a panel without results is drawn empty."""
-    plt = _plt()
+    plt = pyplot()
     rows, cols = LAYOUT[figure]
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows + 0.8), squeeze=False,
                              sharey=figure == 3)  # Figure 3's differences on one scale

@@ -37,8 +37,7 @@ import slbo
 import smtl
 import tasks
 from dynamics import DynamicsConfig
-from lab import store
-from lab.figures import bootstrap
+from lab import figures, store
 from trpo import TRPOConfig
 
 OUT_DIR = os.path.join("bench_out", "probes")
@@ -105,7 +104,7 @@ def policy_init(workers=2):
                                           desc="policy_init, SLBO")))
     slbo_err = {init: np.array([[stages[(init, s)]] for s in INIT_SLBO_SEEDS]) for init in (True, False)}  # (n, 1)
     err = {init: np.array([out[(init, s)][0] for s in INIT_SEEDS]) for init in (True, False)}  # (n_seeds, n_goals)
-    diff = bootstrap(err[True] - err[False])  # SLBO's − PyTorch's: negative favours SLBO's init
+    diff = figures.bootstrap(err[True] - err[False])  # SLBO's − PyTorch's: negative favours SLBO's init
     result = {"family": INIT_FAMILY, "seeds": list(INIT_SEEDS), "goals": tasks.tuning_goals(INIT_FAMILY, INIT_GOALS)
               .tolist(), "vel_err": {"slbo": err[True].tolist(), "pytorch": err[False].tolist()},
               "mean": {"slbo": float(err[True].mean()), "pytorch": float(err[False].mean())},
@@ -113,7 +112,7 @@ def policy_init(workers=2):
               "difference_slbo_minus_pytorch": diff,
               "slbo_stages": {"stages": INIT_STAGES, "seeds": list(INIT_SLBO_SEEDS),
                               "vel_err": {"slbo": slbo_err[True][:, 0].tolist(), "pytorch": slbo_err[False][:, 0].tolist()},
-                              "difference_slbo_minus_pytorch": bootstrap(slbo_err[True] - slbo_err[False])}}
+                              "difference_slbo_minus_pytorch": figures.bootstrap(slbo_err[True] - slbo_err[False])}}
     store.write_json(result, os.path.join(DOCS_DIR, "policy_init.json"))
     print(f"policy_init ({INIT_FAMILY}, {len(INIT_SEEDS)} seeds × {INIT_GOALS} tuning goals): zero-sample |v - g| "
           f"SLBO's init {result['mean']['slbo']:.3f} (worst {result['worst']['slbo']:.3f}), PyTorch's "
@@ -209,9 +208,7 @@ def plot_oracle_curve(seed=0):
             if os.path.exists(os.path.join(OUT_DIR, f"oracle_curve_{v}_s{seed}.json"))}
     if not runs:
         sys.exit(f"lab.probes: error: no oracle curve in {OUT_DIR}; run `python -m lab.probes oracle_curve` first")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
     for k, (variant, run) in enumerate(runs.items()):
         x = np.array([p["samples"] for p in run["curve"]]) / 1e6
