@@ -5,9 +5,10 @@ on the same held-out goals: SMTL's Eq. (6), MAML's policy-gradient steps of Eq. 
 (mean real return vs real samples with bootstrap 95% intervals; lab/figures.py). Nothing is done twice: trained models
 live in <root>/models, keyed by body, task family, seed and settings, and every experiment that needs one reuses it
 (Figure 2 adapts Figure 1's trainings; Figure 3's 20-task runs resume its 5-task ones); each adapted goal is a file.
-Re-running skips finished work and an interrupted run resumes. This is the one file that imports both the method
-files and the lab: the jobs themselves are lab/jobs.py's; where they run (worker processes here, or a Ray cluster
-with --ray) is lab/cluster.py's.
+Re-running skips finished work and an interrupted run resumes. This file is the command line: it turns the flags
+into an experiment's checked arguments (`check_args`: family, goals, configs, folders). lab/experiment.py runs the
+stages; the jobs themselves are lab/jobs.py's; where they run (worker processes here, or a Ray cluster with --ray)
+is lab/cluster.py's.
 
     python run.py --env cheetah                                  # Figure 1a at the quick preset
     python run.py --env ant --task fwd-back --shift crippled     # Figure 2d, reusing 1d's trainings
@@ -18,23 +19,16 @@ with --ray) is lab/cluster.py's.
 import argparse
 import copy
 import dataclasses
-import json
-import multiprocessing as mp
 import os
-import re
-import shutil
 import signal
 import sys
-
-import numpy as np
-from tqdm.auto import tqdm
 
 import config
 import maml
 import smtl
 import tasks
 from dynamics import DynamicsConfig, ModelDivergedError
-from lab import cluster, figures, jobs, report, store, video
+from lab import cluster, experiment, figures, jobs, report
 from slbo import SLBOConfig, rows
 from trpo import TRPOConfig
 
@@ -46,7 +40,6 @@ CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "
 # Fields no flag sets: SMTL's task selection is named by the algorithm (jobs.ALGOS); the oracle's TRPO settings come
 # from the --trpo-* flags (all but policy_hidden: the oracle's policy is --oracle-hidden).
 NO_FLAG = {("smtl", "active"), ("oracle", "trpo")}
-IDENTITY = ("env", "task", "shift", "preset", "n_goals", "configs")  # what names an experiment (its seeds are subfolders)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,184 +204,8 @@ def check_args(args):
     return args
 
 
-def _identity(args):
-    ident = {k: getattr(args, k) for k in IDENTITY if k != "configs"}
-    ident["configs"] = {g: dataclasses.asdict(c) for g, c in args.configs.items()}
-    return json.loads(json.dumps(ident))  # tuples -> lists, as read back from disk
-
-
-# ---------------------------------------------------------------------------------------------
-# The experiment folder
-# ---------------------------------------------------------------------------------------------
-def _claim_out_dir(args):
-    path = os.path.join(args.out, "experiment.json")
-    ident = _identity(args)
-    if os.path.exists(path):
-        old = store.read_json(path)
-        diff = [k for k in IDENTITY if old.get(k) != ident[k]]
-        if diff:
-            raise ValueError(f"{args.out} holds another experiment (different {', '.join(diff)}); "
-                             f"pick another --out or the same settings")
-    elif os.path.isdir(args.out) and os.listdir(args.out):
-        raise ValueError(f"{args.out} is not empty and holds no experiment.json; pick another --out")
-    store.write_json(ident, path)
-
-
-# ---------------------------------------------------------------------------------------------
-# Training and adaptation, in parallel workers (the jobs themselves: lab/jobs.py)
-# ---------------------------------------------------------------------------------------------
-def _train(args):
-    """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one."""
-    pairs = [(a, s) for s in args.seeds for a in args.algos]
-    files = {s: os.path.join(args.out, f"s{s}", "train.json") for s in args.seeds}
-    trained = {s: store.read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
-    total = {a: args.configs["smtl"].n_tasks if a.startswith("smtl") else args.configs[a].n_iters for a in args.algos}
-
-    def done(job, result):  # job: (args, algo, seed, ...)
-        trained[job[2]][job[1]] = result
-        store.write_json(trained[job[2]], files[job[2]])
-
-    if args.workers <= 1 or len(pairs) == 1:  # here, with the training functions' own progress bars
-        return cluster.parallel(jobs.train_one, [(args, a, s) for a, s in pairs], 1, done)
-    with mp.get_context("spawn").Manager() as manager:
-        queue = manager.Queue()
-        bars = [tqdm(total=total[a], desc=f"train {a} {args.family.name} s{s}", position=k, leave=True)
-                for k, (a, s) in enumerate(pairs)]
-
-        def tick():
-            while not queue.empty():
-                slot, n, postfix = queue.get()
-                if bars[slot].n == 0:  # the job's first report: its clock starts now, not when it was queued
-                    bars[slot].reset()
-                bars[slot].n = n
-                bars[slot].set_postfix_str(postfix)
-
-        cluster.parallel(jobs.train_one, [(args, a, s, queue, k) for k, (a, s) in enumerate(pairs)], args.workers, done, tick)
-        for bar in bars:
-            bar.close()
-
-
-def _adapt(args):
-    """Every (algorithm, seed, goal) not yet on disk, in parallel workers."""
-    jobs.check_trained(args)
-    todo = [(args, a, s, i) for s in args.seeds for a in args.algos for i in range(args.n_goals)
-            if not os.path.exists(jobs.goal_file(args, a, s, i))]
-    if not todo:
-        return
-    bar = tqdm(total=len(todo), desc=f"adapt to held-out goals ({args.family.name})")
-
-    def done(job, result):
-        bar.update(1)
-        bar.set_postfix(algo=job[1], seed=job[2], goal=job[3], ret=f"{result['curve'][-1]['return']:.1f}")
-
-    cluster.parallel(jobs.adapt_to_file, todo, args.workers, done)
-    bar.close()
-
-
-def _video(args):
-    """Adapt each algorithm (first seed) to held-out goal --video-goal as the adapt stage does, then render its
-    adapted policy's real episode to <out>/video/<algo>-goalNN.mp4."""
-    jobs.check_trained(args)
-    seed, i = args.seeds[0], args.video_goal
-    for algo in args.algos:
-        result, policy = jobs.adapt_one(args, algo, seed, i)
-        path = os.path.join(args.out, "video", f"{algo}-s{seed}-goal{i:02d}.mp4")
-        ep = video.record(args.family, policy.cpu(), args.goals[i], path, args.shift, seed=seed * 1000 + i)
-        print(f"{algo}: goal {np.round(args.goals[i], 2).tolist()}, {len(result['curve']) - 1} adaptation stage(s), "
-              f"real return {ep['return']:.1f} over {ep['steps']} steps -> {path}")
-
-
-# ---------------------------------------------------------------------------------------------
-# One experiment; a whole figure
-# ---------------------------------------------------------------------------------------------
-def _seeds_on_disk(args):
-    """The seeds whose every (algorithm, goal) adaptation is on disk."""
-    found = [int(d[1:]) for d in os.listdir(args.out) if re.fullmatch(r"s\d+", d)] if os.path.isdir(args.out) else []
-    return sorted(s for s in found if all(os.path.exists(jobs.goal_file(args, a, s, i))
-                                          for a in args.algos for i in range(args.n_goals)))
-
-
-def _experiment(args, title=None):
-    """Run the stages of one experiment; returns its results (None when nothing could be plotted). Without --seeds
-    it runs seed 0 and pools every seed finished on disk; with --seeds, exactly those."""
-    pooled = args.seeds
-    if args.stage != "plot":
-        args.seeds = args.seeds or [0]
-        _claim_out_dir(args)
-        print(f"experiment: {args.family.name}" + (f", shift {args.shift}" if args.shift else "") +
-              f", algorithms {', '.join(args.algos)}, preset {args.preset}, {args.n_goals} held-out goals, "
-              f"seeds {','.join(map(str, args.seeds))} -> {args.out}")
-    if args.stage in ("all", "train"):
-        _train(args)
-    if args.stage in ("all", "adapt"):
-        _adapt(args)
-    if args.stage == "video":
-        _video(args)
-    if args.stage not in ("all", "plot"):
-        return None
-    args.seeds = pooled or _seeds_on_disk(args)
-    if args.stage == "plot":
-        missing = [s for s in args.seeds if s not in _seeds_on_disk(args)]
-        if not args.seeds or missing:
-            raise ValueError(f"{args.out} holds no finished adaptation of {', '.join(args.algos)}"
-                             + (f" for seed(s) {missing}" if missing else "") + "; run the experiment first")
-    results = figures.summarise(args.out, args.algos, args.seeds, args.n_goals, _identity(args))
-    store.write_json(results, os.path.join(args.out, "results.json"))
-    title = title or f"{args.family.env} {args.family.task}" + (f", {args.shift}" if args.shift else "")
-    figures.plot_experiment(results, os.path.join(args.out, "figure.png"), title)
-    logs = {a: {s: store.read_csv(jobs.log_file(args, a, s)) for s in args.seeds if os.path.exists(jobs.log_file(args, a, s))}
-            for a in args.algos}
-    figures.plot_training(logs, os.path.join(args.out, "training.png"), title)
-    print(f"\nreal return after adaptation on {args.n_goals} held-out goals × {len(args.seeds)} seed(s), mean [95% "
-          f"bootstrap CI] @ real samples spent (stage 0: before any; SMTL's warm-up, MAML's meta-policy)\n"
-          f"{figures.table(results)}\n\nwrote {os.path.join(args.out, 'results.json')}, figure.png (returns) and "
-          f"training.png (training curves; the logs are s<seed>/<algo>.csv)")
-    return results
-
-
 def _panels(args):
     """[(panel, its experiment's checked arguments)] for every panel of Figure args.figure."""
-    out = []
-    for panel in figures.panels(args.figure, args.preset):
-        pargs = copy.copy(args)
-        pargs.env, pargs.task, pargs.shift, pargs.algos = panel.env, panel.task, panel.shift, list(panel.algos)
-        setattr(pargs, "smtl.n_tasks", panel.n_tasks)
-        out.append((panel, check_args(pargs)))
-    return out
-
-
-def _on_ray(args):
-    """Every training and adaptation that the panel (or each panel of the figure) still needs, as one grid of Ray
-    jobs (cluster.run_on_ray): one training per trained model (Figure 2 adapts Figure 1's), an N-task SMTL run after
-    the shorter run it grows from (store.grow), an adaptation after its training. The local path then finds them
-    all done, and plots."""
-    experiments = [p for _, p in _panels(args)] if args.figure else [check_args(copy.copy(args))]
-    gpus = 1 if str(args.device).startswith("cuda") else 0
-    trainings, adaptations = {}, []  # model path -> (experiment, algo, seed); jobs
-    for e in experiments:
-        e.seeds = e.seeds or [0]
-        _claim_out_dir(e)
-        for seed in e.seeds:
-            for algo in e.algos:
-                trainings.setdefault(jobs.model_path(e, algo, seed), (e, algo, seed))
-                adaptations += [(e, algo, seed, i) for i in range(e.n_goals)
-                                if not os.path.exists(jobs.goal_file(e, algo, seed, i))]
-    name = {path: f"train {os.path.relpath(path, experiments[0].models)}" for path in trainings}
-    grid = []
-    for path in sorted(trainings, key=lambda p: store.growable(p) or ((), 0)):  # shorter SMTL runs first
-        source = store.longest_shorter(path, trainings)
-        after = (name[source],) if source else ()
-        grid.append(cluster.Job(name[path], jobs.train_one, trainings[path], after, num_gpus=gpus))
-    if args.stage != "train":
-        grid += [cluster.Job(f"adapt {e.out} {algo} s{seed} goal {i}", jobs.adapt_to_file, (e, algo, seed, i),
-                             (name[jobs.model_path(e, algo, seed)],), num_gpus=gpus) for e, algo, seed, i in adaptations]
-    print(f"{len(grid)} jobs on Ray ({len(trainings)} trainings, some perhaps finished; "
-          f"{len(grid) - len(trainings)} adaptations)")
-    cluster.run_on_ray(grid, args.ray, args.ray_retries)
-
-
-def _figure(args):
-    """Every panel of Figure args.figure (in order, each resuming), then the composite and the summary table."""
     given = [f"--{k}" for k in ("env", "task", "shift", "algos", "out") if getattr(args, k) is not None]
     if args.figure == 3 and getattr(args, "smtl.n_tasks") is not None:
         given.append("--smtl-n-tasks")
@@ -396,29 +213,13 @@ def _figure(args):
         raise ValueError("video renders one experiment: drop --figure and give its --env, --task and --shift")
     if given:
         raise ValueError(f"--figure {args.figure} sets {', '.join(given)} per panel; drop {' and '.join(given)}")
-    folder = os.path.join(args.root, "figures", args.preset)
-    results = {}
-    for panel, pargs in _panels(args):
-        print(f"\n=== Figure {panel.figure}{panel.letter}: {panel.title} ===")
-        if args.stage == "plot" and not os.path.exists(os.path.join(pargs.out, "experiment.json")):
-            print(f"not run yet ({pargs.out})")
-            continue
-        try:
-            r = _experiment(pargs, f"({panel.letter}) {panel.title}")
-        except ValueError as e:
-            if args.stage != "plot":
-                raise
-            print(f"not plotted: {e}")
-            continue
-        if r is not None:
-            results[panel.letter] = r
-            store.write_json(r, os.path.join(folder, f"{panel.name}.json"))
-            shutil.copyfile(os.path.join(pargs.out, "figure.png"), os.path.join(folder, f"{panel.name}.png"))
-    if args.stage in ("all", "plot"):
-        path = os.path.join(folder, f"figure{args.figure}.png")
-        figures.compose(args.figure, results, path, args.preset)
-        print(f"\npaired differences of the returns over (seed, goal), 95 % bootstrap interval, verdict:\n"
-              f"{report.summary(args.figure, results)}\n\nwrote {path}")
+    out = []
+    for panel in figures.panels(args.figure, args.preset):
+        pargs = copy.copy(args)
+        pargs.env, pargs.task, pargs.shift, pargs.algos = panel.env, panel.task, panel.shift, list(panel.algos)
+        setattr(pargs, "smtl.n_tasks", panel.n_tasks)
+        out.append((panel, check_args(pargs)))
+    return out
 
 
 def _results(args):
@@ -438,16 +239,16 @@ def _exercise_run(argv):
     its adaptation, each resumed from disk; returns its checked arguments (the exercise draws its own figure)."""
     args = check_args(_parser(argv).parse_args(argv))
     args.seeds = args.seeds or [0]
-    _claim_out_dir(args)
+    experiment.claim(args)
     print(f"\n=== {' '.join(argv)} -> {args.out}")
-    _train(args)
+    experiment.train(args)
     if args.stage != "train":
-        _adapt(args)
+        experiment.adapt(args)
     return args
 
 
 def _terminated(signum, frame):
-    raise KeyboardInterrupt  # `kill` stops the workers too, as Ctrl-C does (cluster.parallel), instead of orphaning them
+    raise KeyboardInterrupt  # `kill` stops the workers as Ctrl-C does (cluster.parallel), instead of orphaning them
 
 
 def main(argv=None):
@@ -465,9 +266,10 @@ def main(argv=None):
             if args.stage not in ("all", "train", "adapt"):
                 raise ValueError(f"--ray runs the train and adapt stages, not {args.stage}: drop --ray")
             cluster.require_ray()
-            _on_ray(args)
+            experiments = [e for _, e in _panels(args)] if args.figure else [check_args(copy.copy(args))]
+            experiment.on_ray(args, experiments)
             args.workers = 1  # everything is on disk now: the local path only reads it back and plots
-        _figure(args) if args.figure else _experiment(check_args(args))
+        experiment.figure(args, _panels(args)) if args.figure else experiment.run(check_args(args))
     except (ValueError, FileNotFoundError, ModelDivergedError) as e:
         sys.exit(f"run.py: error: {e}")
     except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """The lab: what runs the paper's experiments around the method files (which never import it).
 
-store (atomic files, checkpoints, model digests), jobs (one training or one adaptation), cluster (worker processes or
-Ray), figures (panels, pooling, plots, verdicts), video (an adapted policy on film), bench (speed and sample-efficiency
-targets). `run.py` is the one entry point that imports both the method and the lab.
+experiment (one experiment's folder and stages, one figure of them), store (atomic files, checkpoints, model digests),
+jobs (one training or one adaptation), cluster (worker processes or Ray), figures (panels, pooling, plots, verdicts),
+report (docs/results.md), video (an adapted policy on film), bench and bench_learning (speed and sample-efficiency
+targets), probes (what the quick preset rests on). `run.py`, the command line, is the one entry point.
 """

@@ -1,6 +1,6 @@
 """Where a run's jobs execute: worker processes on this machine, or tasks on a Ray cluster (any number of machines).
 
-run.py turns a panel or a whole figure into jobs, each a training (panel, seed, algorithm) or an adaptation
+lab/experiment.py turns a panel or a whole figure into jobs, each a training (panel, seed, algorithm) or an adaptation
 (panel, seed, algorithm, held-out goal) that writes its own result to disk atomically. `parallel` runs a list of
 independent jobs in spawned processes on this machine. `run_on_ray` submits every job at once as a Ray task that
 declares the CPUs (and GPU) it needs; a job runs only after the jobs it depends on (an adaptation after its

@@ -4,7 +4,7 @@ Figure 1 (eight task families: SMTL, MAML and the oracle), Figure 2 (four test-t
 and Figure 3 (active task selection: the return of each rating minus plain SMTL's, after 5, 20 and 30 training
 tasks). A panel's numbers pool every held-out goal of every seed: the mean real return at each adaptation stage
 and its bootstrap 95 % interval that resamples seeds, then goals within each drawn seed (Section 5.2's interval,
-over goals, when there is one seed). run.py runs the experiments; this file only reads their results.
+over goals, when there is one seed). lab/experiment.py runs the experiments; this file only reads their results.
 
     results = summarise("runs/cheetah-vel-quick", ["smtl", "maml", "oracle"], seeds=[0, 1, 2], n_goals=8)
     print(table(results)); plot_experiment(results, "runs/cheetah-vel-quick/figure.png")
