@@ -1524,6 +1524,12 @@ def test_report_paired_differences_and_verdicts_on_hand_made_results():
     d2 = dict(report.differences("fig2a", shifted, {"fig1a": r, "fig2a": shifted}))
     assert d2["SMTL at 0 samples: shifted − unshifted (fig1a)"][0] == pytest.approx(
         float((smtl[0, :, 0] + 7 - smtl[1, :, 0]).mean()))
+    # ... but not with an unshifted panel from other trainings (one panel rerun, not the other): that difference
+    # would mix the shift with the change of training
+    rerun = {**r, "experiment": {"preset": "quick", "configs": {"maml": {"n_iters": 300}}}}
+    d3 = dict(report.differences("fig2a", shifted, {"fig1a": rerun, "fig2a": shifted}))
+    assert "SMTL at 0 samples − oracle" in d3 and not any("shifted" in what for what in d3)
+    assert report.unshifted("fig2a", shifted, {"fig1a": rerun}) == (None, ["maml"])
     assert [figures.verdict(lo, hi) for lo, hi in ((1, 2), (-2, -1), (-1, 1))] == ["above", "below", "not separated"]
 
 
