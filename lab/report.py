@@ -69,9 +69,9 @@ def unshifted(name, r, everything):
     if base is None:
         return None, []
     a, b = r["experiment"] or {}, base["experiment"] or {}
-    differ = [k for k in sorted((set(a) | set(b)) - {"shift", "configs"}) if a.get(k) != b.get(k)]
+    differ = [k for k in {**a, **b} if k not in ("shift", "configs") and a.get(k) != b.get(k)]
     ca, cb = a.get("configs") or {}, b.get("configs") or {}
-    differ += [g for g in [*ca, *(g for g in cb if g not in ca)] if ca.get(g) != cb.get(g)]
+    differ += [g for g in {**ca, **cb} if ca.get(g) != cb.get(g)]  # setting groups, in the order of r's
     return (None if differ else base), differ
 
 
