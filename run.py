@@ -265,8 +265,8 @@ def main(argv=None):
         if args.ray:
             if args.stage not in ("all", "train", "adapt"):
                 raise ValueError(f"--ray runs the train and adapt stages, not {args.stage}: drop --ray")
-            cluster.require_ray()
             experiments = [e for _, e in _panels(args)] if args.figure else [check_args(copy.copy(args))]
+            cluster.require_ray()
             experiment.on_ray(args, experiments)
             args.workers = 1  # everything is on disk now: the local path only reads it back and plots
         experiment.figure(args, _panels(args)) if args.figure else experiment.run(check_args(args))

@@ -1755,6 +1755,7 @@ def test_run_configs_layer_paper_preset_and_flags():
     (["video", "--figure", "1"], "video renders one experiment"),
     (["video", "--preset", "smoke", "--video-goal", "2"], "--video-goal must be below --n-goals (2)"),
     (["plot", "--ray"], "--ray runs the train and adapt stages, not plot"),
+    (["--figure", "1", "--env", "ant", "--ray"], "--figure 1 sets --env per panel"),  # before any Ray job or folder
     (["--device", "tpu9"], "--device tpu9: torch"),
     (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "cuda:99"], "cannot use it here"),
 ])
