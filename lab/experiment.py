@@ -26,6 +26,7 @@ IDENTITY = ("env", "task", "shift", "preset", "n_goals", "configs")  # what name
 
 
 def identity(args):
+    """What names an experiment (its IDENTITY fields), as experiment.json and results.json hold it."""
     ident = {k: getattr(args, k) for k in IDENTITY if k != "configs"}
     ident["configs"] = {g: dataclasses.asdict(c) for g, c in args.configs.items()}
     return json.loads(json.dumps(ident))  # tuples -> lists, as read back from disk
@@ -103,7 +104,7 @@ def adapt(args):
 
 def record(args):
     """Adapt each algorithm (first seed) to held-out goal --video-goal as the adapt stage does, then render its
-    adapted policy's real episode to <out>/video/<algo>-goalNN.mp4."""
+    adapted policy's real episode to <out>/video/<algo>-s<seed>-goalNN.mp4."""
     jobs.check_trained(args)
     seed, i = args.seeds[0], args.video_goal
     for algo in args.algos:
