@@ -1557,6 +1557,18 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     assert "\n".join(report.verdict_rows(report.load())) in readme and "\n".join(report.cost_rows(report.load())) in readme
 
 
+def test_every_committed_panel_pools_three_seeds_or_more():
+    """Every published panel of Figures 1 and 2 pools seeds 0, 1, 2 at least (1a: 0–4), each scored on the preset's
+    8 held-out goals; a panel re-plotted from one seed, or from seeds whose runs did not all finish, fails here."""
+    committed = report.load()
+    for figure in (1, 2):
+        for panel in figures.panels(figure, "quick"):
+            r = committed[panel.name]
+            n = 5 if panel.name == "fig1a" else 3
+            assert r["seeds"][:n] == list(range(n)), (panel.name, r["seeds"])
+            assert r["n_goals"] == config.PRESETS["quick"]["n_goals"], panel.name
+
+
 def test_video_camera_follows_the_body(tmp_path):
     # the half-cheetah teleported 8 m down the track: a fixed camera would film empty floor, a tracking camera the
     # body as at its start (8 m is a whole number of the floor's checker periods, so the floor looks the same too)
