@@ -1908,13 +1908,13 @@ def test_method_files_import_nothing_from_the_lab():
 
 
 def test_evaluation_goals_are_read_only_by_the_adaptation_stage():
-    """The 40 evaluation goals are for adaptation only: no benchmark, probe, preset or method file reads them. Fails
-    if any file but run.py (which hands them to the adapt stage) names tasks.eval_goals, or if run.py reads them
-    anywhere but the one line that picks a panel's goals."""
+    """The 40 evaluation goals are for adaptation only: no benchmark, probe, exercise, preset or method file reads
+    them. Fails if any file but run.py (which hands them to the adapt stage) names tasks.eval_goals, or if run.py reads
+    them anywhere but the one line that picks a panel's goals."""
     import ast
     here = os.path.dirname(os.path.abspath(__file__))
-    files = [f for f in os.listdir(here) if f.endswith(".py")] + \
-        [os.path.join("lab", f) for f in os.listdir(os.path.join(here, "lab")) if f.endswith(".py")]
+    files = [os.path.join(d, f) if d else f for d in ("", "lab", "exercises")
+             for f in sorted(os.listdir(os.path.join(here, d))) if f.endswith(".py")]
     readers = {}
     for f in files:
         if f in ("tasks.py", "test_all.py"):
