@@ -14,6 +14,7 @@ is lab/cluster.py's.
     python run.py --env ant --task fwd-back --shift crippled     # Figure 2d, reusing 1d's trainings
     python run.py --figure 1 --seeds 0,1,2                       # every panel of Figure 1, three seeds each
     python run.py results                                        # docs/results.md from the committed results
+    python run.py pool a/results.json b/results.json --out c.json  # one panel's seeds, run apart, pooled
     python run.py exercise gae                                   # check a classroom exercise (docs/exercises.md)
 """
 import argparse
@@ -28,7 +29,7 @@ import maml
 import smtl
 import tasks
 from dynamics import DynamicsConfig, ModelDivergedError
-from lab import cluster, experiment, figures, jobs, report
+from lab import cluster, experiment, figures, jobs, report, store
 from slbo import SLBOConfig, rows
 from trpo import TRPOConfig
 
@@ -234,6 +235,17 @@ def _results(args):
         raise ValueError(f"numbers in hand-written notes that their block does not hold: {out['unbacked']}")
 
 
+def _pool(argv):
+    """`python run.py pool IN IN... --out OUT`: one experiment's summaries over disjoint seeds as one (figures.pool)."""
+    parser = argparse.ArgumentParser(prog="run.py pool", description=_pool.__doc__.split(": ", 1)[1])
+    parser.add_argument("inputs", nargs="+", help="results.json (or figNx.json) files of one experiment")
+    parser.add_argument("--out", required=True, help="the pooled results' file (may be an input)")
+    a = parser.parse_args(argv)
+    results = figures.pool([store.read_json(f) for f in a.inputs])
+    store.write_json(results, a.out)
+    print(f"{figures.table(results)}\n\nwrote {a.out}: seeds {', '.join(map(str, results['seeds']))}")
+
+
 def _exercise_run(argv):
     """One run of an experiment exercise (exercises/experiments.py): its training and, unless its stage is `train`,
     its adaptation, each resumed from disk; returns its checked arguments (the exercise draws its own figure)."""
@@ -254,9 +266,12 @@ def _terminated(signum, frame):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     exercise = argv[:1] == ["exercise"]
-    args = _parser(argv).parse_args([] if exercise else argv)  # an exercise parses its own (exercises/check.py)
+    own = exercise or argv[:1] == ["pool"]  # an exercise (exercises/check.py) and pool parse their own arguments
+    args = _parser(argv).parse_args([] if own else argv)
     signal.signal(signal.SIGTERM, _terminated)
     try:
+        if argv[:1] == ["pool"]:
+            return _pool(argv[1:])
         if exercise:  # the classroom exercises (exercises/check.py, docs/exercises.md)
             from exercises import check
             sys.exit(check.main(argv[1:], run_experiment=_exercise_run))

@@ -1473,6 +1473,42 @@ def test_figures_difference_pairs_goals():
         (400.0, pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0))]
 
 
+def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
+    """Seeds run on different machines or days and pooled (run.py pool) give what one run over all of them writes:
+    the same intervals (drawn from the per-goal returns) and the same means of samples, |v − g| and episode length,
+    though the parts hold different numbers of seeds."""
+    rng = np.random.default_rng(3)
+    algos, seeds, n_goals = ("smtl", "maml"), (0, 1, 2), 4
+    for s in seeds:
+        for a in algos:
+            for i in range(n_goals):
+                curve = [{"samples": 4000.0 * k + s, "return": float(rng.normal(0, 50)), "vel_err": float(rng.random()),
+                          "ep_len": float(rng.integers(10, 201))} for k in range(3)]
+                store.write_json({"goal": [0.5 * i], "curve": curve, "wall_s": 1.0 + s},
+                                 str(tmp_path / f"s{s}" / "adapt" / a / f"goal{i:02d}.json"))
+        store.write_json({a: {"samples": 10 * s, "wall_s": 60.0, "n_clipped": 0} for a in algos},
+                         str(tmp_path / f"s{s}" / "train.json"))
+    whole = figures.summarise(str(tmp_path), algos, seeds, n_goals, {"preset": "quick"})
+    part = [figures.summarise(str(tmp_path), algos, ss, n_goals, {"preset": "quick"}) for ss in ((0,), (1, 2))]
+    pooled = figures.pool(part)
+    assert pooled["seeds"] == [0, 1, 2] and pooled["goals"] == whole["goals"]
+    for a in algos:
+        assert pooled["algos"][a]["returns"] == whole["algos"][a]["returns"]
+        assert pooled["algos"][a]["points"] == [pytest.approx(p) for p in whole["algos"][a]["points"]]
+        assert pooled["algos"][a]["train_samples"] == [0, 10, 20]
+        assert pooled["algos"][a]["adapt_wall_s"] == pytest.approx(whole["algos"][a]["adapt_wall_s"])
+    # through the command line, into one of its own inputs; a seed in two parts is refused with one line
+    for p, name in zip(part, ("a.json", "b.json")):
+        store.write_json(p, str(tmp_path / name))
+    run.main(["pool", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "a.json")])
+    assert store.read_json(str(tmp_path / "a.json"))["seeds"] == [0, 1, 2]
+    with pytest.raises(SystemExit, match="share a seed"):
+        run.main(["pool", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "c.json")])
+    other = {**part[1], "goals": [[9.0]] * n_goals}
+    with pytest.raises(ValueError, match="different goals"):
+        figures.pool([part[0], other])
+
+
 def test_figures_record_renders_an_episode_offscreen(tmp_path):
     import imageio.v2 as imageio
     fam = tasks.get_family("cheetah-vel")

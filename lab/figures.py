@@ -128,6 +128,38 @@ def summarise(out, algos, seeds, n_goals, experiment=None):
     return results
 
 
+def pool(parts):
+    """One results.json from summaries of the same experiment over disjoint seeds (run on other machines or days):
+    what summarise would write for all their seeds together. The per-goal returns are kept, so the intervals are
+    drawn afresh; samples, |v − g| and episode length are means over equally many goals per seed, so a seed-weighted
+    mean of the parts' means is the pooled mean."""
+    first = parts[0]
+    seeds = [s for p in parts for s in p["seeds"]]
+    for p in parts[1:]:
+        for key in ("experiment", "n_goals", "goals"):
+            if p[key] != first[key]:
+                raise ValueError(f"cannot pool results with different {key}")
+        if set(p["algos"]) != set(first["algos"]):
+            raise ValueError(f"cannot pool results of different algorithms: {sorted(first['algos'])} and "
+                             f"{sorted(p['algos'])}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"cannot pool results that share a seed: {seeds}")
+    out = {**first, "seeds": seeds, "algos": {}}
+    for algo in first["algos"]:
+        runs = [p["algos"][algo] for p in parts]
+        returns = np.concatenate([np.array(r["returns"]) for r in runs])  # (n_seeds, n_goals, n_stages)
+
+        def per_seed(key):  # (n_seeds, 1, n_stages): each seed's row holds its part's mean; None if a part has none
+            rows = [[[pt[key] for pt in r["points"]]] * len(p["seeds"]) for r, p in zip(runs, parts)]
+            return None if any(v is None for row in rows for v in row[0]) else np.array(sum(rows, []))[:, None]
+
+        out["algos"][algo] = {
+            "points": _points(returns, per_seed("samples"), per_seed("vel_err"), per_seed("ep_len")),
+            "returns": returns.tolist(), "adapt_wall_s": float(sum(r["adapt_wall_s"] for r in runs)),
+            **{k: sum((r[k] for r in runs), []) for k in runs[0] if k.startswith("train_")}}
+    return out
+
+
 def paired(a, b):
     """The mean of a − b over (seed, goal) pairs (a, b: (n_seeds, n_goals), the same seeds and goals) and its 95 %
     bootstrap interval, as bootstrap."""
