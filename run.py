@@ -265,12 +265,11 @@ def _terminated(signum, frame):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    exercise = argv[:1] == ["exercise"]
-    own = exercise or argv[:1] == ["pool"]  # an exercise (exercises/check.py) and pool parse their own arguments
-    args = _parser(argv).parse_args([] if own else argv)
+    exercise, pool = argv[:1] == ["exercise"], argv[:1] == ["pool"]
+    args = _parser(argv).parse_args([] if exercise or pool else argv)  # these two parse their own (exercises/check.py)
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        if argv[:1] == ["pool"]:
+        if pool:
             return _pool(argv[1:])
         if exercise:  # the classroom exercises (exercises/check.py, docs/exercises.md)
             from exercises import check

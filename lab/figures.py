@@ -150,8 +150,10 @@ def pool(parts):
         returns = np.concatenate([np.array(r["returns"]) for r in runs])  # (n_seeds, n_goals, n_stages)
 
         def per_seed(key):  # (n_seeds, 1, n_stages): each seed's row holds its part's mean; None if a part has none
-            rows = [[[pt[key] for pt in r["points"]]] * len(p["seeds"]) for r, p in zip(runs, parts)]
-            return None if any(v is None for row in rows for v in row[0]) else np.array(sum(rows, []))[:, None]
+            means = [[pt[key] for pt in r["points"]] for r in runs]  # per part: (n_stages,)
+            if any(None in m for m in means):
+                return None
+            return np.repeat(np.array(means, dtype=float), [len(p["seeds"]) for p in parts], axis=0)[:, None]
 
         out["algos"][algo] = {
             "points": _points(returns, per_seed("samples"), per_seed("vel_err"), per_seed("ep_len")),
