@@ -1594,10 +1594,10 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
 
 
 def test_every_committed_panel_pools_three_seeds_or_more():
-    """Every published panel of Figures 1 and 2 pools seeds 0, 1, 2 at least (1a: 0–4), each scored on the preset's
+    """Every published panel of Figures 1–3 pools seeds 0, 1, 2 at least (1a: 0–4), each scored on the preset's
     8 held-out goals; a panel re-plotted from one seed, or from seeds whose runs did not all finish, fails here."""
     committed = report.load()
-    for figure in (1, 2):
+    for figure in (1, 2, 3):
         for panel in figures.panels(figure, "quick"):
             r = committed[panel.name]
             n = 5 if panel.name == "fig1a" else 3
