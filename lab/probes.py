@@ -235,9 +235,118 @@ def plot_oracle_curve(seed=0):
               f"episode {p['ep_len']:.1f} steps")
 
 
+# ---------------------------------------------------------------------------------------------
+# The legged bodies: does SLBO learn them alone, and does SMTL with more training tasks
+# ---------------------------------------------------------------------------------------------
+LEGGED = ("ant-vel", "humanoid-vel")  # Figure 1b's and 1c's tasks
+LEGGED_SEEDS = (0, 1, 2)
+SLBO_CURVE_SAMPLES = 400_000  # single-task SLBO's budget per run: 50 stages of 8,000 real samples
+TASK_COUNTS = (10, 30, 100)  # SMTL's training tasks at which the warm-up is measured (100: the paper's)
+LEGGED_GOALS = 8  # tuning goals for the zero-sample measurements
+LEGGED_STOP = 0.5  # "it learns": |v − g| over 200 steps ≤ half of standing still's ...
+LEGGED_MIN_LEN = 180  # ... with episodes of at least this many steps (the oracle's at 6M samples on the ant)
+
+
+def break_even(family):
+    """The goal speed above which standing still costs reward: the per-step reward of v = 0 is alive + offset − g."""
+    fam = tasks.get_family(family)
+    return fam.alive_bonus + fam.track_offset
+
+
+def slbo_curve_goals(family):
+    """Two tuning goals (2, 1): the first 8's nearest to half the break-even speed, and to the midpoint between the
+    break-even speed and the top of Ψ (the ant: 0.443 and 2.217 m/s, either side of 1.05)."""
+    fam, goals = tasks.get_family(family), tasks.tuning_goals(family, tasks.GOAL_BLOCK)  # (8, 1)
+    b = break_even(fam)
+    return np.stack([goals[np.argmin(abs(goals[:, 0] - x))] for x in (b / 2, (b + fam.goal_high[0]) / 2)])
+
+
+def legged_settings(family, variant=None):
+    """(SMTLConfig, SLBOConfig, DynamicsConfig, TRPOConfig) of the quick preset on `family`, with a variant's
+    overrides {group: {field: value}} over them."""
+    c = config.values(family, "quick")
+    c = {g: {**c.get(g, {}), **(variant or {}).get(g, {})} for g in ("smtl", "slbo", "dyn", "trpo")}
+    return (smtl.SMTLConfig(**c["smtl"]), slbo.SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dyn"]),
+            TRPOConfig(**c["trpo"]))
+
+
+def _measure_policy(learner, policy, goal, seed):
+    """The real return, |v − g|, episode length of θ's mean action (5 episodes) and its virtual return η^M̂(θ) in the
+    learner's model from the same kind of start states: exploitation is the second far above the first."""
+    real = slbo.score(slbo.evaluate(learner.family, policy, np.tile(goal, (5, 1)), seed=seed))
+    return {**real, "virtual_return": smtl.virtual_return(learner, learner.model, policy, goal, seed)}
+
+
+def _slbo_curve_run(family, goal_index, seed):
+    """Single-task SLBO at the quick preset (5 VirtualTraining rounds per stage, as at adaptation) on one tuning goal,
+    measured after every stage up to SLBO_CURVE_SAMPLES; a finished run is a JSON in OUT_DIR (rerun: skipped)."""
+    torch.set_num_threads(1)
+    path = os.path.join(OUT_DIR, f"slbo_curve_{family}_g{goal_index}_s{seed}.json")
+    if os.path.exists(path):
+        return store.read_json(path)
+    cfg, slbo_cfg, dyn, trpo = legged_settings(family)
+    goal = slbo_curve_goals(family)[goal_index]  # (1,)
+    learner = slbo.Learner(family, slbo_cfg, dyn, trpo, seed=seed)
+    policy, curve, start = learner.new_policy(), [], time.perf_counter()
+    while learner.samples < SLBO_CURVE_SAMPLES:
+        row = slbo.slbo(learner, policy, goal, 1, cfg.n_inner_adapt, eval_seed=seed, progress=False)[0]
+        curve.append({"samples": learner.samples, "train_virtual_return": row["virtual_return"],
+                      "model_loss": row["model_loss"], "n_clipped": row["n_clipped"],
+                      **_measure_policy(learner, policy, goal, seed)})
+    out = {"family": family, "goal": goal.tolist(), "seed": seed, "wall_s": time.perf_counter() - start,
+           "curve": curve}
+    store.write_json(out, path)
+    return out
+
+
+def _smtl_tasks_run(family, seed, variant_name="quick", variant=None):
+    """SMTL at the quick preset (with a variant's overrides) trained to each of TASK_COUNTS tasks in turn (one run,
+    grown: a checkpoint in OUT_DIR), and after each the zero-sample warm-up on LEGGED_GOALS tuning goals; each
+    count's measurement is a JSON in OUT_DIR, written before training goes on (rerun: resumes)."""
+    torch.set_num_threads(1)
+    cfg, slbo_cfg, dyn, trpo = legged_settings(family, variant)
+    name = os.path.join(OUT_DIR, f"smtl_tasks_{variant_name}_{family}_s{seed}")
+    resume, save = store.checkpointing(name + ".pt", smtl.CHECKPOINT_FORMAT)
+    goals, out = tasks.tuning_goals(family, LEGGED_GOALS), {}  # (n_goals, 1)
+    for n in TASK_COUNTS:
+        path = f"{name}_n{n}.json"
+        if os.path.exists(path):
+            out[n] = store.read_json(path)
+            continue
+        trained = smtl.train(family, dataclasses.replace(cfg, n_tasks=n), slbo_cfg, dyn, trpo, seed=seed,
+                             resume=resume, save=save, progress=False)
+        resume, points, start = trained["checkpoint"], [], time.perf_counter()
+        for i, goal in enumerate(goals):
+            learner = smtl.restore(resume, seed=seed * 1000 + i)  # Eq. (6) at 0 samples, as smtl.adapt's first point
+            policy = learner.new_policy()
+            smtl.warm_up(learner, policy, goal, cfg.n_warmup)
+            points.append(_measure_policy(learner, policy, goal, seed * 1000 + i))
+        out[n] = {"family": family, "variant": variant_name, "seed": seed, "n_tasks": n,
+                  "samples": trained["samples"], "train_wall_s": trained["wall_s"],
+                  "adapt_wall_s": time.perf_counter() - start, "goals": goals.tolist(), "points": points,
+                  "log": trained["log"]}
+        store.write_json(out[n], path)
+    return out
+
+
+def _run_all(fn, runs, workers, desc):
+    """fn(*run) for every run, in `workers` processes, in the order given."""
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        return dict(zip(runs, tqdm(pool.map(fn, *zip(*runs)), total=len(runs), desc=desc)))
+
+
+def legged(workers=2):
+    """Item by item: single-task SLBO on each legged body and goal (3 seeds), then SMTL at 10, 30 and 100 tasks
+    (3 seeds); the results are summarised by `legged_summary`."""
+    slbo_runs = [(f, g, s) for f in LEGGED for g in (0, 1) for s in LEGGED_SEEDS]
+    smtl_runs = [(f, s) for f in LEGGED for s in LEGGED_SEEDS]
+    _run_all(_slbo_curve_run, slbo_runs, workers, "single-task SLBO")
+    _run_all(_smtl_tasks_run, smtl_runs, workers, "SMTL against training tasks")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve"])
+    p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve", "legged"])
     p.add_argument("--variant", choices=list(CURVE_VARIANTS), default="quick")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", action="store_true", help="only write the figure and JSON from what is on disk")
@@ -251,7 +360,7 @@ def main(argv=None):
                 oracle_curve(args.variant, args.seed)
             plot_oracle_curve(args.seed)
         else:
-            {"policy_init": policy_init, "maml_budget": maml_budget}[probe](args.workers)
+            {"policy_init": policy_init, "maml_budget": maml_budget, "legged": legged}[probe](args.workers)
         print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")
 
 
