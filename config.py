@@ -2,11 +2,12 @@
 
 Every hyperparameter is a field of a frozen dataclass beside the code that reads it (DynamicsConfig in dynamics.py,
 TRPOConfig in trpo.py, SLBOConfig in slbo.py, SMTLConfig in smtl.py, MAMLConfig and OracleConfig in maml.py), declared
-with `hp`: the paper's value as default, a one-line meaning (`run.py --help` shows it) and the numbers it may take.
-A run's value is the paper's default, then the body's (BODY, Appendix 7.1), then the preset's (PRESETS), then a
-command-line flag; `values` gives the middle two.
+with `hp`: its default (what `--preset paper` runs), a one-line meaning, the numbers it may take and where the default
+comes from (the paper with its section, SLBO's, MAML's or the SMTL authors' code, or this project with its reason;
+`run.py --help` and docs/reference.md show all four). A run's value is the default, then the body's (BODY, Appendix
+7.1), then the preset's (PRESETS), then a command-line flag; `values` gives the middle two.
 
-    n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0")
+    n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0", source="paper, Appendix 7.1")
     SLBOConfig(**values("ant-vel", "quick")["slbo"])  # 8,000 samples per stage (ant), 250 model steps (quick)
     check("slbo", SLBOConfig(n_model=-1))             # ValueError: --slbo-n-model must be a finite number >= 0, got -1
 """
@@ -14,6 +15,12 @@ import dataclasses
 import math
 
 import tasks
+
+# Where a default may come from. The paper names its section ("paper, Appendix 7.1"); "ours" gives its reason. Where the
+# paper is silent the SMTL authors' code (github.com/nlandolfi/slbo), SLBO's (github.com/facebookresearch/slbo) and
+# MAML's (github.com/cbfinn/maml_rl) come before a choice of ours; the Appendix defers TRPO to "standard parameters
+# from Luo et al." (SLBO).
+SOURCES = ("paper, ", "the SMTL authors' code", "SLBO's code", "MAML's code", "ours: ")
 
 # The domains a field may declare; every number must also be finite.
 DOMAINS = {"> 0": lambda x: x > 0, ">= 0": lambda x: x >= 0, ">= 1": lambda x: x >= 1,
@@ -28,19 +35,22 @@ BODY = {
     "humanoid": {"slbo": dict(n_collect=8000, n_trpo=8000), "maml": dict(n_rollouts=40)},
 }
 
-# MAML's and the oracle's quick budget on the legged bodies: 6M real samples each (see PRESETS["quick"]["bodies"])
+# MAML's and the oracle's quick budget on the legged bodies: 6M real samples each (see PRESETS["quick"]["bodies"]).
+# NOTE (differs from paper): the oracle sees its inputs [s, ψ] normalised by their running mean and standard deviation
+# (today's TRPO practice), because without it the oracle learned to fall early on the ant (docs/results.md, "Probes").
 LEGGED_BASELINES = {"maml": dict(n_iters=300),  # 300 × 10 tasks × 5 rollouts × (pre + post) × 200 steps
                     "oracle": dict(n_iters=1500, obs_norm=True)}  # 1,500 × 4,000
 
-# Presets: overrides of the paper's values, each with its reason. `paper` is the Appendix; `quick` fits
-# `python run.py --env cheetah` in about 15 minutes on a 2-core CPU; `smoke` checks the pipeline in a minute.
+# Presets: overrides of the defaults, each with its reason. `paper` runs the defaults (the Appendix's values where it
+# gives them); `quick` runs `python run.py --env cheetah` (Figure 1a, one seed) in about 8 minutes on a 2-core CPU
+# (README); `smoke` checks the pipeline in seconds.
 # NOTE (differs from paper): `quick` keeps the real samples per stage and the virtual batch but takes fewer, larger
 # policy steps: with the Appendix's, single-task SLBO exploited the young model (lab/bench.py slbo: |v − g| 0.257 after
 # 40,000 samples; with these ≤ 0.2 on 3 of 3 seeds within 24,000).
 PRESETS = {
     "paper": {"n_goals": 40},  # Section 5.1: 40 held-out goals
     "quick": {
-        "n_goals": 8,  # a panel in about an hour on 2 cores; the intervals are wide
+        "n_goals": 8,  # one block of the goal split (tasks.GOAL_BLOCK), which covers Ψ; the intervals are wide
         "smtl": dict(
             n_tasks=10,  # the paper trains on 100 tasks
             n_warmup=20,  # warm-up rounds per task (paper 40): each round below is larger
@@ -89,9 +99,14 @@ PRESETS = {
 }
 
 
-def hp(default, help, domain=None):
-    """A dataclass field for a hyperparameter: its paper value, a one-line meaning and its domain (a DOMAINS key)."""
-    return dataclasses.field(default=default, metadata={"help": help, "domain": domain})
+def hp(default, help, domain=None, *, source):
+    """A dataclass field for a hyperparameter: its default (what `--preset paper` runs), a one-line meaning, its
+    domain (a DOMAINS key) and where the default comes from: one of SOURCES, the paper's with its section and ours
+    with its reason (a ValueError otherwise, at import)."""
+    if not (source.startswith(SOURCES) and source.rstrip() not in ("paper,", "ours:")):
+        raise ValueError(f"hp source must start with one of {SOURCES} and say more after 'paper,' or 'ours:', "
+                         f"got {source!r}")
+    return dataclasses.field(default=default, metadata={"help": help, "domain": domain, "source": source})
 
 
 def values(family, preset="paper"):

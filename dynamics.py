@@ -23,14 +23,14 @@ from config import hp
 
 @dataclass(frozen=True)
 class DynamicsConfig:
-    hidden: tuple = hp((500, 500), "dynamics MLP hidden widths (ReLU)")
-    k: int = hp(2, "horizon k of the multi-step loss, Eq. (4)", ">= 1")
-    batch_size: int = hp(128, "windows of k real transitions per Adam step", ">= 1")
-    lr: float = hp(1e-3, "dynamics Adam learning rate", "> 0")
-    weight_decay: float = hp(1e-5, "dynamics L2 weight decay (gradient wd·φ)", ">= 0")
-    grad_clip: float = hp(2.0, "dynamics global gradient-norm clip", "> 0")
-    clip: float = hp(100.0, "virtual env: predicted states are clipped to |normalised s| ≤ clip (SLBO's 100); "
-                            "clipped states are counted and logged", "> 0")
+    hidden: tuple = hp((500, 500), "dynamics MLP hidden widths (ReLU)", source="paper, Appendix 7.1")
+    k: int = hp(2, "horizon k of the multi-step loss, Eq. (4)", ">= 1", source="SLBO's code")
+    batch_size: int = hp(128, "windows of k real transitions per Adam step", ">= 1", source="paper, Appendix 7.1")
+    lr: float = hp(1e-3, "dynamics Adam learning rate", "> 0", source="paper, Appendix 7.1")
+    weight_decay: float = hp(1e-5, "dynamics L2 weight decay (gradient wd·φ)", ">= 0", source="SLBO's code")
+    grad_clip: float = hp(2.0, "dynamics global gradient-norm clip", "> 0", source="SLBO's code")
+    clip: float = hp(100.0, "virtual env: predicted states are clipped to |normalised s| ≤ clip; "
+                            "clipped states are counted and logged", "> 0", source="SLBO's code")
 
 
 class ModelDivergedError(RuntimeError):
@@ -96,7 +96,9 @@ class DynamicsModel(nn.Module):
         self._unit_box = bool((self.act_mid == 0).all() and (self.act_half == 1).all())
         sizes = (obs_dim + act_dim, *hidden, obs_dim)
         self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
-        nn.init.normal_(self.layers[-1].weight, std=1e-5)  # f_φ ≈ 0 at the start (SLBO: truncated normal, σ 1e-5)
+        # f_φ ≈ 0 at the start. NOTE (differs from SLBO): the output layer's weights ~ N(0, 1e-5²), the hidden layers
+        # PyTorch's default; SLBO draws every layer from a normal truncated at 2σ, σ = 1e-5
+        nn.init.normal_(self.layers[-1].weight, std=1e-5)
         nn.init.zeros_(self.layers[-1].bias)
         self.optimizer = None
 
@@ -151,11 +153,13 @@ class DynamicsModel(nn.Module):
 def multi_step_loss(model, obs_seq, act_seq):
     """Eq. (4) on windows s_{t:t+k} (B, k+1, obs_dim), a_{t:t+k−1} (B, k, act_dim): a scalar, mean over the batch.
 
-    # NOTE (differs from paper): Eq. (4) reads ‖ŝ_{t+i} − s_{t+i}‖₂. We use the per-step error of SLBO's code
-    # (slbo/loss/multi_step_loss.py, and SLBO paper Eq. 6.1) because the SMTL authors ran that code: the error of the
-    # predicted *change*, e_i = ((ŝ_{t+i} − ŝ_{t+i−1}) − (s_{t+i} − s_{t+i−1})) / σ_Δ, measured by its RMS over the
-    # state coordinates, ‖e_i‖₂ / √obs_dim (SLBO's L2Loss takes the mean, not the sum, under the square root). For
-    # i = 1 both read ‖ŝ_{t+1} − s_{t+1}‖; the scale √obs_dim keeps SLBO's lr, weight decay and gradient clip apt.
+    # NOTE (differs from paper): Eq. (4) reads ‖ŝ_{t+i} − s_{t+i}‖₂, the error of the predicted state in the state's
+    # own units. We use SLBO's per-step error (slbo/loss/multi_step_loss.py; SLBO paper Eq. 6.1) because the SMTL
+    # authors ran that code: the error of the predicted *change*, each coordinate divided by the running standard
+    # deviation of its change, e_i = ((ŝ_{t+i} − ŝ_{t+i−1}) − (s_{t+i} − s_{t+i−1})) / σ_Δ, measured by its RMS over
+    # the coordinates, ‖e_i‖₂ / √obs_dim. This is no constant scale of Eq. (4): coordinate j weighs 1/σ_Δ,j, so a
+    # slowly changing coordinate (a height, an angle) counts as much as a fast one (a velocity), and from i = 2 on
+    # the error is the step's change, not the accumulated state's. For i = 1 it is ‖(ŝ_{t+1} − s_{t+1}) / σ_Δ‖₂ / √obs_dim.
     """
     B, k, d = act_seq.shape[0], act_seq.shape[1], obs_seq.shape[-1]
     # With ŝ_{t+i} − ŝ_{t+i−1} = σ_Δ f_φ + Δ̄, e_i = f_φ(ŝ_{t+i−1}, a_{t+i−1}) − (Δ_{t+i} − Δ̄)/σ_Δ: the true changes
@@ -273,7 +277,7 @@ class VirtualEnv:
 
     trpo.rollout drives it in three parts so that a rollout costs little more than the model itself: predict(a)
     -> (s', terminated, truncated) in its loop, restart(terminated, truncated) to begin new episodes in place
-    (SLBO's partial reset), and score(s, a, s') once for all H·n_envs transitions after the loop. step(a) is the
+    (SLBO's partial reset), and reward(s, a, s') once for all H·n_envs transitions after the loop. step(a) is the
     three in one, with gymnasium's SAME_STEP autoreset (the true s' in info["final_obs"])."""
 
     def __init__(self, model, family, goal, init_states, n_envs, generator=None, cfg=DynamicsConfig()):
@@ -334,7 +338,7 @@ class VirtualEnv:
         return self._s
 
     @torch.no_grad()
-    def score(self, obs, act, next_obs):
+    def reward(self, obs, act, next_obs):
         """Task ψ's r_ψ(s, a, s') on transitions with any leading dims, e.g. (H, n_envs, ·) -> (H, n_envs)."""
         return self.family.reward(obs, act, next_obs, self.goal)
 
@@ -342,7 +346,7 @@ class VirtualEnv:
         s = self._s  # (n_envs, obs_dim)
         # the model sees the action clipped to the box (as MuJoCo applies it); the reward scores it as given
         s_next, terminated, truncated = self.predict(torch.clamp(act, self.model.act_low, self.model.act_high))
-        rew = self.score(s, act, s_next)  # (n_envs,)
+        rew = self.reward(s, act, s_next)  # (n_envs,)
         ended = terminated | truncated
         info = {"final_obs": s_next, "_final_obs": ended} if ended.any() else {}
         return self.restart(terminated, truncated), rew, terminated.clone(), truncated.clone(), info

@@ -37,33 +37,44 @@ TIME_SCALE = 100.0  # ... and uses t / 100 as its time feature (rllab)
 
 @dataclass(frozen=True)
 class MAMLConfig:
-    n_iters: int = hp(500, "meta-iterations (Appendix 7.1: 500, ~80M samples)", ">= 0")
-    meta_batch: int = hp(40, "tasks ψ ~ p(ψ) per meta-iteration (Appendix 7.1: 40)", ">= 1")
-    n_rollouts: int = hp(20, "rollouts per task per policy-gradient step (Appendix: 20; 40 ant fwd/back, humanoid)",
-                         ">= 1")
-    alpha: float = hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step", ">= 0")
-    alpha_test: float = hp(0.05, "α of the test-time steps after the first (Appendix 7.1)", ">= 0")
-    max_kl: float = hp(0.01, "meta-update trust region: max mean KL of the post-adaptation policies (MAML's β)", "> 0")
-    cg_iters: int = hp(10, "conjugate-gradient iterations for the meta natural direction F⁻¹g", ">= 1")
-    cg_damping: float = hp(1e-5, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
-    ls_backtrack: float = hp(0.8, "line search: step shrink factor per try", "(0, 1)")
-    ls_steps: int = hp(15, "line search: step sizes tried (accept if KL ≤ max_kl and the surrogate improved)", ">= 1")
-    gamma: float = hp(0.99, "discount γ", "(0, 1]")
-    gae_lambda: float = hp(1.0, "GAE's λ (1: discounted return minus the linear baseline)", "[0, 1]")
-    hidden: tuple = hp((100, 100), "policy MLP hidden widths, ReLU (Section 5.1)")
-    baseline_ridge: float = hp(1e-5, "ridge coefficient of the linear feature baseline's least squares", ">= 0")
+    n_iters: int = hp(500, "meta-iterations (500: ~80M samples)", ">= 0", source="paper, Appendix 7.1")
+    meta_batch: int = hp(40, "tasks ψ ~ p(ψ) per meta-iteration", ">= 1",
+                         source="paper, Appendix 7.1")
+    n_rollouts: int = hp(20, "rollouts per task per policy-gradient step (40 on the ant fwd/back and the humanoid: BODY)",
+                         ">= 1", source="paper, Appendix 7.1")
+    alpha: float = hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step", ">= 0",
+                      source="paper, Appendix 7.1")
+    alpha_test: float = hp(0.05, "α of the test-time steps after the first", ">= 0",
+                           source="paper, Appendix 7.1")
+    max_kl: float = hp(0.01, "meta-update trust region: max mean KL of the post-adaptation policies (MAML's β)", "> 0",
+                       source="paper, Appendix 7.1 (β = 0.01)")
+    cg_iters: int = hp(10, "conjugate-gradient iterations for the meta natural direction F⁻¹g", ">= 1",
+                       source="MAML's code")
+    cg_damping: float = hp(1e-5, "damping c of the Fisher-vector product (F + c·I)v", ">= 0", source="MAML's code")
+    ls_backtrack: float = hp(0.8, "line search: step shrink factor per try", "(0, 1)", source="MAML's code")
+    ls_steps: int = hp(15, "line search: step sizes tried (accept if KL ≤ max_kl and the surrogate improved)", ">= 1",
+                       source="MAML's code")
+    gamma: float = hp(0.99, "discount γ", "(0, 1]", source="MAML's code")
+    gae_lambda: float = hp(1.0, "GAE's λ (1: discounted return minus the linear baseline)", "[0, 1]",
+                           source="MAML's code")
+    hidden: tuple = hp((100, 100), "policy MLP hidden widths, ReLU", source="paper, Section 5.1")
+    baseline_ridge: float = hp(1e-5, "ridge coefficient of the linear feature baseline's least squares", ">= 0",
+                               source="MAML's code")
 
 
 @dataclass(frozen=True)
 class OracleConfig:
     # NOTE (differs from paper): the paper gives no oracle budget; 500 iterations, as MAML's meta-iterations.
-    n_iters: int = hp(500, "TRPO iterations", ">= 0")
+    n_iters: int = hp(500, "TRPO iterations", ">= 0",
+                      source="ours: the paper gives the oracle no budget; MAML's 500 iterations")
     n_samples: int = hp(4000, "real samples per iteration: n_samples / H rollouts, each with its own goal ψ ~ p(ψ)",
-                        ">= 1")
-    hidden: tuple = hp((100, 100), "policy MLP hidden widths over [s, ψ], ReLU (Section 5.1)")
-    trpo: TRPOConfig = hp(TRPOConfig(), "TRPO settings (trpo.TRPOConfig; its policy_hidden is unused, `hidden` is)")
+                        ">= 1", source="ours: the paper gives the oracle no batch; an SMTL stage's 4,000 samples")
+    hidden: tuple = hp((100, 100), "policy MLP hidden widths over [s, ψ], ReLU",
+                       source="paper, Section 5.1")
+    trpo: TRPOConfig = hp(TRPOConfig(), "TRPO settings (trpo.TRPOConfig; its policy_hidden is unused, `hidden` is)",
+                          source="SLBO's code")
     obs_norm: bool = hp(False, "π and V see [s, ψ] normalised by its running mean and std over the training batches "
-                               "(today's TRPO/PPO practice; not in the paper)")
+                               "(today's TRPO/PPO practice; not in the paper)", source="MAML's code")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,8 +140,8 @@ def _features(obs, steps):
     return torch.cat([s, s ** 2, t, t ** 2, t ** 3, torch.ones_like(t)], -1)  # (..., H, 2·obs_dim + 4)
 
 
-# NOTE (differs from rllab's sampler, which predicts with the fit of the previous batch): b is fit on each task's own
-# batch and used on that batch (refit per batch): no stale baseline from another task.
+# NOTE (differs from MAML's code): b is fit on each task's own batch and used on that batch (refit per batch), where
+# rllab's sampler predicts with the fit of the previous batch: no stale baseline from another task.
 def linear_baseline(obs, steps, returns, mask, ridge):
     """Fit b(s_t) = x(s_t, t)ᵀw per task on its own batch and evaluate it there (refit every batch):
     w = argmin_w Σ_t m_t (x_tᵀw − R_t)² + ridge·‖w‖², i.e. (XᵀMX + ridge·I) w = XᵀM R, solved in float64.
@@ -340,7 +351,7 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
     params = list(policy.parameters())
     gen = torch.Generator(device=policy.log_std.device).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    env = tasks.make_vec_env(fam, np.tile(goal, (slbo.rows(n_samples, fam.horizon), 1)), shift)
+    env = tasks.make_vec_env(fam, np.tile(goal, (slbo.envs_for(n_samples, fam.horizon), 1)), shift)
     curve, samples = [], 0
     for stage in range(n_stages + 1):
         if stage > 0:
@@ -349,8 +360,8 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
             # Eq. (3): θ ← θ + α ∇η_ψ(θ)
             theta = inner_step(policy, task_advantages(batch, 1, cfg), cfg.alpha if stage == 1 else cfg.alpha_test)
             set_flat_params(params, torch.cat([theta[n][0].detach().flatten() for n, _ in policy.named_parameters()]))
-        ev = slbo.evaluate(fam, policy, np.tile(goal, (n_eval_episodes, 1)), shift, seed)
-        curve.append({"stage": stage, "samples": samples, **slbo.score(ev)})
+        point = slbo.measure(fam, policy, goal, n_eval_episodes, shift, seed)  # return, ep_len, vel_err
+        curve.append({"stage": stage, "samples": samples, **point})
     env.close()
     return curve, policy
 
@@ -418,7 +429,7 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", resume=None, 
                               "obs_norm": None if norm is None else norm.state_dict(),
                               "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})
 
-    n_envs = slbo.rows(cfg.n_samples, fam.horizon, "the oracle's n_samples")
+    n_envs = slbo.envs_for(cfg.n_samples, fam.horizon, "the oracle's n_samples")
     env = None
     bar = tqdm(range(run["iteration"], cfg.n_iters), initial=run["iteration"], total=cfg.n_iters,
                desc=f"oracle {fam.name}", disable=not progress)

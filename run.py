@@ -30,14 +30,12 @@ import smtl
 import tasks
 from dynamics import DynamicsConfig, ModelDivergedError
 from lab import cluster, experiment, figures, jobs, report, store
-from slbo import SLBOConfig, rows
+from slbo import SLBOConfig, envs_for
 from trpo import TRPOConfig
 
 TASKS = {"vel": "goal velocity in [0, b]", "vel-full": "goal velocity in [-b, b]",
          "fwd-back": "run forward or backward", "vel2d": "2-D goal velocity (ant)"}
-# Every hyperparameter group: a dataclass whose fields (paper defaults, one-line help) become --<group>-<field> flags.
-CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
-           "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
+CONFIGS = jobs.CONFIGS  # every hyperparameter group, each field a --<group>-<field> flag
 # Fields no flag sets: SMTL's task selection is named by the algorithm (jobs.ALGOS); the oracle's TRPO settings come
 # from the --trpo-* flags (all but policy_hidden: the oracle's policy is --oracle-hidden).
 NO_FLAG = {("smtl", "active"), ("oracle", "trpo")}
@@ -135,7 +133,8 @@ def _parser(argv=None):
     preset = pre.preset if pre.preset in config.PRESETS else "quick"
     used, paper = _resolve(family, preset, {}), _resolve(family, "paper", {})
     for group, cls in CONFIGS.items():
-        g = p.add_argument_group(f"{group} hyperparameters [value used for {family} at --preset {preset}; paper's]")
+        g = p.add_argument_group(f"{group} hyperparameters [value used for {family} at --preset {preset}; the "
+                                 f"default (--preset paper) and where it comes from]")
         for f in dataclasses.fields(cls):
             if (group, f.name) in NO_FLAG:
                 continue
@@ -143,8 +142,8 @@ def _parser(argv=None):
             domain = f"; {f.metadata['domain']}" if f.metadata.get("domain") else ""
             g.add_argument(f"--{group}-{f.name.replace('_', '-')}", dest=f"{group}.{f.name}", type=_field_type(f),
                            default=None, metavar=metavar,
-                           help=f"{f.metadata.get('help', '')} [{getattr(used[group], f.name)}; "
-                                f"paper: {getattr(paper[group], f.name)}{domain}]")
+                           help=f"{f.metadata['help']} [{getattr(used[group], f.name)}; default "
+                                f"{getattr(paper[group], f.name)}, {f.metadata['source']}{domain}]")
     return p
 
 
@@ -190,9 +189,9 @@ def check_args(args):
     for algo in (a for a in algos if a.startswith("smtl")):
         smtl.check_active(jobs.smtl_config(args, algo))  # before any training, not at the first rating
     H = args.family.horizon  # a batch of n samples is n / H rows of H steps: n must be a multiple of H
-    rows(args.configs["slbo"].n_collect, H, "--slbo-n-collect")
-    rows(args.configs["slbo"].n_trpo, H, "--slbo-n-trpo")
-    rows(args.configs["oracle"].n_samples, H, "--oracle-n-samples")
+    envs_for(args.configs["slbo"].n_collect, H, "--slbo-n-collect")
+    envs_for(args.configs["slbo"].n_trpo, H, "--slbo-n-trpo")
+    envs_for(args.configs["oracle"].n_samples, H, "--oracle-n-samples")
     flags = sorted((k, v) for k, v in vars(args).items() if "." in k and v is not None)  # hyperparameter flags
     name = "-".join([args.family.name, *([args.shift] if args.shift else []), args.preset,
                      *([f"goals{args.n_goals}"] if args.n_goals != config.PRESETS[args.preset]["n_goals"] else []),

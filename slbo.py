@@ -21,22 +21,30 @@ from config import hp
 from dynamics import Dataset, DynamicsConfig, DynamicsModel, VirtualEnv, fit
 from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
 
-CLIP_WARN = 0.01  # virtual_training warns when more than this fraction of its predicted states was clipped
+# virtual_training warns when more than this fraction of its predicted states was clipped. SLBO clips silently; here
+# every clip is logged, and the committed quick-preset runs clip far fewer than one predicted state in a thousand
+# (train_n_clipped in docs/results/*.json), so one in a hundred marks a model that is leaving its data
+CLIP_WARN = 0.01
 
 
 @dataclass(frozen=True)
 class SLBOConfig:
-    n_collect: int = hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (Appendix: 4000 cheetah, 8000 ant/humanoid)",
-                        ">= 1")
+    n_collect: int = hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (8,000 on the ant and the humanoid: BODY)",
+                        ">= 1", source="paper, Appendix 7.1")
     n_trpo: int = hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel",
-                     ">= 1")
-    n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0")
-    n_policy: int = hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14", ">= 0")
-    ou_theta: float = hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion rate ϑ_ou", "[0, 1]")
-    ou_sigma: float = hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ_ou", ">= 0")
-    n_init_states: int = hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from", ">= 1")
-    buffer_size: int = hp(200_000, "D keeps the newest this many real transitions, first in first out (SLBO's)",
-                          ">= 1")
+                     ">= 1", source="paper, Appendix 7.1")
+    n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0",
+                      source="paper, Appendix 7.1")
+    n_policy: int = hp(40, "n_policy: TRPO steps on virtual rollouts per inner round, lines 12-14", ">= 0",
+                       source="paper, Appendix 7.1")
+    ou_theta: float = hp(0.15, "Ornstein-Uhlenbeck exploration noise: mean reversion rate ϑ_ou", "[0, 1]",
+                         source="SLBO's code")
+    ou_sigma: float = hp(0.3, "Ornstein-Uhlenbeck exploration noise: scale σ_ou", ">= 0", source="SLBO's code")
+    n_init_states: int = hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from", ">= 1",
+                            source="ours: SLBO resets a real env for each virtual start; a pool drawn once serves the "
+                                   "same p0 without MuJoCo in the rollout loop")
+    buffer_size: int = hp(200_000, "D keeps the newest this many real transitions, first in first out",
+                          ">= 1", source="SLBO's code")
 
 
 class _OUNoise:
@@ -63,8 +71,9 @@ def env_seed(generator):
     return int(torch.randint(2 ** 31 - 1, (1,), generator=generator))
 
 
-def rows(n_samples, horizon, name="n_samples"):
-    """Rows of a rollout batch that holds exactly n_samples steps: n_samples / H, or a clear ValueError."""
+def envs_for(n_samples, horizon, name="n_samples"):
+    """How many envs, each stepped H times, take exactly n_samples steps (the rows of the rollout batch):
+    n_samples / H, or a clear ValueError naming `name` if n_samples is not a positive multiple of H."""
     if n_samples < horizon or n_samples % horizon:
         raise ValueError(f"{name} must be a positive multiple of the horizon {horizon}, got {n_samples}")
     return n_samples // horizon
@@ -83,7 +92,12 @@ class Learner:
         f = self.family
         self.model = DynamicsModel(f.obs_dim, f.act_dim, f.act_low, f.act_high, dyn.hidden).to(self.device)
         self.data = Dataset(f.obs_dim, f.act_dim, self.device, capacity=cfg.buffer_size)
+        # NOTE (differs from paper): V and its Adam state persist from task to task and into adaptation, as in the
+        # SMTL authors' code; Algorithm 1 line 4 and Eq. (6) re-initialise θ alone and say nothing of V
         self.value_fn = ValueFunction(f.obs_dim, trpo.value_hidden, self.model.obs_norm).to(self.device)
+        # NOTE (differs from paper): virtual rollouts start from a pool of n_init_states real reset states s0 ~ p0,
+        # drawn once, where SLBO's code resets a real env for every virtual start (the same p0) and Section 5.1 says
+        # the warm-up uses "data sampled from D0": start states from p0 are what a real episode starts from
         s0 = tasks.initial_states(f, cfg.n_init_states, seed=seed)  # (n_init_states, obs_dim)
         self.init_states = torch.as_tensor(s0, dtype=torch.float32, device=self.device)
         self.samples = 0  # real environment steps taken so far (line 7 only)
@@ -99,8 +113,11 @@ def collect(learner, policy, goal, n_samples, shift=None):
     """Algorithm 1 line 7: D ← D ∪ {n_samples real samples from π_θ plus OU noise}; updates the normalisers.
     n_samples / H envs step H times each; an env whose episode ends resets and goes on (SLBO's runner), so exactly
     n_samples real samples are taken. Returns the batch and n_samples."""
+    # NOTE (differs from SLBO): every collection starts n_samples / H fresh episodes and cuts each row at H steps, so
+    # an episode begun after a fall is cut short; SLBO collects with one env whose episode runs on into the next
+    # collection. On a body that falls, D here holds more of an episode's first steps.
     f, cfg = learner.family, learner.cfg
-    n_envs = rows(n_samples, f.horizon, "n_collect")
+    n_envs = envs_for(n_samples, f.horizon, "n_collect")
     env = tasks.make_vec_env(f, np.tile(tasks.check_goal(f, goal, shift), (n_envs, 1)), shift)
     noise = _OUNoise(n_envs, f.act_dim, cfg.ou_theta, cfg.ou_sigma, learner.generator)
     batch = rollout(env, policy, f.horizon, noise=noise, seed=env_seed(learner.generator), generator=learner.generator)
@@ -123,7 +140,7 @@ def virtual_training(learner, policy, goal, n_inner, shift=None, progress=False,
     (GAE's λ, trpo.TRPOConfig.gae_lambda, is another quantity.)"""
     cfg, f = learner.cfg, learner.family
     env = VirtualEnv(learner.model, f, tasks.check_goal(f, goal, shift),
-                     learner.init_states, n_envs=rows(cfg.n_trpo, f.horizon, "n_trpo"), generator=learner.generator,
+                     learner.init_states, n_envs=envs_for(cfg.n_trpo, f.horizon, "n_trpo"), generator=learner.generator,
                      cfg=learner.dyn)
     model_loss, virtual_return, kl, n_clipped = float("nan"), float("nan"), float("nan"), 0
     bar = tqdm(range(n_inner), desc="virtual training", leave=False, disable=not progress)
@@ -189,10 +206,16 @@ def evaluate(family, policy, goals, shift=None, seed=0):
             "vel_err": None if err is None else err.cpu().numpy()}
 
 
-def score(ev):
+def episode_means(ev):
     """The means of an `evaluate` result over its episodes: {"return", "ep_len", "vel_err" (None if not a velocity
     task)}, plain floats (a point of a learning curve)."""
     return {k: None if v is None else float(v.mean()) for k, v in ev.items()}
+
+
+def measure(family, policy, goal, n_episodes, shift=None, seed=0):
+    """θ's mean action on goal ψ over n_episodes real episodes (`evaluate`), averaged (`episode_means`): a point of a
+    learning curve, {"return", "ep_len", "vel_err"}; a measurement, not data (no samples counted, nothing added to D)."""
+    return episode_means(evaluate(family, policy, np.tile(goal, (n_episodes, 1)), shift, seed=seed))
 
 
 def slbo(learner, policy, goal, n_slbo, n_inner, shift=None, eval_seed=0, progress=True):
@@ -204,7 +227,7 @@ def slbo(learner, policy, goal, n_slbo, n_inner, shift=None, eval_seed=0, progre
         collect(learner, policy, goal, learner.cfg.n_collect, shift)  # line 7
         vt = virtual_training(learner, policy, goal, n_inner, shift=shift, progress=progress)  # line 8
         ev = evaluate(learner.family, policy, np.atleast_1d(goal)[None], shift, seed=eval_seed)
-        row = {"stage": stage + 1, "samples": learner.samples, **score(ev), **vt}
+        row = {"stage": stage + 1, "samples": learner.samples, **episode_means(ev), **vt}
         log.append(row)
         bar.set_postfix(samples=row["samples"], ret=f"{row['return']:.1f}",
                         **({} if row["vel_err"] is None else {"vel_err": f"{row['vel_err']:.3f}"}))

@@ -24,11 +24,13 @@ import config
 import tasks
 from config import hp
 from dynamics import DynamicsConfig, DynamicsModel, ModelDivergedError, VirtualEnv, fit
-from slbo import Learner, SLBOConfig, collect, evaluate, rows, score, virtual_training, warn_clipped
+from slbo import Learner, SLBOConfig, collect, envs_for, measure, virtual_training, warn_clipped
 from trpo import TRPOConfig, episode_returns, rollout
 
 CHECKPOINT_FORMAT = "smtl-checkpoint-v5"  # v5: the task ratings' own random stream
-RATING_STREAM = 44  # the ratings' numpy stream is seeded [seed, 44] (Section 4.4), apart from the training's streams
+# The ratings' numpy stream is seeded [seed, RATING_STREAM], apart from the training's streams, so that rating a task
+# changes nothing else (any constant would do; 44 recalls Section 4.4)
+RATING_STREAM = 44
 ACTIVE = {
     "true": "μ(ψ) = η^M̂(θ) − η^M*(θ) of the warm-up policy θ: virtual minus real return (costs real samples)",
     "estimated": "μ̂(ψ) = mean |η^M̂_a(θ) − η^M̂_b(θ)| over pairs of model snapshots from warm-up (no real samples)",
@@ -40,27 +42,36 @@ class SMTLConfig:
     # NOTE (differs from paper): Algorithm 1 runs VirtualTraining(n_inner) after each collection (line 8); while
     # training n_inner_train = 0, as in the authors' code (github.com/nlandolfi/slbo), because there the next task's
     # warm-up fits φ anyway. Section 5.1 adapts with 3 SLBO stages, the Appendix says 4: 3, as the figures show.
-    # The paper gives no n_inner at adaptation: SLBO's 20. Nor q, L or the rating models of Section 4.4: ours below.
-    n_tasks: int = hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2", ">= 1")
+    n_tasks: int = hp(100, "n_tasks: tasks trained in sequence, Algorithm 1 line 2", ">= 1",
+                      source="paper, Section 5.1 and Appendix 7.1")
     n_warmup: int = hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)",
-                       ">= 0")
-    n_slbo_train: int = hp(1, "n_slbo while training: real collections per task, line 6", ">= 1")
-    n_inner_train: int = hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8 "
-                               "(authors: 0)", ">= 0")
-    n_slbo_adapt: int = hp(3, "n_slbo at adaptation: SLBO stages after the warm-up, Eq. (6) (Section 5.1: 3); also "
-                              "MAML's test-time steps", ">= 0")
-    n_inner_adapt: int = hp(20, "n_inner at adaptation: VirtualTraining rounds after each collection (SLBO's 20)",
-                            ">= 0")
+                       ">= 0", source="paper, Appendix 7.1")
+    n_slbo_train: int = hp(1, "n_slbo while training: real collections per task, line 6", ">= 1",
+                           source="paper, Appendix 7.1")
+    n_inner_train: int = hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8", ">= 0",
+                            source="the SMTL authors' code")
+    n_slbo_adapt: int = hp(3, "n_slbo at adaptation: SLBO stages after the warm-up, Eq. (6); also MAML's test-time "
+                              "steps", ">= 0", source="paper, Section 5.1 (the Appendix says 4)")
+    n_inner_adapt: int = hp(40, "n_inner at adaptation: VirtualTraining rounds after each collection", ">= 0",
+                            source="the SMTL authors' code (their evaluation config; the paper gives none)")
     n_eval_episodes: int = hp(5, "real episodes (mean action) that measure a policy's return; not counted as samples",
-                              ">= 1")
-    active: str = hp("off", "active task selection, Section 4.4: off, true or estimated")
-    active_q: float = hp(0.3, "skip a task whose rating is below this quantile of the last L ratings", "[0, 1]")
-    active_L: int = hp(3, "L: ratings of the last L tasks seen form the skip threshold", ">= 1")
-    n_rate_episodes: int = hp(2, "'true' rating: real episodes of the warm-up policy (counted, added to D)", ">= 1")
+                              ">= 1", source="ours: the paper does not say how a return is measured; 5 episodes "
+                                             "differ only by the reset noise")
+    # Section 4.4 leaves q, L, the true rating's samples and the estimated rating's models open; q and L are the
+    # authors' code's (skip if μ is below the median of the previous 10 ratings), the rest ours.
+    active: str = hp("off", "active task selection, Section 4.4: off, true or estimated",
+                     source="paper, Algorithm 1 (Section 4.4 extends it)")
+    active_q: float = hp(0.5, "q: skip a task whose rating is below the q-quantile of the last L ratings", "[0, 1]",
+                         source="the SMTL authors' code (the median)")
+    active_L: int = hp(10, "L: ratings of the last L tasks seen form the skip threshold", ">= 1",
+                       source="the SMTL authors' code")
+    n_rate_episodes: int = hp(2, "'true' rating: real episodes of the warm-up policy (counted as samples)", ">= 1",
+                              source="ours: Section 4.4 says the true rating needs samples, not how many")
     n_snapshots: int = hp(3, "'estimated' rating: models from the last warm-up rounds whose returns are compared",
-                          ">= 0")
+                          ">= 0", source="ours: Section 4.4 says 'several pairs of virtual models'; 3 snapshots "
+                                         "give 3 pairs (the authors' code trains separate models)")
     max_candidates: int = hp(3, "active selection: at most this many candidates per trained task before giving up",
-                             ">= 1")
+                             ">= 1", source="ours: Section 4.4 does not bound the skips; 3 per task bounds a run")
 
 
 def check_active(cfg):
@@ -91,10 +102,10 @@ def warm_up(learner, policy, goal, n_warmup, n_snapshots=0, shift=None, progress
 
 
 @torch.no_grad()
-def virtual_return(learner, model, policy, goal, seed):
+def model_return(learner, model, policy, goal, seed):
     """η^M̂(θ): mean return of θ's mean action in `model` from n_trpo/H real start states drawn with `seed`."""
     f = learner.family
-    env = VirtualEnv(model, f, goal, learner.init_states, n_envs=rows(learner.cfg.n_trpo, f.horizon, "n_trpo"),
+    env = VirtualEnv(model, f, goal, learner.init_states, n_envs=envs_for(learner.cfg.n_trpo, f.horizon, "n_trpo"),
                      cfg=learner.dyn)
     batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed, one_episode=True)
     return episode_returns(batch).mean().item()
@@ -102,25 +113,23 @@ def virtual_return(learner, model, policy, goal, seed):
 
 def real_return(learner, policy, goal, n_episodes, seed):
     """η^M*(θ): mean real return of θ's mean action over n_episodes from resets seeded `seed`; the samples are counted
-    and added to D."""
+    (as the paper counts them), not added to D (as the authors' code keeps them apart)."""
     f = learner.family
     env = tasks.make_vec_env(f, np.tile(goal, (n_episodes, 1)))
     batch = rollout(env, policy, f.horizon, deterministic=True, seed=seed, one_episode=True)
     env.close()
-    obs, next_obs = learner.data.add(batch)  # the episodes' steps only (mask 1)
-    learner.model.update_normalizers(obs, next_obs)
-    learner.samples += len(obs)
+    learner.samples += int(batch["mask"].sum().item())  # the episodes' steps only (mask 1)
     return episode_returns(batch).mean().item()
 
 
 def rating(learner, policy, goal, snapshots, cfg, rng):
     """μ(ψ) of Section 4.4 for the warm-up policy θ, and the real samples it spent. Its start states come from `rng`,
-    the ratings' own stream: rating a task draws nothing from the training's streams, so a run whose ratings skip
-    nothing is plain SMTL to the digit (the true rating's real episodes do join D, as the paper counts them)."""
+    the ratings' own stream: rating a task draws nothing from the training's streams and changes neither φ nor D, so
+    a run whose ratings skip nothing is plain SMTL to the digit (but for the true rating's samples, counted)."""
     seed = int(rng.integers(2 ** 31 - 1))  # the same start states for every model
     if cfg.active == "true":
         before = learner.samples
-        mu = true_rating(virtual_return(learner, learner.model, policy, goal, seed),
+        mu = true_rating(model_return(learner, learner.model, policy, goal, seed),
                          real_return(learner, policy, goal, cfg.n_rate_episodes, seed))
         return mu, learner.samples - before
     f = learner.family
@@ -129,7 +138,7 @@ def rating(learner, policy, goal, snapshots, cfg, rng):
     etas = []
     for snap in snapshots:
         model.load_state_dict(snap)
-        etas.append(virtual_return(learner, model, policy, goal, seed))
+        etas.append(model_return(learner, model, policy, goal, seed))
     return model_disagreement(etas), 0
 
 
@@ -165,11 +174,6 @@ def training_done(log, cfg):
 # ---------------------------------------------------------------------------------------------
 # Algorithm 1 and Eq. (6)
 # ---------------------------------------------------------------------------------------------
-def _measure(learner, policy, goal, n_episodes, shift=None, seed=0):
-    """θ's mean action over n_episodes (slbo.score: return, episode length, speed error); a measurement, not data."""
-    return score(evaluate(learner.family, policy, np.tile(goal, (n_episodes, 1)), shift, seed=seed))
-
-
 def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TRPOConfig(), seed=0, device="cpu",
           resume=None, save=None, progress=True):
     """Algorithm 1. Returns {"learner": φ, D, V; "log": one dict per task seen; "samples"; "wall_s"; "checkpoint":
@@ -177,53 +181,32 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
     the same settings; n_tasks may grow) continues from its last task and ends exactly as an uninterrupted run."""
     fam = tasks.get_family(family)
     check_active(cfg)
-    slbo_cfg = SLBOConfig(**config.values(fam)["slbo"]) if slbo_cfg is None else slbo_cfg
-    learner = Learner(fam, slbo_cfg, dyn, trpo, seed=seed, device=device)  # line 1: φ, D ← ∅
-    task_rng = np.random.default_rng(seed)  # the stream of tasks ψ ~ p(ψ)
-    rating_rng = np.random.default_rng([seed, RATING_STREAM])  # the ratings' start states (Section 4.4)
-    log, ratings = [], []  # one row per task seen; μ of every rated task
-    if resume is not None:
-        learner, log, ratings = _resume(resume, fam, cfg, learner, task_rng, rating_rng)
-    bar = tqdm(total=cfg.n_tasks, initial=sum(not r["skipped"] for r in log), desc=f"SMTL train {fam.name}",
-               disable=not progress)
-    while not training_done(log, cfg):  # line 2
-        start = time.perf_counter()
-        psi = tasks.sample_goals(fam, 1, task_rng)[0]  # line 3: ψ ~ p(ψ)  (goal_dim,)
-        policy = learner.new_policy()  # line 4: fresh θ
-        row = {"task": len(log), "goal": psi.tolist(), "skipped": False, "rating": None, "warmup_return": None,
-               "warmup_vel_err": None, "model_loss": None, "virtual_return": None, "kl": None, "n_clipped": 0}
-        where = f"SMTL training, task {len(log) + 1} (goal {np.round(psi, 3).tolist()})"
-        if len(learner.data) > 0:  # line 5: warm-up θ ← VT(θ, φ, D, n_warmup), skipped for the first task
-            snaps = cfg.n_snapshots if cfg.active == "estimated" else 0
-            with _named(f"{where}, warm-up"):
-                vt, snapshots = warm_up(learner, policy, psi, cfg.n_warmup, snaps, progress=progress)
-            row.update(vt)
-            m = _measure(learner, policy, psi, cfg.n_eval_episodes)
-            row["warmup_return"], row["warmup_vel_err"] = m["return"], m["vel_err"]
-            if cfg.active != "off":  # Section 4.4: rate ψ, and skip it if it rates below the recent quantile
-                with _named(f"{where}, rating"):
-                    row["rating"], row["rating_samples"] = rating(learner, policy, psi, snapshots, cfg, rating_rng)
-                row["skipped"] = skip_task(row["rating"], ratings, cfg.active_q, cfg.active_L)
-                ratings.append(row["rating"])
-        if not row["skipped"]:
-            for stage in range(1, cfg.n_slbo_train + 1):  # line 6
-                collect(learner, policy, psi, learner.cfg.n_collect)  # line 7: D ← D ∪ {real samples}
-                if cfg.n_inner_train > 0:  # line 8: θ ← VT(θ, φ, D, n_inner) (none in the authors' code)
-                    with _named(f"{where}, SLBO stage {stage}"):
-                        vt = virtual_training(learner, policy, psi, cfg.n_inner_train)
-                    row.update({**vt, "n_clipped": row["n_clipped"] + vt["n_clipped"]})
-            m = _measure(learner, policy, psi, cfg.n_eval_episodes)
-            row["return"], row["vel_err"] = m["return"], m["vel_err"]
-            bar.update(1)
-        row["samples"], row["wall_s"] = learner.samples, time.perf_counter() - start
-        log.append(row)
-        if save is not None:
-            save(_checkpoint(learner, cfg, task_rng, rating_rng, log, ratings))
-        bar.set_postfix(warmup_ret=_fmt(row["warmup_return"], ".1f"), model_loss=_fmt(row["model_loss"], ".3f"),
-                        samples=learner.samples)
-    bar.close()
-    return {"learner": learner, "log": log, "samples": learner.samples, "wall_s": sum(r["wall_s"] for r in log),
-            "checkpoint": _checkpoint(learner, cfg, task_rng, rating_rng, log, ratings)}
+    run = _Run(fam, cfg, slbo_cfg, dyn, trpo, seed, device, resume, save, progress)  # streams, log, resume, saves
+    learner = run.learner  # line 1: initialise model parameters φ and dataset D ← ∅ (resumed: the checkpoint's)
+    while not training_done(run.log, cfg):  # line 2: for n_tasks iterations
+        psi = tasks.sample_goals(fam, 1, run.task_rng)[0]  # line 3: sample task ψ ~ p(ψ)  (goal_dim,)
+        policy = learner.new_policy()  # line 4: initialise policy parameters θ
+        run.begin(psi)  # the task's log row
+        if len(learner.data) > 0:  # line 5: if D ≠ ∅, VirtualTraining(θ, φ, D, n_warmup)
+            with run.stage("warm-up"):
+                vt, snapshots = warm_up(learner, policy, psi, cfg.n_warmup, run.n_snapshots, progress=progress)
+            run.log_warm_up(vt, policy)
+            if cfg.active != "off":  # Section 4.4: rate ψ; skip it if μ(ψ) < the q-quantile of the last L ratings
+                with run.stage("rating"):
+                    mu, spent = rating(learner, policy, psi, snapshots, cfg, run.rating_rng)
+                # NOTE (differs from paper): a skipped task's warm-up has fitted φ (n_warmup × n_model Adam steps)
+                # and the fits stay, so an active run trains its model more than plain SMTL at equal real samples;
+                # Section 4.4 does not say. docs/results.md gives the size for each panel of Figure 3.
+                if run.log_rating(mu, spent, skip_task(mu, run.ratings, cfg.active_q, cfg.active_L)):
+                    run.end(policy)  # a skipped task spends no real samples
+                    continue
+        for stage in range(1, cfg.n_slbo_train + 1):  # line 6: (SLBO) for n_slbo iterations
+            collect(learner, policy, psi, learner.cfg.n_collect)  # line 7: D ← D ∪ {n_collect real samples, π_θ + noise}
+            if cfg.n_inner_train > 0:  # line 8: VirtualTraining(θ, φ, D, n_inner) (the authors' code: n_inner = 0)
+                with run.stage(f"SLBO stage {stage}"):
+                    run.log_virtual_training(virtual_training(learner, policy, psi, cfg.n_inner_train))
+        run.end(policy)  # θ's real return; the row logged, a checkpoint saved
+    return run.result()
 
 
 def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episodes=5, device="cpu", progress=False):
@@ -238,19 +221,84 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
     where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
     with _named(f"{where}, warm-up"):
         vt, _ = warm_up(learner, policy, psi, cfg.n_warmup, shift=shift, progress=progress)
-    curve = [{"stage": 0, "samples": 0, **_measure(learner, policy, psi, n_eval_episodes, shift, seed), **vt}]
+    curve = [{"stage": 0, "samples": 0, **measure(learner.family, policy, psi, n_eval_episodes, shift, seed), **vt}]
     for stage in range(1, n_stages + 1):
         collect(learner, policy, psi, n_samples, shift)  # line 7, on the real (shifted) env
         with _named(f"{where}, SLBO stage {stage}"):  # line 8
             vt = virtual_training(learner, policy, psi, cfg.n_inner_adapt, shift=shift, progress=progress)
         curve.append({"stage": stage, "samples": learner.samples - samples0,
-                      **_measure(learner, policy, psi, n_eval_episodes, shift, seed), **vt})
+                      **measure(learner.family, policy, psi, n_eval_episodes, shift, seed), **vt})
     return curve, policy
 
 
 # ---------------------------------------------------------------------------------------------
 # Plumbing: checkpoints (everything adaptation needs, and the random streams that make a resumed run exact), names
 # ---------------------------------------------------------------------------------------------
+class _Run:
+    """Algorithm 1's bookkeeping, out of the loop's way: the streams of tasks ψ and of the ratings' start states, the
+    log (one row per task seen), the ratings so far, a resumed checkpoint, a checkpoint saved after every task, the
+    progress bar, and the task and stage that name a diverging model."""
+
+    def __init__(self, fam, cfg, slbo_cfg, dyn, trpo, seed, device, resume, save, progress):
+        slbo_cfg = SLBOConfig(**config.values(fam)["slbo"]) if slbo_cfg is None else slbo_cfg
+        self.cfg, self.save = cfg, save
+        self.learner = Learner(fam, slbo_cfg, dyn, trpo, seed=seed, device=device)  # φ, D ← ∅, V, the init states
+        self.task_rng = np.random.default_rng(seed)  # the stream of tasks ψ ~ p(ψ)
+        self.rating_rng = np.random.default_rng([seed, RATING_STREAM])  # the ratings' start states (Section 4.4)
+        self.log, self.ratings = [], []  # one row per task seen; μ of every rated task
+        if resume is not None:
+            self.learner, self.log, self.ratings = _resume(resume, fam, cfg, self.learner, self.task_rng,
+                                                           self.rating_rng)
+        self.n_snapshots = cfg.n_snapshots if cfg.active == "estimated" else 0  # models the warm-up keeps
+        self.bar = tqdm(total=cfg.n_tasks, initial=sum(not r["skipped"] for r in self.log),
+                        desc=f"SMTL train {fam.name}", disable=not progress)
+
+    def begin(self, psi):
+        self.start, self.psi = time.perf_counter(), psi
+        self.row = {"task": len(self.log), "goal": psi.tolist(), "skipped": False, "rating": None,
+                    "warmup_return": None, "warmup_vel_err": None, "model_loss": None, "virtual_return": None,
+                    "kl": None, "n_clipped": 0}
+
+    def stage(self, what):
+        return _named(f"SMTL training, task {len(self.log) + 1} (goal {np.round(self.psi, 3).tolist()}), {what}")
+
+    def log_warm_up(self, vt, policy):
+        """The warm-up's last round and θ's real return after it (a measurement: no samples, nothing added to D)."""
+        m = measure(self.learner.family, policy, self.psi, self.cfg.n_eval_episodes)
+        self.row.update({**vt, "warmup_return": m["return"], "warmup_vel_err": m["vel_err"]})
+
+    def log_rating(self, mu, spent, skipped):
+        """Logs μ(ψ), the real samples the rating spent and whether ψ is skipped; returns the latter."""
+        self.row.update({"rating": mu, "rating_samples": spent, "skipped": skipped})
+        self.ratings.append(mu)
+        return skipped
+
+    def log_virtual_training(self, vt):
+        self.row.update({**vt, "n_clipped": self.row["n_clipped"] + vt["n_clipped"]})
+
+    def end(self, policy):
+        """θ's real return after a trained task; the row logged; a checkpoint saved; the progress bar advanced."""
+        row = self.row
+        if not row["skipped"]:
+            m = measure(self.learner.family, policy, self.psi, self.cfg.n_eval_episodes)
+            row["return"], row["vel_err"] = m["return"], m["vel_err"]
+            self.bar.update(1)
+        row["samples"], row["wall_s"] = self.learner.samples, time.perf_counter() - self.start
+        self.log.append(row)
+        if self.save is not None:
+            self.save(self.checkpoint())
+        self.bar.set_postfix(warmup_ret=_fmt(row["warmup_return"], ".1f"), model_loss=_fmt(row["model_loss"], ".3f"),
+                             samples=self.learner.samples)
+
+    def checkpoint(self):
+        return _checkpoint(self.learner, self.cfg, self.task_rng, self.rating_rng, self.log, self.ratings)
+
+    def result(self):
+        self.bar.close()
+        return {"learner": self.learner, "log": self.log, "samples": self.learner.samples,
+                "wall_s": sum(r["wall_s"] for r in self.log), "checkpoint": self.checkpoint()}
+
+
 def _checkpoint(learner, cfg, task_rng, rating_rng, log, ratings):
     """The state after a task, copied where training changes tensors in place (networks and Adam moments; D and
     the start states are replaced, never changed), so a checkpoint kept in memory stays as it was."""

@@ -166,10 +166,11 @@ class Family:
             # forward/backward: r_v = ψ · v_x
             r_v = g[..., 0] * v_x
         else:
-            # goal velocity: r_v = −Σ_j |v_j − ψ_j| + c  (per axis for the 2-D task)
+            # goal velocity: r_v = Σ_j (c − |v_j − ψ_j|), per axis j for the 2-D task (the authors' ant2d_task_env
+            # adds c = 1 on each axis: standing still pays while |ψ_x| + |ψ_y| < 2c + alive bonus)
             r_v = -abs(v_x - g[..., 0]) + self.track_offset
             if self.goal_dim == 2:
-                r_v = r_v - abs(next_obs[..., self.vel_index[1]] - g[..., 1])
+                r_v = r_v - abs(next_obs[..., self.vel_index[1]] - g[..., 1]) + self.track_offset
         # r = r_v + alive bonus − c_ctrl ‖a‖²   (no contact cost: footnote 4)
         return r_v + self.alive_bonus - self.ctrl_cost * (act ** 2).sum(-1)
 

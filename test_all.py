@@ -149,8 +149,8 @@ def _reference_reward(family, qvel, act, goal):
     if fam.env == "ant":
         if fam.kind == "direction":
             return g[0] * vx + 0.05 - 0.005 * a2
-        track = -abs(vx - g[0]) - (abs(vy - g[1]) if fam.goal_dim == 2 else 0.0)
-        return track + 1.0 + 0.05 - 0.005 * a2
+        track = 1.0 - abs(vx - g[0]) + (1.0 - abs(vy - g[1]) if fam.goal_dim == 2 else 0.0)  # 1 per axis
+        return track + 0.05 - 0.005 * a2
     return -abs(vx - g[0]) + 0.8 + 0.2  # humanoid: no control cost
 
 
@@ -234,8 +234,8 @@ def test_tasks_reward_values_by_hand():
     act = np.ones((2, 8))
     ant2d = tasks.get_family("ant-vel2d")
     r = ant2d.reward(obs, act, nxt, np.array([1.0, 0.0]))
-    # −|v_x − g_x| − |v_y − g_y| + 1 + 0.05 − 0.005 · 8
-    np.testing.assert_allclose(r, [-0.5 + 1.05 - 0.04, -1.5 - 1.0 + 1.05 - 0.04])
+    # (1 − |v_x − g_x|) + (1 − |v_y − g_y|) + 0.05 − 0.005 · 8
+    np.testing.assert_allclose(r, [-0.5 + 2.05 - 0.04, -1.5 - 1.0 + 2.05 - 0.04])
     np.testing.assert_array_equal(ant2d.done(nxt), [False, True])  # z = 0.1 < 0.2
     fb = tasks.get_family("cheetah-fwd-back")
     s, a, s_next = np.zeros((2, 17)), np.full((2, 6), 0.5), np.zeros((2, 17))
@@ -1137,11 +1137,12 @@ def test_smtl_skip_rule_on_synthetic_ratings():
     # only the last L ratings count: with [10, 1, 2, 3, 4, 5] and L = 5 the median is still 3
     assert smtl.skip_task(2.9, [10.0] + ratings, q=0.5, L=5)
     assert not smtl.skip_task(1.0, ratings, q=0.0, L=5) and smtl.skip_task(0.9, ratings, q=0.0, L=5)
-    # the default window lets a 5-task run skip: the first task has no warm-up, so candidates 2-4 give the L = 3
-    # ratings and the 5th candidate (and any that replaces it) can already be skipped
+    # the default rule is the SMTL authors': below the median of the previous 10 ratings, so the 11th rated candidate
+    # is the first that can be skipped (the first task has no warm-up and no rating)
     cfg = smtl.SMTLConfig()
-    assert cfg.active_L <= 5 - 2 and smtl.skip_task(0.5, [1.0, 2.0, 3.0], cfg.active_q, cfg.active_L)
-    assert not smtl.skip_task(0.5, [1.0, 2.0], cfg.active_q, cfg.active_L)  # too few ratings yet
+    assert smtl.skip_task(4.4, list(range(10)), cfg.active_q, cfg.active_L)  # median of 0..9 is 4.5
+    assert not smtl.skip_task(4.5, list(range(10)), cfg.active_q, cfg.active_L)
+    assert not smtl.skip_task(-100.0, list(range(9)), cfg.active_q, cfg.active_L)  # too few ratings yet
     with pytest.raises(ValueError, match="snapshots"):  # one model cannot disagree with itself
         smtl.train("cheetah-vel", smtl.SMTLConfig(active="estimated", n_snapshots=1), progress=False)
     with pytest.raises(ValueError, match="unknown active"):
@@ -1158,7 +1159,7 @@ def test_smtl_estimated_rating_is_the_mean_pairwise_disagreement_of_snapshots(mo
         snap["layers.2.bias"][0] = k
         snapshots.append(snap)
     seen = []
-    monkeypatch.setattr(smtl, "virtual_return", lambda learner, model, policy, goal, seed: (
+    monkeypatch.setattr(smtl, "model_return", lambda learner, model, policy, goal, seed: (
         seen.append(seed), etas[int(model.layers[-1].bias[0])])[1])
     mu, spent = smtl.rating(learner, learner.new_policy(), [1.0], snapshots, smtl.SMTLConfig(active="estimated"),
                             np.random.default_rng(0))
@@ -1183,7 +1184,7 @@ def test_smtl_true_rating_is_positive_for_a_model_that_over_predicts(drift, sign
             p.zero_()
     mu, spent = smtl.rating(learner, policy, np.array([1.0]), [], smtl.SMTLConfig(active="true", n_rate_episodes=1),
                             np.random.default_rng(0))
-    assert sign * mu > 50 and spent == 200 == learner.samples == len(learner.data)
+    assert sign * mu > 50 and spent == 200 == learner.samples and len(learner.data) == 0  # counted, not added to D
 
 
 @pytest.mark.parametrize("active", ["true", "estimated"])
@@ -1200,18 +1201,20 @@ def test_smtl_active_selection_ratings_and_sample_count(active):
         assert spent == 0  # no real samples: model disagreement
     else:
         assert spent == 200 * len(rated)  # one real episode of the warm-up policy per rated task
-    assert len(learner.data) == learner.samples == collected + spent
+    assert learner.samples == collected + spent and len(learner.data) == collected  # rating episodes stay out of D
     for prev, row in zip(rated, rated[1:]):  # L = 1, q = 0.5: skip exactly when below the previous rating
         assert row["skipped"] == (row["rating"] < prev["rating"])
 
 
-def test_smtl_estimated_rating_that_skips_nothing_is_plain_smtl_to_the_digit(one_thread):
-    """The ratings draw from their own stream: an estimated-rating run whose window never fills (L > tasks) trains the
-    very tasks, models and policies of plain SMTL, so Figure 3's differences measure selection, not noise. Fails if
-    rating consumes the training's torch or numpy streams (the env seed, a fresh model's init)."""
+@pytest.mark.parametrize("active", ["estimated", "true"])
+def test_smtl_rating_that_skips_nothing_is_plain_smtl_to_the_digit(active, one_thread):
+    """The ratings draw from their own stream and leave φ and D alone: a rated run whose window never fills (L > tasks)
+    trains the very tasks, models and policies of plain SMTL, so Figure 3's differences measure selection, not noise.
+    Fails if rating consumes the training's torch or numpy streams (the env seed, a fresh model's init) or if the true
+    rating's real episodes join D."""
     plain = smtl.train("cheetah-vel", seed=1, **_tiny_smtl(n_tasks=3))
-    active = smtl.train("cheetah-vel", seed=1, **_tiny_smtl(n_tasks=3, active="estimated", active_L=10,
-                                                             n_snapshots=2))
+    active = smtl.train("cheetah-vel", seed=1, **_tiny_smtl(n_tasks=3, active=active, active_L=10, n_snapshots=2,
+                                                             n_rate_episodes=1))
     assert all(row["rating"] is not None for row in active["log"][1:]) and not any(r["skipped"] for r in active["log"])
     for a, b in zip(plain["log"], active["log"]):
         assert (a["goal"], a["return"], a["warmup_return"], a["model_loss"]) == \
@@ -1738,6 +1741,71 @@ def test_run_grown_smtl_run_equals_a_fresh_one(tmp_path, monkeypatch):
     # a run of other settings is never grown from: another digest
     other = run.check_args(run._parser().parse_args([*argv, "--smtl-n-tasks", "3", "--slbo-n-model", "5"]))
     assert os.path.basename(jobs.model_path(other, "smtl", 0)) != os.path.basename(jobs.model_path(long, "smtl", 0))
+
+
+# The values the paper itself gives, with its words (Section 5.1 and Appendix 7.1): a field whose source says "paper"
+# must be one of these and default to this value.
+PAPER_VALUES = {
+    ("smtl", "n_tasks"): (100, "We ran our algorithm for ntasks = 100 iterations"),
+    ("smtl", "n_warmup"): (40, "nwarmup = 40"),
+    ("smtl", "n_slbo_train"): (1, "nslbo = 1 (i.e., we only collected samples once for each task after warm-up)"),
+    ("smtl", "n_slbo_adapt"): (3, "train on nitr = 3 stages of SLBO"),
+    ("smtl", "active"): ("off", "Algorithm 1: Sequential Multi-task Training (Section 4.4 extends line 3)"),
+    ("slbo", "n_collect"): (4000, "On half cheetah environment we collected 4000 samples"),
+    ("slbo", "n_trpo"): (4000, "ntrpo = 4000 or 8000 respectively"),
+    ("slbo", "n_model"): (100, "nmodel = 100"),
+    ("slbo", "n_policy"): (40, "npolicy = 40"),
+    ("dyn", "hidden"): ((500, 500), "a simple feedforward neural network with two hidden layers of width 500"),
+    ("dyn", "lr"): (1e-3, "a learning rate of 0.001"),
+    ("dyn", "batch_size"): (128, "a training bath size of 128"),
+    ("trpo", "policy_hidden"): ((32, 32), "two hidden layers of width 32"),
+    ("maml", "n_iters"): (500, "We performed 500 iterations of MAML training"),
+    ("maml", "meta_batch"): (40, "The meta-batch size ... is 40 in all cases"),
+    ("maml", "n_rollouts"): (20, "The batch size ... is 20"),
+    ("maml", "alpha"): (0.1, "set to 0.1 during the meta-train phase; ... α = 0.1 for the first step"),
+    ("maml", "alpha_test"): (0.05, "α = 0.05 for subsequent steps"),
+    ("maml", "max_kl"): (0.01, "The meta-learning rate (referred to as β ...) is set to 0.01"),
+    ("maml", "hidden"): ((100, 100), "two hidden layers of 100 units each, using the ReLU activation"),
+    ("oracle", "hidden"): ((100, 100), "two hidden layers of 100 units each, using the ReLU activation"),
+}
+
+
+def test_config_every_hyperparameter_says_where_its_default_comes_from():
+    """Every field of every settings group names its source, one of config.SOURCES, and a field that names the paper
+    is one whose value the paper gives (PAPER_VALUES, with its words). Fails on a field without a source, and on a
+    "paper" label on a value the paper does not give (the model loss's k, the OU noise, the pool of start states)."""
+    labelled = set()
+    for group, cls in jobs.CONFIGS.items():
+        for f in dataclasses.fields(cls):
+            source = f.metadata.get("source")
+            assert source and source.startswith(config.SOURCES), (group, f.name, source)
+            if source.startswith("paper"):
+                assert (group, f.name) in PAPER_VALUES, f"{group}.{f.name} is labelled the paper's: {source}"
+                assert f.default == PAPER_VALUES[(group, f.name)][0], (group, f.name)
+                labelled.add((group, f.name))
+    assert labelled == set(PAPER_VALUES)  # and every value the paper gives is labelled so
+    with pytest.raises(TypeError):  # no source: not a hyperparameter
+        config.hp(1, "a count")
+    for bad in ("the paper", "paper,", "ours: ", "a blog post"):
+        with pytest.raises(ValueError, match="hp source"):
+            config.hp(1, "a count", source=bad)
+    help_text = " ".join(run._parser(["--env", "ant"]).format_help().split())  # argparse wraps lines
+    assert "[8000; default 8000, paper, Appendix 7.1; >= 1]" in help_text  # --slbo-n-collect: used, default, source
+    assert "default 2, SLBO's code" in help_text  # --dyn-k: SLBO's, not the paper's
+
+
+def test_departures_and_hyperparameters_in_the_docs_are_the_codes():
+    """docs/departures.md lists every NOTE of the method files in its own words, and docs/reference.md every
+    hyperparameter with its source, as `python run.py results` writes them: a NOTE added, changed or dropped in the
+    code without the docs, or the other way round, fails here."""
+    departures, reference = open(report.DEPARTURES_MD).read(), open(report.REFERENCE_MD).read()
+    assert report.departures_block() in departures and report.hyperparameters_block() in reference
+    notes = report.code_notes()
+    assert len(notes) >= 25 and all(text for *_, text in notes)
+    where = {(name, w) for name, w, *_ in notes}
+    for expected in [("slbo.py", "Learner.__init__"), ("trpo.py", "TRPOConfig"), ("dynamics.py", "multi_step_loss"),
+                     ("smtl.py", "train"), ("slbo.py", "collect")]:
+        assert expected in where  # V carried over, the start-state pool, the policy net, Eq. (4), skipped fits, ...
 
 
 def test_config_preset_overrides_for_one_body_reach_only_that_body(monkeypatch):

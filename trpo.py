@@ -38,25 +38,34 @@ ENTROPY_LIMIT = 2.0  # the entropy bonus counts π's density on u ∈ [−2, 2] 
 
 @dataclass(frozen=True)
 class TRPOConfig:
-    max_kl: float = hp(0.01, "TRPO trust region: max mean KL(π_old‖π_new) per update", "> 0")
-    cg_iters: int = hp(10, "conjugate-gradient iterations for the natural direction F⁻¹g", ">= 1")
-    cg_damping: float = hp(0.1, "damping c of the Fisher-vector product (F + c·I)v", ">= 0")
+    max_kl: float = hp(0.01, "TRPO trust region: max mean KL(π_old‖π_new) per update", "> 0", source="SLBO's code")
+    cg_iters: int = hp(10, "conjugate-gradient iterations for the natural direction F⁻¹g", ">= 1", source="SLBO's code")
+    cg_damping: float = hp(0.1, "damping c of the Fisher-vector product (F + c·I)v", ">= 0", source="SLBO's code")
     fvp_subsample: int = hp(1, "the Fisher matrix F is estimated on every k-th state of the batch (SLBO: 1, all; "
-                               "OpenAI baselines' TRPO: 5)", ">= 1")
-    ls_steps: int = hp(10, "line search: step sizes tried (the full natural step, then halved each time)", ">= 1")
+                               "OpenAI baselines' TRPO: 5)", ">= 1", source="SLBO's code")
+    ls_steps: int = hp(10, "line search: step sizes tried (the full natural step, then halved each time)", ">= 1",
+                       source="SLBO's code")
     ls_accept_ratio: float = hp(1.5, "line search accepts a step if mean KL ≤ ratio·max_kl and the surrogate improved",
-                                "> 0")
-    gamma: float = hp(0.99, "discount γ", "(0, 1]")
-    gae_lambda: float = hp(0.95, "GAE's λ (not Eq. (5)'s λ, which weights the model loss)", "[0, 1]")
+                                "> 0", source="SLBO's code")
+    gamma: float = hp(0.99, "discount γ", "(0, 1]", source="SLBO's code")
+    gae_lambda: float = hp(0.95, "GAE's λ (not Eq. (5)'s λ, which weights the model loss)", "[0, 1]",
+                           source="SLBO's code")
     ent_coef: float = hp(0.005, "coefficient of the entropy bonus H_c (entropy on [−2, 2], SLBO) in the surrogate",
-                         ">= 0")
-    vf_lr: float = hp(1e-3, "value-function Adam learning rate", "> 0")
-    vf_epochs: int = hp(5, "value-function passes over the batch per TRPO step (SLBO's n_vf_iters = 5)", ">= 0")
-    vf_batch: int = hp(64, "value-function minibatch size (SLBO's 64)", ">= 1")
-    policy_hidden: tuple = hp((32, 32), "policy MLP hidden widths (tanh)")
+                         ">= 0", source="SLBO's code")
+    vf_lr: float = hp(1e-3, "value-function Adam learning rate", "> 0", source="SLBO's code")
+    vf_epochs: int = hp(5, "value-function passes over the batch per TRPO step", ">= 0",
+                        source="SLBO's code")
+    vf_batch: int = hp(64, "value-function minibatch size", ">= 1", source="SLBO's code")
+    # NOTE (differs from paper): Section 5.1 gives every policy "two hidden layers of 100 units each, using the ReLU
+    # activation", the Appendix gives ours "two hidden layers of width 32". SMTL's policy is 32 × 32 tanh, the
+    # Appendix's width with SLBO's activation, because the authors ran SLBO's code; MAML's and the oracle's policies
+    # are Section 5.1's 100 × 100 ReLU (maml.MAMLConfig.hidden), as in MAML's code.
+    policy_hidden: tuple = hp((32, 32), "policy MLP hidden widths (tanh)",
+                              source="paper, Appendix 7.1 (width 32; tanh and depth 2 as SLBO's code; Section 5.1 "
+                                     "says 100 × 100 ReLU)")
     slbo_init: bool = hp(True, "SLBO/SMTL policy init as SLBO's: normc rows, the output layer's of norm 0.01 "
-                               "(false: PyTorch's default)")
-    value_hidden: tuple = hp((64, 64), "value MLP hidden widths (tanh)")
+                               "(false: PyTorch's default)", source="SLBO's code")
+    value_hidden: tuple = hp((64, 64), "value MLP hidden widths (tanh)", source="SLBO's code")
 
 
 def _mlp(sizes):
@@ -129,6 +138,7 @@ class ValueFunction(nn.Module):
 
     def __init__(self, obs_dim, hidden=(64, 64), obs_normalizer=None):
         super().__init__()
+        # NOTE (differs from SLBO): PyTorch's default initialisation; SLBO's MLPVFunction uses normc (rows of norm 1)
         self.v = _mlp((obs_dim, *hidden, 1))
         self._obs_normalizer = (obs_normalizer,)  # shared, unregistered: see GaussianPolicy
         self.optimizer = None  # Adam made by make_optimizer; not a Module, so not registered
@@ -162,7 +172,7 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
     resets in place and keeps stepping, so all n_envs·horizon steps are valid samples. With one_episode=True each row
     holds one episode and the steps after its end are masked out (evaluation). Real (numpy) vector envs must reset
     themselves in the step their episode ends (gymnasium's SAME_STEP autoreset, true last state in
-    info["final_obs"]); a model env (dynamics.VirtualEnv: `predict`, `restart`, `score`) is reset here.
+    info["final_obs"]); a model env (dynamics.VirtualEnv: `predict`, `restart`, `reward`) is reset here.
 
     Actions: the policy acts in u ∈ [−1, 1]^act_dim (a sample u ~ π(·|s), plus `noise()` if given, e.g. OU, then
     clipped); the env receives a = mid + u·half, the env's action box [mid − half, mid + half] (SLBO's
@@ -182,7 +192,7 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
     is_np = isinstance(obs, np.ndarray)
     to_t = (lambda x: torch.tensor(x, dtype=torch.float32, device=dev)) if is_np else (lambda x: x)
     # a model env (dynamics.VirtualEnv) is stepped by predict(a) alone; its rewards are scored after the loop
-    model_env = hasattr(env, "predict") and hasattr(env, "score")
+    model_env = hasattr(env, "predict") and hasattr(env, "reward")
     if noise is not None:
         noise.reset()
     # u_t = m_θ(s_t) + σ ε_t, ε_t ~ N(0, I), all drawn up front (σ is fixed during a rollout): a lean loop. ε comes
@@ -221,11 +231,13 @@ def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, ge
             TERM.append(to_t(term))
             TRUNC.append(to_t(trunc))
             if noise is not None and hasattr(noise, "restart"):
-                noise.restart(term | trunc)  # a new episode starts with fresh exploration noise
+                # NOTE (differs from SLBO): a new episode starts with fresh exploration noise; SLBO's OU process
+                # runs on across episodes (reset once, when made)
+                noise.restart(term | trunc)
     S, S_next = torch.stack(S).float(), torch.stack(S_next).float()  # (horizon, n_envs, obs_dim) each
     TERM, TRUNC = (torch.stack(x).float() for x in (TERM, TRUNC))  # (horizon, n_envs) each
     # r_t = r_ψ(s_t, a_t, s_{t+1}), all steps of a model env at once
-    R = env.score(S, A, S_next).float() if model_env else torch.stack(R).float()  # (horizon, n_envs)
+    R = env.reward(S, A, S_next).float() if model_env else torch.stack(R).float()  # (horizon, n_envs)
     ep_end = torch.maximum(TERM, TRUNC).T.contiguous()  # (n_envs, horizon)
     ep_end[:, -1] = 1  # the row's end ends its last episode
     mask = _first_episode(ep_end) if one_episode else torch.ones_like(ep_end)  # (n_envs, horizon)
@@ -361,13 +373,14 @@ def trpo_step(policy, value_fn, batch, cfg=TRPOConfig()):
             V = value_fn(batch["obs"])  # (n_envs, horizon)
             # V(s_{t+1}) is the row's next V(s_t), except where an episode ended at t (a reset, or the row's end):
             # there s_{t+1} is the episode's true last state
+            # NOTE (differs from SLBO): at a time limit SLBO bootstraps from V of the *next* episode's first state (its
+            # runner has reset the env); here from V of the true last state, the value the time limit cut off
             end = batch["ep_end"] > 0  # (n_envs, horizon)
             V_next = torch.cat([V[:, 1:], V[:, -1:]], 1)  # (n_envs, horizon)
             V_next[end] = value_fn(batch["next_obs"][end])
         adv, ret = gae(batch["rew"], V, V_next, batch["terminal"], batch["ep_end"], cfg.gamma, cfg.gae_lambda)
-        # NOTE (differs from SLBO): the ratio uses the unclipped sample u ~ π_old ("act_pi"), not the clipped action
-        # sent to the env, because clipped actions are not draws from π_old (with σ = 1 the box [−1, 1] clips ~1/3
-        # of them), which would bias the gradient.
+        # The ratio uses the unclipped sample u ~ π_old ("act_pi"), as SLBO's runner stores it, not the clipped action
+        # sent to the env: clipped actions are not draws from π_old (with σ = 1 the box [−1, 1] clips ~1/3 of them).
         s, a, adv, ret = batch["obs"][m], batch["act_pi"][m], adv[m], ret[m]  # (N, obs_dim), (N, act_dim), (N,) ×2
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # normalised advantages Â
     params = list(policy.parameters())

@@ -8,7 +8,7 @@ import numpy as np
 
 import smtl
 import tasks
-from slbo import collect, evaluate, score, virtual_training
+from slbo import collect, measure, virtual_training
 
 
 def adapt(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5):
@@ -17,9 +17,9 @@ def adapt(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5):
     real samples on ψ (collect) and running VT(θ, φ, D, n_inner_adapt) (virtual_training).
 
     Returns one point per stage, the first after the warm-up at 0 samples: [{"samples": real samples spent so far,
-    "return": the policy's mean real return (score(evaluate(...)) over n_eval_episodes episodes)}, …].
+    "return": the policy's mean real return over n_eval_episodes episodes (measure)}, …].
     Tools: learner = smtl.restore(trained, seed) gives φ, D and V with random streams from `seed`; learner.new_policy()
     a fresh θ; cfg = smtl.SMTLConfig(**trained["config"]["smtl"]) the run's n_warmup and n_inner_adapt;
-    learner.samples counts real samples; evaluate(learner.family, policy, np.tile(goal, (n, 1)), seed=seed).
+    learner.samples counts real samples; measure(learner.family, policy, goal, n_eval_episodes, seed=seed)["return"].
     """
     raise NotImplementedError("Eq. (6): warm-up, then n_stages of collect + VirtualTraining, scoring each")

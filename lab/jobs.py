@@ -20,8 +20,14 @@ import torch
 import maml
 import slbo
 import smtl
+from dynamics import DynamicsConfig
 from lab import store
+from trpo import TRPOConfig
 
+# Every hyperparameter group a job reads: a dataclass whose fields (defaults, meanings, sources) run.py turns into
+# --<group>-<field> flags and docs/reference.md into a table
+CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": slbo.SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
+           "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
 # algorithm -> SMTL's task selection (Section 4.4): plain SMTL, or active with the true or the estimated rating
 ALGOS = {"smtl": "off", "smtl-active-true": "true", "smtl-active-estimated": "estimated", "maml": None, "oracle": None}
 
@@ -109,7 +115,7 @@ def adapt_one(args, algo, seed, i):
         policy = maml.policy_from(trained, args.device)
         episodes = np.tile(goal, (c["smtl"].n_eval_episodes, 1))  # (n_eval_episodes, goal_dim)
         ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=stages["seed"])
-        curve = [{"samples": 0, **slbo.score(ev)}]
+        curve = [{"samples": 0, **slbo.episode_means(ev)}]
         policy = maml.GoalConditionedPolicy(policy, goal[None])  # π(a | s, ψ) bound to this goal
     result = {"goal": goal.tolist(), "wall_s": time.perf_counter() - start,
               "curve": [{"samples": int(p["samples"]), **{k: p[k] for k in ("return", "ep_len", "vel_err")}}

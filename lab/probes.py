@@ -273,8 +273,8 @@ def legged_settings(family, variant=None):
 def _measure_policy(learner, policy, goal, seed):
     """The real return, |v − g|, episode length of θ's mean action (5 episodes) and its virtual return η^M̂(θ) in the
     learner's model from the same kind of start states: exploitation is the second far above the first."""
-    real = slbo.score(slbo.evaluate(learner.family, policy, np.tile(goal, (5, 1)), seed=seed))
-    return {**real, "virtual_return": smtl.virtual_return(learner, learner.model, policy, goal, seed)}
+    real = slbo.episode_means(slbo.evaluate(learner.family, policy, np.tile(goal, (5, 1)), seed=seed))
+    return {**real, "virtual_return": smtl.model_return(learner, learner.model, policy, goal, seed)}
 
 
 def _slbo_curve_run(family, goal_index, seed):

@@ -13,13 +13,15 @@ next one, is a hand-written note and is kept as it is. A note may only use numbe
     python run.py results          # from docs/results/*.json: docs/results.md, docs/results/figure{1,2,3}.png, README
                                    # and from docs/exercises/*.json: docs/exercises.md's experiment exercises
 """
+import ast
+import dataclasses
 import os
 import re
 
 import numpy as np
 
 from exercises import experiments
-from lab import figures, store
+from lab import figures, jobs, store
 from lab.probes import CURVE_MAX_SAMPLES, CURVE_STOP
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
@@ -28,6 +30,10 @@ RESULTS_MD = os.path.join(ROOT, "docs", "results.md")
 README = os.path.join(ROOT, "README.md")
 EXERCISES_DIR = os.path.join(ROOT, "docs", "exercises")  # the experiment exercises' answers: NAME.json, NAME.png
 EXERCISES_MD = os.path.join(ROOT, "docs", "exercises.md")
+DEPARTURES_MD = os.path.join(ROOT, "docs", "departures.md")
+REFERENCE_MD = os.path.join(ROOT, "docs", "reference.md")
+METHOD_FILES = ("tasks.py", "dynamics.py", "trpo.py", "slbo.py", "smtl.py", "maml.py", "config.py")  # reading order
+_NOTE = re.compile(r"NOTE \(differs from ([^)]*)\):\s*(.*)")
 UNSHIFTED = {"2a": "1a", "2b": "1b", "2c": "1d", "2d": "1d"}  # Figure 2 adapts these panels' trainings to a shift
 INTRO = """# Results at the quick preset
 
@@ -129,6 +135,16 @@ def _learns(r):
     return lines
 
 
+def _model_steps(r, v):
+    """The mean Adam steps on Eq. (4) per seed of an SMTL run while training: a warm-up of n_warmup rounds of n_model
+    steps for every candidate but the first (D is empty), n_slbo_train × n_inner_train rounds for every trained one."""
+    c = r["experiment"]["configs"]
+    warmups = np.mean(v["train_n_seen"]) - 1
+    trained = np.mean(v["train_n_seen"]) - np.mean(v["train_n_skipped"])
+    return (warmups * c["smtl"]["n_warmup"] + trained * c["smtl"]["n_slbo_train"] * c["smtl"]["n_inner_train"]) * \
+        c["slbo"]["n_model"]
+
+
 def panel_block(panel, r, everything):
     """The generated markdown of one panel."""
     e, k = r["experiment"] or {}, len(next(iter(r["algos"].values()))["points"]) - 1
@@ -149,6 +165,12 @@ def panel_block(panel, r, everything):
     for algo, v in seen:
         lines += ["", f"{figures.STYLE[algo][0]} skipped {sum(v['train_n_skipped'])} of "
                       f"{sum(v['train_n_seen'])} candidate tasks over its seeds."]
+    if seen and "smtl" in r["algos"]:
+        fits = {a: _model_steps(r, v) for a, v in r["algos"].items()}
+        lines += ["", "Model fitting while training, Adam steps on Eq. (4) per seed (a skipped candidate's warm-up "
+                      "fits φ too): " + "; ".join(f"{figures.STYLE[a][0]} {n:,.0f}" +
+                                                  (f" ({n / fits['smtl']:.2f}× plain SMTL's)" if a != "smtl" else "")
+                                                  for a, n in fits.items()) + "."]
     lines += ["", "| paired difference (return) | mean [95 % interval] | verdict |", "| --- | --- | --- |"]
     lines += [f"| {what} | {_interval(m)} | {figures.verdict(m[1], m[2])} |"
               for what, m in differences(panel.name, r, everything)]
@@ -302,6 +324,66 @@ def exercises_markdown(old, exercises_dir=EXERCISES_DIR):
     return (old[:first.start()] if first else old) + "".join(parts)
 
 
+def code_notes(root=ROOT):
+    """[(file, where, from what, text)]: every `NOTE (differs from X): …` comment of the method files, its text joined
+    over the comment lines that continue it, and the functions or classes around it ('top level' outside any)."""
+    out = []
+    for name in METHOD_FILES:
+        source = open(os.path.join(root, name)).read()
+        lines = source.split("\n")
+        spans = sorted((n.lineno, n.end_lineno, n.name) for n in ast.walk(ast.parse(source))
+                       if isinstance(n, (ast.FunctionDef, ast.ClassDef)))
+        for i, line in enumerate(lines):
+            m = _NOTE.search(line)
+            if not m or "#" not in line[:m.start()]:
+                continue
+            text, j = [m.group(2)], i + 1
+            while j < len(lines) and re.match(r"\s*#(?!\s*-{5})", lines[j]) and not _NOTE.search(lines[j]):
+                text.append(lines[j].strip()[1:].strip())
+                j += 1
+            where = ".".join(n for a, b, n in spans if a <= i + 1 <= b) or "top level"
+            out.append((name, where, m.group(1), " ".join(text)))
+    return out
+
+
+def departures_block(root=ROOT):
+    """The generated part of docs/departures.md: every NOTE of the code in its own words, file by file."""
+    lines = ["## At the line", "", "Every `NOTE (differs from …)` of the method files, in its own words, file by file "
+             "(`python run.py results` copies them here; a test keeps the two equal)."]
+    for name in METHOD_FILES:
+        notes = [n for n in code_notes(root) if n[0] == name]
+        if notes:
+            lines += ["", f"### [`{name}`](../{name})", ""]
+            lines += [f"- **`{where}`** (differs from {what}): {text}" for _, where, what, text in notes]
+    return "\n".join(lines)
+
+
+def hyperparameters_block():
+    """The generated part of docs/reference.md: every hyperparameter, its default, meaning and source."""
+    lines = ["## Hyperparameters", "", "Every field of every settings group: its default (what `--preset paper` runs), "
+             "its meaning, and where the default comes from. `config.py` holds the per-body values (`BODY`) and the "
+             "presets' overrides, each with its reason; `python run.py --help` prints the same with the value a "
+             "command would use."]
+    for group, cls in jobs.CONFIGS.items():
+        lines += ["", f"### `{group}`: `{cls.__module__}.{cls.__name__}`, flags `--{group}-*`", "",
+                  "| field | default | meaning | source |", "| --- | --- | --- | --- |"]
+        for f in dataclasses.fields(cls):
+            default = f.default
+            default = "TRPOConfig()" if dataclasses.is_dataclass(default) else \
+                ", ".join(map(str, default)) if isinstance(default, tuple) else default
+            cell = lambda x: str(x).replace("|", "\\|")  # noqa: E731
+            lines.append(f"| `{f.name}` | {cell(default)} | {cell(f.metadata['help'])} | "
+                         f"{cell(f.metadata['source'])} |")
+    return "\n".join(lines)
+
+
+def _regenerate(path, blocks):
+    """Rewrite the generated blocks {key: body} of the markdown file at `path`, keeping everything else."""
+    text = open(path).read()
+    store.write_text(_BLOCK.sub(lambda m: _block(m.group(1), blocks[m.group(1)]) if m.group(1) in blocks
+                                else m.group(0), text), path)
+
+
 def unbacked_numbers(text):
     """[(block key, number)] for every number in a hand-written note that its block does not contain."""
     number = re.compile(r"[−-]?\d[\d,]*(?:\.\d+)?")
@@ -311,9 +393,10 @@ def unbacked_numbers(text):
 
 
 def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_dir=EXERCISES_DIR,
-          exercises_md=EXERCISES_MD):
-    """Rebuild docs/results.md, the composite figures and the README's verdict table from results_dir alone, and
-    docs/exercises.md's experiment exercises from exercises_dir."""
+          exercises_md=EXERCISES_MD, departures_md=DEPARTURES_MD, reference_md=REFERENCE_MD):
+    """Rebuild docs/results.md, the composite figures and the README's verdict table from results_dir alone,
+    docs/exercises.md's experiment exercises from exercises_dir, and from the code docs/departures.md's list of NOTEs
+    and docs/reference.md's table of hyperparameters."""
     everything = load(results_dir)
     if not everything:
         raise FileNotFoundError(f"no panel results in {results_dir}; run a figure first (python run.py --figure 1)")
@@ -327,10 +410,11 @@ def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_
                 figures.plot_experiment(everything[p.name], os.path.join(results_dir, f"{p.name}.png"),
                                         f"Figure {figure}{p.letter}, {p.env} {p.task}: {p.title}")
     if os.path.exists(readme):
-        tables = {"verdicts": verdict_rows(everything), "costs": cost_rows(everything)}
-        text = _BLOCK.sub(lambda m: _block(m.group(1), "\n".join(tables[m.group(1)])) if m.group(1) in tables
-                          else m.group(0), open(readme).read())
-        store.write_text(text, readme)
+        _regenerate(readme, {"verdicts": "\n".join(verdict_rows(everything)), "costs": "\n".join(cost_rows(everything))})
+    for path, blocks in ((departures_md, {"notes": departures_block()}),
+                         (reference_md, {"hyperparameters": hyperparameters_block()})):
+        if os.path.exists(path):
+            _regenerate(path, blocks)
     missing = unbacked_numbers(open(md_path).read())
     if os.path.exists(exercises_md):
         store.write_text(exercises_markdown(open(exercises_md).read(), exercises_dir), exercises_md)
