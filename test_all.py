@@ -1487,14 +1487,17 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
             for i in range(n_goals):
                 curve = [{"samples": 4000.0 * k + s, "return": float(rng.normal(0, 50)), "vel_err": float(rng.random()),
                           "ep_len": float(rng.integers(10, 201))} for k in range(3)]
-                store.write_json({"goal": [0.5 * i], "curve": curve, "wall_s": 1.0 + s},
+                store.write_json({"goal": [0.5 * i], "curve": curve, "wall_s": 1.0 + s, "machine": {"cpu": f"cpu {s}"}},
                                  str(tmp_path / f"s{s}" / "adapt" / a / f"goal{i:02d}.json"))
-        store.write_json({a: {"samples": 10 * s, "wall_s": 60.0, "n_clipped": 0} for a in algos},
-                         str(tmp_path / f"s{s}" / "train.json"))
+        store.write_json({a: {"samples": 10 * s, "wall_s": 60.0, "n_clipped": 0, "machine": {"cpu": "trainer"}}
+                          for a in algos}, str(tmp_path / f"s{s}" / "train.json"))
     whole = figures.summarise(str(tmp_path), algos, seeds, n_goals, {"preset": "quick"})
     part = [figures.summarise(str(tmp_path), algos, ss, n_goals, {"preset": "quick"}) for ss in ((0,), (1, 2))]
     pooled = figures.pool(part)
     assert pooled["seeds"] == [0, 1, 2] and pooled["goals"] == whole["goals"]
+    # each machine that trained or adapted once, in order: the results say what made them
+    assert whole["machines"] == [{"cpu": "trainer"}, {"cpu": "cpu 0"}, {"cpu": "cpu 1"}, {"cpu": "cpu 2"}]
+    assert sorted(pooled["machines"], key=str) == sorted(whole["machines"], key=str)
     for a in algos:
         assert pooled["algos"][a]["returns"] == whole["algos"][a]["returns"]
         assert pooled["algos"][a]["points"] == [pytest.approx(p) for p in whole["algos"][a]["points"]]
@@ -1510,6 +1513,23 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
     other = {**part[1], "goals": [[9.0]] * n_goals}
     with pytest.raises(ValueError, match="different goals"):
         figures.pool([part[0], other])
+
+
+def test_report_says_which_verdicts_rest_on_one_seed():
+    """A verdict carried by one seed is flagged with the seed and what the verdict becomes without it; one that every
+    seed supports holds. Fails if the leave-one-out drops the wrong row or never recomputes."""
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.1, (3, 8))
+    robust = report._without_one_seed(noise + 10, np.zeros((3, 8)), [0, 1, 2], "above")
+    carried = noise + np.array([[-2.0], [-2.0], [0.3]])  # seed 7 alone keeps the interval across zero
+    m = figures.paired(carried, np.zeros((3, 8)))
+    cell = report._without_one_seed(carried, np.zeros((3, 8)), [5, 6, 7], figures.verdict(m[1], m[2]))
+    assert robust == "holds" and cell == "without seed 7: below"
+    assert report._without_one_seed(noise[:1], noise[:1], [0], "not separated") == "one seed"
+    assert "Made on: not recorded" in report._machines({"machines": []})
+    m = {"cpu": "Some CPU", "torch": "2.13.0", "numpy": "2.4.6", "mujoco": "4.0.0", "torch_threads": 1}
+    assert report._machines({"machines": [m]}) == "Made on: Some CPU, torch 2.13.0, numpy 2.4.6, mujoco 4.0.0, " \
+                                                   "1 torch thread."
 
 
 def test_figures_record_renders_an_episode_offscreen(tmp_path):

@@ -14,7 +14,6 @@ import contextlib
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ import maml
 import slbo
 import tasks
 from dynamics import DynamicsConfig, DynamicsModel, VirtualEnv, fit
+from lab import store  # the package this file is in, never BENCH_CODE's
 from trpo import GaussianPolicy, TRPOConfig, rollout, trpo_step
 
 OUT_DIR = "bench_out"
@@ -57,14 +57,8 @@ ROUND_PHASES = ("advantages", "policy gradient", "natural gradient", "line searc
 
 
 def machine_info():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "date": datetime.datetime.now().isoformat(timespec="seconds")}
+    """store.machine() and the date: a benchmark row says what it was measured on."""
+    return {**store.machine(), "date": datetime.datetime.now().isoformat(timespec="seconds")}
 
 
 def _sync(device):

@@ -109,8 +109,9 @@ def summarise(out, algos, seeds, n_goals, experiment=None):
     """results.json of an experiment: the goals; per algorithm, per adaptation stage (0 = before any real sample),
     the real samples spent, the return pooled over goals × seeds with its interval, |v − g| and episode length; the
     per-goal returns (n_seeds, n_goals, n_stages) from which paired differences are taken; training samples, time,
-    and (SMTL) tasks seen and skipped per seed."""
-    results = {"experiment": experiment, "seeds": list(seeds), "n_goals": n_goals, "goals": None, "algos": {}}
+    and (SMTL) tasks seen and skipped per seed; the machines the trainings and adaptations ran on (store.machine)."""
+    results = {"experiment": experiment, "seeds": list(seeds), "n_goals": n_goals, "goals": None, "algos": {},
+               "machines": []}
     keys = ("samples", "return", "vel_err", "ep_len")
     for algo in algos:
         runs = [[store.read_json(os.path.join(out, f"s{s}", "adapt", algo, f"goal{i:02d}.json")) for i in range(n_goals)]
@@ -125,7 +126,17 @@ def summarise(out, algos, seeds, n_goals, experiment=None):
             **{f"train_{k}": [t.get(k) for t in trained] for k in ("samples", "wall_s", "n_clipped", "n_seen",
                                                                    "n_skipped")},
             "adapt_wall_s": float(sum(r["wall_s"] for seed in runs for r in seed))}
+        results["machines"] = _distinct(results["machines"] + [x.get("machine") for x in trained + sum(runs, [])])
     return results
+
+
+def _distinct(machines):
+    """The machine records (dicts, or None where a run did not record one), each once, in order of appearance."""
+    out = []
+    for m in machines:
+        if m is not None and m not in out:
+            out.append(m)
+    return out
 
 
 def pool(parts):
@@ -144,7 +155,7 @@ def pool(parts):
                              f"{sorted(p['algos'])}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"cannot pool results that share a seed: {seeds}")
-    out = {**first, "seeds": seeds, "algos": {}}
+    out = {**first, "seeds": seeds, "algos": {}, "machines": _distinct(sum((p.get("machines", []) for p in parts), []))}
     for algo in first["algos"]:
         runs = [p["algos"][algo] for p in parts]
         returns = np.concatenate([np.array(r["returns"]) for r in runs])  # (n_seeds, n_goals, n_stages)

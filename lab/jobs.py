@@ -95,7 +95,8 @@ def train_one(args, algo, seed, queue=None, slot=0):
     clipped = sum(row.get("n_clipped") or 0 for row in out["log"])  # SMTL: predicted states clipped in training
     skipped = sum(bool(row.get("skipped")) for row in out["log"])  # active SMTL: candidate tasks skipped
     return {"samples": int(out["samples"]), "wall_s": float(out["wall_s"]), "n_clipped": int(clipped),
-            "n_skipped": skipped, "n_seen": len(out["log"]) if algo.startswith("smtl") else None, "checkpoint": path}
+            "n_skipped": skipped, "n_seen": len(out["log"]) if algo.startswith("smtl") else None, "checkpoint": path,
+            "machine": store.machine()}
 
 
 def adapt_one(args, algo, seed, i):
@@ -117,7 +118,7 @@ def adapt_one(args, algo, seed, i):
         ev = maml.evaluate_oracle(fam, policy, episodes, args.shift, seed=stages["seed"])
         curve = [{"samples": 0, **slbo.episode_means(ev)}]
         policy = maml.GoalConditionedPolicy(policy, goal[None])  # π(a | s, ψ) bound to this goal
-    result = {"goal": goal.tolist(), "wall_s": time.perf_counter() - start,
+    result = {"goal": goal.tolist(), "wall_s": time.perf_counter() - start, "machine": store.machine(),
               "curve": [{"samples": int(p["samples"]), **{k: p[k] for k in ("return", "ep_len", "vel_err")}}
                         for p in curve]}
     return result, policy

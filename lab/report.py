@@ -43,7 +43,10 @@ resamples seeds, then goals within each drawn seed. A difference is paired: both
 interval resamples the (seed, goal) pairs the same way. The verdict of a difference is "above" when its interval lies
 above zero, "below" when it lies below, else "not separated". "Does it learn" puts each algorithm's |v − g| over all
 200 steps of an episode (a step after a fall counts as standing still's error) beside standing still's, and the mean
-episode length (200: no fall). Compute is core-minutes on a 2-core Intel Xeon CPU, one torch thread per process."""
+episode length (200: no fall). Compute is core-minutes on a 2-core Intel Xeon CPU, one torch thread per process.
+"With any one seed left out" recomputes a verdict without each seed in turn: a verdict that changes there rests on
+that seed, and a rerun on another CPU model (other float rounding, so other runs from the same seeds) could flip it.
+"Made on" is the CPU and library versions the results file records (files made before it did say so)."""
 
 
 def load(results_dir=RESULTS_DIR):
@@ -81,26 +84,42 @@ def unshifted(name, r, everything):
     return (None if differ else base), differ
 
 
-def differences(name, r, everything):
-    """[(what, (mean, lo, hi))]: the paired differences of panel `name` (module docstring)."""
+def differences(name, r, everything, sides=False):
+    """[(what, (mean, lo, hi))]: the paired differences of panel `name` (module docstring); with `sides`,
+    [(what, (mean, lo, hi), (a, b))], the (n_seeds, n_goals) returns on either side."""
     k = len(next(iter(r["algos"].values()))["points"]) - 1  # adaptation stages
     steps, stages = f"{k} step{'s' * (k != 1)}", f"{k} stage{'s' * (k != 1)}"
     if name.startswith("fig3"):
-        return [(f"{algo.split('-')[-1]} rating − plain SMTL, {when}", figures.paired(_returns(r, algo, j),
-                                                                                      _returns(r, "smtl", j)))
-                for algo in figures.ACTIVE_ALGOS if algo in r["algos"] for j, when in ((0, "0 samples"), (k, stages))]
-    smtl0, smtlk, mamlk, oracle = (_returns(r, a, j) for a, j in (("smtl", 0), ("smtl", k), ("maml", k), ("oracle", 0)))
-    rows = [(f"SMTL at 0 samples − MAML after {steps}", figures.paired(smtl0, mamlk)),
-            ("SMTL at 0 samples − oracle", figures.paired(smtl0, oracle)),
-            (f"SMTL after {stages} − oracle", figures.paired(smtlk, oracle))]
-    base, _ = unshifted(name, r, everything)
-    if base is not None:
-        ia, ib = _common(r, base)
-        for what, algo, j in (("SMTL at 0 samples", "smtl", 0), (f"SMTL after {stages}", "smtl", k),
-                              (f"MAML after {steps}", "maml", k), ("oracle", "oracle", 0)):
-            rows.append((f"{what}: shifted − unshifted (fig{UNSHIFTED[name[3:]]})",
-                         figures.paired(_returns(r, algo, j)[ia], _returns(base, algo, j)[ib])))
-    return rows
+        pairs = [(f"{algo.split('-')[-1]} rating − plain SMTL, {when}", _returns(r, algo, j), _returns(r, "smtl", j))
+                 for algo in figures.ACTIVE_ALGOS if algo in r["algos"] for j, when in ((0, "0 samples"), (k, stages))]
+    else:
+        smtl0, smtlk, mamlk, oracle = (_returns(r, a, j) for a, j in (("smtl", 0), ("smtl", k), ("maml", k),
+                                                                      ("oracle", 0)))
+        pairs = [(f"SMTL at 0 samples − MAML after {steps}", smtl0, mamlk), ("SMTL at 0 samples − oracle", smtl0, oracle),
+                 (f"SMTL after {stages} − oracle", smtlk, oracle)]
+        base, _ = unshifted(name, r, everything)
+        if base is not None:
+            ia, ib = _common(r, base)
+            for what, algo, j in (("SMTL at 0 samples", "smtl", 0), (f"SMTL after {stages}", "smtl", k),
+                                  (f"MAML after {steps}", "maml", k), ("oracle", "oracle", 0)):
+                pairs.append((f"{what}: shifted − unshifted (fig{UNSHIFTED[name[3:]]})", _returns(r, algo, j)[ia],
+                              _returns(base, algo, j)[ib]))
+    return [(what, figures.paired(a, b), *([(a, b)] if sides else [])) for what, a, b in pairs]
+
+
+def _without_one_seed(a, b, seeds, verdict):
+    """A cell saying whether the verdict of a − b (n_seeds, n_goals) holds with any one seed left out: "holds", or
+    the seeds without which it changes and what it becomes (a verdict that rests on one seed could flip on a rerun
+    elsewhere, where float rounding makes other runs)."""
+    if len(seeds) < 2:
+        return "one seed"
+    flips = []
+    for i, seed in enumerate(seeds):
+        keep = np.arange(len(seeds)) != i
+        m = figures.paired(a[keep], b[keep])
+        if figures.verdict(m[1], m[2]) != verdict:
+            flips.append(f"without seed {seed}: {figures.verdict(m[1], m[2])}")
+    return "holds" if not flips else "; ".join(flips)
 
 
 def _num(x, spec=".1f"):
@@ -114,6 +133,15 @@ def _interval(m, spec=".1f"):
 def _core_min(r):
     train = sum(np.nansum([w or 0 for w in v["train_wall_s"]]) for v in r["algos"].values()) / 60
     return train, sum(v["adapt_wall_s"] for v in r["algos"].values()) / 60
+
+
+def _machines(r):
+    """Where the runs were made (the results file's machine records), or that the file does not say."""
+    if not r.get("machines"):
+        return "Made on: not recorded in this results file."
+    return "Made on: " + "; ".join(f"{m['cpu']}, torch {m['torch']}, numpy {m['numpy']}, mujoco {m['mujoco']}, "
+                                   f"{m['torch_threads']} torch thread{'s' * (m['torch_threads'] != 1)}"
+                                   for m in r["machines"]) + "."
 
 
 def _learns(r):
@@ -153,7 +181,8 @@ def panel_block(panel, r, everything):
         f"adaptation {_num(adapt)} core-min, of the trainings of fig{UNSHIFTED[panel.name[3:]]} ({_num(train)} core-min)"
     lines = [f'<a id="{panel.name}"></a>', f"### ({panel.letter}) {panel.title}", "",
              f"{r['n_goals']} goals × {len(r['seeds'])} seed{'s' * (len(r['seeds']) != 1)} "
-             f"({', '.join(map(str, r['seeds']))}), {e.get('preset', '?')} preset. Compute: {compute}.", "",
+             f"({', '.join(map(str, r['seeds']))}), {e.get('preset', '?')} preset. Compute: {compute}. "
+             f"{_machines(r)}", "",
              "| algorithm | " + " | ".join(f"stage {j}" for j in range(k + 1)) + " | training samples per seed |",
              "| --- " * (k + 3) + "|"]
     for algo, v in r["algos"].items():
@@ -171,9 +200,13 @@ def panel_block(panel, r, everything):
                       "fits φ too): " + "; ".join(f"{figures.STYLE[a][0]} {n:,.0f}" +
                                                   (f" ({n / fits['smtl']:.2f}× plain SMTL's)" if a != "smtl" else "")
                                                   for a, n in fits.items()) + "."]
-    lines += ["", "| paired difference (return) | mean [95 % interval] | verdict |", "| --- | --- | --- |"]
-    lines += [f"| {what} | {_interval(m)} | {figures.verdict(m[1], m[2])} |"
-              for what, m in differences(panel.name, r, everything)]
+    lines += ["", "| paired difference (return) | mean [95 % interval] | verdict | with any one seed left out |",
+              "| --- | --- | --- | --- |"]
+    for what, m, (a, b) in differences(panel.name, r, everything, sides=True):
+        verdict = figures.verdict(m[1], m[2])
+        seeds = r["seeds"] if a.shape[0] == len(r["seeds"]) else [s for s in r["seeds"] if s in
+                                                                    everything[f"fig{UNSHIFTED[panel.name[3:]]}"]["seeds"]]
+        lines.append(f"| {what} | {_interval(m)} | {verdict} | {_without_one_seed(a, b, seeds, verdict)} |")
     differ = unshifted(panel.name, r, everything)[1]
     if differ:
         lines += ["", f"Shifted − unshifted: not computed, for this panel and the committed "

@@ -15,8 +15,10 @@ import csv
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
+from importlib import metadata
 
 import imageio.v2 as imageio
 import torch
@@ -62,6 +64,20 @@ def checkpointing(path, fmt, kind=None):
     the method files' train functions take as `resume` and `save`."""
     resume = load_checkpoint(path, fmt, kind) if os.path.exists(path) else None
     return resume, lambda checkpoint: save_checkpoint(checkpoint, path)
+
+
+def machine():
+    """What a run's numbers depend on besides its seed: the CPU model, its cores, torch's threads in this process and
+    the versions of Python and the numerical libraries (float rounding differs between CPU models and versions)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            **{name: metadata.version(name) for name in ("numpy", "mujoco", "gymnasium")}}
 
 
 def write_json(obj, path):
