@@ -2,7 +2,7 @@
 
 SMTL transfers this one model across tasks: a state-difference MLP with running normalisers, trained by Adam on the
 k-step loss of Eq. (4) over all real data D (line 11), and a batched virtual environment that rolls policies out
-inside the model with a task's reward (line 13). Rollout batches have the layout of trpo.py's docstring.
+inside the model with a task's reward (line 13). Rollout batches are trpo.rollout's (its docstring says their keys).
 
     model, data = DynamicsModel(obs_dim, act_dim, fam.act_low, fam.act_high), Dataset(obs_dim, act_dim)
     model.update_normalizers(*data.add(batch)); fit(model, data, 100)   # D ← D ∪ {real samples}; 100 Adam steps
@@ -178,7 +178,7 @@ def multi_step_loss(model, obs_seq, act_seq):
 
 class Dataset:
     """D: the real transitions, flat, in arrival order: obs, next_obs (N, obs_dim), act (N, act_dim) float32 and
-    ep_end (N,) bool (the last transition of an episode: a termination, a time limit or a row's last valid step).
+    ep_end (N,) bool, the valid steps of rollout batches (trpo.rollout says what each key means).
     k-step windows are drawn only inside one episode. With a `capacity`, D keeps the newest `capacity` transitions,
     first in first out (SLBO's replay buffer holds 200,000). Plain tensors, so `state_dict()` can go straight into
     torch.save."""

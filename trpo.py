@@ -2,19 +2,8 @@
 
 Maximises the reward-to-go of the Gaussian MLP policy π_θ on batches of rollouts (real or virtual, Eq. 5's first
 term) with the natural gradient inside a KL trust region, with SLBO's settings (Luo et al. 2019; their code,
-github.com/facebookresearch/slbo). Also holds the batched `rollout` helper and GAE. Every module consumes rollout
-batches, dicts of tensors with n_envs rows of H steps:
-
-| key      | shape                     | meaning                                                              |
-| -------- | ------------------------- | -------------------------------------------------------------------- |
-| obs      | (n_envs, H, obs_dim)      | s_t                                                                  |
-| act      | (n_envs, H, act_dim)      | a_t in the env's units, as stepped (clipped, rescaled)               |
-| act_pi   | (n_envs, H, act_dim)      | the unclipped sample u ~ π_θ(·|s_t) before noise: TRPO's likelihood  |
-| rew      | (n_envs, H)               | r_t = r_ψ(s_t, a_t, s_{t+1})                                         |
-| next_obs | (n_envs, H, obs_dim)      | s_{t+1}, the true successor (before any reset)                       |
-| mask     | (n_envs, H)               | 1 if step t is a sample (all 1 unless one_episode)                   |
-| terminal | (n_envs, H)               | d_t = 1 if the episode terminated at t (no bootstrap from s_{t+1})   |
-| ep_end   | (n_envs, H)               | 1 if the episode ends at t: termination, time limit or the row's end |
+github.com/facebookresearch/slbo). Also holds `rollout`, which makes the rollout batches every module consumes
+(their keys, shapes and meanings are in its docstring, once), and GAE.
 
     policy, vf = GaussianPolicy(obs_dim, act_dim), ValueFunction(obs_dim)
     batch = rollout(vec_env, policy, horizon=200, seed=0)          # dict of (n_envs, horizon, ...) tensors
@@ -166,7 +155,22 @@ def episode_returns(batch):
 
 
 def rollout(env, policy, horizon, noise=None, deterministic=False, seed=None, generator=None, one_episode=False):
-    """env.num_envs rows of `horizon` steps from one env.reset(seed=seed) -> a rollout batch (module docstring).
+    """env.num_envs rows of `horizon` steps from one env.reset(seed=seed) -> a rollout batch, the dict of tensors
+    that every module consumes, n_envs rows of H steps:
+
+    | key      | shape                | meaning                                                                     |
+    | -------- | -------------------- | --------------------------------------------------------------------------- |
+    | obs      | (n_envs, H, obs_dim) | s_t                                                                         |
+    | act      | (n_envs, H, act_dim) | a_t as the env received it: the sample plus noise, clipped, in env units    |
+    | act_pi   | (n_envs, H, act_dim) | u_t ~ π_θ(·|s_t), the policy's own sample before noise and clipping: TRPO's |
+    |          |                      | likelihood ratio needs it (a clipped action is no draw from π_θ)            |
+    | rew      | (n_envs, H)          | r_t = r_ψ(s_t, a_t, s_{t+1})                                                |
+    | next_obs | (n_envs, H, obs_dim) | s_{t+1}, the true successor (before any reset)                              |
+    | mask     | (n_envs, H)          | 1 if step t is a sample: all 1, but with one_episode the steps after the    |
+    |          |                      | row's first episode ended are 0                                             |
+    | terminal | (n_envs, H)          | d_t = 1 if the episode terminated at t (a fall): no bootstrap from s_{t+1}  |
+    | ep_end   | (n_envs, H)          | e_t = 1 if the episode ended at t for any reason (a fall, a time limit, the |
+    |          |                      | row's end): GAE's λ-sum stops there, and D's k-step windows never cross it  |
 
     Training batches (one_episode=False) follow SLBO's runner: an env whose episode ends (termination or time limit)
     resets in place and keeps stepping, so all n_envs·horizon steps are valid samples. With one_episode=True each row

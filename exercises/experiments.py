@@ -64,42 +64,49 @@ def adaptation(runs, algo="smtl"):
 # ---------------------------------------------------------------------------------------------
 # Training logs: model exploitation and task selection
 # ---------------------------------------------------------------------------------------------
-def _log(a, algo):
-    return store.read_csv(jobs.log_file(a, algo, a.seeds[0]))  # the first seed's training log
+def _logs(a, algo):
+    """{seed: its training log} of every seed of a run."""
+    return {s: store.read_csv(jobs.log_file(a, algo, s)) for s in a.seeds}
 
 
 def exploitation(runs, algo="smtl-active-true"):
     """Per run: how far each task's warm-up policy's return in the learned model is above its real return (both of
     its mean action: the true rating μ(ψ) = η^M̂(θ) − η^M*(θ) of Section 4.4, from the training log), over the tasks
-    with a warm-up (the first has none), in the first and second half of training (D grows from task to task), and
-    paired by task with the first run."""
-    gaps = {}
+    with a warm-up (the first has none) of every seed, in the first and second half of training (D grows from task to
+    task), and paired by (seed, task) with the first run."""
+    gaps = {}  # label -> {(seed, task): μ}
     for label, a in runs.items():
-        rows = [r for r in _log(a, algo) if not r["skipped"] and r["rating"] is not None]
-        gaps[label] = (np.array([r["task"] for r in rows]), np.array([r["rating"] for r in rows]))  # (tasks,) each
+        gaps[label] = {(s, r["task"]): r["rating"] for s, log in _logs(a, algo).items() for r in log
+                       if not r["skipped"] and r["rating"] is not None}
     base_label = next(iter(gaps))
     table = []
-    for label, (task, gap) in gaps.items():
-        half = len(gap) // 2
+    for label, gap in gaps.items():
+        seeds = sorted({s for s, _ in gap})
+        by_seed = [[gap[key] for key in sorted(gap) if key[0] == s] for s in seeds]  # per seed, tasks in order
+        halves = [[x[:len(x) // 2] for x in by_seed], [x[len(x) // 2:] for x in by_seed]]
         row = {"run": label, "tasks": len(gap)}
-        for name, x in (("gap", gap), ("gap_first_half", gap[:half]), ("gap_second_half", gap[half:])):
-            m, lo, hi = figures.bootstrap(x[None]) if len(x) else (None, None, None)  # over tasks
+        for name, x in (("gap", by_seed), ("gap_first_half", halves[0]), ("gap_second_half", halves[1])):
+            flat = np.concatenate([np.asarray(v, dtype=float) for v in x])
+            m, lo, hi = figures.bootstrap(flat[None]) if len(flat) else (None, None, None)  # over (seed, task)
             row.update({name: m, f"{name}_ci": [lo, hi]})
-        if label != base_label:  # paired by task: the same goal sequence, a different setting
-            base_task, base_gap = gaps[base_label]
-            common = np.intersect1d(task, base_task)
-            m, lo, hi = figures.paired(gap[np.isin(task, common)][None], base_gap[np.isin(base_task, common)][None])
+        if label != base_label:  # paired by (seed, task): the same goal sequence, a different setting
+            common = sorted(set(gap) & set(gaps[base_label]))
+            m, lo, hi = figures.paired(np.array([gap[k] for k in common])[None],
+                                       np.array([gaps[base_label][k] for k in common])[None])
             row.update(difference=m, difference_ci=[lo, hi], verdict=figures.verdict(lo, hi))
         table.append(row)
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(6.4, 4.6))
-        for k, (label, (task, gap)) in enumerate(gaps.items()):
-            ax.plot(task, gap, "o-", color=f"C{k}", label=label)
+        for k, (label, gap) in enumerate(gaps.items()):
+            first = min(s for s, _ in gap)  # the first seed's tasks, in order
+            task = [t for s, t in sorted(gap) if s == first]
+            ax.plot(task, [gap[(first, t)] for t in task], "o-", color=f"C{k}", label=label)
         ax.axhline(0.0, color="k", lw=0.8)
         ax.set_xlabel("training task (Algorithm 1; D grows with every task)")
         ax.set_ylabel("μ(ψ): virtual − real return of the warm-up policy", fontsize=8)
-        ax.set_title("model exploitation: above 0, the policy is better in the model than in the world", fontsize=9)
+        ax.set_title("model exploitation (the first seed): above 0, the policy is better in the model than in the "
+                     "world", fontsize=9)
         return fig, ax
     return table, draw
 
@@ -117,14 +124,17 @@ def thresholds(log, q, L):
 
 
 def selection(runs, algo="smtl-active-estimated"):
-    """Per run: its (q, L), candidates rated, skipped and trained, and the real samples training spent."""
+    """Per run: its (q, L), candidates rated, skipped and trained, and the real samples training spent, summed over its
+    seeds (real samples: per seed); the figure shows the first seed's ratings and thresholds."""
     table, rated = [], {}
     for label, a in runs.items():
-        q, L, log = a.configs["smtl"].active_q, a.configs["smtl"].active_L, _log(a, algo)
-        rated[label] = (q, L, thresholds(log, q, L))
-        table.append({"run": label, "q": q, "L": L, "seen": len(log),
-                      "rated": len(rated[label][2]), "skipped": sum(r["skipped"] for r in log),
-                      "trained": sum(not r["skipped"] for r in log), "samples": log[-1]["samples"]})
+        q, L, logs = a.configs["smtl"].active_q, a.configs["smtl"].active_L, _logs(a, algo)
+        rated[label] = (q, L, thresholds(logs[a.seeds[0]], q, L))
+        table.append({"run": label, "q": q, "L": L, "seen": sum(len(log) for log in logs.values()),
+                      "rated": sum(len(thresholds(log, q, L)) for log in logs.values()),
+                      "skipped": sum(r["skipped"] for log in logs.values() for r in log),
+                      "trained": sum(not r["skipped"] for log in logs.values() for r in log),
+                      "samples": float(np.mean([log[-1]["samples"] for log in logs.values()]))})
 
     def draw(plt):
         fig, axes = plt.subplots(1, len(rated), figsize=(5.2 * len(rated), 4.2), sharey=True, squeeze=False)
@@ -173,11 +183,13 @@ EXPERIMENTS = {
          "crippled (2d)": "--env ant --task fwd-back --algos smtl --seeds 0 --shift crippled"},
         adaptation),
     "selection": Experiment(
-        "How many tasks does active selection skip, and how does the threshold (q, L) set it? Two SMTL trainings with "
-        "the estimated rating on Figure 1a's task",
+        "How many tasks does active selection skip, and how does the threshold (q, L) set it? Two SMTL trainings of "
+        "20 tasks with the estimated rating on Figure 1a's task (Section 4.4 gives no q or L: the defaults are the "
+        "SMTL authors' code's)",
         "Section 4.4, Figure 3",
-        {"q 0.3, L 3 (the paper's)": "train --env cheetah --algos smtl-active-estimated --seeds 0",
-         "q 0.6, L 3": "train --env cheetah --algos smtl-active-estimated --seeds 0 --smtl-active-q 0.6"},
+        {"q 0.5, L 10 (the defaults: the SMTL authors' rule)": "train --env cheetah --algos smtl-active-estimated "
+                                                               "--seeds 0 --smtl-n-tasks 20",
+         "q 0.5, L 3": "train --env cheetah --algos smtl-active-estimated --seeds 0 --smtl-n-tasks 20 --smtl-active-L 3"},
         selection),
 }
 
@@ -192,6 +204,7 @@ def answer(name, run, root="runs", preset="quick", workers=None):
     rows, draw = e.observe(runs)
     base = os.path.join(root, "exercises", name)
     store.write_json({"name": name, "question": e.question, "paper": e.paper, "preset": preset,
+                      "seeds": sorted({s for a in runs.values() for s in a.seeds}),
                       "runs": {k: f"python run.py {v}" + (f" --preset {preset}" if preset != "quick" else "")
                                for k, v in e.runs.items()},
                       "folders": {k: a.out for k, a in runs.items()},
@@ -223,13 +236,23 @@ def heading(name, question, paper):
     return [f"### `{name}`: {paper}", "", f"**{asked}?**{rest}", ""]
 
 
+def seeds_said(seeds):
+    """How many training runs an answer rests on, said plainly."""
+    if len(seeds) == 1:
+        return (f"One training seed ({seeds[0]}): its intervals are a spread over goals or tasks, not over training "
+                f"runs, and another seed can move a verdict.")
+    return f"{len(seeds)} training seeds ({', '.join(map(str, seeds))}), pooled."
+
+
 def markdown(answer, figure):
     """docs/exercises.md's generated section of one answered experiment (its JSON), the figure at `figure`."""
     header, *cells = table(answer["answer"], minus="−")  # numbers with the typeset minus, as docs/results.md
+    seeds = answer.get("seeds") or sorted({int(s) for f in answer["runs"].values() for s in
+                                           f.split("--seeds ")[1].split()[0].split(",")})
     return "\n".join([
         *heading(answer["name"], answer["question"], answer["paper"]),
         f"`python run.py exercise {answer['name']}` runs these ({answer['core_min']} core-minutes from scratch at the "
-        f"{answer['preset']} preset, less where their trained models are on disk):", "",
+        f"{answer['preset']} preset, less where their trained models are on disk). {seeds_said(seeds)}", "",
         *(f"- {label}: `{command}`" for label, command in answer["runs"].items()), "",
         f"![{answer['name']}]({figure})", "",
         "| " + " | ".join(h.replace("|", "\\|") for h in header) + " |",

@@ -21,6 +21,7 @@ today's TRPO practice (normalised inputs, smaller batches per update), one varia
 """
 import argparse
 import dataclasses
+import itertools
 import multiprocessing as mp
 import os
 import sys
@@ -36,12 +37,14 @@ import maml
 import slbo
 import smtl
 import tasks
+import trpo
 from dynamics import DynamicsConfig
 from lab import figures, store
 from trpo import TRPOConfig
 
 OUT_DIR = os.path.join("bench_out", "probes")
 DOCS_DIR = os.path.join("docs", "results", "probes")
+EXERCISES_DOCS = os.path.join("docs", "exercises")
 
 CURVE_FAMILY = "ant-vel"  # the ant [0, 3]: Figure 1b's task
 CURVE_MAX_SAMPLES = 20_000_000
@@ -344,9 +347,108 @@ def legged(workers=2):
     _run_all(_smtl_tasks_run, smtl_runs, workers, "SMTL against training tasks")
 
 
+
+# ---------------------------------------------------------------------------------------------
+# The exercises' learning verdict: the reference's own spread, a right answer with other rounding, wrong answers
+# ---------------------------------------------------------------------------------------------
+BAR_SEEDS = tuple(range(12))  # training seeds of the learning run (the check uses exercises.check.LEARN_SEEDS)
+BAR_STAGES = 4  # stages measured (the check reads the first LEARN_STAGES)
+
+
+def _gae_loop(rew, values, next_values, terminal, ep_end, gamma, lam):
+    """GAE as a student writes it from the stub's docstring, a Python loop over rows and steps: right, with other
+    float rounding than trpo.gae."""
+    n, H = rew.shape
+    adv = torch.zeros(n, H)
+    for i in range(n):
+        a = 0.0
+        for t in reversed(range(H)):
+            delta = float(rew[i, t]) + gamma * (1 - float(terminal[i, t])) * float(next_values[i, t]) - \
+                float(values[i, t])
+            a = delta + gamma * lam * (1 - float(ep_end[i, t])) * a
+            adv[i, t] = a
+    return adv, adv + values
+
+
+def _gae_one_step(rew, values, next_values, terminal, ep_end, gamma, lam):
+    """The one-step advantage r + γV(s') − V(s): an advantage, but not GAE's."""
+    adv = rew + gamma * (1 - terminal) * next_values - values
+    return adv, adv + values
+
+
+def _gae_none(rew, values, next_values, terminal, ep_end, gamma, lam):
+    """No advantage at all: TRPO has nothing to climb."""
+    return torch.zeros_like(rew), values
+
+
+BAR_VARIANTS = {"reference": None, "loop": _gae_loop, "one-step": _gae_one_step, "none": _gae_none}  # None: trpo.gae
+
+
+def _bar_run(variant, seed):
+    """The exercise's learning run with GAE `variant` swapped in, BAR_STAGES stages: |v − g| before and after each."""
+    from exercises import check
+    torch.set_num_threads(1)
+    path = os.path.join(OUT_DIR, f"exercise_bar_{variant}_s{seed}.json")
+    if os.path.exists(path):
+        return store.read_json(path)
+    fn = BAR_VARIANTS[variant]
+    start = time.perf_counter()
+    with check.swapped("gae", {"gae": fn or trpo.gae}):
+        c = config.values(check.LEARN_FAMILY, "quick")
+        goals = tasks.tuning_goals(check.LEARN_FAMILY, tasks.GOAL_BLOCK)
+        goal = goals[np.argsort(goals[:, 0])[len(goals) // 2]]
+        learner = slbo.Learner(check.LEARN_FAMILY, slbo.SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dyn"]),
+                               TRPOConfig(**c["trpo"]), seed=seed)
+        policy = learner.new_policy()
+        before = float(slbo.evaluate(learner.family, policy, goal[None], seed=seed)["vel_err"][0])
+        log = slbo.slbo(learner, policy, goal, BAR_STAGES, check.LEARN_ROUNDS, eval_seed=seed, progress=False)
+    out = {"variant": variant, "seed": seed, "before": before, "after": [r["vel_err"] for r in log],
+           "wall_s": time.perf_counter() - start}
+    store.write_json(out, path)
+    return out
+
+
+def _time_checks():
+    """{exercise: seconds its check takes on the reference, the learning run left out}, one process, one thread."""
+    from exercises import check, checks
+    torch.set_num_threads(1)
+    seconds = {}
+    for name in checks.EXERCISES:
+        start = time.perf_counter()
+        ok, message = check.run(name, solution=True, learn=False)
+        assert ok, message
+        seconds[name] = time.perf_counter() - start
+    return seconds
+
+
+def exercise_bar(workers=2):
+    """Every BAR_VARIANTS' learning run on BAR_SEEDS; writes docs/exercises/learning.json: the ratio after / before
+    per run, and, over every 3 of the seeds, the largest mean ratio of a right answer (the reference, the loop) and
+    the smallest of a wrong one, the bar in between and the one the check uses."""
+    from exercises import check
+    runs = [(v, s) for s in BAR_SEEDS for v in BAR_VARIANTS]
+    out = _run_all(_bar_run, runs, workers, "exercise_bar")
+    k = check.LEARN_STAGES - 1
+    ratio = {v: [out[(v, s)]["after"][k] / out[(v, s)]["before"] for s in BAR_SEEDS] for v in BAR_VARIANTS}
+    n = len(check.LEARN_SEEDS)
+    means = {v: [float(np.mean(c)) for c in itertools.combinations(r, n)] for v, r in ratio.items()}
+    worst_right = max(max(means["reference"]), max(means["loop"]))
+    best_wrong = min(min(means["one-step"]), min(means["none"]))
+    result = {"seeds": list(BAR_SEEDS), "stages": check.LEARN_STAGES, "n_seeds_per_verdict": n, "ratio": ratio,
+              "runs": {f"{v}/{s}": out[(v, s)] for v, s in runs}, "worst_right_mean": worst_right,
+              "best_wrong_mean": best_wrong, "bar": check.LEARN_BAR,
+              "separated": worst_right < check.LEARN_BAR < best_wrong,
+              "learning_run_seconds": float(np.mean([out[("reference", s)]["wall_s"] for s in BAR_SEEDS])),
+              "check_seconds": _time_checks()}
+    store.write_json(result, os.path.join(EXERCISES_DOCS, "learning.json"))
+    print(f"exercise_bar: over every {n} of {len(BAR_SEEDS)} seeds, the right answers' mean after / before is at most "
+          f"{worst_right:.3f}, the wrong answers' at least {best_wrong:.3f}; the bar {check.LEARN_BAR:g} "
+          f"{'separates them' if result['separated'] else 'does NOT separate them'}")
+    return result
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve", "legged"])
+    p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve", "legged", "exercise_bar"])
     p.add_argument("--variant", choices=list(CURVE_VARIANTS), default="quick")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", action="store_true", help="only write the figure and JSON from what is on disk")
@@ -360,7 +462,8 @@ def main(argv=None):
                 oracle_curve(args.variant, args.seed)
             plot_oracle_curve(args.seed)
         else:
-            {"policy_init": policy_init, "maml_budget": maml_budget, "legged": legged}[probe](args.workers)
+            {"policy_init": policy_init, "maml_budget": maml_budget, "legged": legged,
+             "exercise_bar": exercise_bar}[probe](args.workers)
         print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")
 
 

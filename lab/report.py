@@ -15,6 +15,7 @@ next one, is a hand-written note and is kept as it is. A note may only use numbe
 """
 import ast
 import dataclasses
+import itertools
 import os
 import re
 
@@ -344,10 +345,50 @@ def results_markdown(everything, old="", probes=None):
     return "".join(_block(key, body) + notes.get(key, "\n") for key, body in parts)
 
 
+def learning_block(exercises_dir=EXERCISES_DIR):
+    """docs/exercises.md's table of the implementation exercises and the measured learning verdict
+    (docs/exercises/learning.json, written by python -m lab.probes exercise_bar)."""
+    from exercises import check, checks
+    path = os.path.join(exercises_dir, "learning.json")
+    m = store.read_json(path) if os.path.exists(path) else None
+    seconds = (m or {}).get("check_seconds", {})
+    lines = ["| # | exercise | paper | file | check (s) | learning run |", "| --- | --- | --- | --- | --- | --- |"]
+    for k, name in enumerate(n for n in check.COURSE if n in checks.EXERCISES):
+        e = checks.EXERCISES[name]
+        run = (f"3 seeds, ~{_num(m['learning_run_seconds'] * 2, '.0f')} s in 2 processes" if m else "3 seeds") \
+            if e.swap else "none"
+        lines.append(f"| {k + 1} | `{name}` | {e.title} | [`exercises/{name}.py`](../exercises/{name}.py) | "
+                     f"{_num(seconds[name], '.1f') if name in seconds else '–'} | {run} |")
+    if m is None:
+        return "\n".join(lines + ["", "The learning verdict's bar is not measured yet: `python -m lab.probes "
+                                        "exercise_bar`."])
+    ratio = m["ratio"]
+    lines += ["", f"Times on a 2-core CPU, one torch thread per process: the check on the reference, and a learning "
+                  f"run (one seed: {_num(m['learning_run_seconds'], '.0f')} s). The learning verdict (measured by "
+                  f"`python -m lab.probes exercise_bar` on GAE, {len(m['seeds'])} seeds, |v − g| after "
+                  f"{m['stages']} stages / before):", "",
+              "| GAE | after / before, per seed | mean | mean of 3 seeds: worst to best |", "| --- | --- | --- | --- |"]
+    names = {"reference": "the reference, `trpo.gae`", "loop": "a Python loop (right; other rounding)",
+             "one-step": "the one-step advantage r + γV(s′) − V(s) (wrong)", "none": "no advantage (wrong)"}
+    for variant, r in ratio.items():
+        threes = [float(np.mean(c)) for c in itertools.combinations(r, m["n_seeds_per_verdict"])]
+        lines.append(f"| {names[variant]} | {', '.join(_num(x, '.2f') for x in r)} | {_num(np.mean(r), '.2f')} | "
+                     f"{_num(max(threes), '.2f')} to {_num(min(threes), '.2f')} |")
+    verdict = ("separates them: every 3 seeds of a right answer learn, no 3 of a wrong one do" if m["separated"] else
+               "does NOT separate them on every 3 seeds")
+    lines += ["", f"\"It learns\" when the mean over the check's {m['n_seeds_per_verdict']} seeds is at most "
+                  f"{_num(m['bar'], '.2f')}: over every {m['n_seeds_per_verdict']} of the {len(m['seeds'])} seeds, the "
+                  f"right answers' mean is at most {_num(m['worst_right_mean'], '.2f')} and the wrong answers' at least "
+                  f"{_num(m['best_wrong_mean'], '.2f')}, so the bar {verdict}."]
+    return "\n".join(lines)
+
+
 def exercises_markdown(old, exercises_dir=EXERCISES_DIR):
-    """docs/exercises.md: its hand-written text up to its first generated block, then one block per experiment
-    exercise (its committed answer, or the command that makes it), each followed by its note from `old`."""
-    first, notes, parts = _BLOCK.search(old), _notes(old), []
+    """docs/exercises.md: its hand-written text up to its first generated block, then the implementation exercises'
+    block (learning_block) and one block per experiment exercise (its committed answer, or the command that makes
+    it), each followed by its note from `old`."""
+    first, notes = _BLOCK.search(old), _notes(old)
+    parts = [_block("learning", learning_block(exercises_dir)) + notes.get("learning", "\n")]
     for name, e in experiments.EXPERIMENTS.items():
         path = os.path.join(exercises_dir, f"{name}.json")
         body = (experiments.markdown(store.read_json(path), f"exercises/{name}.png") if os.path.exists(path) else
@@ -417,12 +458,18 @@ def _regenerate(path, blocks):
                                 else m.group(0), text), path)
 
 
+# Hand-written text after these blocks opens the next section rather than reading the block: not held to its numbers
+SECTION_OPENERS = ("learning",)
+
+
 def unbacked_numbers(text):
-    """[(block key, number)] for every number in a hand-written note that its block does not contain."""
+    """[(block key, number)] for every number in a hand-written note that its block does not contain (but the text
+    after a SECTION_OPENERS block)."""
     number = re.compile(r"[−-]?\d[\d,]*(?:\.\d+)?")
     norm = lambda s: s.replace("−", "-").replace(",", "")  # noqa: E731
     held = {m.group(1): {norm(x) for x in number.findall(m.group(0))} for m in _BLOCK.finditer(text)}  # per block
-    return [(key, n) for key, note in _notes(text).items() for n in number.findall(note) if norm(n) not in held[key]]
+    return [(key, n) for key, note in _notes(text).items() if key not in SECTION_OPENERS for n in number.findall(note)
+            if norm(n) not in held[key]]
 
 
 def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_dir=EXERCISES_DIR,
