@@ -22,6 +22,7 @@ today's TRPO practice (normalised inputs, smaller batches per update), one varia
 import argparse
 import dataclasses
 import itertools
+import math
 import multiprocessing as mp
 import os
 import sys
@@ -38,7 +39,7 @@ import slbo
 import smtl
 import tasks
 import trpo
-from dynamics import DynamicsConfig
+from dynamics import DynamicsConfig, VirtualEnv
 from lab import figures, store
 from trpo import TRPOConfig
 
@@ -302,6 +303,51 @@ def _slbo_curve_run(family, goal_index, seed):
     return out
 
 
+DIAG_K = 20  # the model's open-loop error is measured k = 1 … DIAG_K steps ahead of real states
+DIAG_UPRIGHT, DIAG_MOVING = 0.5, 0.5  # "upright": the torso's up axis within 60° of vertical; "moving": |v| > 0.5 m/s
+
+
+@torch.no_grad()
+def _diagnose_policy(learner, policy, goal, seed, n_episodes=5):
+    """Where the learned model and the real body part for θ's mean action on goal ψ, from n_episodes real start
+    states: each real episode's length and return; the length and return the model predicts from the same start
+    state in closed loop (does it predict the fall where the real body falls?); and the model's open-loop error k =
+    1 … DIAG_K steps ahead along the real episodes, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, fed the real actions."""
+    f, model = learner.family, learner.model
+    env = tasks.make_vec_env(f, np.tile(goal, (n_episodes, 1)))
+    real = trpo.rollout(env, policy, f.horizon, deterministic=True, seed=seed, one_episode=True)
+    env.close()
+    lengths = real["mask"].sum(1)  # (n_episodes,)
+    virtual = []
+    for i in range(n_episodes):  # the same start state, in the model
+        venv = VirtualEnv(model, f, goal, real["obs"][i, :1], n_envs=1, cfg=learner.dyn)
+        b = trpo.rollout(venv, policy, f.horizon, deterministic=True, seed=0, one_episode=True)
+        virtual.append((float(b["mask"].sum()), float(trpo.episode_returns(b)[0])))
+    errors = [[] for _ in range(DIAG_K)]  # per k, the errors from every start state t with t + k inside the episode
+    for i in range(n_episodes):
+        T = int(lengths[i])
+        s_hat = real["obs"][i, :T]  # ŝ_t = s_t for every start t (T, obs_dim)
+        for k in range(min(DIAG_K, T)):
+            s_hat = model(s_hat[:T - k], real["act"][i, k:T])  # ŝ_{t+k+1} from s_t (T − k, obs_dim)
+            e = (s_hat - real["next_obs"][i, k:T]) / model.obs_norm.std
+            errors[k] += (e.norm(dim=-1) / math.sqrt(f.obs_dim)).tolist()
+    return {"real_len": lengths.tolist(), "real_return": trpo.episode_returns(real).tolist(),
+            "model_len": [v[0] for v in virtual], "model_return": [v[1] for v in virtual],
+            "kstep_error": [float(np.mean(x)) if x else None for x in errors]}
+
+
+def _data_composition(learner):
+    """What D holds: the share of its states that are upright (the torso's up axis within 60° of vertical), moving
+    (|v| > DIAG_MOVING m/s along the goal axes) and both, and the share of transitions that end in a fall."""
+    f, d = learner.family, learner.data
+    q = d.obs[:, 1:5]  # the torso's orientation (w, x, y, z), after its height at obs[0]
+    up = 1 - 2 * (q[:, 1] ** 2 + q[:, 2] ** 2) > DIAG_UPRIGHT  # (N,)
+    v = d.next_obs[:, [i for i in f.vel_index if i is not None]].norm(dim=-1) > DIAG_MOVING  # (N,)
+    fell = f.done(d.next_obs)
+    return {"n": len(d), "upright": float(up.float().mean()), "moving": float(v.float().mean()),
+            "upright_and_moving": float((up & v).float().mean()), "falls": float(fell.float().mean())}
+
+
 def _smtl_tasks_run(family, seed, variant_name="quick", variant=None):
     """SMTL at the quick preset (with a variant's overrides) trained to each of TASK_COUNTS tasks in turn (one run,
     grown: a checkpoint in OUT_DIR), and after each the zero-sample warm-up on LEGGED_GOALS tuning goals; each
@@ -319,15 +365,17 @@ def _smtl_tasks_run(family, seed, variant_name="quick", variant=None):
         trained = smtl.train(family, dataclasses.replace(cfg, n_tasks=n), slbo_cfg, dyn, trpo, seed=seed,
                              resume=resume, save=save, progress=False)
         resume, points, start = trained["checkpoint"], [], time.perf_counter()
+        store.save_checkpoint(resume, f"{name}_n{n}.pt")  # φ and D at n tasks, for the diagnosis (diagnose)
         for i, goal in enumerate(goals):
             learner = smtl.restore(resume, seed=seed * 1000 + i)  # Eq. (6) at 0 samples, as smtl.adapt's first point
             policy = learner.new_policy()
             smtl.warm_up(learner, policy, goal, cfg.n_warmup)
-            points.append(_measure_policy(learner, policy, goal, seed * 1000 + i))
+            points.append({**_measure_policy(learner, policy, goal, seed * 1000 + i),
+                           "diagnosis": _diagnose_policy(learner, policy, goal, seed * 1000 + i)})
         out[n] = {"family": family, "variant": variant_name, "seed": seed, "n_tasks": n,
                   "samples": trained["samples"], "train_wall_s": trained["wall_s"],
                   "adapt_wall_s": time.perf_counter() - start, "goals": goals.tolist(), "points": points,
-                  "log": trained["log"]}
+                  "data": _data_composition(smtl.restore(resume)), "log": trained["log"]}
         store.write_json(out[n], path)
     return out
 
