@@ -308,7 +308,7 @@ DIAG_UPRIGHT, DIAG_MOVING = 0.5, 0.5  # "upright": the torso's up axis within 60
 
 
 @torch.no_grad()
-def _diagnose_policy(learner, policy, goal, seed, n_episodes=5):
+def diagnose_policy(learner, policy, goal, seed, n_episodes=5):
     """Where the learned model and the real body part for θ's mean action on goal ψ, from n_episodes real start
     states: each real episode's length and return; the length and return the model predicts from the same start
     state in closed loop (does it predict the fall where the real body falls?); and the model's open-loop error k =
@@ -371,13 +371,135 @@ def _smtl_tasks_run(family, seed, variant_name="quick", variant=None):
             policy = learner.new_policy()
             smtl.warm_up(learner, policy, goal, cfg.n_warmup)
             points.append({**_measure_policy(learner, policy, goal, seed * 1000 + i),
-                           "diagnosis": _diagnose_policy(learner, policy, goal, seed * 1000 + i)})
+                           "diagnosis": diagnose_policy(learner, policy, goal, seed * 1000 + i)})
         out[n] = {"family": family, "variant": variant_name, "seed": seed, "n_tasks": n,
                   "samples": trained["samples"], "train_wall_s": trained["wall_s"],
                   "adapt_wall_s": time.perf_counter() - start, "goals": goals.tolist(), "points": points,
                   "data": _data_composition(smtl.restore(resume)), "log": trained["log"]}
         store.write_json(out[n], path)
     return out
+
+
+def _still(goals):
+    """Standing still's |v − g| per goal (its speed error is ‖g‖)."""
+    return np.linalg.norm(np.asarray(goals, dtype=float).reshape(len(goals), -1), axis=1)
+
+
+def _learned_at(curve, still):
+    """The real samples at the first stage where |v − g| ≤ LEGGED_STOP × standing still's with episodes of at least
+    LEGGED_MIN_LEN steps, or None."""
+    return next((p["samples"] for p in curve if p["vel_err"] <= LEGGED_STOP * still and p["ep_len"] >= LEGGED_MIN_LEN),
+                None)
+
+
+def legged_summary():
+    """docs/results/probes/legged.json and .png from what the legged probes left in OUT_DIR (whatever has finished):
+    single-task SLBO's curves per body, goal and seed; SMTL's zero-sample |v − g| and episode length after 10, 30 and
+    100 training tasks beside the oracle's learning curve and MAML's budget; where the model and the real body part."""
+    out = {"stop": LEGGED_STOP, "min_len": LEGGED_MIN_LEN, "slbo": {}, "smtl": {}}
+    for fam in LEGGED:
+        goals = slbo_curve_goals(fam)
+        runs = {}
+        for g in range(len(goals)):
+            for seed in LEGGED_SEEDS:
+                path = os.path.join(OUT_DIR, f"slbo_curve_{fam}_g{g}_s{seed}.json")
+                if os.path.exists(path):
+                    runs.setdefault(str(g), {})[str(seed)] = store.read_json(path)["curve"]
+        if runs:
+            still = _still(goals)
+            out["slbo"][fam] = {"goals": goals.tolist(), "still": still.tolist(), "runs": runs,
+                                "learned_at": {g: {s: _learned_at(c, still[int(g)]) for s, c in r.items()}
+                                               for g, r in runs.items()}}
+        counts = {}
+        for n in TASK_COUNTS:
+            found = [store.read_json(f"{os.path.join(OUT_DIR, f'smtl_tasks_quick_{fam}_s{seed}')}_n{n}.json")
+                     for seed in LEGGED_SEEDS
+                     if os.path.exists(f"{os.path.join(OUT_DIR, f'smtl_tasks_quick_{fam}_s{seed}')}_n{n}.json")]
+            if found:
+                counts[str(n)] = _smtl_point(found)
+        if counts:
+            out["smtl"][fam] = counts
+    curve = os.path.join(DOCS_DIR, "oracle_curve.json")
+    if os.path.exists(curve):
+        out["oracle_curve"] = {"ant-vel": [{k: p[k] for k in ("samples", "vel_err", "ep_len")}
+                                           for p in store.read_json(curve)["obs-norm"]["curve"]]}
+    out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
+    store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
+    _plot_legged(out)
+    return out
+
+
+def _smtl_point(found):
+    """SMTL's zero-sample measurements at one task count over the seeds found: means with bootstrap intervals over
+    (seed, goal), and the diagnosis pooled over every goal and seed."""
+    err = np.array([[p["vel_err"] for p in f["points"]] for f in found])  # (n_seeds, n_goals)
+    length = np.array([[p["ep_len"] for p in f["points"]] for f in found])
+    gap = np.array([[p["virtual_return"] - p["return"] for p in f["points"]] for f in found])
+    diag = [p["diagnosis"] for f in found for p in f["points"] if "diagnosis" in p]
+    fell = [(r, m) for d in diag for r, m in zip(d["real_len"], d["model_len"]) if r < tasks.HORIZON]
+    kstep = {"fell" if min(d["real_len"]) < tasks.HORIZON else "walked": [] for d in diag}
+    for d in diag:
+        kstep["fell" if min(d["real_len"]) < tasks.HORIZON else "walked"].append(d["kstep_error"])
+    return {"seeds": [f["seed"] for f in found], "samples": float(np.mean([f["samples"] for f in found])),
+            "still": float(_still(found[0]["goals"]).mean()), "vel_err": figures.bootstrap(err),
+            "ep_len": figures.bootstrap(length), "virtual_minus_real": figures.bootstrap(gap),
+            "vel_err_per_goal": err.mean(0).tolist(), "ep_len_per_goal": length.mean(0).tolist(),
+            "falls_predicted": (float(np.mean([m < tasks.HORIZON for _, m in fell])) if fell else None),
+            "n_falls": len(fell), "kstep_error": {k: np.nanmean(np.array(v, dtype=float), 0).tolist()
+                                                  for k, v in kstep.items() if v},
+            "data": {k: float(np.mean([f["data"][k] for f in found])) for k in found[0]["data"]},
+            "train_minutes": float(np.mean([f["train_wall_s"] for f in found])) / 60}
+
+
+def _plot_legged(out):
+    """docs/results/probes/legged.png: a row per body; single-task SLBO's |v − g| and episode length against real
+    samples, SMTL's zero-sample |v − g| against real training samples on a log axis with the oracle's curve."""
+    plt = figures.pyplot()
+    fig, axes = plt.subplots(len(LEGGED), 3, figsize=(16, 4.2 * len(LEGGED)), squeeze=False)
+    for row, fam in zip(axes, LEGGED):
+        sl = out["slbo"].get(fam)
+        if sl:
+            for g, runs in sl["runs"].items():
+                for j, (seed, c) in enumerate(runs.items()):
+                    x = [p["samples"] / 1e3 for p in c]
+                    label = f"goal {sl['goals'][int(g)][0]:.2f} m/s" if j == 0 else None
+                    row[0].plot(x, [p["vel_err"] for p in c], "-", color=f"C{int(g)}", lw=1, label=label)
+                    row[1].plot(x, [p["ep_len"] for p in c], "-", color=f"C{int(g)}", lw=1, label=label)
+                row[0].axhline(sl["still"][int(g)], color=f"C{int(g)}", ls=":", lw=1)
+            row[0].set_title(f"{fam}: single-task SLBO, one line per seed (dotted: standing still)", fontsize=9)
+            row[1].set_title(f"{fam}: single-task SLBO, episode length", fontsize=9)
+        for ax, ylabel in ((row[0], "|v − g| over 200 steps (m/s)"), (row[1], "episode length (steps)")):
+            ax.set_xlabel("real samples (thousands)")
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        ax = row[2]
+        sm = out["smtl"].get(fam, {})
+        if sm:
+            x = [p["samples"] for p in sm.values()]
+            m = [p["vel_err"] for p in sm.values()]
+            ax.errorbar(x, [v[0] for v in m], yerr=[[v[0] - v[1] for v in m], [v[2] - v[0] for v in m]], fmt="*-",
+                        color="C0", ms=10, capsize=3, label="SMTL at 0 samples after 10, 30, 100 tasks (95 % CI)")
+            still = next(iter(sm.values()))["still"]
+            ax.axhline(still, color="k", ls=":", label="standing still")
+            ax.axhline(LEGGED_STOP * still, color="k", ls="--", lw=0.8, label=f"{LEGGED_STOP:g} × standing still")
+        oc = out.get("oracle_curve", {}).get(fam)
+        if oc:
+            ax.plot([p["samples"] for p in oc[1:]], [p["vel_err"] for p in oc[1:]], "-", color="0.4",
+                    label="the oracle's learning curve (seed 0)")
+        for key, style, label in (("smtl_paper", "C0", "SMTL's budget in the paper (100 tasks)"),
+                                  ("maml_quick", "C1", "MAML's and the oracle's quick budget"),
+                                  ("maml_paper", "C3", "MAML's budget in the paper")):
+            ax.axvline(out["budgets"][key], color=style, ls="-.", lw=0.8, label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("real training samples (log scale)")
+        ax.set_ylabel("|v − g| over 200 steps on 8 tuning goals (m/s)", fontsize=8)
+        ax.set_title(f"{fam}: zero-sample adaptation against training samples", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(os.path.join(DOCS_DIR, "legged.png"), dpi=110)
+    plt.close(fig)
 
 
 def _run_all(fn, runs, workers, desc):
@@ -393,6 +515,7 @@ def legged(workers=2):
     smtl_runs = [(f, s) for f in LEGGED for s in LEGGED_SEEDS]
     _run_all(_slbo_curve_run, slbo_runs, workers, "single-task SLBO")
     _run_all(_smtl_tasks_run, smtl_runs, workers, "SMTL against training tasks")
+    legged_summary()
 
 
 

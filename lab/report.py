@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from exercises import experiments
+from exercises import bugs, experiments
 from lab import figures, jobs, store
 from lab.probes import CURVE_MAX_SAMPLES, CURVE_STOP
 
@@ -291,8 +291,8 @@ def probes_block(results_dir=RESULTS_DIR):
     folder = os.path.join(results_dir, "probes")
     read = lambda name: store.read_json(os.path.join(folder, f"{name}.json")) \
         if os.path.exists(os.path.join(folder, f"{name}.json")) else None  # noqa: E731
-    init, budget, curve = read("policy_init"), read("maml_budget"), read("oracle_curve")
-    if not (init or budget or curve):
+    init, budget, curve, legged = read("policy_init"), read("maml_budget"), read("oracle_curve"), read("legged")
+    if not (init or budget or curve or legged):
         return None
     lines = ["## Probes: what the quick preset rests on", "",
              "Measured by `python -m lab.probes` on goals of the tuning split, never on evaluation goals."]
@@ -326,7 +326,48 @@ def probes_block(results_dir=RESULTS_DIR):
             lines.append(f"| {variant} | {p['samples']:,} | {_num(p['return'])} | {_num(p['vel_err'], '.3f')} | "
                          f"{_num(run['still_vel_err'], '.3f')} | {_num(p['ep_len'])} | "
                          f"{_num(best['vel_err'], '.3f')} ({best['samples']:,}) | {ended} |")
+    if legged:
+        lines += ["", *_legged_lines(legged)]
     return "\n".join(lines)
+
+
+def _legged_lines(legged):
+    """The legged bodies' probes (lab.probes legged): single-task SLBO, SMTL against training tasks, the diagnosis."""
+    stop, min_len = legged["stop"], legged["min_len"]
+    lines = ["**SMTL on the legged bodies** (`python -m lab.probes legged`; tuning goals; \"learned\": |v − g| over 200 "
+             f"steps at most {_num(stop, '.2g')} × standing still's with episodes of at least {min_len} steps):", "",
+             "![the legged probes](results/probes/legged.png)"]
+    if legged["slbo"]:
+        lines += ["", "Single-task SLBO at the quick preset (5 VirtualTraining rounds per stage of 8,000 real samples), "
+                      "real samples until learned, per seed:", "",
+                  "| body | goal (m/s) | standing still's \\|v − g\\| | learned at, per seed | best \\|v − g\\| "
+                  "(episode length) |", "| --- | --- | --- | --- | --- |"]
+        for fam, sl in legged["slbo"].items():
+            for g, runs in sl["runs"].items():
+                at = ", ".join(f"{v:,}" if v else "not within "
+                               f"{max(p['samples'] for p in runs[k]):,}" for k, v in sl["learned_at"][g].items())
+                best = min((p for c in runs.values() for p in c), key=lambda p: p["vel_err"])
+                lines.append(f"| {fam} | {_num(sl['goals'][int(g)][0], '.2f')} | {_num(sl['still'][int(g)], '.3f')} | "
+                             f"{at} | {_num(best['vel_err'], '.3f')} ({_num(best['ep_len'], '.0f')}) |")
+    if legged["smtl"]:
+        lines += ["", "SMTL's warm-up alone (0 samples) on 8 tuning goals after n training tasks at the quick preset "
+                      "(mean over seeds × goals, 95 % interval); the virtual minus the real return of the warm-up "
+                      "policy's mean action; of the real episodes that fell, the share the model predicts to fall "
+                      "from the same start state; and what D holds:", "",
+                  "| body | tasks | real training samples | seeds | \\|v − g\\| (standing still) | episode length | "
+                  "virtual − real return | falls the model predicts | D upright, moving, falling | training min |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for fam, counts in legged["smtl"].items():
+            for n, p in counts.items():
+                d = p["data"]
+                predicted = "–" if p["falls_predicted"] is None else \
+                    f"{_num(100 * p['falls_predicted'], '.0f')} % of {p['n_falls']}"
+                lines.append(f"| {fam} | {n} | {p['samples']:,.0f} | {len(p['seeds'])} | {_interval(p['vel_err'], '.3f')} "
+                             f"({_num(p['still'], '.3f')}) | {_interval(p['ep_len'], '.0f')} | "
+                             f"{_interval(p['virtual_minus_real'])} | {predicted} | "
+                             f"{_num(100 * d['upright'], '.0f')} %, {_num(100 * d['moving'], '.0f')} %, "
+                             f"{_num(100 * d['falls'], '.1f')} % | {_num(p['train_minutes'], '.0f')} |")
+    return lines
 
 
 def results_markdown(everything, old="", probes=None):
@@ -383,10 +424,32 @@ def learning_block(exercises_dir=EXERCISES_DIR):
     return "\n".join(lines)
 
 
+BUGS_INTRO = """## Find the bug
+
+Each problem is a function of the method with one line changed, and the curves of the same small experiment run from
+the same seeds with the reference (blue) and with the planted bug (red). Read the listing, then the curves: which line
+is wrong, and how do the curves show it? (The answers are kept apart, in
+[exercise-answers.md](exercise-answers.md).) `python run.py exercise NAME` prints the listing and runs both versions.
+
+"""
+
+
+def bug_markdown(answer, name):
+    """docs/exercises.md's block of one find-the-bug problem: the listing, the question, the committed figure."""
+    bug = bugs.BUGS[name]
+    lines = [f"### `{name}`: {bug.title}", "", "```python", bugs.listing(name), "```", "",
+             "**Which line is wrong, and how do the curves show it?** (Answers: [exercise-answers.md]"
+             f"(exercise-answers.md#{name}).)", ""]
+    if answer is None:
+        return "\n".join(lines + [f"Not run yet: `python run.py exercise {name}`."])
+    return "\n".join(lines + [f"`python run.py exercise {name}` runs the reference and the bug from seeds "
+                              f"{', '.join(map(str, answer['seeds']))}:", "", f"![{name}](exercises/{name}.png)"])
+
+
 def exercises_markdown(old, exercises_dir=EXERCISES_DIR):
     """docs/exercises.md: its hand-written text up to its first generated block, then the implementation exercises'
-    block (learning_block) and one block per experiment exercise (its committed answer, or the command that makes
-    it), each followed by its note from `old`."""
+    block (learning_block), one block per experiment exercise (its committed answer, or the command that makes it)
+    and one per find-the-bug problem, each followed by its note from `old`."""
     first, notes = _BLOCK.search(old), _notes(old)
     parts = [_block("learning", learning_block(exercises_dir)) + notes.get("learning", "\n")]
     for name, e in experiments.EXPERIMENTS.items():
@@ -395,6 +458,10 @@ def exercises_markdown(old, exercises_dir=EXERCISES_DIR):
                 "\n".join([*experiments.heading(name, e.question, e.paper),
                            f"Not run yet: `python run.py exercise {name}`."]))
         parts.append(_block(f"exercise-{name}", body) + notes.get(f"exercise-{name}", "\n"))
+    for k, name in enumerate(bugs.BUGS):
+        path = os.path.join(exercises_dir, f"{name}.json")
+        body = bug_markdown(store.read_json(path) if os.path.exists(path) else None, name)
+        parts.append(_block(name, (BUGS_INTRO if k == 0 else "") + body) + notes.get(name, "\n"))
     return (old[:first.start()] if first else old) + "".join(parts)
 
 
