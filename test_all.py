@@ -2406,7 +2406,8 @@ def test_experiment_exercise_pairs_two_runs_by_seed_and_goal(tmp_path):
 
 
 def test_exercise_course_order_lists_every_exercise_once():
-    assert sorted(exercise_check.COURSE) == sorted([*exercise_checks.EXERCISES, *experiments.EXPERIMENTS])
+    from exercises import bugs
+    assert sorted(exercise_check.COURSE) == sorted([*exercise_checks.EXERCISES, *experiments.EXPERIMENTS, *bugs.BUGS])
 
 
 def test_every_experiment_exercise_has_its_committed_answer_and_figure():

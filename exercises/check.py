@@ -122,10 +122,10 @@ def swapped(name, fns):
             setattr(module, attr, fn)
 
 
-def learning_run(name, fns, seed):
-    """Single-task SLBO at the quick preset's settings on the median of the first 8 tuning goals (LEARN_STAGES stages
-    of 4,000 real samples, LEARN_ROUNDS rounds each) with the student's functions swapped in: |v − g| of the fresh
-    policy and after the stages."""
+def learning_run(name, fns, seed, n_stages=LEARN_STAGES):
+    """Single-task SLBO at the quick preset's settings on the median of the first 8 tuning goals (n_stages stages of
+    4,000 real samples, LEARN_ROUNDS rounds each) with the student's functions swapped in: |v − g| of the fresh
+    policy, and after each stage."""
     torch.set_num_threads(1)
     c = config.values(LEARN_FAMILY, "quick")
     goals = tasks.tuning_goals(LEARN_FAMILY, tasks.GOAL_BLOCK)  # (8, 1)
@@ -135,14 +135,15 @@ def learning_run(name, fns, seed):
                                trpo.TRPOConfig(**c["trpo"]), seed=seed)
         policy = learner.new_policy()
         before = float(slbo.evaluate(learner.family, policy, goal[None], seed=seed)["vel_err"][0])
-        log = slbo.slbo(learner, policy, goal, LEARN_STAGES, LEARN_ROUNDS, eval_seed=seed, progress=False)
-    return before, log[-1]["vel_err"]
+        log = slbo.slbo(learner, policy, goal, n_stages, LEARN_ROUNDS, eval_seed=seed, progress=False)
+    return before, [row["vel_err"] for row in log]
 
 
 def _learning_job(name, solution, seed):
     """learning_run in a worker process: the reference, or the student's file read (and guarded) there."""
     fns = dict(checks.EXERCISES[name].answer) if solution else guarded(name, student(name)[1])
-    return learning_run(name, fns, seed)
+    before, after = learning_run(name, fns, seed)
+    return before, after[-1]
 
 
 def learns(name, fns=None, solution=False, seeds=LEARN_SEEDS, workers=2):
@@ -153,7 +154,7 @@ def learns(name, fns=None, solution=False, seeds=LEARN_SEEDS, workers=2):
         with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=mp.get_context("spawn")) as pool:
             runs = list(pool.map(_learning_job, [name] * len(seeds), [solution] * len(seeds), seeds))
     else:
-        runs = [learning_run(name, fns, s) for s in seeds]
+        runs = [(b, a[-1]) for b, a in (learning_run(name, fns, s) for s in seeds)]
     ratio = float(np.mean([after / before for before, after in runs]))
     return runs, ratio, ratio <= LEARN_BAR
 

@@ -562,19 +562,9 @@ def _bar_run(variant, seed):
     path = os.path.join(OUT_DIR, f"exercise_bar_{variant}_s{seed}.json")
     if os.path.exists(path):
         return store.read_json(path)
-    fn = BAR_VARIANTS[variant]
     start = time.perf_counter()
-    with check.swapped("gae", {"gae": fn or trpo.gae}):
-        c = config.values(check.LEARN_FAMILY, "quick")
-        goals = tasks.tuning_goals(check.LEARN_FAMILY, tasks.GOAL_BLOCK)
-        goal = goals[np.argsort(goals[:, 0])[len(goals) // 2]]
-        learner = slbo.Learner(check.LEARN_FAMILY, slbo.SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dyn"]),
-                               TRPOConfig(**c["trpo"]), seed=seed)
-        policy = learner.new_policy()
-        before = float(slbo.evaluate(learner.family, policy, goal[None], seed=seed)["vel_err"][0])
-        log = slbo.slbo(learner, policy, goal, BAR_STAGES, check.LEARN_ROUNDS, eval_seed=seed, progress=False)
-    out = {"variant": variant, "seed": seed, "before": before, "after": [r["vel_err"] for r in log],
-           "wall_s": time.perf_counter() - start}
+    before, after = check.learning_run("gae", {"gae": BAR_VARIANTS[variant] or trpo.gae}, seed, BAR_STAGES)
+    out = {"variant": variant, "seed": seed, "before": before, "after": after, "wall_s": time.perf_counter() - start}
     store.write_json(out, path)
     return out
 
