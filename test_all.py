@@ -1516,6 +1516,17 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
     other = {**part[1], "goals": [[9.0]] * n_goals}
     with pytest.raises(ValueError, match="different goals"):
         figures.pool([part[0], other])
+    # settings the algorithms never read do not part them (plain SMTL has no skip rule; a field added since counts
+    # as its default); a setting they read does
+    cfg = lambda **smtl: {"preset": "quick", "configs": {"smtl": {"n_warmup": 20, **smtl}}}  # noqa: E731
+    a, b = ({**p, "experiment": cfg(**kw)} for p, kw in zip(part, ({"active_q": 0.3}, {"active_q": 0.5, "n_tasks": 100})))
+    assert figures.settings_that_differ(a["experiment"], b["experiment"], ["smtl", "maml"]) == []
+    assert figures.pool([a, b])["seeds"] == [0, 1, 2]
+    b["experiment"]["configs"]["smtl"]["n_tasks"] = 10
+    with pytest.raises(ValueError, match="smtl.n_tasks"):
+        figures.pool([a, b])
+    assert figures.settings_that_differ(a["experiment"], b["experiment"], ["smtl-active-true"]) == ["smtl.active_q",
+                                                                                                    "smtl.n_tasks"]
 
 
 def test_report_says_which_verdicts_rest_on_one_seed():
@@ -1591,7 +1602,7 @@ def test_report_paired_differences_and_verdicts_on_hand_made_results():
     rerun = {**r, "experiment": {"preset": "quick", "configs": {"maml": {"n_iters": 300}}}}
     d3 = dict(report.differences("fig2a", shifted, {"fig1a": rerun, "fig2a": shifted}))
     assert "SMTL at 0 samples − oracle" in d3 and not any("shifted" in what for what in d3)
-    assert report.unshifted("fig2a", shifted, {"fig1a": rerun}) == (None, ["maml"])
+    assert report.unshifted("fig2a", shifted, {"fig1a": rerun}) == (None, ["maml.n_iters"])
     assert [figures.verdict(lo, hi) for lo, hi in ((1, 2), (-2, -1), (-1, 1))] == ["above", "below", "not separated"]
 
 

@@ -11,7 +11,7 @@ over goals, when there is one seed). lab/experiment.py runs the experiments; thi
     compose(1, {"a": results}, "runs/figures/figure1.png")      # panels not run yet are drawn empty
 """
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -139,6 +139,33 @@ def _distinct(machines):
     return out
 
 
+# The settings of active task selection (Section 4.4), read by no algorithm but the active ones
+ACTIVE_SETTINGS = ("active_q", "active_L", "n_rate_episodes", "n_snapshots", "max_candidates")
+
+
+def settings_that_differ(a, b, algos):
+    """The settings on which two experiments (results' "experiment") differ in a way their algorithms can see, as
+    'group.field' (or a top-level key): the settings of an algorithm not run are ignored, as are active selection's
+    for plain SMTL, and a field one side lacks counts as its default (it was made before the field existed)."""
+    from lab.jobs import CONFIGS  # the settings groups and their defaults
+    a, b = a or {}, b or {}
+    differ = [k for k in {**a, **b} if k != "configs" and a.get(k) != b.get(k)]
+    smtl = any(x.startswith("smtl") for x in algos)
+    read = {x for x in algos if x in CONFIGS} | ({"smtl", "slbo", "dyn", "trpo"} if smtl else set())
+    active = any(x in ACTIVE_ALGOS for x in algos)
+    for group in sorted(read):
+        ga, gb = a.get("configs", {}).get(group, {}), b.get("configs", {}).get(group, {})
+        defaults = {f.name: f.default for f in fields(CONFIGS[group])}
+        for field in sorted(set(ga) | set(gb)):
+            if group == "smtl" and field in ACTIVE_SETTINGS and not active:
+                continue
+            default = defaults.get(field)
+            default = list(default) if isinstance(default, tuple) else default  # as JSON holds it
+            if ga.get(field, default) != gb.get(field, default):
+                differ.append(f"{group}.{field}")
+    return differ
+
+
 def pool(parts):
     """One results.json from summaries of the same experiment over disjoint seeds (run on other machines or days):
     what summarise would write for all their seeds together. The per-goal returns are kept, so the intervals are
@@ -147,7 +174,10 @@ def pool(parts):
     first = parts[0]
     seeds = [s for p in parts for s in p["seeds"]]
     for p in parts[1:]:
-        for key in ("experiment", "n_goals", "goals"):
+        differ = settings_that_differ(first["experiment"], p["experiment"], first["algos"])
+        if differ:
+            raise ValueError(f"cannot pool results with different experiment settings: {', '.join(differ)}")
+        for key in ("n_goals", "goals"):
             if p[key] != first[key]:
                 raise ValueError(f"cannot pool results with different {key}")
         if set(p["algos"]) != set(first["algos"]):

@@ -78,10 +78,8 @@ def unshifted(name, r, everything):
     base = everything.get(f"fig{UNSHIFTED.get(name[3:], '')}")
     if base is None:
         return None, []
-    a, b = r["experiment"] or {}, base["experiment"] or {}
-    differ = [k for k in {**a, **b} if k not in ("shift", "configs") and a.get(k) != b.get(k)]
-    ca, cb = a.get("configs") or {}, b.get("configs") or {}
-    differ += [g for g in {**ca, **cb} if ca.get(g) != cb.get(g)]  # setting groups, in the order of r's
+    differ = [k for k in figures.settings_that_differ(r["experiment"], base["experiment"], list(r["algos"]))
+              if k != "shift"]
     return (None if differ else base), differ
 
 
