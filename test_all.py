@@ -1628,6 +1628,9 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     assert report.exercises_markdown(exercises) == exercises and report.unbacked_numbers(exercises) == []
     readme = open(report.README).read()
     assert "\n".join(report.verdict_rows(report.load())) in readme and "\n".join(report.cost_rows(report.load())) in readme
+    legged = os.path.join(report.RESULTS_DIR, "probes", "legged.json")
+    learns = report.learns_lines(report.load(), store.read_json(legged) if os.path.exists(legged) else None)
+    assert "\n".join(learns) in readme and "| [1a](docs/results.md#fig1a) Cheetah [0, 2] |" in learns[2]
 
 
 def test_every_committed_panel_pools_three_seeds_or_more():

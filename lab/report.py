@@ -214,6 +214,42 @@ def panel_block(panel, r, everything):
     return "\n".join(lines + [""] + _learns(r))
 
 
+LEARNS_STOP, LEARNS_MIN_LEN = 0.5, 180  # "learns": |v − g| ≤ half of standing still's, episodes of ≥ 180 steps
+
+
+def _still_err(r):
+    return float(np.mean(np.linalg.norm(np.array(r["goals"], dtype=float).reshape(len(r["goals"]), -1), axis=1)))
+
+
+def learns_lines(everything, legged=None):
+    """The README's first-screen summary: per velocity panel of Figure 1, whether SMTL's warm-up alone (0 samples)
+    learns the task at the quick preset (|v − g| over 200 steps at most half of standing still's, with episodes of
+    at least 180 steps), with its numbers; and, from the legged probes, at which number of training tasks it does."""
+    rows = ["| panel | SMTL at 0 samples: \\|v − g\\| (standing still) | episode length | learns at the quick "
+            "preset | with more training tasks (tuning goals) |", "| --- | --- | --- | --- | --- |"]
+    for panel in figures.panels(1, "quick"):
+        r = everything.get(panel.name)
+        if r is None or r["algos"]["smtl"]["points"][0].get("vel_err") is None:
+            continue
+        p, still = r["algos"]["smtl"]["points"][0], _still_err(r)
+        ok = p["vel_err"] <= LEARNS_STOP * still and (p.get("ep_len") or 0) >= LEARNS_MIN_LEN
+        family = f"{panel.env}-{panel.task}"
+        more = "–"
+        if legged and family in legged.get("smtl", {}):
+            counts = legged["smtl"][family]
+            hit = next((n for n, c in counts.items() if c["vel_err"][0] <= LEARNS_STOP * c["still"]
+                        and c["ep_len"][0] >= LEARNS_MIN_LEN), None)
+            last = list(counts)[-1]
+            more = (f"learns at {hit} tasks ({counts[hit]['samples']:,.0f} samples)" if hit else
+                    f"not by {last} tasks ({counts[last]['samples']:,.0f} samples): \\|v − g\\| "
+                    f"{_num(counts[last]['vel_err'][0], '.3f')} ({_num(counts[last]['still'], '.3f')}), episodes "
+                    f"{_num(counts[last]['ep_len'][0], '.0f')}")
+        rows.append(f"| [{panel.figure}{panel.letter}](docs/results.md#{panel.name}) {panel.title} | "
+                    f"{_num(p['vel_err'], '.3f')} ({_num(still, '.3f')}) | {_num(p['ep_len'] or 0, '.0f')} | "
+                    f"{'yes' if ok else 'no'} | {more} |")
+    return rows
+
+
 def verdict_rows(everything):
     """Markdown rows of the README's verdict table: per panel of Figures 1 and 2, its seeds and the verdicts of SMTL
     at 0 samples against MAML and the oracle; Figure 3's panels, each rating after the last stage."""
@@ -555,7 +591,10 @@ def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_
                 figures.plot_experiment(everything[p.name], os.path.join(results_dir, f"{p.name}.png"),
                                         f"Figure {figure}{p.letter}, {p.env} {p.task}: {p.title}")
     if os.path.exists(readme):
-        _regenerate(readme, {"verdicts": "\n".join(verdict_rows(everything)), "costs": "\n".join(cost_rows(everything))})
+        legged = os.path.join(results_dir, "probes", "legged.json")
+        _regenerate(readme, {"verdicts": "\n".join(verdict_rows(everything)), "costs": "\n".join(cost_rows(everything)),
+                             "learns": "\n".join(learns_lines(everything, store.read_json(legged) if
+                                                               os.path.exists(legged) else None))})
     for path, blocks in ((departures_md, {"notes": departures_block()}),
                          (reference_md, {"hyperparameters": hyperparameters_block()})):
         if os.path.exists(path):
