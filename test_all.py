@@ -2108,7 +2108,7 @@ def _loss_rollout(model, obs_seq, act_seq, feed="model", error="rms"):
 
 
 def _gae_student(rew, values, next_values, terminal, ep_end, gamma, lam, through_ends=False, bootstrap="d",
-              next_v="true", one_step=False, late=False, normalise=False, returns="adv+V"):
+                 next_v="true", one_step=False, late=False, normalise=False, returns="adv+V", cut="e"):
     """A student's GAE as a Python loop over rows and steps, right by default or with one mistake."""
     n, H = rew.shape
     adv = torch.zeros(n, H)
@@ -2118,7 +2118,8 @@ def _gae_student(rew, values, next_values, terminal, ep_end, gamma, lam, through
             v_next = next_values[i, t] if next_v == "true" else (values[i, t + 1] if t + 1 < H else next_values[i, t])
             stop = {"d": terminal[i, t], "none": 0.0, "e": ep_end[i, t]}[bootstrap]
             delta = rew[i, t] + gamma * (1 - stop) * v_next - values[i, t]
-            end = 0.0 if through_ends else (ep_end[i, t + 1] if late and t + 1 < H else 1.0 if late else ep_end[i, t])
+            end = 0.0 if through_ends else (ep_end[i, t + 1] if late and t + 1 < H else 1.0 if late else
+                                            terminal[i, t] if cut == "d" else ep_end[i, t])
             a = delta if one_step else delta + gamma * lam * (1 - end) * a
             adv[i, t] = a
     if normalise:
@@ -2221,37 +2222,43 @@ def _adapt_student(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5
     return points
 
 
-def _vt_student(learner, policy, goal, n_inner, order="fit first", batches="fresh", real=False):
-    """A student's VirtualTraining: right, or stepping θ before the fit, reusing one batch, or collecting real data."""
+def _vt_student(learner, policy, goal, n_inner, order="fit first", batches="fresh", real=False, n_envs=None,
+                generator=True, fit_steps=None, clipped_by="sum", stats_over="last round"):
+    """A student's VirtualTraining: right, or stepping θ before the fit, reusing one batch, collecting real data,
+    n_trpo envs, the global random stream, n_inner fit steps, the clipped count overwritten, the stats of all rounds."""
     cfg, f = learner.cfg, learner.family
-    env = VirtualEnv(learner.model, f, goal, learner.init_states, n_envs=cfg.n_trpo // f.horizon,
+    env = VirtualEnv(learner.model, f, goal, learner.init_states, n_envs=n_envs or cfg.n_trpo // f.horizon,
                      generator=learner.generator, cfg=learner.dyn)
-    clipped, stats, loss = 0, [], None
+    gen = learner.generator if generator else None
+    clipped, stats, every, loss = 0, [], [], None
     if real:
         slbo.collect(learner, policy, goal, cfg.n_trpo)
     for _ in range(n_inner):
         if order == "fit first":
-            loss = fit(learner.model, learner.data, cfg.n_model, learner.dyn, generator=learner.generator)
+            loss = fit(learner.model, learner.data, fit_steps or cfg.n_model, learner.dyn, generator=learner.generator)
         stats = []
-        batch = rollout(env, policy, f.horizon, generator=learner.generator) if batches == "one" else None
+        batch = rollout(env, policy, f.horizon, generator=gen) if batches == "one" else None
         for _ in range(cfg.n_policy):
             if batches == "fresh":
-                batch = rollout(env, policy, f.horizon, generator=learner.generator)
-                clipped += env.n_clipped
+                batch = rollout(env, policy, f.horizon, generator=gen)
+                clipped = clipped + env.n_clipped if clipped_by == "sum" else env.n_clipped
             stats.append(trpo_step(policy, learner.value_fn, batch, learner.trpo))
+        every += stats
         if order == "policy first":
             loss = fit(learner.model, learner.data, cfg.n_model, learner.dyn, generator=learner.generator)
+    stats = stats if stats_over == "last round" else every
     return {"model_loss": loss, "virtual_return": float(np.mean([s["ep_return"] for s in stats])),
             "kl": float(np.mean([s["kl"] for s in stats])), "n_clipped": clipped}
 
 
-def _loop_student(family, cfg, slbo_cfg, dyn, trpo_cfg, seed, fresh=True, first_warmup=False, line8=True,
-                  warm_with="virtual_training"):
+def _loop_student(family, cfg, slbo_cfg, dyn, trpo_cfg, seed, fresh=True, first_warmup=False, line8="each",
+                  warm_with="virtual_training", samples="n_collect", goals="one stream"):
     """A student's Algorithm 1: right (with either warm-up tool), or one θ for all tasks, a warm-up on the first
-    task, or line 8 left out."""
+    task, line 8 left out or once per task, n_trpo samples per collection, or every task's goal from a new stream."""
     learner = slbo.Learner(family, slbo_cfg, dyn, trpo_cfg, seed=seed)
     rng, policy = np.random.default_rng(seed), None
     for _ in range(cfg.n_tasks):
+        rng = np.random.default_rng(seed) if goals == "new stream" else rng
         psi = tasks.sample_goals(family, 1, rng)[0]
         policy = learner.new_policy() if fresh or policy is None else policy
         if len(learner.data) > 0 or first_warmup:
@@ -2260,9 +2267,11 @@ def _loop_student(family, cfg, slbo_cfg, dyn, trpo_cfg, seed, fresh=True, first_
             else:
                 slbo.virtual_training(learner, policy, psi, cfg.n_warmup, warn=False)
         for _ in range(cfg.n_slbo_train):
-            slbo.collect(learner, policy, psi, slbo_cfg.n_collect)
-            if line8 and cfg.n_inner_train > 0:
+            slbo.collect(learner, policy, psi, getattr(slbo_cfg, samples))
+            if line8 == "each" and cfg.n_inner_train > 0:
                 slbo.virtual_training(learner, policy, psi, cfg.n_inner_train, warn=False)
+        if line8 == "once":
+            slbo.virtual_training(learner, policy, psi, cfg.n_inner_train * cfg.n_slbo_train, warn=False)
     return learner
 
 
@@ -2295,7 +2304,16 @@ WRONG = [
     ("virtual_training", {"virtual_training": partial(_vt_student, real=True)}, "takes none"),
     ("smtl_loop", {"smtl_loop": partial(_loop_student, fresh=False)}, "initialised once for all tasks"),
     ("smtl_loop", {"smtl_loop": partial(_loop_student, first_warmup=True)}, "no warm-up while D is empty"),
-    ("smtl_loop", {"smtl_loop": partial(_loop_student, line8=False)}, "line 8 is missing"),
+    ("smtl_loop", {"smtl_loop": partial(_loop_student, line8="none")}, "line 8 is missing"),
+    ("smtl_loop", {"smtl_loop": partial(_loop_student, line8="once")}, "inside line 6's loop"),
+    ("smtl_loop", {"smtl_loop": partial(_loop_student, samples="n_trpo")}, "not n_trpo"),
+    ("smtl_loop", {"smtl_loop": partial(_loop_student, goals="new stream")}, "the same goal"),
+    ("virtual_training", {"virtual_training": partial(_vt_student, clipped_by="last")}, "n_clipped"),
+    ("virtual_training", {"virtual_training": partial(_vt_student, stats_over="all rounds")}, "only the last round's"),
+    ("virtual_training", {"virtual_training": partial(_vt_student, n_envs=400)}, "envs_for"),
+    ("virtual_training", {"virtual_training": partial(_vt_student, generator=False)}, "learner.generator"),
+    ("virtual_training", {"virtual_training": partial(_vt_student, fit_steps=2)}, "cfg.n_model"),
+    ("gae", {"gae": partial(_gae_student, bootstrap="d", cut="d")}, "only at terminations"),
     ("adaptation", {"adapt": partial(_adapt_student, warm=False)}, "a fresh policy's"),
     ("adaptation", {"adapt": partial(_adapt_student, cumulative=False)}, "spent so far"),
     ("adaptation", {"adapt": partial(_adapt_student, inner="train")}, "n_inner_adapt"),
@@ -2310,6 +2328,11 @@ WRONG = [
     ("ratings", _ratings(skip_task=partial(_skip_student, stat="mean")), "not its mean"),
     ("ratings", _ratings(skip_task=lambda mu, ratings, q, L: bool(ratings) and mu < float(np.quantile(ratings[-L:], q))),
      "never skip"),
+    ("ratings", _ratings(skip_task=lambda mu, ratings, q, L: len(ratings) > L and mu < np.quantile(ratings[-L:], q)),
+     "exactly L ratings"),
+    ("ratings", _ratings(skip_task=lambda mu, ratings, q, L: len(ratings) >= L and mu > np.quantile(ratings[-L:], q)),
+     "inverted"),
+    ("ratings", _ratings(model_disagreement=lambda etas: float(np.mean(np.abs(np.diff(etas))))), "neighbouring"),
     ("maml_step", {"inner_step": partial(_inner_student, sign=-1.0), "meta_objective": _meta_student},
      "the step descends"),
     ("maml_step", {"inner_step": partial(_inner_student, scale=False), "meta_objective": _meta_student},
@@ -2321,7 +2344,13 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("name,fns,cause", WRONG, ids=[f"{n}: {c}" for n, _, c in WRONG])
+# The mistakes whose diagnosis trains several small runs go to the full suite; the fast subset keeps one of each kind
+_SLOW_MISTAKES = {"inside line 6's loop", "the same goal", "line 8 is missing", "envs_for", "learner.generator",
+                  "cfg.n_model", "only the last round's"}
+
+
+@pytest.mark.parametrize("name,fns,cause", [pytest.param(*w, marks=slow) if w[2] in _SLOW_MISTAKES else w
+                                            for w in WRONG], ids=[f"{n}: {c}" for n, _, c in WRONG])
 def test_exercise_check_fails_a_known_mistake_and_names_its_cause(name, fns, cause, one_thread):
     ok, message = _verdict(name, fns)
     assert not ok and cause in message, message

@@ -13,6 +13,7 @@ else the first entry that differs. test_all.py keeps, for every exercise, wrong 
     EXERCISES["gae"].reference        # {"gae": trpo.gae}
 """
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,6 +117,16 @@ def check_model_loss(fns):
 # ---------------------------------------------------------------------------------------------
 # gae: GAE(γ, λ)
 # ---------------------------------------------------------------------------------------------
+def _gae_forwards(rew, values, next_values, terminal, ep_end, gamma, lam):
+    """GAE's recursion run forwards in time, Â_t = δ_t + γλ(1 − e_{t−1})Â_{t−1}: a mistake, for the check."""
+    delta = rew + gamma * (1 - terminal) * next_values - values
+    adv, last = torch.zeros_like(rew), torch.zeros_like(rew[:, 0])
+    for t in range(rew.shape[1]):
+        last = delta[:, t] + gamma * lam * (1 - (ep_end[:, t - 1] if t else torch.zeros_like(last))) * last
+        adv[:, t] = last
+    return adv
+
+
 def check_gae(fns):
     g = torch.Generator().manual_seed(0)
     n, H = 4, 40
@@ -127,6 +138,7 @@ def check_gae(fns):
     ep_end[:, -1] = 1  # the row's end
     zeros, ref = torch.zeros(n, H), trpo.gae
     late = torch.cat([ep_end[:, 1:], torch.ones(n, 1)], 1)  # e_{t+1} in place of e_t
+    early = torch.cat([torch.zeros(n, 1), ep_end[:, :-1]], 1)  # e_{t−1} in place of e_t
     row_next = torch.cat([values[:, 1:], next_values[:, -1:]], 1)  # values[:, t+1], not the true successor's
     for gamma, lam in ((0.99, 0.95), (0.9, 1.0), (0.99, 0.0)):
         want = ref(rew, values, next_values, terminal, ep_end, gamma, lam)
@@ -150,6 +162,12 @@ def check_gae(fns):
              lambda: ref(rew, values, next_values, terminal, ep_end, gamma, 1.0)[0]),
             ("the episode end is read one step late, (1 − e_{t+1}): the recursion stops at e_t, the end of step t's "
              "own episode", lambda: ref(rew, values, next_values, terminal, late, gamma, lam)[0]),
+            ("the episode end is read one step early, (1 − e_{t−1}): the recursion stops at e_t, the end of step "
+             "t's own episode", lambda: ref(rew, values, next_values, terminal, early, gamma, lam)[0]),
+            ("the λ-sum stops only at terminations: a time limit ends the episode too; cut it with (1 − e_t), not "
+             "(1 − d_t)", lambda: ref(rew, values, next_values, terminal, terminal, gamma, lam)[0]),
+            ("Â is computed forwards in t: Â_t needs Â_{t+1}, so run t = H − 1, …, 0",
+             lambda: _gae_forwards(rew, values, next_values, terminal, ep_end, gamma, lam)),
             ("the advantages are normalised: GAE returns them raw (trpo_step normalises them later)",
              lambda: (want[0] - want[0].mean()) / want[0].std())]
         compare(f"advantages Â (γ = {gamma}, λ = {lam}; rows are envs, columns steps)", want[0], got[0], mistakes)
@@ -237,8 +255,8 @@ def _vt_learner(seed=0):
     """A small learner on the half-cheetah with 400 real samples in D, and its policy; the same for the same seed."""
     learner = slbo.Learner("cheetah-vel", slbo.SLBOConfig(n_collect=400, n_trpo=400, n_model=5, n_policy=2,
                                                           n_init_states=20),
-                           dynamics.DynamicsConfig(hidden=(16, 16)), trpo.TRPOConfig(vf_epochs=1, vf_batch=100),
-                           seed=seed)
+                           dynamics.DynamicsConfig(hidden=(16, 16), clip=1.5),  # a small box: states are clipped
+                           trpo.TRPOConfig(vf_epochs=1, vf_batch=100), seed=seed)
     policy = learner.new_policy()
     slbo.collect(learner, policy, 1.0, 400)
     return learner, policy
@@ -247,24 +265,36 @@ def _vt_learner(seed=0):
 def _vt_mistake(learner, policy, goal, n_inner, kind):
     """VirtualTraining with one mistake, for the check to recognise: 'policy first' steps the policy before the
     round's model fit, 'one batch' rolls out once per round and steps on that batch n_policy times, 'fit once'
-    fits the model before the rounds only."""
+    fits the model before the rounds only, 'n_envs' rolls out n_trpo envs (n_trpo·H samples), 'no generator'
+    draws the rollouts' noise from torch's global stream, 'n_inner steps' fits n_inner Adam steps per round."""
     cfg, f = learner.cfg, learner.family
-    env = dynamics.VirtualEnv(learner.model, f, goal, learner.init_states, slbo.envs_for(cfg.n_trpo, f.horizon),
-                              generator=learner.generator, cfg=learner.dyn)
+    n_envs = cfg.n_trpo if kind == "n_envs" else slbo.envs_for(cfg.n_trpo, f.horizon)
+    env = dynamics.VirtualEnv(learner.model, f, goal, learner.init_states, n_envs, generator=learner.generator,
+                              cfg=learner.dyn)
+    gen = None if kind == "no generator" else learner.generator
+    fit = lambda: dynamics.fit(learner.model, learner.data, n_inner if kind == "n_inner steps" else cfg.n_model,  # noqa: E731
+                               learner.dyn, generator=learner.generator)
     if kind == "fit once":
-        dynamics.fit(learner.model, learner.data, cfg.n_model, learner.dyn, generator=learner.generator)
+        fit()
     for _ in range(n_inner):
         if kind == "one batch":
-            dynamics.fit(learner.model, learner.data, cfg.n_model, learner.dyn, generator=learner.generator)
-            batch = trpo.rollout(env, policy, f.horizon, generator=learner.generator)
+            fit()
+            batch = trpo.rollout(env, policy, f.horizon, generator=gen)
             for _ in range(cfg.n_policy):
                 trpo.trpo_step(policy, learner.value_fn, batch, learner.trpo)
             continue
+        if kind not in ("fit once", "policy first"):
+            fit()
         for _ in range(cfg.n_policy):
-            trpo.trpo_step(policy, learner.value_fn, trpo.rollout(env, policy, f.horizon, generator=learner.generator),
-                           learner.trpo)
+            trpo.trpo_step(policy, learner.value_fn, trpo.rollout(env, policy, f.horizon, generator=gen), learner.trpo)
         if kind == "policy first":
-            dynamics.fit(learner.model, learner.data, cfg.n_model, learner.dyn, generator=learner.generator)
+            fit()
+
+
+def _vt_rounds(goal, n_inner):
+    """The reference's stats of each of n_inner rounds, one round per call (the same runs as one call of n_inner)."""
+    learner, policy = _vt_learner()
+    return [slbo.virtual_training(learner, policy, goal, 1, warn=False) for _ in range(n_inner)]
 
 
 def check_virtual_training(fns):
@@ -272,7 +302,9 @@ def check_virtual_training(fns):
     learner, policy = _vt_learner()
     want = slbo.virtual_training(learner, policy, goal, 2, warn=False)
     mine, mine_policy = _vt_learner()
-    got = fns["virtual_training"](mine, mine_policy, goal, 2)
+    with warnings.catch_warnings():  # the small box clips many states: not the student's concern here
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = fns["virtual_training"](mine, mine_policy, goal, 2)
     if mine.samples != learner.samples:
         raise Failed(f"VirtualTraining took {mine.samples - learner.samples} real samples: it takes none; its rollouts "
                      "are in the learned model (dynamics.VirtualEnv), not the real env")
@@ -291,14 +323,25 @@ def check_virtual_training(fns):
         ("each TRPO step reuses one batch: line 13 rolls out a fresh D' of n_trpo samples in the model before every "
          "step (line 14)", mistake("one batch", "policy")),
         ("φ is fitted before the rounds only: line 11 fits it in every round (n_model Adam steps), so the policy "
-         "sees a new model each round", mistake("fit once", "policy"))])
+         "sees a new model each round", mistake("fit once", "policy")),
+        ("each rollout takes n_trpo · H samples: the model env holds n_envs = n_trpo / H rows of H steps (envs_for)",
+         mistake("n_envs", "policy")),
+        ("the rollouts' random numbers are not drawn from learner.generator: pass generator=learner.generator to "
+         "rollout (same seed, same numbers)", mistake("no generator", "policy")),
+        ("the model fit takes n_inner Adam steps: each round takes cfg.n_model (line 11)",
+         mistake("n_inner steps", "policy"))])
     compare("the model's parameters φ after 2 rounds", theta(learner.model), theta(mine.model))
     compare("the value function V after 2 rounds (trpo_step fits it)", theta(learner.value_fn), theta(mine.value_fn))
     if not isinstance(got, dict) or not {"model_loss", "virtual_return", "kl", "n_clipped"} <= set(got):
         raise Failed('virtual_training must return {"model_loss", "virtual_return", "kl", "n_clipped"}')
-    for key in ("model_loss", "virtual_return", "kl", "n_clipped"):
-        compare(f"the returned {key} (the last round's; means over its TRPO steps; clipped states of all rounds)",
-                want[key], got[key])
+    compare("the returned model_loss (the last round's fit)", want["model_loss"], got["model_loss"])
+    for key in ("virtual_return", "kl"):
+        compare(f"the returned {key}", want[key], got[key], [
+            (f"{key} averages over every round's TRPO steps: only the last round's count",
+             lambda k=key: float(np.mean([r[k] for r in _vt_rounds(goal, 2)])))])
+    if got["n_clipped"] != want["n_clipped"]:  # here the small box clips states in every rollout
+        raise Failed(f"the returned n_clipped: expected {want['n_clipped']}, got {got['n_clipped']}: it sums "
+                     "env.n_clipped after every rollout of every round (each rollout's count starts at 0)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,28 +351,35 @@ LOOP_FAMILY = "cheetah-vel"
 
 
 def _loop_settings(**kw):
-    return (smtl.SMTLConfig(**{"n_tasks": 3, "n_warmup": 2, "n_inner_train": 1, **kw}),
-            slbo.SLBOConfig(n_collect=400, n_trpo=400, n_model=5, n_policy=2, n_init_states=20),
+    """3 small tasks of 2 SLBO stages each, real and virtual batches of different sizes: each count shows."""
+    return (smtl.SMTLConfig(**{"n_tasks": 3, "n_warmup": 3, "n_slbo_train": 2, "n_inner_train": 1, **kw}),
+            slbo.SLBOConfig(n_collect=400, n_trpo=200, n_model=5, n_policy=2, n_init_states=20),
             dynamics.DynamicsConfig(hidden=(16, 16)), trpo.TRPOConfig(vf_epochs=1, vf_batch=100))
 
 
 def _loop_mistake(kind, seed=0):
     """Algorithm 1 with one mistake: 'one policy' initialises θ once for all tasks (line 4 is per task), 'collect
-    first' warms up after the collection (line 5 comes before line 7)."""
+    first' warms up after the collection (line 5 comes before line 7), 'rng per task' makes the task stream anew for
+    every task, 'swapped' warms up n_inner_train rounds and trains n_warmup, 'vt once' runs line 8 once after all of
+    line 6's collections."""
     cfg, slbo_cfg, dyn, trpo_cfg = _loop_settings()
     learner = slbo.Learner(LOOP_FAMILY, slbo_cfg, dyn, trpo_cfg, seed=seed)
     rng, policy = np.random.default_rng(seed), None
+    warmup, inner = (cfg.n_inner_train, cfg.n_warmup) if kind == "swapped" else (cfg.n_warmup, cfg.n_inner_train)
     for _ in range(cfg.n_tasks):
+        rng = np.random.default_rng(seed) if kind == "rng per task" else rng
         psi = tasks.sample_goals(LOOP_FAMILY, 1, rng)[0]
         policy = learner.new_policy() if policy is None or kind != "one policy" else policy
-        if kind == "collect first":
+        if len(learner.data) > 0 and kind != "collect first":
+            slbo.virtual_training(learner, policy, psi, warmup, warn=False)
+        for _ in range(cfg.n_slbo_train):
             slbo.collect(learner, policy, psi, slbo_cfg.n_collect)
-            slbo.virtual_training(learner, policy, psi, cfg.n_warmup, warn=False)
-        else:
-            if len(learner.data) > 0:
+            if kind == "collect first":
                 slbo.virtual_training(learner, policy, psi, cfg.n_warmup, warn=False)
-            slbo.collect(learner, policy, psi, slbo_cfg.n_collect)
-        slbo.virtual_training(learner, policy, psi, cfg.n_inner_train, warn=False)
+            if kind != "vt once":
+                slbo.virtual_training(learner, policy, psi, inner, warn=False)
+        if kind == "vt once":
+            slbo.virtual_training(learner, policy, psi, inner * cfg.n_slbo_train, warn=False)
     return learner
 
 
@@ -339,10 +389,18 @@ def check_smtl_loop(fns):
     got = fns["smtl_loop"](LOOP_FAMILY, *settings, 0)
     if not isinstance(got, slbo.Learner):
         raise Failed(f"smtl_loop must return the Learner (its model φ and data D), got {type(got).__name__}")
-    n = settings[0].n_tasks * settings[0].n_slbo_train * settings[1].n_collect
+    cfg, slbo_cfg = settings[:2]
     if got.samples != want.samples:
-        raise Failed(f"{got.samples} real samples spent, expected {want.samples}: each of the {settings[0].n_tasks} "
-                     f"tasks collects n_collect = {settings[1].n_collect} real samples (line 7), {n} in all")
+        per_stage = got.samples / (cfg.n_tasks * cfg.n_slbo_train)
+        cause = ("a new Learner for each task discards φ and D: make it once, before the loop (line 1)"
+                 if got.samples == cfg.n_slbo_train * slbo_cfg.n_collect else
+                 "each collection takes n_collect real samples (slbo_cfg.n_collect), not n_trpo, the virtual batch"
+                 if per_stage == slbo_cfg.n_trpo else
+                 f"each task collects n_slbo_train = {cfg.n_slbo_train} times (line 6)"
+                 if got.samples == cfg.n_tasks * slbo_cfg.n_collect else
+                 f"each of the {cfg.n_tasks} tasks collects n_collect = {slbo_cfg.n_collect} real samples "
+                 f"n_slbo_train = {cfg.n_slbo_train} times (lines 6-7)")
+        raise Failed(f"{got.samples} real samples spent, expected {want.samples}: {cause}")
     compare("D, the real states collected (line 7)", want.data.obs, got.data.obs, [
         ("θ is initialised once for all tasks: line 4 gives every task a fresh policy, which only the warm-up "
          "trains before it collects", lambda: _loop_mistake("one policy").data.obs),
@@ -350,7 +408,13 @@ def check_smtl_loop(fns):
          lambda: _loop_mistake("collect first").data.obs),
         ("line 8 is missing: after each collection, VirtualTraining(θ, φ, D, n_inner_train) (here 1 round)",
          lambda: smtl.train(LOOP_FAMILY, *_loop_settings(n_inner_train=0), seed=0, progress=False)
-         ["learner"].data.obs)])
+         ["learner"].data.obs),
+        ("line 8 runs once per task: it follows each collection, inside line 6's loop",
+         lambda: _loop_mistake("vt once").data.obs),
+        ("every task gets the same goal: make the task stream (rng) once, before the loop",
+         lambda: _loop_mistake("rng per task").data.obs),
+        ("the warm-up runs n_inner_train rounds: line 5 runs n_warmup, line 8 n_inner_train",
+         lambda: _loop_mistake("swapped").data.obs)])
     theta = lambda m: parameters_to_vector(m.parameters())  # noqa: E731
     compare("the model's parameters φ after the last task", theta(want.model), theta(got.model))
 
@@ -415,6 +479,10 @@ SKIP_MISTAKES = [  # (cause, a wrong rule): the cause is named when a student's 
     ("the threshold is the q-quantile of the window, not its mean", lambda mu, r, q, L: len(r) >= L and mu < np.mean(r[-L:])),
     ("fewer than L ratings so far: there is no threshold yet, never skip",
      lambda mu, r, q, L: len(r) > 0 and mu < np.quantile(r[-L:], q)),
+    ("with exactly L ratings the rule already applies: skip once at least L tasks are rated",
+     lambda mu, r, q, L: len(r) > L and mu < np.quantile(r[-L:], q)),
+    ("the comparison is inverted: skip when μ is below the quantile (a task the model already knows)",
+     lambda mu, r, q, L: len(r) >= L and mu > np.quantile(r[-L:], q)),
 ]
 
 
@@ -436,7 +504,9 @@ def check_ratings(fns):
              lambda: float(np.mean([abs(a - b) for a in etas for b in etas]))),
             ("the absolute difference |η_a − η_b|: signed differences cancel",
              lambda: float(np.mean([a - b for a, b in pairs]))),
-            ("the mean over all pairs, not the largest difference", lambda: max(etas) - min(etas))])
+            ("the mean over all pairs, not the largest difference", lambda: max(etas) - min(etas)),
+            ("only neighbouring snapshots are paired: use every pair (a, b) with a before b",
+             lambda: float(np.mean([abs(a - b) for a, b in zip(etas, etas[1:])])))])
     answers = [bool(fns["skip_task"](mu, ratings, q, L)) for mu, ratings, q, L, _ in SKIP_CASES]
     for (mu, ratings, q, L, lesson), got in zip(SKIP_CASES, answers):
         if got != smtl.skip_task(mu, ratings, q, L):

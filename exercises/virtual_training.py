@@ -23,7 +23,8 @@ def virtual_training(learner, policy, goal, n_inner):
     n_envs=envs_for(cfg.n_trpo, H, "n_trpo"), generator=learner.generator, cfg=learner.dyn), made once. No real
     samples. learner holds model (φ), data (D), value_fn (V), cfg (n_model, n_policy, n_trpo), dyn, trpo,
     init_states and generator (draw every random number from it); H = learner.family.horizon. Returns {"model_loss":
-    the last round's fit loss, "virtual_return": the mean of its TRPO steps' "ep_return", "kl": the mean of their
-    "kl", "n_clipped": the model's clipped states (env.n_clipped after each rollout) summed over all rounds}.
+    the last round's fit loss, "virtual_return": the mean over the last round's TRPO steps of their "ep_return",
+    "kl": the same mean of their "kl", "n_clipped": the model's clipped states, env.n_clipped after each rollout,
+    summed over every rollout of every round}.
     """
     raise NotImplementedError("VirtualTraining: per round, fit the model, then n_policy TRPO steps on model rollouts")
