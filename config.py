@@ -101,8 +101,8 @@ PRESETS = {
 
 def hp(default, help, domain=None, *, source):
     """A dataclass field for a hyperparameter: its default (what `--preset paper` runs), a one-line meaning, its
-    domain (a DOMAINS key) and where the default comes from: one of SOURCES, the paper's with its section and ours
-    with its reason (a ValueError otherwise, at import)."""
+    domain (a DOMAINS key, or a tuple of the words a text field may take) and where the default comes from: one of
+    SOURCES, the paper's with its section and ours with its reason (a ValueError otherwise, at import)."""
     if not (source.startswith(SOURCES) and source.rstrip() not in ("paper,", "ours:")):
         raise ValueError(f"hp source must start with one of {SOURCES} and say more after 'paper,' or 'ours:', "
                          f"got {source!r}")
@@ -133,6 +133,9 @@ def check(group, cfg):
             check("trpo", value)  # the oracle's TRPO is set by the --trpo-* flags
         elif isinstance(value, tuple) and not (value and all(isinstance(w, int) and w >= 1 for w in value)):
             raise ValueError(f"{flag} must be layer widths >= 1, got {','.join(map(str, value)) or 'nothing'}")
+        elif isinstance(value, str) and isinstance(f.metadata.get("domain"), tuple):
+            if value not in f.metadata["domain"]:
+                raise ValueError(f"{flag} must be one of {', '.join(f.metadata['domain'])}, got {value!r}")
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             domain = f.metadata.get("domain")
             if not math.isfinite(value) or (domain and not DOMAINS[domain](value)):

@@ -139,7 +139,8 @@ def _parser(argv=None):
             if (group, f.name) in NO_FLAG:
                 continue
             metavar = {bool: "true|false", int: "N", float: "X", str: "S", tuple: "N,N"}.get(type(f.default), "V")
-            domain = f"; {f.metadata['domain']}" if f.metadata.get("domain") else ""
+            domain = f.metadata.get("domain")
+            domain = f"; {' or '.join(domain) if isinstance(domain, tuple) else domain}" if domain else ""
             g.add_argument(f"--{group}-{f.name.replace('_', '-')}", dest=f"{group}.{f.name}", type=_field_type(f),
                            default=None, metavar=metavar,
                            help=f"{f.metadata['help']} [{getattr(used[group], f.name)}; default "

@@ -94,7 +94,7 @@ class Learner:
         self.data = Dataset(f.obs_dim, f.act_dim, self.device, capacity=cfg.buffer_size)
         # NOTE (differs from paper): V and its Adam state persist from task to task and into adaptation, as in the
         # SMTL authors' code; Algorithm 1 line 4 and Eq. (6) re-initialise θ alone and say nothing of V
-        self.value_fn = ValueFunction(f.obs_dim, trpo.value_hidden, self.model.obs_norm).to(self.device)
+        self.value_fn = self.new_value_fn()
         # NOTE (differs from paper): virtual rollouts start from a pool of n_init_states real reset states s0 ~ p0,
         # drawn once, where SLBO's code resets a real env for every virtual start (the same p0) and Section 5.1 says
         # the warm-up uses "data sampled from D0": start states from p0 are what a real episode starts from
@@ -102,11 +102,15 @@ class Learner:
         self.init_states = torch.as_tensor(s0, dtype=torch.float32, device=self.device)
         self.samples = 0  # real environment steps taken so far (line 7 only)
 
+    def new_value_fn(self):
+        """A freshly initialised V (its Adam is made on first use) that shares φ's state normaliser."""
+        return ValueFunction(self.family.obs_dim, self.trpo.value_hidden, self.model.obs_norm).to(self.device)
+
     def new_policy(self):
         """A freshly initialised π_θ (Algorithm 1 line 4) that shares φ's state normaliser."""
         f = self.family
         return GaussianPolicy(f.obs_dim, f.act_dim, self.trpo.policy_hidden, self.model.obs_norm,
-                              slbo_init=self.trpo.slbo_init).to(self.device)
+                              activation=self.trpo.policy_activation, slbo_init=self.trpo.slbo_init).to(self.device)
 
 
 def collect(learner, policy, goal, n_samples, shift=None):

@@ -54,6 +54,8 @@ class SMTLConfig:
                               "steps", ">= 0", source="paper, Section 5.1 (the Appendix says 4)")
     n_inner_adapt: int = hp(40, "n_inner at adaptation: VirtualTraining rounds after each collection", ">= 0",
                             source="the SMTL authors' code (their evaluation config; the paper gives none)")
+    carry_value: bool = hp(True, "V and its Adam state carry over from task to task and into adaptation (false: a "
+                                 "fresh V with each fresh θ)", source="the SMTL authors' code")
     n_eval_episodes: int = hp(5, "real episodes (mean action) that measure a policy's return; not counted as samples",
                               ">= 1", source="ours: the paper does not say how a return is measured; 5 episodes "
                                              "differ only by the reset noise")
@@ -186,6 +188,8 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
     while not training_done(run.log, cfg):  # line 2: for n_tasks iterations
         psi = tasks.sample_goals(fam, 1, run.task_rng)[0]  # line 3: sample task ψ ~ p(ψ)  (goal_dim,)
         policy = learner.new_policy()  # line 4: initialise policy parameters θ
+        if not cfg.carry_value:  # (and V, where it is not carried from task to task)
+            learner.value_fn = learner.new_value_fn()
         run.begin(psi)  # the task's log row
         if len(learner.data) > 0:  # line 5: if D ≠ ∅, VirtualTraining(θ, φ, D, n_warmup)
             with run.stage("warm-up"):
@@ -218,6 +222,8 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
     learner = restore(trained, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
     psi = tasks.check_goal(learner.family, goal, shift)
     samples0, policy = learner.samples, learner.new_policy()  # θ̃₀
+    if not cfg.carry_value:
+        learner.value_fn = learner.new_value_fn()
     where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
     with _named(f"{where}, warm-up"):
         vt, _ = warm_up(learner, policy, psi, cfg.n_warmup, shift=shift, progress=progress)

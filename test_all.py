@@ -1209,6 +1209,20 @@ def test_smtl_active_selection_ratings_and_sample_count(active):
         assert row["skipped"] == (row["rating"] < prev["rating"])
 
 
+def test_smtl_levers_value_per_task_and_policy_activation(one_thread):
+    """carry_value=False gives each task a fresh V (its Adam has counted one task's steps, not all tasks'); a relu
+    policy is built with relu. Fails if the switch is ignored or the activation not passed on."""
+    carried = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=3))["checkpoint"]
+    fresh = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=3, carry_value=False))["checkpoint"]
+    steps = lambda ck: int(ck["value_opt"]["state"][0]["step"])  # noqa: E731  Adam steps V has taken
+    assert 0 < steps(fresh) < steps(carried)
+    assert carried["log"][0] == {**fresh["log"][0], "wall_s": carried["log"][0]["wall_s"]}  # task 1 is the same
+    learner = slbo.Learner("cheetah-vel", trpo=TRPOConfig(policy_activation="relu"))
+    assert learner.new_policy().activation == "relu"
+    with pytest.raises(ValueError, match="--trpo-policy-activation must be one of tanh, relu"):
+        config.check("trpo", TRPOConfig(policy_activation="sigmoid"))
+
+
 @pytest.mark.parametrize("active", ["estimated", "true"])
 def test_smtl_rating_that_skips_nothing_is_plain_smtl_to_the_digit(active, one_thread):
     """The ratings draw from their own stream and leave φ and D alone: a rated run whose window never fills (L > tasks)
