@@ -348,7 +348,7 @@ def _data_composition(learner):
             "upright_and_moving": float((up & v).float().mean()), "falls": float(fell.float().mean())}
 
 
-def _smtl_tasks_run(family, seed, variant_name="quick", variant=None):
+def _smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TASK_COUNTS):
     """SMTL at the quick preset (with a variant's overrides) trained to each of TASK_COUNTS tasks in turn (one run,
     grown: a checkpoint in OUT_DIR), and after each the zero-sample warm-up on LEGGED_GOALS tuning goals; each
     count's measurement is a JSON in OUT_DIR, written before training goes on (rerun: resumes)."""
@@ -357,7 +357,7 @@ def _smtl_tasks_run(family, seed, variant_name="quick", variant=None):
     name = os.path.join(OUT_DIR, f"smtl_tasks_{variant_name}_{family}_s{seed}")
     resume, save = store.checkpointing(name + ".pt", smtl.CHECKPOINT_FORMAT)
     goals, out = tasks.tuning_goals(family, LEGGED_GOALS), {}  # (n_goals, 1)
-    for n in TASK_COUNTS:
+    for n in counts:
         path = f"{name}_n{n}.json"
         if os.path.exists(path):
             out[n] = store.read_json(path)
@@ -424,6 +424,7 @@ def legged_summary():
         out["oracle_curve"] = {"ant-vel": [{k: p[k] for k in ("samples", "vel_err", "ep_len")}
                                            for p in store.read_json(curve)["obs-norm"]["curve"]]}
     out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
+    out["levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _lever_rows()}
     store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
     _plot_legged(out)
     return out
@@ -506,6 +507,53 @@ def _run_all(fn, runs, workers, desc):
     """fn(*run) for every run, in `workers` processes, in the order given."""
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         return dict(zip(runs, tqdm(pool.map(fn, *zip(*runs)), total=len(runs), desc=desc)))
+
+
+# Levers on SMTL's zero-sample warm-up (a variant's overrides of the quick preset), each measured at LEVER_TASKS
+# training tasks on the ant from LEVER_SEEDS, paired over (seed, goal) with the quick preset's own runs
+LEVER_FAMILY, LEVER_TASKS, LEVER_SEEDS = "ant-vel", 30, (0, 1)
+LEVERS = {  # name: (what it changes, its overrides)
+    "model-500": ("the paper's 500 × 500 model at lr 1e-3", {"dyn": {"hidden": (500, 500), "lr": 1e-3}}),
+    "paper-vt": ("the paper's VirtualTraining: 100 model and 40 TRPO steps a round at max KL 0.01",
+                 {"slbo": {"n_model": 100, "n_policy": 40}, "trpo": {"max_kl": 0.01}}),
+    "warmup-40": ("the paper's 40 warm-up rounds", {"smtl": {"n_warmup": 40}}),
+    "policy-relu": ("Section 5.1's 100 × 100 ReLU policy", {"trpo": {"policy_hidden": (100, 100),
+                                                                     "policy_activation": "relu"}}),
+    "ou-0.1": ("OU exploration noise σ 0.1 (0.3)", {"slbo": {"ou_sigma": 0.1}}),
+    "v-per-task": ("a fresh value function with each fresh policy", {"smtl": {"carry_value": False}}),
+    "stages-2": ("2 SLBO stages per training task (16,000 real samples)",
+                 {"smtl": {"n_slbo_train": 2, "n_inner_train": 5}}),
+}
+
+
+def levers(workers=2, names=None):
+    """SMTL with each lever (or those named) on LEVER_FAMILY to LEVER_TASKS tasks from LEVER_SEEDS, and the quick
+    preset's runs it is paired with; the paired differences are in legged_summary's output."""
+    runs = [(LEVER_FAMILY, s, "quick", None, (10, LEVER_TASKS)) for s in LEVER_SEEDS]
+    runs += [(LEVER_FAMILY, s, name, LEVERS[name][1], (10, LEVER_TASKS)) for name in (names or LEVERS)
+             for s in LEVER_SEEDS]
+    _run_all(_smtl_tasks_run, runs, workers, "levers")
+    legged_summary()
+
+
+def _lever_rows():
+    """{lever: its paired differences with the quick preset at LEVER_TASKS tasks} for the levers that have run:
+    |v − g| and episode length (lever − quick) over (seed, goal), 95 % bootstrap intervals."""
+    rows = {}
+    for name in LEVERS:
+        pairs = []
+        for seed in LEVER_SEEDS:
+            paths = [os.path.join(OUT_DIR, f"smtl_tasks_{v}_{LEVER_FAMILY}_s{seed}_n{LEVER_TASKS}.json")
+                     for v in (name, "quick")]
+            if all(os.path.exists(p) for p in paths):
+                pairs.append([store.read_json(p)["points"] for p in paths])
+        if not pairs:
+            continue
+        rows[name] = {"what": LEVERS[name][0], "seeds": len(pairs), **{key: figures.paired(
+            np.array([[p[key] for p in lever] for lever, _ in pairs]),
+            np.array([[p[key] for p in base] for _, base in pairs])) for key in ("vel_err", "ep_len")},
+            "vel_err_mean": float(np.mean([[p["vel_err"] for p in lever] for lever, _ in pairs]))}
+    return rows
 
 
 def legged(workers=2):
@@ -609,8 +657,10 @@ def exercise_bar(workers=2):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve", "legged", "exercise_bar"])
+    p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve", "legged", "exercise_bar",
+                                                 "levers"])
     p.add_argument("--variant", choices=list(CURVE_VARIANTS), default="quick")
+    p.add_argument("--lever", action="append", choices=list(LEVERS), help="levers: only these (repeatable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", action="store_true", help="only write the figure and JSON from what is on disk")
     p.add_argument("--workers", type=int, default=2, help="processes for policy_init and maml_budget (default 2)")
@@ -618,7 +668,9 @@ def main(argv=None):
     os.makedirs(OUT_DIR, exist_ok=True)
     for probe in args.probes:
         start = time.perf_counter()
-        if probe == "oracle_curve":
+        if probe == "levers":
+            levers(args.workers, args.lever)
+        elif probe == "oracle_curve":
             if not args.plot:
                 oracle_curve(args.variant, args.seed)
             plot_oracle_curve(args.seed)

@@ -401,6 +401,16 @@ def _legged_lines(legged):
                              f"{_interval(p['virtual_minus_real'])} | {predicted} | "
                              f"{_num(100 * d['upright'], '.0f')} %, {_num(100 * d['moving'], '.0f')} %, "
                              f"{_num(100 * d['falls'], '.1f')} % | {_num(p['train_minutes'], '.0f')} |")
+    rows = (legged.get("levers") or {}).get("rows")
+    if rows:
+        lv = legged["levers"]
+        lines += ["", f"Levers on the warm-up, each paired over (seed, goal) with the quick preset's own runs at "
+                      f"{lv['tasks']} training tasks on {lv['family']} (lever − quick; below zero, a smaller |v − g|):",
+                  "", "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length difference |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['what']} | {r['seeds']} | {_num(r['vel_err_mean'], '.3f')} | {_interval(r['vel_err'], '.3f')} "
+                  f"{figures.verdict(*r['vel_err'][1:])} | {_interval(r['ep_len'], '.0f')} "
+                  f"{figures.verdict(*r['ep_len'][1:])} |" for r in rows.values()]
     return lines
 
 
