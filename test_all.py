@@ -2413,12 +2413,22 @@ def test_exercise_check_refuses_a_copy_of_the_reference(tmp_path, monkeypatch):
 
 
 @slow
-def test_exercise_learning_verdict_passes_right_answers_and_fails_wrong_ones(one_thread):
-    """The learning verdict, over the check's 3 seeds: a GAE written as a Python loop (other float rounding) learns,
-    the one-step advantage r − V does not (LEARN_BAR is set from many more seeds: python -m lab.probes exercise_bar)."""
-    runs, ratio, ok = exercise_check.learns("gae", {"gae": _gae_student})
-    assert ok and len(runs) == len(exercise_check.LEARN_SEEDS), (runs, ratio)
-    assert not exercise_check.learns("gae", {"gae": partial(_gae_student, one_step=True)})[2]
+def test_exercise_learning_verdict_passes_a_right_answer_written_otherwise():
+    """The learning verdict on this machine, over the check's 3 seeds in 2 processes: a GAE written as a Python loop
+    (other float rounding than trpo.gae, so other runs) learns. The bar rests on many more seeds (the next test)."""
+    runs, best, ok = exercise_check.learns("gae", {"gae": _gae_student})
+    assert ok and 1 <= len(runs) <= len(exercise_check.LEARN_SEEDS) and best <= exercise_check.LEARN_BAR, runs
+
+
+def test_exercise_learning_bar_separates_the_measured_right_and_wrong_answers():
+    """The committed measurement (python -m lab.probes exercise_bar) of the reference, a right answer with other
+    rounding and two wrong ones on 12 seeds, read with the check's own stages and bar: any 3 seeds of a right answer
+    hold one that learns, no seed of a wrong one learns."""
+    m = store.read_json(os.path.join(report.EXERCISES_DIR, "learning.json"))
+    assert m["bar"] == exercise_check.LEARN_BAR and m["stages"] == exercise_check.LEARN_STAGES
+    assert m["n_seeds_per_verdict"] == len(exercise_check.LEARN_SEEDS) and len(m["seeds"]) >= 12
+    right, wrong = (m["ratio"]["reference"] + m["ratio"]["loop"]), (m["ratio"]["one-step"] + m["ratio"]["none"])
+    assert sorted(right)[-len(exercise_check.LEARN_SEEDS)] <= m["bar"] < min(wrong) and m["separated"]
 
 
 # exercises/experiments.py: the answers are computed from the runs' files, paired as the runs are

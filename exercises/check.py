@@ -4,8 +4,8 @@ the reference in the method files, then, for the pieces SLBO is made of, whether
 A check (exercises/checks.py) calls the student's function and the reference on inputs chosen so that the mistakes
 students make show, and knows those mistakes: a failure names the likely cause before the entry that differs. A
 student's file that calls or holds the function it is to replace fails as a copy, in one line. The learning run
-is single-task SLBO on 3 training seeds, judged by a bar measured on the reference's own spread (LEARN_BAR), so a
-version equal to the reference up to float rounding is never told it does not learn. The same command answers an
+is single-task SLBO from up to 3 training seeds, judged by a bar measured on the reference's own spread (LEARN_BAR):
+a version equal to the reference up to float rounding learns from at least one of them. The same command answers an
 experiment exercise (experiments.py).
 
     python run.py exercise gae                  # check exercises/gae.py
@@ -21,7 +21,7 @@ import multiprocessing as mp
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 import torch
@@ -100,12 +100,15 @@ def guarded(name, fns):
 # Does SLBO still learn with the student's version swapped in?
 # ---------------------------------------------------------------------------------------------
 LEARN_FAMILY, LEARN_STAGES, LEARN_ROUNDS = "cheetah-vel", 4, 5
-LEARN_SEEDS = (0, 1, 2)  # training seeds, each its own SLBO run; the verdict reads their mean
-# Learning happens if the mean over LEARN_SEEDS of |v − g| after the stages, as a fraction of the fresh policy's, is
-# at most LEARN_BAR. Measured (python -m exercises.calibrate; docs/exercises.md): the reference and a GAE written as a
-# Python loop (other float rounding) on 12 seeds each, every 3-seed mean of either below the bar; the one-step
-# advantage r − V and no advantage at all, every 3-seed mean above it.
-LEARN_BAR = 0.85
+LEARN_SEEDS = (0, 1, 2)  # training seeds, each its own SLBO run, run until one learns
+# A version learns if, from at least one of LEARN_SEEDS, SLBO brings |v − g| after the stages to at most LEARN_BAR of
+# the fresh policy's. Measured (python -m lab.probes exercise_bar; docs/exercises.md) on 12 seeds each of the
+# reference, a GAE written as a Python loop (other float rounding) and two wrong answers, the one-step advantage
+# r + γV(s') − V(s) and no advantage. The bar lies halfway between the right answers' third-largest ratio (of their 24
+# runs) and the wrong answers' smallest: the two right answers together stall above it on 2 runs of 24, so any 3
+# seeds hold one that learns, and a wrong answer never gets below it. A mean over 3 seeds separated them by a hair
+# only (one right answer's stall of 0.91 lifts it), and after 3 stages not at all: hence the best of 3 after 4 stages.
+LEARN_BAR = 0.83
 
 
 @contextlib.contextmanager
@@ -139,24 +142,33 @@ def learning_run(name, fns, seed, n_stages=LEARN_STAGES):
     return before, [row["vel_err"] for row in log]
 
 
-def _learning_job(name, solution, seed):
-    """learning_run in a worker process: the reference, or the student's file read (and guarded) there."""
-    fns = dict(checks.EXERCISES[name].answer) if solution else guarded(name, student(name)[1])
+def _learning_job(name, fns, seed):
+    """learning_run in a worker process: fns "solution" (the reference), "student" (the student's file, read there)
+    or the functions themselves; the student's guarded against copies."""
+    fns = dict(checks.EXERCISES[name].answer) if fns == "solution" else \
+        guarded(name, student(name)[1] if fns == "student" else fns)
     before, after = learning_run(name, fns, seed)
     return before, after[-1]
 
 
-def learns(name, fns=None, solution=False, seeds=LEARN_SEEDS, workers=2):
-    """learning_run on each seed: ([(before, after)] per seed, the mean of after / before, learned?). Given `fns`,
-    here, one seed after the other; else the student's file (or with `solution` the reference) in `workers`
-    processes."""
-    if fns is None:
-        with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=mp.get_context("spawn")) as pool:
-            runs = list(pool.map(_learning_job, [name] * len(seeds), [solution] * len(seeds), seeds))
-    else:
-        runs = [(b, a[-1]) for b, a in (learning_run(name, fns, s) for s in seeds)]
-    ratio = float(np.mean([after / before for before, after in runs]))
-    return runs, ratio, ratio <= LEARN_BAR
+def learns(name, fns="student", seeds=LEARN_SEEDS, workers=2):
+    """learning_run from the seeds, `workers` at a time, until one learns (after / before ≤ LEARN_BAR): ({seed: (before,
+    after)} of the runs made, the best after / before, learned?). fns: "student" (exercises/<name>.py), "solution"
+    (the reference) or {function: a version} (module-level functions, which a worker process can import)."""
+    runs, todo = {}, list(seeds)
+    with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=mp.get_context("spawn")) as pool:
+        running = {pool.submit(_learning_job, name, fns, todo.pop(0)): s for s in seeds[:workers]}
+        while running:
+            done = next(as_completed(running))
+            runs[running.pop(done)] = done.result()
+            if min(a / b for b, a in runs.values()) <= LEARN_BAR:
+                for f in running:
+                    f.cancel()
+                break
+            if todo:
+                running[pool.submit(_learning_job, name, fns, todo[0])] = todo.pop(0)
+    best = min(a / b for b, a in runs.values())
+    return dict(sorted(runs.items())), best, best <= LEARN_BAR
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,12 +215,12 @@ def run(name, solution=False, learn=True, fns=None):
     if not (learn and e.swap):
         return True, message
     start = time.perf_counter()
-    runs, ratio, ok = learns(name, None if solution or from_file else guarded(name, fns), solution=solution)
-    message += (f"\n{name}: SLBO with your version, {len(runs)} seeds: |v − g| "
-                + ", ".join(f"{b:.3f} → {a:.3f}" for b, a in runs)
-                + f" m/s after {LEARN_STAGES} stages; after / before {ratio:.2f} on average "
-                  f"({time.perf_counter() - start:.0f} s): "
-                + ("it learns" if ok else f"it does NOT learn (the bar: at most {LEARN_BAR:g})"))
+    runs, ratio, ok = learns(name, "solution" if solution else "student" if from_file else fns)
+    message += (f"\n{name}: SLBO with your version, |v − g| after {LEARN_STAGES} stages from seed "
+                + ", ".join(f"{s}: {b:.3f} → {a:.3f} m/s ({a / b:.2f})" for s, (b, a) in runs.items())
+                + f" ({time.perf_counter() - start:.0f} s): "
+                + ("it learns" if ok else f"it does NOT learn: no seed gets to {LEARN_BAR:g} of the start, which the "
+                                          f"reference does from at least one of any 3"))
     return ok, message
 
 
