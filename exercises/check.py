@@ -21,7 +21,7 @@ import multiprocessing as mp
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -142,31 +142,27 @@ def learning_run(name, fns, seed, n_stages=LEARN_STAGES):
     return before, [row["vel_err"] for row in log]
 
 
-def _learning_job(name, fns, seed):
-    """learning_run in a worker process: fns "solution" (the reference), "student" (the student's file, read there)
-    or the functions themselves; the student's guarded against copies."""
+def _learning_job(job):
+    """learning_run in a worker process, job = (name, fns, seed): fns "solution" (the reference), "student" (the
+    student's file, read there) or the functions themselves; the student's guarded against copies. (seed, (before,
+    after))."""
+    name, fns, seed = job
     fns = dict(checks.EXERCISES[name].answer) if fns == "solution" else \
         guarded(name, student(name)[1] if fns == "student" else fns)
     before, after = learning_run(name, fns, seed)
-    return before, after[-1]
+    return seed, (before, after[-1])
 
 
 def learns(name, fns="student", seeds=LEARN_SEEDS, workers=2):
     """learning_run from the seeds, `workers` at a time, until one learns (after / before ≤ LEARN_BAR): ({seed: (before,
     after)} of the runs made, the best after / before, learned?). fns: "student" (exercises/<name>.py), "solution"
     (the reference) or {function: a version} (module-level functions, which a worker process can import)."""
-    runs, todo = {}, list(seeds)
+    runs = {}
     with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=mp.get_context("spawn")) as pool:
-        running = {pool.submit(_learning_job, name, fns, todo.pop(0)): s for s in seeds[:workers]}
-        while running:
-            done = next(as_completed(running))
-            runs[running.pop(done)] = done.result()
+        for start in range(0, len(seeds), workers):  # `workers` seeds at once; the next ones only if none learned
+            runs.update(pool.map(_learning_job, [(name, fns, s) for s in seeds[start:start + workers]]))
             if min(a / b for b, a in runs.values()) <= LEARN_BAR:
-                for f in running:
-                    f.cancel()
                 break
-            if todo:
-                running[pool.submit(_learning_job, name, fns, todo[0])] = todo.pop(0)
     best = min(a / b for b, a in runs.values())
     return dict(sorted(runs.items())), best, best <= LEARN_BAR
 

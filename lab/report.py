@@ -450,8 +450,8 @@ def learning_block(exercises_dir=EXERCISES_DIR):
                                         "exercise_bar`."])
     ratio, n = m["ratio"], m["n_seeds_per_verdict"]
     lines += ["", f"Times on a 2-core CPU, one torch thread per process: the check on the reference, and the learning "
-                  f"runs (one seed: {_num(m['learning_run_seconds'], '.0f')} s; a version that learns from one of the "
-                  f"first 2 seeds stops there). The learning verdict, measured by `python -m lab.probes exercise_bar` on "
+                  f"runs (one seed: {_num(m['learning_run_seconds'], '.0f')} s; the first 2 seeds run at once, the "
+                  f"third only if neither learns). The learning verdict, measured by `python -m lab.probes exercise_bar` on "
                   f"GAE from {len(m['seeds'])} seeds: |v − g| after {m['stages']} stages as a fraction of the fresh "
                   f"policy's:", "",
               f"| GAE | after / before, per seed | learns from any {n} of the seeds |", "| --- | --- | --- |"]
