@@ -310,26 +310,26 @@ def check_virtual_training(fns):
                      "are in the learned model (dynamics.VirtualEnv), not the real env")
     theta = lambda module: parameters_to_vector(module.parameters())  # noqa: E731
 
-    def mistake(kind, part):  # the parameters of the model ("model") or the policy after VirtualTraining with a mistake
+    def mistake(kind):  # the policy's parameters after VirtualTraining with a mistake
         def run():
             other, other_policy = _vt_learner()
             _vt_mistake(other, other_policy, goal, 2, kind)
-            return theta(other.model if part == "model" else other_policy)
+            return theta(other_policy)
         return run
 
     compare("the policy's parameters θ after 2 rounds", theta(policy), theta(mine_policy), [
         ("the policy steps before the round's model fit: line 11 fits φ first, then lines 12–14 step θ in it",
-         mistake("policy first", "policy")),
+         mistake("policy first")),
         ("each TRPO step reuses one batch: line 13 rolls out a fresh D' of n_trpo samples in the model before every "
-         "step (line 14)", mistake("one batch", "policy")),
+         "step (line 14)", mistake("one batch")),
         ("φ is fitted before the rounds only: line 11 fits it in every round (n_model Adam steps), so the policy "
-         "sees a new model each round", mistake("fit once", "policy")),
+         "sees a new model each round", mistake("fit once")),
         ("each rollout takes n_trpo · H samples: the model env holds n_envs = n_trpo / H rows of H steps (envs_for)",
-         mistake("n_envs", "policy")),
+         mistake("n_envs")),
         ("the rollouts' random numbers are not drawn from learner.generator: pass generator=learner.generator to "
-         "rollout (same seed, same numbers)", mistake("no generator", "policy")),
+         "rollout (same seed, same numbers)", mistake("no generator")),
         ("the model fit takes n_inner Adam steps: each round takes cfg.n_model (line 11)",
-         mistake("n_inner steps", "policy"))])
+         mistake("n_inner steps"))])
     compare("the model's parameters φ after 2 rounds", theta(learner.model), theta(mine.model))
     compare("the value function V after 2 rounds (trpo_step fits it)", theta(learner.value_fn), theta(mine.value_fn))
     if not isinstance(got, dict) or not {"model_loss", "virtual_return", "kl", "n_clipped"} <= set(got):
