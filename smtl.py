@@ -327,7 +327,7 @@ def _configs(learner, cfg):
 def restore(ckpt, seed=None, device="cpu"):
     """A Learner holding the checkpoint's φ, D, V, optimisers and random streams (fresh objects: adapting from it
     never changes the checkpoint). With a seed, the random streams restart from that seed instead."""
-    c = ckpt["config"]
+    c = ckpt["config"]  # (a setting the checkpoint predates takes its default)
     learner = Learner(ckpt["family"], SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dynamics"]),
                       TRPOConfig(**c["trpo"]), seed=0 if seed is None else seed, device=device)
     learner.init_states = ckpt["init_states"].to(learner.device)
@@ -350,13 +350,14 @@ def restore(ckpt, seed=None, device="cpu"):
 
 def _resume(ckpt, family, cfg, learner, task_rng, rating_rng):
     """(learner, log, ratings) of a checkpoint made by `train` with the same settings, task_rng and rating_rng set to
-    its streams;
-    a ValueError naming the first setting that differs (n_tasks may: a run can grow)."""
+    its streams; a ValueError naming the first setting that differs (n_tasks may: a run can grow; a setting the
+    checkpoint predates counts as its default, which does what the code did before it)."""
     if ckpt["family"] != family.name:
         raise ValueError(f"the checkpoint is for {ckpt['family']!r}, not {family.name!r}")
+    defaults = {"smtl": SMTLConfig(), "slbo": SLBOConfig(), "dynamics": DynamicsConfig(), "trpo": TRPOConfig()}
     for part, fields in _configs(learner, cfg).items():
         for key, value in fields.items():
-            saved = ckpt["config"][part][key]
+            saved = ckpt["config"][part].get(key, getattr(defaults[part], key))
             if key != "n_tasks" and saved != value:
                 raise ValueError(f"the checkpoint was made with {part}.{key}={saved!r}, not {value!r}; "
                                  f"use another output path or the same settings")

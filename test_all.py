@@ -1079,8 +1079,11 @@ def test_smtl_warm_up_only_after_first_task_and_samples_counted(monkeypatch):
 def test_smtl_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
     states = []  # checkpoints kept in memory, one per task
     full = smtl.train("cheetah-vel", seed=1, save=states.append, **_tiny_smtl())
-    # from the checkpoint after task 2, kept in memory while task 3 trained: the same run
-    again = smtl.train("cheetah-vel", seed=1, resume=states[1], **_tiny_smtl())
+    # from the checkpoint after task 2, kept in memory while task 3 trained: the same run; also when the checkpoint
+    # predates a setting (made before carry_value existed: it counts as its default, which did what the code did)
+    older = copy.deepcopy(states[1])
+    del older["config"]["smtl"]["carry_value"], older["config"]["trpo"]["policy_activation"]
+    again = smtl.train("cheetah-vel", seed=1, resume=older, **_tiny_smtl())
     assert [len(state["log"]) for state in states] == [1, 2, 3]  # each as it was after its task
     assert _strip(again["log"]) == _strip(full["log"])
     assert _same_state(full["learner"].model.state_dict(), again["learner"].model.state_dict())

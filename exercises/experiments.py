@@ -134,7 +134,7 @@ def selection(runs, algo="smtl-active-estimated"):
                       "rated": sum(len(thresholds(log, q, L)) for log in logs.values()),
                       "skipped": sum(r["skipped"] for log in logs.values() for r in log),
                       "trained": sum(not r["skipped"] for log in logs.values() for r in log),
-                      "samples": float(np.mean([log[-1]["samples"] for log in logs.values()]))})
+                      "samples": round(float(np.mean([log[-1]["samples"] for log in logs.values()])))})
 
     def draw(plt):
         fig, axes = plt.subplots(1, len(rated), figsize=(5.2 * len(rated), 4.2), sharey=True, squeeze=False)

@@ -41,7 +41,8 @@ def claim(args):
     ident = identity(args)
     if os.path.exists(path):
         old = store.read_json(path)
-        diff = [k for k in IDENTITY if old.get(k) != ident[k]]
+        # the settings its algorithms read; one an older experiment.json predates counts as its default
+        diff = figures.settings_that_differ(old, ident, args.algos)
         if diff:
             raise ValueError(f"{args.out} holds another experiment (different {', '.join(diff)}); "
                              f"pick another --out or the same settings")
