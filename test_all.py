@@ -2478,6 +2478,11 @@ def test_experiment_exercise_pairs_two_runs_by_seed_and_goal(tmp_path):
 def test_exercise_course_order_lists_every_exercise_once():
     from exercises import bugs
     assert sorted(exercise_check.COURSE) == sorted([*exercise_checks.EXERCISES, *experiments.EXPERIMENTS, *bugs.BUGS])
+    answers = open(os.path.join(os.path.dirname(report.EXERCISES_MD), "exercise-answers.md")).read()
+    for name in bugs.BUGS:  # each find-the-bug problem has its answer, apart from the question, naming a line
+        listing = bugs.listing(name).split("\n")
+        line = int(re.search(rf'<a id="{name}"></a>\n## `{name}`\n\n\*\*Line (\d+)\*\*', answers).group(1))
+        assert 1 <= line <= len(listing) and f"{line:2d}  " in listing[line - 1]
 
 
 def test_every_experiment_exercise_has_its_committed_answer_and_figure():
