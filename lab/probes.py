@@ -467,8 +467,11 @@ def _plot_legged(out):
                     row[0].plot(x, [p["vel_err"] for p in c], "-", color=f"C{int(g)}", lw=1, label=label)
                     row[1].plot(x, [p["ep_len"] for p in c], "-", color=f"C{int(g)}", lw=1, label=label)
                 row[0].axhline(sl["still"][int(g)], color=f"C{int(g)}", ls=":", lw=1)
-            row[0].set_title(f"{fam}: single-task SLBO, one line per seed (dotted: standing still)", fontsize=9)
-            row[1].set_title(f"{fam}: single-task SLBO, episode length", fontsize=9)
+                row[0].axhline(LEGGED_STOP * sl["still"][int(g)], color=f"C{int(g)}", ls="--", lw=0.8)
+            row[1].axhline(LEGGED_MIN_LEN, color="k", ls="--", lw=0.8, label=f"{LEGGED_MIN_LEN} steps")
+            row[0].set_title(f"{fam}: single-task SLBO, a line per seed (dotted: standing still; dashed: half of it)",
+                             fontsize=9)
+            row[1].set_title(f"{fam}: single-task SLBO, episode length (learned: at least the dashed line)", fontsize=9)
         for ax, ylabel in ((row[0], "|v − g| over 200 steps (m/s)"), (row[1], "episode length (steps)")):
             ax.set_xlabel("real samples (thousands)")
             ax.set_ylabel(ylabel, fontsize=8)
