@@ -559,13 +559,18 @@ def _lever_rows():
     return rows
 
 
+def _legged_job(kind, family, *args):
+    """One run of the legged probes: "slbo" (_slbo_curve_run) or "smtl" (_smtl_tasks_run)."""
+    return (_slbo_curve_run if kind == "slbo" else _smtl_tasks_run)(family, *args)
+
+
 def legged(workers=2):
-    """Item by item: single-task SLBO on each legged body and goal (3 seeds), then SMTL at 10, 30 and 100 tasks
-    (3 seeds); the results are summarised by `legged_summary`."""
-    slbo_runs = [(f, g, s) for f in LEGGED for g in (0, 1) for s in LEGGED_SEEDS]
-    smtl_runs = [(f, s) for f in LEGGED for s in LEGGED_SEEDS]
-    _run_all(_slbo_curve_run, slbo_runs, workers, "single-task SLBO")
-    _run_all(_smtl_tasks_run, smtl_runs, workers, "SMTL against training tasks")
+    """Body by body: single-task SLBO on each goal (3 seeds), then SMTL at 10, 30 and 100 tasks (3 seeds); the results
+    are summarised by `legged_summary` (finished runs are skipped, an SMTL run resumes at its last task)."""
+    runs = []
+    for f in LEGGED:
+        runs += [("slbo", f, g, s) for g in (0, 1) for s in LEGGED_SEEDS] + [("smtl", f, s) for s in LEGGED_SEEDS]
+    _run_all(_legged_job, runs, workers, "legged probes")
     legged_summary()
 
 
