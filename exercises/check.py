@@ -34,10 +34,6 @@ import trpo
 from exercises import checks
 
 
-class Failed(checks.Failed):
-    """A check that found a difference (checks.Failed; here for `except check.Failed`)."""
-
-
 class Copied(Exception):
     """The student's function called the reference it is to replace."""
 
@@ -80,12 +76,13 @@ def guarded(name, fns):
         def call(*args, **kwargs):
             saved = [(m, attr, getattr(m, attr)) for m, attr in targets]
 
-            def tripwire(*_, **__):
-                raise Copied(f"your {fname} calls {targets[0][0].__name__}.{targets[0][1]}" if len(targets) == 1
-                             else f"your {fname} calls a reference it is to replace")
+            def tripwire(module, attr):
+                def trip(*_, **__):
+                    raise Copied(f"your {fname} calls {module.__name__}.{attr}")
+                return trip
             try:
                 for m, attr in targets:
-                    setattr(m, attr, tripwire)
+                    setattr(m, attr, tripwire(m, attr))
                 return fn(*args, **kwargs)
             finally:
                 for m, attr, f in saved:
