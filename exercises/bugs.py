@@ -101,7 +101,7 @@ def _maml_curve(seed, n_iters=40, n_goals=4):
 
 
 def _ant_goal():
-    return probes.slbo_curve_goals("ant-vel")[0]  # the ant's slow tuning goal (0.44 m/s): SLBO learns it
+    return probes.slbo_curve_goals("ant-vel")[1]  # the ant's fast tuning goal (2.22 m/s): early policies fall often
 
 
 def _cheetah_goal():
@@ -120,7 +120,7 @@ class Bug:
 
 BUGS = {
     "bug-gae": Bug("GAE in SLBO on the ant (its episodes end where it falls)", (trpo, "gae"), gae,
-                   lambda seed: _slbo_curve("ant-vel", _ant_goal(), 6, seed),
+                   lambda seed: _slbo_curve("ant-vel", _ant_goal(), 8, seed),
                    (("vel_err", "samples", "|v − g| over 200 steps (m/s)"),
                     ("ep_len", "samples", "episode length (steps; 200: no fall)"),
                     ("return", "samples", figures.RETURN_LABEL))),
