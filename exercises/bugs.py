@@ -7,8 +7,8 @@ text), runs the same small experiment with the reference and with the bug from t
 - `bug-model-loss`: single-task SLBO on the half-cheetah, and the learned model's error k steps ahead;
 - `bug-maml`: MAML meta-trained on the half-cheetah, then adapted by 3 policy-gradient steps.
 
-The question is the same for each: which line is wrong, and how do the curves show it? The answers are in
-docs/exercise-answers.md, apart from the questions (docs/exercises.md).
+The question is the same for each: which line is wrong, and do the curves show it? If not, what would? The answers
+are in docs/exercise-answers.md, apart from the questions (docs/exercises.md).
 
     python run.py exercise bug-gae        # runs (or resumes) both versions, writes runs/exercises/bug-gae.json and .png
 """

@@ -248,8 +248,8 @@ def main(argv=None, run_experiment=None):
                 print(f"{name:<18} experiment, {e.paper}: {e.question.split('?')[0]}?")
         return 0
     if args.name in bugs.BUGS:
-        print(f"{bugs.listing(args.name)}\n\nWhich line is wrong, and how do the curves show it? (The runs of both "
-              f"versions, resuming:)")
+        print(f"{bugs.listing(args.name)}\n\nWhich line is wrong, and do the curves show it? If not, what would? "
+              f"(The runs of both versions, resuming:)")
         print(f"wrote {' and '.join(bugs.answer(args.name, args.root))}")
         return 0
     if args.name in experiments.EXPERIMENTS:

@@ -472,8 +472,9 @@ BUGS_INTRO = """## Find the bug
 
 Each problem is a function of the method with one line changed, and the curves of the same small experiment run from
 the same seeds with the reference (blue) and with the planted bug (red). Read the listing, then the curves: which line
-is wrong, and how do the curves show it? (The answers are kept apart, in
-[exercise-answers.md](exercise-answers.md).) `python run.py exercise NAME` prints the listing and runs both versions.
+is wrong, and do the curves show it? If not, what would? (A bug that learning curves hide is the common case, and
+worth knowing; the answers are kept apart, in [exercise-answers.md](exercise-answers.md).) `python run.py exercise
+NAME` prints the listing and runs both versions.
 
 """
 
@@ -482,7 +483,7 @@ def bug_markdown(answer, name):
     """docs/exercises.md's block of one find-the-bug problem: the listing, the question, the committed figure."""
     bug = bugs.BUGS[name]
     lines = [f"### `{name}`: {bug.title}", "", "```python", bugs.listing(name), "```", "",
-             "**Which line is wrong, and how do the curves show it?** (Answers: [exercise-answers.md]"
+             "**Which line is wrong, and do the curves show it? If not, what would?** (Answers: [exercise-answers.md]"
              f"(exercise-answers.md#{name}).)", ""]
     if answer is None:
         return "\n".join(lines + [f"Not run yet: `python run.py exercise {name}`."])
