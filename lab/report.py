@@ -401,6 +401,18 @@ def _legged_lines(legged):
                              f"{_interval(p['virtual_minus_real'])} | {predicted} | "
                              f"{_num(100 * d['upright'], '.0f')} %, {_num(100 * d['moving'], '.0f')} %, "
                              f"{_num(100 * d['falls'], '.1f')} % | {_num(p['train_minutes'], '.0f')} |")
+    if legged["smtl"]:
+        lines += ["", "The learned model's open-loop error k steps ahead, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, fed the real "
+                      "actions along the warm-up policies' real episodes, for goals whose episodes fell and goals "
+                      "whose did not:", "", "| body | tasks | episodes | k = 1 | k = 5 | k = 10 | k = 20 |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for fam, counts in legged["smtl"].items():
+            for n, p in counts.items():
+                for kind in ("walked", "fell"):
+                    e = p["kstep_error"].get(kind)
+                    if e:
+                        lines.append(f"| {fam} | {n} | {'did not fall' if kind == 'walked' else 'fell'} | " +
+                                     " | ".join(_num(e[k - 1], ".3f") for k in (1, 5, 10, 20)) + " |")
     rows = (legged.get("levers") or {}).get("rows")
     if rows:
         lv = legged["levers"]
