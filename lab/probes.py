@@ -15,9 +15,15 @@ fallen step counts as standing still) is half of standing still's, or until 20M 
 way its return, |v − g| and episode length on 8 tuning goals. It does so for the quick preset's settings and for
 today's TRPO practice (normalised inputs, smaller batches per update), one variant per process.
 
+`legged` asks whether this code's SLBO learns the ant and the humanoid alone (single-task, 400,000 samples) and how
+SMTL's zero-sample warm-up improves with 10, 30 and 100 training tasks, with a diagnosis of where the learned model
+and the real body part; `levers` retrains SMTL with one setting changed at a time, `warmup_levers` changes only the
+warm-up, from the quick preset's own checkpoints.
+
     python -m lab.probes policy_init maml_budget            # 2 workers; each writes docs/results/probes/NAME.json
     python -m lab.probes oracle_curve --variant quick       # one variant (the others: obs-norm, obs-norm-2000)
     python -m lab.probes oracle_curve --plot                # the figure and the JSON from what is on disk
+    python -m lab.probes legged levers warmup_levers        # the legged bodies: docs/results/probes/legged.json
 """
 import argparse
 import dataclasses
@@ -364,20 +370,30 @@ def _smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TAS
             continue
         trained = smtl.train(family, dataclasses.replace(cfg, n_tasks=n), slbo_cfg, dyn, trpo, seed=seed,
                              resume=resume, save=save, progress=False)
-        resume, points, start = trained["checkpoint"], [], time.perf_counter()
-        store.save_checkpoint(resume, f"{name}_n{n}.pt")  # φ and D at n tasks, for the diagnosis (diagnose)
-        for i, goal in enumerate(goals):
-            learner = smtl.restore(resume, seed=seed * 1000 + i)  # Eq. (6) at 0 samples, as smtl.adapt's first point
-            policy = learner.new_policy()
-            smtl.warm_up(learner, policy, goal, cfg.n_warmup)
-            points.append({**_measure_policy(learner, policy, goal, seed * 1000 + i),
-                           "diagnosis": diagnose_policy(learner, policy, goal, seed * 1000 + i)})
+        resume, start = trained["checkpoint"], time.perf_counter()
+        store.save_checkpoint(resume, f"{name}_n{n}.pt")  # φ, D and V at n tasks, for the warm-up levers
+        points = _warm_up_points(resume, goals, seed, cfg.n_warmup)
         out[n] = {"family": family, "variant": variant_name, "seed": seed, "n_tasks": n,
                   "samples": trained["samples"], "train_wall_s": trained["wall_s"],
                   "adapt_wall_s": time.perf_counter() - start, "goals": goals.tolist(), "points": points,
                   "data": _data_composition(smtl.restore(resume)), "log": trained["log"]}
         store.write_json(out[n], path)
     return out
+
+
+def _warm_up_points(ckpt, goals, seed, n_warmup, trpo_overrides=None):
+    """Eq. (6) at 0 samples, as smtl.adapt's first point, from a training checkpoint on each goal (learner seed
+    seed·1000 + goal index): n_warmup rounds of VirtualTraining on a fresh policy (built with trpo_overrides over the
+    checkpoint's TRPOConfig), then _measure_policy and diagnose_policy of its mean action."""
+    points = []
+    for i, goal in enumerate(goals):
+        learner = smtl.restore(ckpt, seed=seed * 1000 + i)
+        learner.trpo = dataclasses.replace(learner.trpo, **(trpo_overrides or {}))
+        policy = learner.new_policy()
+        smtl.warm_up(learner, policy, goal, n_warmup)
+        points.append({**_measure_policy(learner, policy, goal, seed * 1000 + i),
+                       "diagnosis": diagnose_policy(learner, policy, goal, seed * 1000 + i)})
+    return points
 
 
 def _still(goals):
@@ -425,6 +441,7 @@ def legged_summary():
                                            for p in store.read_json(curve)["obs-norm"]["curve"]]}
     out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
     out["levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _lever_rows()}
+    out["warmup_levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _warmup_lever_rows()}
     store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
     _plot_legged(out)
     return out
@@ -539,24 +556,70 @@ def levers(workers=2, names=None):
     legged_summary()
 
 
-def _lever_rows():
-    """{lever: its paired differences with the quick preset at LEVER_TASKS tasks} for the levers that have run:
-    |v − g| and episode length (lever − quick) over (seed, goal), 95 % bootstrap intervals."""
+# Levers of the warm-up alone: each re-runs Eq. (6)'s zero-sample warm-up from the quick preset's own checkpoints at
+# LEVER_TASKS tasks (the same φ, D, V, goals and learner seeds), so its paired difference with the quick preset's
+# warm-up, recomputed beside it, says what the warm-up's budget or policy changes without any training cost
+WARMUP_LEVERS = {  # name: (what it changes, n_warmup, TRPOConfig overrides of the fresh policy)
+    "quick": ("the quick preset's 20 rounds, recomputed (the pairs' control)", None, {}),
+    "warmup-40": ("the paper's 40 warm-up rounds", 40, {}),
+    "warmup-80": ("80 warm-up rounds", 80, {}),
+    "policy-relu": ("Section 5.1's 100 × 100 ReLU policy", None, {"policy_hidden": (100, 100),
+                                                                   "policy_activation": "relu"}),
+}
+
+
+def _warmup_lever_run(family, seed, name):
+    """One warm-up lever on the quick preset's checkpoint of `seed` at LEVER_TASKS tasks; a JSON in OUT_DIR."""
+    torch.set_num_threads(1)
+    path = os.path.join(OUT_DIR, f"warmup_{name}_{family}_s{seed}_n{LEVER_TASKS}.json")
+    if os.path.exists(path):
+        return store.read_json(path)
+    ckpt = store.load_checkpoint(os.path.join(OUT_DIR, f"smtl_tasks_quick_{family}_s{seed}_n{LEVER_TASKS}.pt"),
+                                 smtl.CHECKPOINT_FORMAT)
+    _, n_warmup, overrides = WARMUP_LEVERS[name]
+    n_warmup = n_warmup or legged_settings(family)[0].n_warmup
+    goals, start = tasks.tuning_goals(family, LEGGED_GOALS), time.perf_counter()  # (n_goals, 1)
+    out = {"family": family, "seed": seed, "n_tasks": LEVER_TASKS, "lever": name, "n_warmup": n_warmup,
+           "goals": goals.tolist(), "points": _warm_up_points(ckpt, goals, seed, n_warmup, overrides)}
+    store.write_json({**out, "wall_s": time.perf_counter() - start}, path)
+    return out
+
+
+def warmup_levers(workers=2):
+    """Every WARMUP_LEVERS variant on the checkpoints of LEVER_SEEDS (made by `legged` or `levers`)."""
+    _run_all(_warmup_lever_run, [(LEVER_FAMILY, s, name) for s in LEVER_SEEDS for name in WARMUP_LEVERS], workers,
+             "warm-up levers")
+    legged_summary()
+
+
+def _paired_rows(what, path, control="quick"):
+    """{name: its paired differences with the control (name − control) over (seed, goal)} for every name of `what`
+    ({name: what it changes}) whose runs are on disk beside the control's for some of LEVER_SEEDS (path(name, seed)):
+    |v − g| and episode length with 95 % bootstrap intervals, and the means with it."""
     rows = {}
-    for name in LEVERS:
-        pairs = []
-        for seed in LEVER_SEEDS:
-            paths = [os.path.join(OUT_DIR, f"smtl_tasks_{v}_{LEVER_FAMILY}_s{seed}_n{LEVER_TASKS}.json")
-                     for v in (name, "quick")]
-            if all(os.path.exists(p) for p in paths):
-                pairs.append([store.read_json(p)["points"] for p in paths])
+    for name in what:
+        pairs = [[store.read_json(path(v, seed))["points"] for v in (name, control)] for seed in LEVER_SEEDS
+                 if name != control and all(os.path.exists(path(v, seed)) for v in (name, control))]
         if not pairs:
             continue
-        rows[name] = {"what": LEVERS[name][0], "seeds": len(pairs), **{key: figures.paired(
-            np.array([[p[key] for p in lever] for lever, _ in pairs]),
-            np.array([[p[key] for p in base] for _, base in pairs])) for key in ("vel_err", "ep_len")},
-            "vel_err_mean": float(np.mean([[p["vel_err"] for p in lever] for lever, _ in pairs]))}
+        lever = {key: np.array([[p[key] for p in run] for run, _ in pairs]) for key in ("vel_err", "ep_len")}
+        base = {key: np.array([[p[key] for p in run] for _, run in pairs]) for key in ("vel_err", "ep_len")}
+        rows[name] = {"what": what[name], "seeds": len(pairs),
+                      **{key: figures.paired(lever[key], base[key]) for key in lever},
+                      **{f"{key}_mean": float(lever[key].mean()) for key in lever}}
     return rows
+
+
+def _lever_rows():
+    """The levers of training (LEVERS) against the quick preset at LEVER_TASKS tasks."""
+    return _paired_rows({name: v[0] for name, v in LEVERS.items()},
+                        lambda v, s: os.path.join(OUT_DIR, f"smtl_tasks_{v}_{LEVER_FAMILY}_s{s}_n{LEVER_TASKS}.json"))
+
+
+def _warmup_lever_rows():
+    """The levers of the warm-up (WARMUP_LEVERS) against its recomputed quick control."""
+    return _paired_rows({name: v[0] for name, v in WARMUP_LEVERS.items()},
+                        lambda v, s: os.path.join(OUT_DIR, f"warmup_{v}_{LEVER_FAMILY}_s{s}_n{LEVER_TASKS}.json"))
 
 
 def _legged_job(kind, family, *args):
@@ -664,7 +727,7 @@ def exercise_bar(workers=2):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve", "legged", "exercise_bar",
-                                                 "levers"])
+                                                 "levers", "warmup_levers"])
     p.add_argument("--variant", choices=list(CURVE_VARIANTS), default="quick")
     p.add_argument("--lever", action="append", choices=list(LEVERS), help="levers: only these (repeatable)")
     p.add_argument("--seed", type=int, default=0)
@@ -682,7 +745,8 @@ def main(argv=None):
             plot_oracle_curve(args.seed)
         else:
             {"policy_init": policy_init, "maml_budget": maml_budget, "legged": legged,
-             "exercise_bar": exercise_bar}[probe](args.workers)
+             "exercise_bar": exercise_bar,
+             "warmup_levers": warmup_levers}[probe](args.workers)
         print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")
 
 

@@ -413,16 +413,21 @@ def _legged_lines(legged):
                     if e:
                         lines.append(f"| {fam} | {n} | {'did not fall' if kind == 'walked' else 'fell'} | " +
                                      " | ".join(_num(e[k - 1], ".3f") for k in (1, 5, 10, 20)) + " |")
-    rows = (legged.get("levers") or {}).get("rows")
-    if rows:
-        lv = legged["levers"]
-        lines += ["", f"Levers on the warm-up, each paired over (seed, goal) with the quick preset's own runs at "
-                      f"{lv['tasks']} training tasks on {lv['family']} (lever − quick; below zero, a smaller |v − g|):",
-                  "", "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length difference |",
-                  "| --- | --- | --- | --- | --- |"]
-        lines += [f"| {r['what']} | {r['seeds']} | {_num(r['vel_err_mean'], '.3f')} | {_interval(r['vel_err'], '.3f')} "
-                  f"{figures.verdict(*r['vel_err'][1:])} | {_interval(r['ep_len'], '.0f')} "
-                  f"{figures.verdict(*r['ep_len'][1:])} |" for r in rows.values()]
+    for key, title in (("levers", "Levers on training (`python -m lab.probes levers`), each trained to {tasks} tasks "
+                                  "on {family} and paired over (seed, goal) with the quick preset's own runs"),
+                       ("warmup_levers", "Levers on the warm-up alone (`python -m lab.probes warmup_levers`), each "
+                                         "warming up from the quick preset's own checkpoints at {tasks} tasks on "
+                                         "{family} (the same model, data and value function) and paired over (seed, "
+                                         "goal) with the quick preset's warm-up recomputed beside it")):
+        lv = legged.get(key) or {}
+        if lv.get("rows"):
+            lines += ["", title.format(**lv) + " (lever − quick; below zero, a smaller |v − g|):", "",
+                      "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length with it | "
+                      "episode length difference |", "| --- | --- | --- | --- | --- | --- |"]
+            lines += [f"| {r['what']} | {r['seeds']} | {_num(r['vel_err_mean'], '.3f')} | "
+                      f"{_interval(r['vel_err'], '.3f')} {figures.verdict(*r['vel_err'][1:])} | "
+                      f"{_num(r['ep_len_mean'], '.0f')} | {_interval(r['ep_len'], '.0f')} "
+                      f"{figures.verdict(*r['ep_len'][1:])} |" for r in lv["rows"].values()]
     return lines
 
 
