@@ -235,6 +235,8 @@ def main(argv=None, run_experiment=None):
                    help="experiment exercises: the runs' preset (default: quick)")
     p.add_argument("--root", default="runs", help="experiment exercises: run.py's --root (default: runs)")
     p.add_argument("--workers", type=int, default=None, help="experiment exercises: run.py's --workers")
+    p.add_argument("--seeds", default=None, help=f"experiment exercises: run.py's --seeds (default: {experiments.SEEDS}, as the "
+                                                 f"published answers; one seed takes a third of the time and answers less)")
     args = p.parse_args(argv)
     if args.list or args.name is None:
         for name in COURSE:
@@ -253,7 +255,8 @@ def main(argv=None, run_experiment=None):
         print(f"wrote {' and '.join(bugs.answer(args.name, args.root))}")
         return 0
     if args.name in experiments.EXPERIMENTS:
-        rows, paths = experiments.answer(args.name, run_experiment, args.root, args.preset, args.workers)
+        rows, paths = experiments.answer(args.name, run_experiment, args.root, args.preset, args.workers,
+                                         args.seeds)
         print(f"\n{experiments.EXPERIMENTS[args.name].question}\n\n{experiments.format_rows(rows)}\n\n"
               f"wrote {' and '.join(paths)}")
         if args.preset != "quick":

@@ -3,9 +3,11 @@ them. `python run.py exercise NAME` runs what is not on disk yet (each run resum
 every other experiment through <root>/models), then computes the answer from the runs' files alone: a table on the
 terminal, <root>/exercises/NAME.json and one figure, <root>/exercises/NAME.png. Differences between two runs are
 paired by (seed, goal) for adaptations and by training task for training logs: the runs share their seeds, goals and
-task sequence, so each pair differs only in the setting the question is about.
+task sequence, so each pair differs only in the setting the question is about. Every run trains from 3 seeds (SEEDS),
+as the published answers do.
 
     python run.py exercise warmup                     # SMTL on 1a with and without the warm-up of Eq. (6)
+    python run.py exercise warmup --seeds 0           # one training seed: a third of the time, a weaker answer
     python run.py exercise selection --preset smoke   # the pipeline in a minute, not the answer
     python run.py exercise --list
 """
@@ -23,7 +25,7 @@ from lab import figures, jobs, store
 class Experiment:
     question: str  # what a student should find out
     paper: str  # the section it illuminates
-    runs: dict  # label -> run.py arguments; the first is the reference the others are compared with
+    runs: dict  # label -> run.py arguments but --seeds; the first is the reference the others are compared with
     observe: object  # observe({label: a run's checked run.py arguments}) -> (the answer's table rows, draw(plt))
 
 
@@ -161,26 +163,26 @@ EXPERIMENTS = {
         "the warm-up policy's return in the model minus its real return (Section 4.4's true rating; with L larger than "
         "the tasks trained, it rates every task and skips none) in three SMTL trainings on Figure 1a's task",
         "Section 2.4 (SLBO's model); Algorithm 1 lines 5-7; Section 4.4",
-        {"the preset's model": "train --env cheetah --algos smtl-active-true --smtl-active-L 1000 --seeds 0",
-         "the paper's 500 × 500 model": "train --env cheetah --algos smtl-active-true --smtl-active-L 1000 --seeds 0 "
+        {"the preset's model": "train --env cheetah --algos smtl-active-true --smtl-active-L 1000",
+         "the paper's 500 × 500 model": "train --env cheetah --algos smtl-active-true --smtl-active-L 1000 "
                                         "--dyn-hidden 500,500",
-         "twice the data per task": "train --env cheetah --algos smtl-active-true --smtl-active-L 1000 --seeds 0 "
+         "twice the data per task": "train --env cheetah --algos smtl-active-true --smtl-active-L 1000 "
                                     "--smtl-n-slbo-train 2"},
         exploitation),
     "warmup": Experiment(
         "What does the warm-up buy? SMTL on Figure 1a with its warm-up rounds, and with none (n_warmup 0: the "
         "adaptation starts SLBO from a fresh policy, and training tasks collect data with fresh policies)",
         "Section 4.3, Eq. (6); Algorithm 1 line 5",
-        {"warm-up (the preset's rounds)": "--env cheetah --algos smtl --seeds 0",
-         "no warm-up (n_warmup 0)": "--env cheetah --algos smtl --seeds 0 --smtl-n-warmup 0"},
+        {"warm-up (the preset's rounds)": "--env cheetah --algos smtl",
+         "no warm-up (n_warmup 0)": "--env cheetah --algos smtl --smtl-n-warmup 0"},
         adaptation),
     "shift": Experiment(
         "What does a change of dynamics at test time do to the warm-up? SMTL trained on the ant forward/backward "
         "(Figure 1d), adapted without a shift, with low friction (2c) and with a crippled leg (2d)",
         "Section 5.3, Figure 2",
-        {"no shift (1d)": "--env ant --task fwd-back --algos smtl --seeds 0",
-         "low friction (2c)": "--env ant --task fwd-back --algos smtl --seeds 0 --shift low-friction",
-         "crippled (2d)": "--env ant --task fwd-back --algos smtl --seeds 0 --shift crippled"},
+        {"no shift (1d)": "--env ant --task fwd-back --algos smtl",
+         "low friction (2c)": "--env ant --task fwd-back --algos smtl --shift low-friction",
+         "crippled (2d)": "--env ant --task fwd-back --algos smtl --shift crippled"},
         adaptation),
     "selection": Experiment(
         "How many tasks does active selection skip, and how does the threshold (q, L) set it? Two SMTL trainings of "
@@ -188,25 +190,35 @@ EXPERIMENTS = {
         "SMTL authors' code's)",
         "Section 4.4, Figure 3",
         {"q 0.5, L 10 (the defaults: the SMTL authors' rule)": "train --env cheetah --algos smtl-active-estimated "
-                                                               "--seeds 0 --smtl-n-tasks 20",
-         "q 0.5, L 3": "train --env cheetah --algos smtl-active-estimated --seeds 0 --smtl-n-tasks 20 --smtl-active-L 3"},
+                                                               "--smtl-n-tasks 20",
+         "q 0.5, L 3": "train --env cheetah --algos smtl-active-estimated --smtl-n-tasks 20 --smtl-active-L 3"},
         selection),
 }
 
 
-def answer(name, run, root="runs", preset="quick", workers=None):
-    """Run (or resume) experiment `name`'s runs with `run` (run.py's: its arguments -> the run's checked arguments,
-    after training and adaptation) at `preset` in <root>, then compute the answer: (the table's rows, the paths of
-    <root>/exercises/NAME.json and .png)."""
+SEEDS = "0-2"  # every experiment's training seeds (this project: one seed's intervals are a spread over goals or
+# tasks, and another seed can move a verdict)
+
+
+def commands(name, seeds=None):
+    """{label: run.py's arguments} of experiment `name`'s runs from `seeds` (run.py's --seeds; default SEEDS)."""
+    return {label: f"{args} --seeds {seeds or SEEDS}" for label, args in EXPERIMENTS[name].runs.items()}
+
+
+def answer(name, run, root="runs", preset="quick", workers=None, seeds=None):
+    """Run (or resume) experiment `name`'s runs from `seeds` with `run` (run.py's: its arguments -> the run's checked
+    arguments, after training and adaptation) at `preset` in <root>, then compute the answer: (the table's rows, the
+    paths of <root>/exercises/NAME.json and .png)."""
     e = EXPERIMENTS[name]
     given = ["--preset", preset, "--root", root, *(["--workers", str(workers)] if workers else [])]
-    runs = {label: run([*args.split(), *given]) for label, args in e.runs.items()}
+    commands_run = commands(name, seeds)
+    runs = {label: run([*args.split(), *given]) for label, args in commands_run.items()}
     rows, draw = e.observe(runs)
     base = os.path.join(root, "exercises", name)
     store.write_json({"name": name, "question": e.question, "paper": e.paper, "preset": preset,
                       "seeds": sorted({s for a in runs.values() for s in a.seeds}),
                       "runs": {k: f"python run.py {v}" + (f" --preset {preset}" if preset != "quick" else "")
-                               for k, v in e.runs.items()},
+                               for k, v in commands_run.items()},
                       "folders": {k: a.out for k, a in runs.items()},
                       "core_min": round(sum(map(core_min, runs.values()))), "answer": rows}, base + ".json")
     plt = figures.pyplot()
