@@ -441,7 +441,8 @@ def legged_summary():
                                            for p in store.read_json(curve)["obs-norm"]["curve"]]}
     out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
     out["levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _lever_rows()}
-    out["warmup_levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _warmup_lever_rows()}
+    out["warmup_levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _warmup_lever_rows(),
+                            "control_reproduces": _control_reproduces()}
     store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
     _plot_legged(out)
     return out
@@ -608,6 +609,16 @@ def _paired_rows(what, path, control="quick"):
                       **{key: figures.paired(lever[key], base[key]) for key in lever},
                       **{f"{key}_mean": float(lever[key].mean()) for key in lever}}
     return rows
+
+
+def _control_reproduces():
+    """Whether the warm-up levers' recomputed control gives the training probe's own warm-up points to the digit (the
+    same checkpoint, goals and seeds), per seed with both on disk; None where neither seed has both."""
+    same = [store.read_json(control)["points"] == store.read_json(own)["points"] for control, own in (
+        (os.path.join(OUT_DIR, f"warmup_quick_{LEVER_FAMILY}_s{s}_n{LEVER_TASKS}.json"),
+         os.path.join(OUT_DIR, f"smtl_tasks_quick_{LEVER_FAMILY}_s{s}_n{LEVER_TASKS}.json")) for s in LEVER_SEEDS)
+        if os.path.exists(control) and os.path.exists(own)]
+    return all(same) if same else None
 
 
 def _lever_rows():

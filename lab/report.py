@@ -421,7 +421,10 @@ def _legged_lines(legged):
                                          "goal) with the quick preset's warm-up recomputed beside it")):
         lv = legged.get(key) or {}
         if lv.get("rows"):
-            lines += ["", title.format(**lv) + " (lever − quick; below zero, a smaller |v − g|):", "",
+            same = {True: "; the recomputed control equals the training probe's own warm-up to the digit",
+                    False: "; the recomputed control does NOT equal the training probe's own warm-up"}.get(
+                lv.get("control_reproduces"), "")
+            lines += ["", title.format(**lv) + f" (lever − quick; below zero, a smaller |v − g|{same}):", "",
                       "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length with it | "
                       "episode length difference |", "| --- | --- | --- | --- | --- | --- |"]
             lines += [f"| {r['what']} | {r['seeds']} | {_num(r['vel_err_mean'], '.3f')} | "
