@@ -1569,6 +1569,14 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
         figures.pool([a, b])
     assert figures.settings_that_differ(a["experiment"], b["experiment"], ["smtl-active-true"]) == ["smtl.active_q",
                                                                                                     "smtl.n_tasks"]
+    # in a nested group (the oracle's TRPO) too: a field one side lacks is its default, another value parts them
+    old_trpo = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(TRPOConfig()))).items()
+                if k != "policy_activation"}
+    a["experiment"]["configs"]["oracle"] = {"trpo": old_trpo}
+    b["experiment"]["configs"]["oracle"] = {"trpo": {**old_trpo, "policy_activation": "tanh"}}
+    assert figures.settings_that_differ(a["experiment"], b["experiment"], ["oracle"]) == []
+    b["experiment"]["configs"]["oracle"]["trpo"]["policy_activation"] = "relu"
+    assert figures.settings_that_differ(a["experiment"], b["experiment"], ["oracle"]) == ["oracle.trpo"]
 
 
 def test_report_says_which_verdicts_rest_on_one_seed():
@@ -1676,13 +1684,13 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
 
 
 def test_every_committed_panel_pools_three_seeds_or_more():
-    """Every published panel of Figures 1–3 pools seeds 0, 1, 2 at least (1a: 0–4), each scored on the preset's
+    """Every published panel of Figures 1–3 pools seeds 0, 1, 2 at least (1a: 0–9), each scored on the preset's
     8 held-out goals; a panel re-plotted from one seed, or from seeds whose runs did not all finish, fails here."""
     committed = report.load()
     for figure in (1, 2, 3):
         for panel in figures.panels(figure, "quick"):
             r = committed[panel.name]
-            n = 5 if panel.name == "fig1a" else 3
+            n = 10 if panel.name == "fig1a" else 3
             assert r["seeds"][:n] == list(range(n)), (panel.name, r["seeds"])
             assert r["n_goals"] == config.PRESETS["quick"]["n_goals"], panel.name
 

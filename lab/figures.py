@@ -10,8 +10,9 @@ over goals, when there is one seed). lab/experiment.py runs the experiments; thi
     print(table(results)); plot_experiment(results, "runs/cheetah-vel-quick/figure.png")
     compose(1, {"a": results}, "runs/figures/figure1.png")      # panels not run yet are drawn empty
 """
+import json
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 
 import numpy as np
 
@@ -160,8 +161,13 @@ def settings_that_differ(a, b, algos):
             if group == "smtl" and field in ACTIVE_SETTINGS and not active:
                 continue
             default = defaults.get(field)
-            default = list(default) if isinstance(default, tuple) else default  # as JSON holds it
-            if ga.get(field, default) != gb.get(field, default):
+            if is_dataclass(default):  # a nested group (the oracle's TRPO): each side's missing fields are defaults
+                default = json.loads(json.dumps(asdict(default)))  # as JSON holds it
+                va, vb = ({**default, **g.get(field, {})} for g in (ga, gb))
+            else:
+                default = list(default) if isinstance(default, tuple) else default  # as JSON holds it
+                va, vb = ga.get(field, default), gb.get(field, default)
+            if va != vb:
                 differ.append(f"{group}.{field}")
     return differ
 
