@@ -121,6 +121,14 @@ def _without_one_seed(a, b, seeds, verdict):
     return "holds" if not flips else "; ".join(flips)
 
 
+def _paired_seeds(panel, r, everything, a):
+    """The seeds of a paired difference's rows a (n_seeds, n_goals): the panel's, or, for a Figure 2 panel's shifted −
+    unshifted difference, those it shares with its unshifted panel."""
+    if a.shape[0] == len(r["seeds"]):
+        return r["seeds"]
+    return [s for s in r["seeds"] if s in everything[f"fig{UNSHIFTED[panel.name[3:]]}"]["seeds"]]
+
+
 def _num(x, spec=".1f"):
     return format(x, spec).replace("-", "−")
 
@@ -203,9 +211,8 @@ def panel_block(panel, r, everything):
               "| --- | --- | --- | --- |"]
     for what, m, (a, b) in differences(panel.name, r, everything, sides=True):
         verdict = figures.verdict(m[1], m[2])
-        seeds = r["seeds"] if a.shape[0] == len(r["seeds"]) else [s for s in r["seeds"] if s in
-                                                                    everything[f"fig{UNSHIFTED[panel.name[3:]]}"]["seeds"]]
-        lines.append(f"| {what} | {_interval(m)} | {verdict} | {_without_one_seed(a, b, seeds, verdict)} |")
+        lines.append(f"| {what} | {_interval(m)} | {verdict} | "
+                     f"{_without_one_seed(a, b, _paired_seeds(panel, r, everything, a), verdict)} |")
     differ = unshifted(panel.name, r, everything)[1]
     if differ:
         lines += ["", f"Shifted − unshifted: not computed, for this panel and the committed "
@@ -260,14 +267,22 @@ def verdict_rows(everything):
             if r is None:
                 rows.append(f"| {figure}{panel.letter} {panel.title} | – | not run | |")
                 continue
-            d = differences(panel.name, r, everything)
+            d = differences(panel.name, r, everything, sides=True)
             picked = d[:2] if figure != 3 else [x for x in d if "0 samples" not in x[0]]
             words = "; ".join(f"{what.split(' − ')[1] if figure != 3 else what.split(',')[0]}: "
-                              f"{figures.verdict(m[1], m[2])} ({_interval(m)})" for what, m in picked)
+                              f"{figures.verdict(m[1], m[2])} ({_interval(m)}{_rests_on(panel, r, everything, m, a, b)})"
+                              for what, m, (a, b) in picked)
             rows.append(f"| {figure}{panel.letter} {panel.title} | {len(r['seeds'])} | {words} | "
                         f"[{figure}{panel.letter}](docs/results.md#{panel.name}) |")
     return ["| panel | seeds | SMTL at 0 samples minus (Figure 3: active minus plain SMTL after 3 stages) | details |",
             "| --- | --- | --- | --- |", *rows]
+
+
+def _rests_on(panel, r, everything, m, a, b):
+    """"; without seed N: <verdict>" where a verdict changes with seed N left out (a rerun elsewhere could flip it),
+    else ""."""
+    cell = _without_one_seed(a, b, _paired_seeds(panel, r, everything, a), figures.verdict(m[1], m[2]))
+    return "" if cell == "holds" else f"; {cell}"
 
 
 def cost_rows(everything):
