@@ -441,8 +441,10 @@ def legged_summary():
                                            for p in store.read_json(curve)["obs-norm"]["curve"]]}
     out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
     out["levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _lever_rows()}
+    still = float(_still(tasks.tuning_goals(LEVER_FAMILY, LEGGED_GOALS)).mean())  # the levers' goals' standing still
+    out["levers"]["still"] = still
     out["warmup_levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _warmup_lever_rows(),
-                            "control_reproduces": _control_reproduces()}
+                            "control_reproduces": _control_reproduces(), "still": still}
     store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
     _plot_legged(out)
     return out

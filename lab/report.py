@@ -439,7 +439,8 @@ def _legged_lines(legged):
             same = {True: "; the recomputed control equals the training probe's own warm-up to the digit",
                     False: "; the recomputed control does NOT equal the training probe's own warm-up"}.get(
                 lv.get("control_reproduces"), "")
-            lines += ["", title.format(**lv) + f" (lever − quick; below zero, a smaller |v − g|{same}):", "",
+            lines += ["", title.format(**lv) + f" (lever − quick; below zero, a smaller |v − g|{same}; standing "
+                                                f"still's |v − g| on these goals: {_num(lv['still'], '.3f')}):", "",
                       "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length with it | "
                       "episode length difference |", "| --- | --- | --- | --- | --- | --- |"]
             lines += [f"| {r['what']} | {r['seeds']} | {_num(r['vel_err_mean'], '.3f')} | "
