@@ -540,6 +540,7 @@ LEVERS = {  # name: (what it changes, its overrides)
     "paper-vt": ("the paper's VirtualTraining: 100 model and 40 TRPO steps a round at max KL 0.01",
                  {"slbo": {"n_model": 100, "n_policy": 40}, "trpo": {"max_kl": 0.01}}),
     "warmup-40": ("the paper's 40 warm-up rounds", {"smtl": {"n_warmup": 40}}),
+    "warmup-80": ("80 warm-up rounds", {"smtl": {"n_warmup": 80}}),
     "policy-relu": ("Section 5.1's 100 × 100 ReLU policy", {"trpo": {"policy_hidden": (100, 100),
                                                                      "policy_activation": "relu"}}),
     "ou-0.1": ("OU exploration noise σ 0.1 (0.3)", {"slbo": {"ou_sigma": 0.1}}),
