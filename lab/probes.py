@@ -527,9 +527,9 @@ def _plot_legged(out):
 
 
 def _run_all(fn, runs, workers, desc):
-    """fn(*run) for every run, in `workers` processes, in the order given."""
+    """[fn(*run) for every run], in `workers` processes, in the order given."""
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        return dict(zip(runs, tqdm(pool.map(fn, *zip(*runs)), total=len(runs), desc=desc)))
+        return list(tqdm(pool.map(fn, *zip(*runs)), total=len(runs), desc=desc))
 
 
 # Levers on SMTL's zero-sample warm-up (a variant's overrides of the quick preset), each measured at LEVER_TASKS
@@ -721,7 +721,7 @@ def exercise_bar(workers=2):
     the smallest of a wrong one, the bar in between and the one the check uses."""
     from exercises import check
     runs = [(v, s) for s in BAR_SEEDS for v in BAR_VARIANTS]
-    out = _run_all(_bar_run, runs, workers, "exercise_bar")
+    out = dict(zip(runs, _run_all(_bar_run, runs, workers, "exercise_bar")))
     k, bar, n = check.LEARN_STAGES - 1, check.LEARN_BAR, len(check.LEARN_SEEDS)
     ratio = {v: [out[(v, s)]["after"][k] / out[(v, s)]["before"] for s in BAR_SEEDS] for v in BAR_VARIANTS}
     # the check's verdict from every n of the seeds: learned if the best of them is at most the bar; separated if every
