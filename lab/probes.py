@@ -354,24 +354,28 @@ def _data_composition(learner):
             "upright_and_moving": float((up & v).float().mean()), "falls": float(fell.float().mean())}
 
 
+def _tasks_path(variant_name, family, seed, n=None, ext="json"):
+    """Where _smtl_tasks_run keeps a variant's run in OUT_DIR: its growing checkpoint (n None) or its files at n tasks."""
+    return os.path.join(OUT_DIR, f"smtl_tasks_{variant_name}_{family}_s{seed}" + (f"_n{n}" if n else "") + f".{ext}")
+
+
 def _smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TASK_COUNTS):
     """SMTL at the quick preset (with a variant's overrides) trained to each of TASK_COUNTS tasks in turn (one run,
     grown: a checkpoint in OUT_DIR), and after each the zero-sample warm-up on LEGGED_GOALS tuning goals; each
     count's measurement is a JSON in OUT_DIR, written before training goes on (rerun: resumes)."""
     torch.set_num_threads(1)
     cfg, slbo_cfg, dyn, trpo = legged_settings(family, variant)
-    name = os.path.join(OUT_DIR, f"smtl_tasks_{variant_name}_{family}_s{seed}")
-    resume, save = store.checkpointing(name + ".pt", smtl.CHECKPOINT_FORMAT)
+    resume, save = store.checkpointing(_tasks_path(variant_name, family, seed, ext="pt"), smtl.CHECKPOINT_FORMAT)
     goals, out = tasks.tuning_goals(family, LEGGED_GOALS), {}  # (n_goals, 1)
     for n in counts:
-        path = f"{name}_n{n}.json"
+        path = _tasks_path(variant_name, family, seed, n)
         if os.path.exists(path):
             out[n] = store.read_json(path)
             continue
         trained = smtl.train(family, dataclasses.replace(cfg, n_tasks=n), slbo_cfg, dyn, trpo, seed=seed,
                              resume=resume, save=save, progress=False)
         resume, start = trained["checkpoint"], time.perf_counter()
-        store.save_checkpoint(resume, f"{name}_n{n}.pt")  # φ, D and V at n tasks, for the warm-up levers
+        store.save_checkpoint(resume, _tasks_path(variant_name, family, seed, n, "pt"))  # φ, D and V at n tasks, for the warm-up levers
         points = _warm_up_points(resume, goals, seed, cfg.n_warmup)
         out[n] = {"family": family, "variant": variant_name, "seed": seed, "n_tasks": n,
                   "samples": trained["samples"], "train_wall_s": trained["wall_s"],
@@ -428,9 +432,8 @@ def legged_summary():
                                                for g, r in runs.items()}}
         counts = {}
         for n in TASK_COUNTS:
-            found = [store.read_json(f"{os.path.join(OUT_DIR, f'smtl_tasks_quick_{fam}_s{seed}')}_n{n}.json")
-                     for seed in LEGGED_SEEDS
-                     if os.path.exists(f"{os.path.join(OUT_DIR, f'smtl_tasks_quick_{fam}_s{seed}')}_n{n}.json")]
+            found = [store.read_json(_tasks_path("quick", fam, seed, n)) for seed in LEGGED_SEEDS
+                     if os.path.exists(_tasks_path("quick", fam, seed, n))]
             if found:
                 counts[str(n)] = _smtl_point(found)
         if counts:
@@ -440,9 +443,8 @@ def legged_summary():
         out["oracle_curve"] = {"ant-vel": [{k: p[k] for k in ("samples", "vel_err", "ep_len")}
                                            for p in store.read_json(curve)["obs-norm"]["curve"]]}
     out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
-    out["levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _lever_rows()}
     still = float(_still(tasks.tuning_goals(LEVER_FAMILY, LEGGED_GOALS)).mean())  # the levers' goals' standing still
-    out["levers"]["still"] = still
+    out["levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _lever_rows(), "still": still}
     out["warmup_levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _warmup_lever_rows(),
                             "control_reproduces": _control_reproduces(), "still": still}
     store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
@@ -572,14 +574,18 @@ WARMUP_LEVERS = {  # name: (what it changes, n_warmup, TRPOConfig overrides of t
 }
 
 
+def _warmup_path(name, family, seed):
+    """Where _warmup_lever_run keeps a warm-up lever's run in OUT_DIR."""
+    return os.path.join(OUT_DIR, f"warmup_{name}_{family}_s{seed}_n{LEVER_TASKS}.json")
+
+
 def _warmup_lever_run(family, seed, name):
     """One warm-up lever on the quick preset's checkpoint of `seed` at LEVER_TASKS tasks; a JSON in OUT_DIR."""
     torch.set_num_threads(1)
-    path = os.path.join(OUT_DIR, f"warmup_{name}_{family}_s{seed}_n{LEVER_TASKS}.json")
+    path = _warmup_path(name, family, seed)
     if os.path.exists(path):
         return store.read_json(path)
-    ckpt = store.load_checkpoint(os.path.join(OUT_DIR, f"smtl_tasks_quick_{family}_s{seed}_n{LEVER_TASKS}.pt"),
-                                 smtl.CHECKPOINT_FORMAT)
+    ckpt = store.load_checkpoint(_tasks_path("quick", family, seed, LEVER_TASKS, "pt"), smtl.CHECKPOINT_FORMAT)
     _, n_warmup, overrides = WARMUP_LEVERS[name]
     n_warmup = n_warmup or legged_settings(family)[0].n_warmup
     goals, start = tasks.tuning_goals(family, LEGGED_GOALS), time.perf_counter()  # (n_goals, 1)
@@ -618,8 +624,7 @@ def _control_reproduces():
     """Whether the warm-up levers' recomputed control gives the training probe's own warm-up points to the digit (the
     same checkpoint, goals and seeds), per seed with both on disk; None where neither seed has both."""
     same = [store.read_json(control)["points"] == store.read_json(own)["points"] for control, own in (
-        (os.path.join(OUT_DIR, f"warmup_quick_{LEVER_FAMILY}_s{s}_n{LEVER_TASKS}.json"),
-         os.path.join(OUT_DIR, f"smtl_tasks_quick_{LEVER_FAMILY}_s{s}_n{LEVER_TASKS}.json")) for s in LEVER_SEEDS)
+        (_warmup_path("quick", LEVER_FAMILY, s), _tasks_path("quick", LEVER_FAMILY, s, LEVER_TASKS)) for s in LEVER_SEEDS)
         if os.path.exists(control) and os.path.exists(own)]
     return all(same) if same else None
 
@@ -627,13 +632,13 @@ def _control_reproduces():
 def _lever_rows():
     """The levers of training (LEVERS) against the quick preset at LEVER_TASKS tasks."""
     return _paired_rows({name: v[0] for name, v in LEVERS.items()},
-                        lambda v, s: os.path.join(OUT_DIR, f"smtl_tasks_{v}_{LEVER_FAMILY}_s{s}_n{LEVER_TASKS}.json"))
+                        lambda v, s: _tasks_path(v, LEVER_FAMILY, s, LEVER_TASKS))
 
 
 def _warmup_lever_rows():
     """The levers of the warm-up (WARMUP_LEVERS) against its recomputed quick control."""
     return _paired_rows({name: v[0] for name, v in WARMUP_LEVERS.items()},
-                        lambda v, s: os.path.join(OUT_DIR, f"warmup_{v}_{LEVER_FAMILY}_s{s}_n{LEVER_TASKS}.json"))
+                        lambda v, s: _warmup_path(v, LEVER_FAMILY, s))
 
 
 def _legged_job(kind, family, *args):
