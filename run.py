@@ -25,12 +25,11 @@ import signal
 import sys
 
 import config
-import maml
 import smtl
 import tasks
-from dynamics import DynamicsConfig, ModelDivergedError
+from dynamics import ModelDivergedError
 from lab import cluster, experiment, figures, jobs, report, store
-from slbo import SLBOConfig, envs_for
+from slbo import envs_for
 from trpo import TRPOConfig
 
 TASKS = {"vel": "goal velocity in [0, b]", "vel-full": "goal velocity in [-b, b]",

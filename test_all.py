@@ -1227,26 +1227,26 @@ def test_smtl_levers_value_per_task_and_policy_activation(one_thread):
 
 
 def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overrides(tmp_path, monkeypatch, one_thread):
-    """The lever tables of lab.probes: a lever's difference is lever − control over the same (seed, goal), seeds with
+    """The lever tables of lab.legged: a lever's difference is lever − control over the same (seed, goal), seeds with
     only one side on disk are left out, and the control is no row of its own; a warm-up lever's policy is built with
     its overrides. Fails if the pairing mixes seeds, flips the sign, or ignores the overrides."""
-    from lab import probes
-    monkeypatch.setattr(probes, "OUT_DIR", str(tmp_path))
+    from lab import legged
+    monkeypatch.setattr(legged, "OUT_DIR", str(tmp_path))
     path = lambda v, s: os.path.join(str(tmp_path), f"{v}_s{s}.json")  # noqa: E731
     points = lambda errs: {"points": [{"vel_err": e, "ep_len": 10 * e} for e in errs]}  # noqa: E731
     store.write_json(points([1.0, 2.0]), path("quick", 0))
     store.write_json(points([0.5, 1.0]), path("more", 0))  # 0.5 and 1.0 below the control
     store.write_json(points([9.0, 9.0]), path("more", 1))  # seed 1 has no control: left out
-    rows = probes._paired_rows({"quick": "control", "more": "a lever"}, path)
+    rows = legged._paired_rows({"quick": "control", "more": "a lever"}, path)
     assert list(rows) == ["more"] and rows["more"]["seeds"] == 1
     assert rows["more"]["vel_err"][0] == pytest.approx(-0.75) and rows["more"]["ep_len"][0] == pytest.approx(-7.5)
     assert rows["more"]["vel_err_mean"] == pytest.approx(0.75)
     built = []
     monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n)))
-    monkeypatch.setattr(probes, "diagnose_policy", lambda *a: {})
-    monkeypatch.setattr(probes, "_measure_policy", lambda *a: {})
+    monkeypatch.setattr(legged, "diagnose_policy", lambda *a: {})
+    monkeypatch.setattr(legged, "_measure_policy", lambda *a: {})
     ckpt = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=1))["checkpoint"]
-    probes._warm_up_points(ckpt, np.array([[0.5]]), 0, 3, {"policy_hidden": (16,), "policy_activation": "relu"})
+    legged._warm_up_points(ckpt, np.array([[0.5]]), 0, 3, {"policy_hidden": (16,), "policy_activation": "relu"})
     (policy, n), = built
     assert n == 3 and policy.activation == "relu" and policy.mean_net[0].out_features == 16
 

@@ -27,7 +27,7 @@ import maml
 import slbo
 import tasks
 import trpo
-from lab import figures, probes, store
+from lab import figures, legged, store
 from maml import inner_step, masked_mean, task_dist
 
 SEEDS = (0, 1)  # training seeds, each run once with the reference and once with the bug
@@ -72,7 +72,7 @@ def meta_objective(policy, pre, post, alpha, pi_old, create_graph):
 def _slbo_curve(family, goal, n_stages, seed, k_error=False):
     """Single-task SLBO at the quick preset (5 rounds per stage) on one goal: per stage |v − g| over 200 steps,
     episode length and real return of the mean action; with k_error, the model's open-loop error 1 … 20 steps ahead
-    along the last policy's real episodes (probes.diagnose_policy)."""
+    along the last policy's real episodes (legged.diagnose_policy)."""
     torch.set_num_threads(1)
     c = config.values(family, "quick")
     learner = slbo.Learner(family, slbo.SLBOConfig(**c["slbo"]), dynamics.DynamicsConfig(**c["dyn"]),
@@ -81,7 +81,7 @@ def _slbo_curve(family, goal, n_stages, seed, k_error=False):
     log = slbo.slbo(learner, policy, goal, n_stages, c["smtl"]["n_inner_adapt"], eval_seed=seed, progress=False)
     out = {"samples": [r["samples"] for r in log], **{k: [r[k] for r in log] for k in ("vel_err", "ep_len", "return")}}
     if k_error:
-        out["kstep_error"] = probes.diagnose_policy(learner, policy, goal, seed)["kstep_error"]
+        out["kstep_error"] = legged.diagnose_policy(learner, policy, goal, seed)["kstep_error"]
     return out
 
 
@@ -101,7 +101,7 @@ def _maml_curve(seed, n_iters=40, n_goals=4):
 
 
 def _ant_goal():
-    return probes.slbo_curve_goals("ant-vel")[1]  # the ant's fast tuning goal (2.22 m/s): early policies fall often
+    return legged.slbo_curve_goals("ant-vel")[1]  # the ant's fast tuning goal (2.22 m/s): early policies fall often
 
 
 def _cheetah_goal():

@@ -15,7 +15,6 @@ next one, is a hand-written note and is kept as it is. A note may only use numbe
 """
 import ast
 import dataclasses
-import itertools
 import os
 import re
 
@@ -335,7 +334,7 @@ def _block(key, body):
 
 
 def probes_block(results_dir=RESULTS_DIR):
-    """The generated markdown of the probes (lab/probes.py) that the quick preset's choices rest on, on tuning goals;
+    """The generated markdown of the probes (lab/probes.py, lab/legged.py) that the quick preset's choices rest on, on tuning goals;
     None if none is committed."""
     folder = os.path.join(results_dir, "probes")
     read = lambda name: store.read_json(os.path.join(folder, f"{name}.json")) \
@@ -344,7 +343,7 @@ def probes_block(results_dir=RESULTS_DIR):
     if not (init or budget or curve or legged):
         return None
     lines = ["## Probes: what the quick preset rests on", "",
-             "Measured by `python -m lab.probes` on goals of the tuning split, never on evaluation goals."]
+             "Measured by `python -m lab.probes` and `python -m lab.legged` on goals of the tuning split, never on evaluation goals."]
     if init:
         d = init["difference_slbo_minus_pytorch"]
         lines += ["", f"**Policy initialisation** ({init['family']}, {len(init['seeds'])} seeds × {len(init['goals'])} "
@@ -381,9 +380,9 @@ def probes_block(results_dir=RESULTS_DIR):
 
 
 def _legged_lines(legged):
-    """The legged bodies' probes (lab.probes legged): single-task SLBO, SMTL against training tasks, the diagnosis."""
+    """The legged bodies' probes (lab/legged.py): single-task SLBO, SMTL against training tasks, the diagnosis."""
     stop, min_len = legged["stop"], legged["min_len"]
-    lines = ["**SMTL on the legged bodies** (`python -m lab.probes legged`; tuning goals; \"learned\": |v − g| over 200 "
+    lines = ["**SMTL on the legged bodies** (`python -m lab.legged bodies`; tuning goals; \"learned\": |v − g| over 200 "
              f"steps at most {_num(stop, '.2g')} × standing still's with episodes of at least {min_len} steps):", "",
              "![the legged probes](results/probes/legged.png)"]
     if legged["slbo"]:
@@ -428,9 +427,9 @@ def _legged_lines(legged):
                     if e:
                         lines.append(f"| {fam} | {n} | {'did not fall' if kind == 'walked' else 'fell'} | " +
                                      " | ".join(_num(e[k - 1], ".3f") for k in (1, 5, 10, 20)) + " |")
-    for key, title in (("levers", "Levers on training (`python -m lab.probes levers`), each trained to {tasks} tasks "
+    for key, title in (("levers", "Levers on training (`python -m lab.legged levers`), each trained to {tasks} tasks "
                                   "on {family} and paired over (seed, goal) with the quick preset's own runs"),
-                       ("warmup_levers", "Levers on the warm-up alone (`python -m lab.probes warmup_levers`), each "
+                       ("warmup_levers", "Levers on the warm-up alone (`python -m lab.legged warmup_levers`), each "
                                          "warming up from the quick preset's own checkpoints at {tasks} tasks on "
                                          "{family} (the same model, data and value function) and paired over (seed, "
                                          "goal) with the quick preset's warm-up recomputed beside it")):
