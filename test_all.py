@@ -41,7 +41,7 @@ from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError
 from exercises import check as exercise_check
 from exercises import checks as exercise_checks
 from exercises import experiments
-from lab import bench, figures, jobs, report, store, video
+from lab import bench, figures, jobs, pages, report, store, video
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
                   fisher_vector_product, gae, limited_entropy, policy_fisher_product, rollout, set_flat_params,
                   trpo_step)
@@ -1659,13 +1659,13 @@ def test_report_paired_differences_and_verdicts_on_hand_made_results():
 def test_report_keeps_notes_and_refuses_numbers_they_do_not_share_with_their_block():
     r = _hand_made([[[-100.0, -90.0]] * 2], [[[-200.0, -150.0]] * 2], [[[-95.0]] * 2], seeds=(0,))
     text = report.results_markdown({"fig1a": r})
-    assert "<!-- generated fig1a -->" in text and report.unbacked_numbers(text) == []
+    assert "<!-- generated fig1a -->" in text and pages.unbacked_numbers(text) == []
     noted = text.replace("<!-- end fig1a -->\n", "<!-- end fig1a -->\nSMTL beats MAML by −100.0 after 1 stage.\n")
     again = report.results_markdown({"fig1a": r}, old=noted)
     assert again == noted  # the note survives a rebuild, in place
-    assert report.unbacked_numbers(again) == []  # −100.0 and 1 are in the block
+    assert pages.unbacked_numbers(again) == []  # −100.0 and 1 are in the block
     wrong = noted.replace("by −100.0", "by −42.5")
-    assert report.unbacked_numbers(wrong) == [("fig1a", "−42.5")]
+    assert pages.unbacked_numbers(wrong) == [("fig1a", "−42.5")]
 
 
 def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_json():
@@ -1673,9 +1673,9 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     hand-written notes appears in the generated block it follows."""
     committed = open(report.RESULTS_MD).read()
     assert report.results_markdown(report.load(), committed, report.probes_block()) == committed
-    assert report.unbacked_numbers(committed) == []
-    exercises = open(report.EXERCISES_MD).read()
-    assert report.exercises_markdown(exercises) == exercises and report.unbacked_numbers(exercises) == []
+    assert pages.unbacked_numbers(committed) == []
+    exercises = open(pages.EXERCISES_MD).read()
+    assert pages.exercises_markdown(exercises) == exercises and pages.unbacked_numbers(exercises) == []
     readme = open(report.README).read()
     assert "\n".join(report.verdict_rows(report.load())) in readme and "\n".join(report.cost_rows(report.load())) in readme
     legged = os.path.join(report.RESULTS_DIR, "probes", "legged.json")
@@ -1885,9 +1885,9 @@ def test_departures_and_hyperparameters_in_the_docs_are_the_codes():
     """docs/departures.md lists every NOTE of the method files in its own words, and docs/reference.md every
     hyperparameter with its source, as `python run.py results` writes them: a NOTE added, changed or dropped in the
     code without the docs, or the other way round, fails here."""
-    departures, reference = open(report.DEPARTURES_MD).read(), open(report.REFERENCE_MD).read()
-    assert report.departures_block() in departures and report.hyperparameters_block() in reference
-    notes = report.code_notes()
+    departures, reference = open(pages.DEPARTURES_MD).read(), open(pages.REFERENCE_MD).read()
+    assert pages.departures_block() in departures and pages.hyperparameters_block() in reference
+    notes = pages.code_notes()
     assert len(notes) >= 25 and all(text for *_, text in notes)
     where = {(name, w) for name, w, *_ in notes}
     for expected in [("slbo.py", "Learner.__init__"), ("trpo.py", "TRPOConfig"), ("dynamics.py", "multi_step_loss"),
@@ -2460,7 +2460,7 @@ def test_exercise_learning_bar_separates_the_measured_right_and_wrong_answers():
     """The committed measurement (python -m lab.probes exercise_bar) of the reference, a right answer with other
     rounding and two wrong ones on 12 seeds, read with the check's own stages and bar: any 3 seeds of a right answer
     hold one that learns, no seed of a wrong one learns."""
-    m = store.read_json(os.path.join(report.EXERCISES_DIR, "learning.json"))
+    m = store.read_json(os.path.join(pages.EXERCISES_DIR, "learning.json"))
     assert m["bar"] == exercise_check.LEARN_BAR and m["stages"] == exercise_check.LEARN_STAGES
     assert m["n_seeds_per_verdict"] == len(exercise_check.LEARN_SEEDS) and len(m["seeds"]) >= 12
     right, wrong = (m["ratio"]["reference"] + m["ratio"]["loop"]), (m["ratio"]["one-step"] + m["ratio"]["none"])
@@ -2511,7 +2511,7 @@ def test_experiment_exercise_pairs_two_runs_by_seed_and_goal(tmp_path):
 def test_exercise_course_order_lists_every_exercise_once():
     from exercises import bugs
     assert sorted(exercise_check.COURSE) == sorted([*exercise_checks.EXERCISES, *experiments.EXPERIMENTS, *bugs.BUGS])
-    answers = open(os.path.join(os.path.dirname(report.EXERCISES_MD), "exercise-answers.md")).read()
+    answers = open(os.path.join(os.path.dirname(pages.EXERCISES_MD), "exercise-answers.md")).read()
     for name in bugs.BUGS:  # each find-the-bug problem has its answer, apart from the question, naming a line
         listing = bugs.listing(name).split("\n")
         line = int(re.search(rf'<a id="{name}"></a>\n## `{name}`\n\n\*\*Line (\d+)\*\*', answers).group(1))
@@ -2520,9 +2520,9 @@ def test_exercise_course_order_lists_every_exercise_once():
 
 def test_every_experiment_exercise_has_its_committed_answer_and_figure():
     for name in experiments.EXPERIMENTS:
-        answer = store.read_json(os.path.join(report.EXERCISES_DIR, f"{name}.json"))
+        answer = store.read_json(os.path.join(pages.EXERCISES_DIR, f"{name}.json"))
         assert answer["preset"] == "quick" and answer["answer"], name  # run once at the stated preset
-        assert os.path.exists(os.path.join(report.EXERCISES_DIR, f"{name}.png")), name
+        assert os.path.exists(os.path.join(pages.EXERCISES_DIR, f"{name}.png")), name
         # today's runs (the same options, in any order) from the seeds the answer names
         seeds = re.search(r"--seeds (\S+)", next(iter(answer["runs"].values()))).group(1)
         options = lambda command: sorted(re.split(r" (?=--)", command))  # noqa: E731

@@ -6,34 +6,23 @@ the shifted panel against the unshifted one; for Figure 3 each rating against pl
 interval over (seed, goal) pairs and a verdict by one rule (figures.verdict), whether each algorithm learns the task
 at all (|v − g| over the 200 steps of an episode next to standing still's, and episode length), and the compute.
 
-Every block between `<!-- generated KEY -->` and `<!-- end KEY -->` is rebuilt; the text after a block, up to the
-next one, is a hand-written note and is kept as it is. A note may only use numbers that appear in its own block
-(`unbacked_numbers`; a test checks the committed file), so that prose explains and never introduces a number.
+Every generated block is rebuilt and every hand-written note after one is kept, held to its block's numbers
+(lab/pages.py, which also writes the other docs pages).
 
     python run.py results          # from docs/results/*.json: docs/results.md, docs/results/figure{1,2,3}.png, README
                                    # and from docs/exercises/*.json: docs/exercises.md's experiment exercises
 """
-import ast
-import dataclasses
 import os
-import re
 
 import numpy as np
 
-from exercises import bugs, experiments
-from lab import figures, jobs, store
+from lab import figures, pages, store
+from lab.pages import ROOT, block, interval, notes, num, regenerate, unbacked_numbers
 from lab.probes import CURVE_MAX_SAMPLES, CURVE_STOP
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 RESULTS_DIR = os.path.join(ROOT, "docs", "results")
 RESULTS_MD = os.path.join(ROOT, "docs", "results.md")
 README = os.path.join(ROOT, "README.md")
-EXERCISES_DIR = os.path.join(ROOT, "docs", "exercises")  # the experiment exercises' answers: NAME.json, NAME.png
-EXERCISES_MD = os.path.join(ROOT, "docs", "exercises.md")
-DEPARTURES_MD = os.path.join(ROOT, "docs", "departures.md")
-REFERENCE_MD = os.path.join(ROOT, "docs", "reference.md")
-METHOD_FILES = ("tasks.py", "dynamics.py", "trpo.py", "slbo.py", "smtl.py", "maml.py", "config.py")  # reading order
-_NOTE = re.compile(r"NOTE \(differs from ([^)]*)\):\s*(.*)")
 UNSHIFTED = {"2a": "1a", "2b": "1b", "2c": "1d", "2d": "1d"}  # Figure 2 adapts these panels' trainings to a shift
 INTRO = """# Results at the quick preset
 
@@ -128,14 +117,6 @@ def _paired_seeds(panel, r, everything, a):
     return [s for s in r["seeds"] if s in everything[f"fig{UNSHIFTED[panel.name[3:]]}"]["seeds"]]
 
 
-def _num(x, spec=".1f"):
-    return format(x, spec).replace("-", "−")
-
-
-def _interval(m, spec=".1f"):
-    return f"{_num(m[0], spec)} [{_num(m[1], spec)}, {_num(m[2], spec)}]"
-
-
 def _core_min(r):
     train = sum(np.nansum([w or 0 for w in v["train_wall_s"]]) for v in r["algos"].values()) / 60
     return train, sum(v["adapt_wall_s"] for v in r["algos"].values()) / 60
@@ -161,11 +142,11 @@ def _learns(r):
     lines = ["Does it learn:", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for algo, ps in points.items():
         for p in ([ps[0]] if len(ps) == 1 else [ps[0], ps[-1]]):
-            cells = ([_num(p["vel_err"], ".3f")] if velocity else []) + [_num(p["ep_len"])]
+            cells = ([num(p["vel_err"], ".3f")] if velocity else []) + [num(p["ep_len"])]
             lines.append(f"| {figures.STYLE[algo][0]}, stage {p['stage']} | " + " | ".join(cells) + " |")
     if velocity and r.get("goals"):
         still = float(np.mean(np.linalg.norm(np.array(r["goals"], dtype=float).reshape(len(r["goals"]), -1), axis=1)))
-        lines.append(f"| standing still | {_num(still, '.3f')} | 200.0 |")
+        lines.append(f"| standing still | {num(still, '.3f')} | 200.0 |")
     return lines
 
 
@@ -183,8 +164,8 @@ def panel_block(panel, r, everything):
     """The generated markdown of one panel."""
     e, k = r["experiment"] or {}, len(next(iter(r["algos"].values()))["points"]) - 1
     train, adapt = _core_min(r)
-    compute = f"training {_num(train)} core-min, adaptation {_num(adapt)} core-min" if panel.figure != 2 else \
-        f"adaptation {_num(adapt)} core-min, of the trainings of fig{UNSHIFTED[panel.name[3:]]} ({_num(train)} core-min)"
+    compute = f"training {num(train)} core-min, adaptation {num(adapt)} core-min" if panel.figure != 2 else \
+        f"adaptation {num(adapt)} core-min, of the trainings of fig{UNSHIFTED[panel.name[3:]]} ({num(train)} core-min)"
     lines = [f'<a id="{panel.name}"></a>', f"### ({panel.letter}) {panel.title}", "",
              f"{r['n_goals']} goals × {len(r['seeds'])} seed{'s' * (len(r['seeds']) != 1)} "
              f"({', '.join(map(str, r['seeds']))}), {e.get('preset', '?')} preset. Compute: {compute}. "
@@ -192,7 +173,7 @@ def panel_block(panel, r, everything):
              "| algorithm | " + " | ".join(f"stage {j}" for j in range(k + 1)) + " | training samples per seed |",
              "| --- " * (k + 3) + "|"]
     for algo, v in r["algos"].items():
-        cells = [f"{_interval((p['mean'], p['ci_low'], p['ci_high']))} @ {p['samples']:,.0f}" for p in v["points"]]
+        cells = [f"{interval((p['mean'], p['ci_low'], p['ci_high']))} @ {p['samples']:,.0f}" for p in v["points"]]
         cells += [""] * (k + 1 - len(cells))
         samples = np.mean([s or 0 for s in v["train_samples"]])
         lines.append(f"| {figures.STYLE[algo][0]} | " + " | ".join(cells) + f" | {samples:,.0f} |")
@@ -210,7 +191,7 @@ def panel_block(panel, r, everything):
               "| --- | --- | --- | --- |"]
     for what, m, (a, b) in differences(panel.name, r, everything, sides=True):
         verdict = figures.verdict(m[1], m[2])
-        lines.append(f"| {what} | {_interval(m)} | {verdict} | "
+        lines.append(f"| {what} | {interval(m)} | {verdict} | "
                      f"{_without_one_seed(a, b, _paired_seeds(panel, r, everything, a), verdict)} |")
     differ = unshifted(panel.name, r, everything)[1]
     if differ:
@@ -248,10 +229,10 @@ def learns_lines(everything, legged=None):
             last = list(counts)[-1]
             more = (f"learns at {hit} tasks ({counts[hit]['samples']:,.0f} samples)" if hit else
                     f"not by {last} tasks ({counts[last]['samples']:,.0f} samples): \\|v − g\\| "
-                    f"{_num(counts[last]['vel_err'][0], '.3f')} ({_num(counts[last]['still'], '.3f')}), episodes "
-                    f"{_num(counts[last]['ep_len'][0], '.0f')}")
+                    f"{num(counts[last]['vel_err'][0], '.3f')} ({num(counts[last]['still'], '.3f')}), episodes "
+                    f"{num(counts[last]['ep_len'][0], '.0f')}")
         rows.append(f"| [{panel.figure}{panel.letter}](docs/results.md#{panel.name}) {panel.title} | "
-                    f"{_num(p['vel_err'], '.3f')} ({_num(still, '.3f')}) | {_num(p['ep_len'] or 0, '.0f')} | "
+                    f"{num(p['vel_err'], '.3f')} ({num(still, '.3f')}) | {num(p['ep_len'] or 0, '.0f')} | "
                     f"{'yes' if ok else 'no'} | {more} |")
     return rows
 
@@ -269,7 +250,7 @@ def verdict_rows(everything):
             d = differences(panel.name, r, everything, sides=True)
             picked = d[:2] if figure != 3 else [x for x in d if "0 samples" not in x[0]]
             words = "; ".join(f"{what.split(' − ')[1] if figure != 3 else what.split(',')[0]}: "
-                              f"{figures.verdict(m[1], m[2])} ({_interval(m)}{_rests_on(panel, r, everything, m, a, b)})"
+                              f"{figures.verdict(m[1], m[2])} ({interval(m)}{_rests_on(panel, r, everything, m, a, b)})"
                               for what, m, (a, b) in picked)
             rows.append(f"| {figure}{panel.letter} {panel.title} | {len(r['seeds'])} | {words} | "
                         f"[{figure}{panel.letter}](docs/results.md#{panel.name}) |")
@@ -300,7 +281,7 @@ def cost_rows(everything):
         what = {1: "training and adaptation", 2: "adaptation; the trainings are Figure 1's",
                 3: "training grown to the panel's task count, and adaptation"}[figure]
         rows.append(f"| {figure} | {len(done)} | {', '.join(str(len(r['seeds'])) for r in done)} | "
-                    f"{_num(min(per_seed), '.0f')} to {_num(max(per_seed), '.0f')}: {what} | {_num(total / 60)} |")
+                    f"{num(min(per_seed), '.0f')} to {num(max(per_seed), '.0f')}: {what} | {num(total / 60)} |")
     return ["| figure | panels | seeds per panel | core-min per panel and seed | core-hours of the committed runs |",
             "| --- | --- | --- | --- | --- |", *rows]
 
@@ -314,23 +295,9 @@ def summary(figure, results):
             lines.append(f"({panel.letter}) {panel.title}: not run yet")
             continue
         lines.append(f"({panel.letter}) {panel.title}, {r['n_goals']} goals × {len(r['seeds'])} seed(s):")
-        lines += [f"    {what}: {_interval(m)}, {figures.verdict(m[1], m[2])}"
+        lines += [f"    {what}: {interval(m)}, {figures.verdict(m[1], m[2])}"
                   for what, m in differences(panel.name, r, by_name)]
     return "\n".join(lines)
-
-
-_BLOCK = re.compile(r"<!-- generated (\S+) -->\n.*?<!-- end \1 -->\n", re.S)
-
-
-def _notes(text):
-    """{block key: the hand-written text after it, up to the next block}."""
-    marks = list(_BLOCK.finditer(text))
-    return {m.group(1): text[m.end():(marks[i + 1].start() if i + 1 < len(marks) else len(text))]
-            for i, m in enumerate(marks)}
-
-
-def _block(key, body):
-    return f"<!-- generated {key} -->\n{body.strip()}\n<!-- end {key} -->\n"
 
 
 def probes_block(results_dir=RESULTS_DIR):
@@ -349,16 +316,16 @@ def probes_block(results_dir=RESULTS_DIR):
         lines += ["", f"**Policy initialisation** ({init['family']}, {len(init['seeds'])} seeds × {len(init['goals'])} "
                       "tuning goals, SMTL trained and warmed up with each): zero-sample |v − g|",
                   "", "| initialisation | mean \\|v − g\\| (m/s) | worst goal |", "| --- | --- | --- |",
-                  *(f"| {name} | {_num(init['mean'][key], '.3f')} | {_num(init['worst'][key], '.3f')} |"
+                  *(f"| {name} | {num(init['mean'][key], '.3f')} | {num(init['worst'][key], '.3f')} |"
                     for key, name in (("slbo", "SLBO's (normc, output rows of norm 0.01)"), ("pytorch", "PyTorch's"))),
-                  "", f"Paired over (seed, goal), SLBO's − PyTorch's: {_interval(d, '+.3f')} m/s, "
+                  "", f"Paired over (seed, goal), SLBO's − PyTorch's: {interval(d, '+.3f')} m/s, "
                       f"{figures.verdict(d[1], d[2])}."]
     if budget:
         lines += ["", f"**MAML's budget** ({budget['family']}, {len(budget['seeds'])} seeds × {len(budget['goals'])} "
-                      f"tuning goals; the oracle of the same seeds returns {_num(budget['oracle'])}): the share of "
+                      f"tuning goals; the oracle of the same seeds returns {num(budget['oracle'])}): the share of "
                       "MAML's gap to the oracle that its 3 test-time steps close", "",
                   "| 1.6M samples as | return after 0, 1, 2, 3 steps | gap closed |", "| --- | --- | --- |",
-                  *(f"| {name} | {', '.join(_num(x) for x in b['return'])} | {_num(100 * b['gap_closed'], '.0f')} % |"
+                  *(f"| {name} | {', '.join(num(x) for x in b['return'])} | {num(100 * b['gap_closed'], '.0f')} % |"
                     for name, b in budget["budgets"].items()),
                   "", f"Chosen: {budget['chosen']}."]
     if curve:
@@ -371,9 +338,9 @@ def probes_block(results_dir=RESULTS_DIR):
             p, best = run["curve"][-1], min(run["curve"], key=lambda q: q["vel_err"])
             ended = ("at half of standing still's" if p["vel_err"] <= CURVE_STOP * run["still_vel_err"] else
                      "at the sample limit" if p["samples"] >= CURVE_MAX_SAMPLES else "stopped before either")
-            lines.append(f"| {variant} | {p['samples']:,} | {_num(p['return'])} | {_num(p['vel_err'], '.3f')} | "
-                         f"{_num(run['still_vel_err'], '.3f')} | {_num(p['ep_len'])} | "
-                         f"{_num(best['vel_err'], '.3f')} ({best['samples']:,}) | {ended} |")
+            lines.append(f"| {variant} | {p['samples']:,} | {num(p['return'])} | {num(p['vel_err'], '.3f')} | "
+                         f"{num(run['still_vel_err'], '.3f')} | {num(p['ep_len'])} | "
+                         f"{num(best['vel_err'], '.3f')} ({best['samples']:,}) | {ended} |")
     if legged:
         lines += ["", *_legged_lines(legged)]
     return "\n".join(lines)
@@ -383,7 +350,7 @@ def _legged_lines(legged):
     """The legged bodies' probes (lab/legged.py): single-task SLBO, SMTL against training tasks, the diagnosis."""
     stop, min_len = legged["stop"], legged["min_len"]
     lines = ["**SMTL on the legged bodies** (`python -m lab.legged bodies`; tuning goals; \"learned\": |v − g| over 200 "
-             f"steps at most {_num(stop, '.2g')} × standing still's with episodes of at least {min_len} steps):", "",
+             f"steps at most {num(stop, '.2g')} × standing still's with episodes of at least {min_len} steps):", "",
              "![the legged probes](results/probes/legged.png)"]
     if legged["slbo"]:
         lines += ["", "Single-task SLBO at the quick preset (5 VirtualTraining rounds per stage of 8,000 real samples), "
@@ -395,8 +362,8 @@ def _legged_lines(legged):
                 at = ", ".join(f"{v:,}" if v else "not within "
                                f"{max(p['samples'] for p in runs[k]):,}" for k, v in sl["learned_at"][g].items())
                 best = min((p for c in runs.values() for p in c), key=lambda p: p["vel_err"])
-                lines.append(f"| {fam} | {_num(sl['goals'][int(g)][0], '.2f')} | {_num(sl['still'][int(g)], '.3f')} | "
-                             f"{at} | {_num(best['vel_err'], '.3f')} ({_num(best['ep_len'], '.0f')}) |")
+                lines.append(f"| {fam} | {num(sl['goals'][int(g)][0], '.2f')} | {num(sl['still'][int(g)], '.3f')} | "
+                             f"{at} | {num(best['vel_err'], '.3f')} ({num(best['ep_len'], '.0f')}) |")
     if legged["smtl"]:
         lines += ["", "SMTL's warm-up alone (0 samples) on 8 tuning goals after n training tasks at the quick preset "
                       "(mean over seeds × goals, 95 % interval); the virtual minus the real return of the warm-up "
@@ -409,12 +376,12 @@ def _legged_lines(legged):
             for n, p in counts.items():
                 d = p["data"]
                 predicted = "–" if p["falls_predicted"] is None else \
-                    f"{_num(100 * p['falls_predicted'], '.0f')} % of {p['n_falls']}"
-                lines.append(f"| {fam} | {n} | {p['samples']:,.0f} | {len(p['seeds'])} | {_interval(p['vel_err'], '.3f')} "
-                             f"({_num(p['still'], '.3f')}) | {_interval(p['ep_len'], '.0f')} | "
-                             f"{_interval(p['virtual_minus_real'])} | {predicted} | "
-                             f"{_num(100 * d['upright'], '.0f')} %, {_num(100 * d['moving'], '.0f')} %, "
-                             f"{_num(100 * d['falls'], '.1f')} % | {_num(p['train_minutes'], '.0f')} |")
+                    f"{num(100 * p['falls_predicted'], '.0f')} % of {p['n_falls']}"
+                lines.append(f"| {fam} | {n} | {p['samples']:,.0f} | {len(p['seeds'])} | {interval(p['vel_err'], '.3f')} "
+                             f"({num(p['still'], '.3f')}) | {interval(p['ep_len'], '.0f')} | "
+                             f"{interval(p['virtual_minus_real'])} | {predicted} | "
+                             f"{num(100 * d['upright'], '.0f')} %, {num(100 * d['moving'], '.0f')} %, "
+                             f"{num(100 * d['falls'], '.1f')} % | {num(p['train_minutes'], '.0f')} |")
     if legged["smtl"]:
         lines += ["", "The learned model's open-loop error k steps ahead, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, fed the real "
                       "actions along the warm-up policies' real episodes, for goals whose episodes fell and goals "
@@ -426,7 +393,7 @@ def _legged_lines(legged):
                     e = p["kstep_error"].get(kind)
                     if e:
                         lines.append(f"| {fam} | {n} | {'did not fall' if kind == 'walked' else 'fell'} | " +
-                                     " | ".join(_num(e[k - 1], ".3f") for k in (1, 5, 10, 20)) + " |")
+                                     " | ".join(num(e[k - 1], ".3f") for k in (1, 5, 10, 20)) + " |")
     for key, title in (("levers", "Levers on training (`python -m lab.legged levers`), each trained to {tasks} tasks "
                                   "on {family} and paired over (seed, goal) with the quick preset's own runs"),
                        ("warmup_levers", "Levers on the warm-up alone (`python -m lab.legged warmup_levers`), each "
@@ -439,19 +406,19 @@ def _legged_lines(legged):
                     False: "; the recomputed control does NOT equal the training probe's own warm-up"}.get(
                 lv.get("control_reproduces"), "")
             lines += ["", title.format(**lv) + f" (lever − quick; below zero, a smaller |v − g|{same}; standing "
-                                                f"still's |v − g| on these goals: {_num(lv['still'], '.3f')}):", "",
+                                                f"still's |v − g| on these goals: {num(lv['still'], '.3f')}):", "",
                       "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length with it | "
                       "episode length difference |", "| --- | --- | --- | --- | --- | --- |"]
-            lines += [f"| {r['what']} | {r['seeds']} | {_num(r['vel_err_mean'], '.3f')} | "
-                      f"{_interval(r['vel_err'], '.3f')} {figures.verdict(*r['vel_err'][1:])} | "
-                      f"{_num(r['ep_len_mean'], '.0f')} | {_interval(r['ep_len'], '.0f')} "
+            lines += [f"| {r['what']} | {r['seeds']} | {num(r['vel_err_mean'], '.3f')} | "
+                      f"{interval(r['vel_err'], '.3f')} {figures.verdict(*r['vel_err'][1:])} | "
+                      f"{num(r['ep_len_mean'], '.0f')} | {interval(r['ep_len'], '.0f')} "
                       f"{figures.verdict(*r['ep_len'][1:])} |" for r in lv["rows"].values()]
     return lines
 
 
 def results_markdown(everything, old="", probes=None):
     """docs/results.md: the generated blocks in the figures' order, each followed by its note from `old`."""
-    notes = _notes(old)
+    kept = notes(old)
     parts = [("intro", INTRO)]
     for figure in (1, 2, 3):
         done = {p.letter: everything[p.name] for p in figures.panels(figure, "quick") if p.name in everything}
@@ -462,168 +429,14 @@ def results_markdown(everything, old="", probes=None):
                   for p in figures.panels(figure, "quick") if p.name in everything]
     if probes:
         parts.append(("probes", probes))
-    return "".join(_block(key, body) + notes.get(key, "\n") for key, body in parts)
+    return "".join(block(key, body) + kept.get(key, "\n") for key, body in parts)
 
 
-def learning_block(exercises_dir=EXERCISES_DIR):
-    """docs/exercises.md's table of the implementation exercises and the measured learning verdict
-    (docs/exercises/learning.json, written by python -m lab.probes exercise_bar)."""
-    from exercises import check, checks
-    path = os.path.join(exercises_dir, "learning.json")
-    m = store.read_json(path) if os.path.exists(path) else None
-    seconds = (m or {}).get("check_seconds", {})
-    lines = ["| # | exercise | paper | file | check (s) | learning run |", "| --- | --- | --- | --- | --- | --- |"]
-    for k, name in enumerate(n for n in check.COURSE if n in checks.EXERCISES):
-        e = checks.EXERCISES[name]
-        run = (f"~{_num(m['learning_run_seconds'], '.0f')} s (2 seeds at once), ~{_num(2 * m['learning_run_seconds'], '.0f')}"
-               f" s if neither learns" if m else "up to 3 seeds") if e.swap else "none"
-        took = "–" if name not in seconds else "< 0.1" if seconds[name] < 0.1 else _num(seconds[name], ".1f")
-        lines.append(f"| {k + 1} | `{name}` | {e.title} | [`exercises/{name}.py`](../exercises/{name}.py) | {took} | "
-                     f"{run} |")
-    if m is None:
-        return "\n".join(lines + ["", "The learning verdict's bar is not measured yet: `python -m lab.probes "
-                                        "exercise_bar`."])
-    ratio, n = m["ratio"], m["n_seeds_per_verdict"]
-    lines += ["", f"Times on a 2-core CPU, one torch thread per process: the check on the reference, and the learning "
-                  f"runs (one seed: {_num(m['learning_run_seconds'], '.0f')} s; the first 2 seeds run at once, the "
-                  f"third only if neither learns). The learning verdict, measured by `python -m lab.probes exercise_bar` on "
-                  f"GAE from {len(m['seeds'])} seeds: |v − g| after {m['stages']} stages as a fraction of the fresh "
-                  f"policy's:", "",
-              f"| GAE | after / before, per seed | learns from any {n} of the seeds |", "| --- | --- | --- |"]
-    names = {"reference": "the reference, `trpo.gae`", "loop": "a Python loop (right; other rounding)",
-             "one-step": "the one-step advantage r + γV(s′) − V(s) (wrong)", "none": "no advantage (wrong)"}
-    for variant, r in ratio.items():
-        lines.append(f"| {names[variant]} | {', '.join(_num(x, '.2f') for x in r)} | "
-                     f"{_num(100 * m['learned_share'][variant], '.0f')} % of the {n}-seed sets |")
-    lines += ["", f"\"It learns\" when, from at least one of the check's {n} seeds, |v − g| ends at most "
-                  f"{_num(m['bar'], '.2f')} of the fresh policy's. The bar "
-                  + ("separates right from wrong on every set of seeds measured: a right answer stalls above it on "
-                     "a few seeds, never on all of a set; a wrong one never gets below it." if m["separated"] else
-                     "does NOT separate right from wrong on every set of seeds measured.")]
-    return "\n".join(lines)
-
-
-BUGS_INTRO = """## Find the bug
-
-Each problem is a function of the method with one line changed, and the curves of the same small experiment run from
-the same seeds with the reference (blue) and with the planted bug (red). Read the listing, then the curves: which line
-is wrong, and do the curves show it? If not, what would? (A bug that learning curves hide is the common case, and
-worth knowing; the answers are kept apart, in [exercise-answers.md](exercise-answers.md).) `python run.py exercise
-NAME` prints the listing and runs both versions.
-
-"""
-
-
-def bug_markdown(answer, name):
-    """docs/exercises.md's block of one find-the-bug problem: the listing, the question, the committed figure."""
-    bug = bugs.BUGS[name]
-    lines = [f"### `{name}`: {bug.title}", "", "```python", bugs.listing(name), "```", "",
-             "**Which line is wrong, and do the curves show it? If not, what would?** (Answers: [exercise-answers.md]"
-             f"(exercise-answers.md#{name}).)", ""]
-    if answer is None:
-        return "\n".join(lines + [f"Not run yet: `python run.py exercise {name}`."])
-    return "\n".join(lines + [f"`python run.py exercise {name}` runs the reference and the bug from seeds "
-                              f"{', '.join(map(str, answer['seeds']))}:", "", f"![{name}](exercises/{name}.png)"])
-
-
-def exercises_markdown(old, exercises_dir=EXERCISES_DIR):
-    """docs/exercises.md: its hand-written text up to its first generated block, then the implementation exercises'
-    block (learning_block), one block per experiment exercise (its committed answer, or the command that makes it)
-    and one per find-the-bug problem, each followed by its note from `old`."""
-    first, notes = _BLOCK.search(old), _notes(old)
-    parts = [_block("learning", learning_block(exercises_dir)) + notes.get("learning", "\n")]
-    for name, e in experiments.EXPERIMENTS.items():
-        path = os.path.join(exercises_dir, f"{name}.json")
-        body = (experiments.markdown(store.read_json(path), f"exercises/{name}.png") if os.path.exists(path) else
-                "\n".join([*experiments.heading(name, e.question, e.paper),
-                           f"Not run yet: `python run.py exercise {name}`."]))
-        parts.append(_block(f"exercise-{name}", body) + notes.get(f"exercise-{name}", "\n"))
-    for k, name in enumerate(bugs.BUGS):
-        path = os.path.join(exercises_dir, f"{name}.json")
-        body = bug_markdown(store.read_json(path) if os.path.exists(path) else None, name)
-        parts.append(_block(name, (BUGS_INTRO if k == 0 else "") + body) + notes.get(name, "\n"))
-    return (old[:first.start()] if first else old) + "".join(parts)
-
-
-def code_notes(root=ROOT):
-    """[(file, where, from what, text)]: every `NOTE (differs from X): …` comment of the method files, its text joined
-    over the comment lines that continue it, and the functions or classes around it ('top level' outside any)."""
-    out = []
-    for name in METHOD_FILES:
-        source = open(os.path.join(root, name)).read()
-        lines = source.split("\n")
-        spans = sorted((n.lineno, n.end_lineno, n.name) for n in ast.walk(ast.parse(source))
-                       if isinstance(n, (ast.FunctionDef, ast.ClassDef)))
-        for i, line in enumerate(lines):
-            m = _NOTE.search(line)
-            if not m or "#" not in line[:m.start()]:
-                continue
-            text, j = [m.group(2)], i + 1
-            while j < len(lines) and re.match(r"\s*#(?!\s*-{5})", lines[j]) and not _NOTE.search(lines[j]):
-                text.append(lines[j].strip()[1:].strip())
-                j += 1
-            where = ".".join(n for a, b, n in spans if a <= i + 1 <= b) or "top level"
-            out.append((name, where, m.group(1), " ".join(text)))
-    return out
-
-
-def departures_block(root=ROOT):
-    """The generated part of docs/departures.md: every NOTE of the code in its own words, file by file."""
-    lines = ["## At the line", "", "Every `NOTE (differs from …)` of the method files, in its own words, file by file "
-             "(`python run.py results` copies them here; a test keeps the two equal)."]
-    for name in METHOD_FILES:
-        notes = [n for n in code_notes(root) if n[0] == name]
-        if notes:
-            lines += ["", f"### [`{name}`](../{name})", ""]
-            lines += [f"- **`{where}`** (differs from {what}): {text}" for _, where, what, text in notes]
-    return "\n".join(lines)
-
-
-def hyperparameters_block():
-    """The generated part of docs/reference.md: every hyperparameter, its default, meaning and source."""
-    lines = ["## Hyperparameters", "", "Every field of every settings group: its default (what `--preset paper` runs), "
-             "its meaning, and where the default comes from. `config.py` holds the per-body values (`BODY`) and the "
-             "presets' overrides, each with its reason; `python run.py --help` prints the same with the value a "
-             "command would use."]
-    for group, cls in jobs.CONFIGS.items():
-        lines += ["", f"### `{group}`: `{cls.__module__}.{cls.__name__}`, flags `--{group}-*`", "",
-                  "| field | default | meaning | source |", "| --- | --- | --- | --- |"]
-        for f in dataclasses.fields(cls):
-            default = f.default
-            default = "TRPOConfig()" if dataclasses.is_dataclass(default) else \
-                ", ".join(map(str, default)) if isinstance(default, tuple) else default
-            cell = lambda x: str(x).replace("|", "\\|")  # noqa: E731
-            lines.append(f"| `{f.name}` | {cell(default)} | {cell(f.metadata['help'])} | "
-                         f"{cell(f.metadata['source'])} |")
-    return "\n".join(lines)
-
-
-def _regenerate(path, blocks):
-    """Rewrite the generated blocks {key: body} of the markdown file at `path`, keeping everything else."""
-    text = open(path).read()
-    store.write_text(_BLOCK.sub(lambda m: _block(m.group(1), blocks[m.group(1)]) if m.group(1) in blocks
-                                else m.group(0), text), path)
-
-
-# Hand-written text after these blocks opens the next section rather than reading the block: not held to its numbers
-SECTION_OPENERS = ("learning",)
-
-
-def unbacked_numbers(text):
-    """[(block key, number)] for every number in a hand-written note that its block does not contain (but the text
-    after a SECTION_OPENERS block)."""
-    number = re.compile(r"[−-]?\d[\d,]*(?:\.\d+)?")
-    norm = lambda s: s.replace("−", "-").replace(",", "")  # noqa: E731
-    held = {m.group(1): {norm(x) for x in number.findall(m.group(0))} for m in _BLOCK.finditer(text)}  # per block
-    return [(key, n) for key, note in _notes(text).items() if key not in SECTION_OPENERS for n in number.findall(note)
-            if norm(n) not in held[key]]
-
-
-def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_dir=EXERCISES_DIR,
-          exercises_md=EXERCISES_MD, departures_md=DEPARTURES_MD, reference_md=REFERENCE_MD):
-    """Rebuild docs/results.md, the composite figures and the README's verdict table from results_dir alone,
-    docs/exercises.md's experiment exercises from exercises_dir, and from the code docs/departures.md's list of NOTEs
-    and docs/reference.md's table of hyperparameters."""
+def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_dir=pages.EXERCISES_DIR,
+          exercises_md=pages.EXERCISES_MD, departures_md=pages.DEPARTURES_MD, reference_md=pages.REFERENCE_MD):
+    """Rebuild docs/results.md, the composite figures and the README's tables from results_dir alone, then the other
+    pages (pages.write: docs/exercises.md from exercises_dir, docs/departures.md and docs/reference.md from the code).
+    Returns the panels and the numbers of hand-written notes that their blocks do not hold."""
     everything = load(results_dir)
     if not everything:
         raise FileNotFoundError(f"no panel results in {results_dir}; run a figure first (python run.py --figure 1)")
@@ -638,15 +451,9 @@ def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_
                                         f"Figure {figure}{p.letter}, {p.env} {p.task}: {p.title}")
     if os.path.exists(readme):
         legged = os.path.join(results_dir, "probes", "legged.json")
-        _regenerate(readme, {"verdicts": "\n".join(verdict_rows(everything)), "costs": "\n".join(cost_rows(everything)),
+        regenerate(readme, {"verdicts": "\n".join(verdict_rows(everything)), "costs": "\n".join(cost_rows(everything)),
                              "learns": "\n".join(learns_lines(everything, store.read_json(legged) if
                                                                os.path.exists(legged) else None))})
-    for path, blocks in ((departures_md, {"notes": departures_block()}),
-                         (reference_md, {"hyperparameters": hyperparameters_block()})):
-        if os.path.exists(path):
-            _regenerate(path, blocks)
     missing = unbacked_numbers(open(md_path).read())
-    if os.path.exists(exercises_md):
-        store.write_text(exercises_markdown(open(exercises_md).read(), exercises_dir), exercises_md)
-        missing += unbacked_numbers(open(exercises_md).read())
+    missing += pages.write(exercises_dir, exercises_md, departures_md, reference_md)
     return {"panels": sorted(everything), "unbacked": missing}
