@@ -245,9 +245,11 @@ def summary():
                                            for p in store.read_json(curve)["obs-norm"]["curve"]]}
     out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
     still = float(_still(tasks.tuning_goals(LEVER_FAMILY, LEGGED_GOALS)).mean())  # the levers' goals' standing still
-    out["levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _lever_rows(), "still": still}
-    out["warmup_levers"] = {"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": _warmup_lever_rows(),
-                            "control_reproduces": _control_reproduces(), "still": still}
+    out["levers"] = [{"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": rows, "still": still}
+                     for rows in [_lever_rows()] if rows]
+    out["warmup_levers"] = [{"family": LEVER_FAMILY, "tasks": n, "rows": rows, "control_reproduces":
+                             _control_reproduces(n), "still": still}
+                            for n in TASK_COUNTS for rows in [_warmup_lever_rows(n)] if rows]
     store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
     _plot_legged(out)
     return out
@@ -358,8 +360,8 @@ def levers(workers=2, names=None):
 
 
 # Levers of the warm-up alone: each re-runs Eq. (6)'s zero-sample warm-up from the quick preset's own checkpoints at
-# LEVER_TASKS tasks (the same φ, D, V, goals and learner seeds), so its paired difference with the quick preset's
-# warm-up, recomputed beside it, says what the warm-up's budget or policy changes without any training cost
+# a task count of TASK_COUNTS (the same φ, D, V, goals and learner seeds), so its paired difference with the quick
+# preset's warm-up, recomputed beside it, says what the warm-up's budget or policy changes without any training cost
 WARMUP_LEVERS = {  # name: (what it changes, n_warmup, TRPOConfig overrides of the fresh policy)
     "quick": ("the quick preset's 20 rounds, recomputed (the pairs' control)", None, {}),
     "warmup-40": ("the paper's 40 warm-up rounds", 40, {}),
@@ -370,31 +372,37 @@ WARMUP_LEVERS = {  # name: (what it changes, n_warmup, TRPOConfig overrides of t
 }
 
 
-def _warmup_path(name, family, seed):
+def _warmup_path(name, family, seed, n_tasks):
     """Where _warmup_lever_run keeps a warm-up lever's run in OUT_DIR."""
-    return os.path.join(OUT_DIR, f"warmup_{name}_{family}_s{seed}_n{LEVER_TASKS}.json")
+    return os.path.join(OUT_DIR, f"warmup_{name}_{family}_s{seed}_n{n_tasks}.json")
 
 
-def _warmup_lever_run(family, seed, name):
-    """One warm-up lever on the quick preset's checkpoint of `seed` at LEVER_TASKS tasks; a JSON in OUT_DIR."""
+def _warmup_lever_run(family, seed, name, n_tasks):
+    """One warm-up lever on the quick preset's checkpoint of `seed` at n_tasks tasks; a JSON in OUT_DIR."""
     torch.set_num_threads(1)
-    path = _warmup_path(name, family, seed)
+    path = _warmup_path(name, family, seed, n_tasks)
     if os.path.exists(path):
         return store.read_json(path)
-    ckpt = store.load_checkpoint(_tasks_path("quick", family, seed, LEVER_TASKS, "pt"), smtl.CHECKPOINT_FORMAT)
+    ckpt = store.load_checkpoint(_tasks_path("quick", family, seed, n_tasks, "pt"), smtl.CHECKPOINT_FORMAT)
     _, n_warmup, overrides = WARMUP_LEVERS[name]
     n_warmup = n_warmup or legged_settings(family)[0].n_warmup
     goals, start = tasks.tuning_goals(family, LEGGED_GOALS), time.perf_counter()  # (n_goals, 1)
-    out = {"family": family, "seed": seed, "n_tasks": LEVER_TASKS, "lever": name, "n_warmup": n_warmup,
+    out = {"family": family, "seed": seed, "n_tasks": n_tasks, "lever": name, "n_warmup": n_warmup,
            "goals": goals.tolist(), "points": _warm_up_points(ckpt, goals, seed, n_warmup, overrides)}
     store.write_json({**out, "wall_s": time.perf_counter() - start}, path)
     return out
 
 
-def warmup_levers(workers=2):
-    """Every WARMUP_LEVERS variant on the checkpoints of LEVER_SEEDS (made by `legged` or `levers`)."""
-    run_all(_warmup_lever_run, [(LEVER_FAMILY, s, name) for s in LEVER_SEEDS for name in WARMUP_LEVERS], workers,
-             "warm-up levers")
+def warmup_levers(workers=2, n_tasks=LEVER_TASKS, names=None):
+    """Every WARMUP_LEVERS variant (or those named, and the control) on the checkpoints of LEVER_SEEDS at n_tasks
+    tasks (made by `bodies` or `levers`: a FileNotFoundError names the missing one)."""
+    for s in LEVER_SEEDS:
+        if not os.path.exists(_tasks_path("quick", LEVER_FAMILY, s, n_tasks, "pt")):
+            raise FileNotFoundError(f"no checkpoint of the quick preset at {n_tasks} tasks for seed {s}: "
+                                    f"python -m lab.legged bodies --family {LEVER_FAMILY} --seed {s}")
+    names = ["quick", *(n for n in (names or WARMUP_LEVERS) if n != "quick")]
+    run_all(_warmup_lever_run, [(LEVER_FAMILY, s, name, n_tasks) for s in LEVER_SEEDS for name in names], workers,
+            "warm-up levers")
     summary()
 
 
@@ -416,12 +424,12 @@ def _paired_rows(what, path, control="quick"):
     return rows
 
 
-def _control_reproduces():
+def _control_reproduces(n_tasks):
     """Whether the warm-up levers' recomputed control gives the training probe's own warm-up points to the digit (the
     same checkpoint, goals and seeds), per seed with both on disk; None where neither seed has both."""
     same = [store.read_json(control)["points"] == store.read_json(own)["points"] for control, own in (
-        (_warmup_path("quick", LEVER_FAMILY, s), _tasks_path("quick", LEVER_FAMILY, s, LEVER_TASKS)) for s in LEVER_SEEDS)
-        if os.path.exists(control) and os.path.exists(own)]
+        (_warmup_path("quick", LEVER_FAMILY, s, n_tasks), _tasks_path("quick", LEVER_FAMILY, s, n_tasks))
+        for s in LEVER_SEEDS) if os.path.exists(control) and os.path.exists(own)]
     return all(same) if same else None
 
 
@@ -431,10 +439,10 @@ def _lever_rows():
                         lambda v, s: _tasks_path(v, LEVER_FAMILY, s, LEVER_TASKS))
 
 
-def _warmup_lever_rows():
-    """The levers of the warm-up (WARMUP_LEVERS) against its recomputed quick control."""
+def _warmup_lever_rows(n_tasks):
+    """The levers of the warm-up (WARMUP_LEVERS) at n_tasks tasks against its recomputed quick control."""
     return _paired_rows({name: v[0] for name, v in WARMUP_LEVERS.items()},
-                        lambda v, s: _warmup_path(v, LEVER_FAMILY, s))
+                        lambda v, s: _warmup_path(v, LEVER_FAMILY, s, n_tasks))
 
 
 def main(argv=None):
@@ -442,7 +450,10 @@ def main(argv=None):
     p.add_argument("probes", nargs="+", choices=["bodies", "levers", "warmup_levers", "summary"])
     p.add_argument("--family", action="append", choices=LEGGED, help="bodies: only this family (repeatable)")
     p.add_argument("--seed", action="append", type=int, help="bodies: only this seed (repeatable)")
-    p.add_argument("--lever", action="append", choices=list(LEVERS), help="levers: only these (repeatable)")
+    p.add_argument("--lever", action="append", choices=sorted({*LEVERS, *WARMUP_LEVERS} - {"quick"}),
+                   help="levers, warmup_levers: only these (repeatable)")
+    p.add_argument("--tasks", type=int, choices=TASK_COUNTS, default=LEVER_TASKS,
+                   help=f"warmup_levers: from the checkpoints at this many tasks (default {LEVER_TASKS})")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = p.parse_args(argv)
     os.makedirs(OUT_DIR, exist_ok=True)
@@ -450,10 +461,15 @@ def main(argv=None):
         start = time.perf_counter()
         if probe == "bodies":
             bodies(args.workers, tuple(args.family or LEGGED), tuple(args.seed or LEGGED_SEEDS))
-        elif probe == "levers":
-            levers(args.workers, args.lever)
-        elif probe == "warmup_levers":
-            warmup_levers(args.workers)
+        elif probe in ("levers", "warmup_levers"):
+            known = LEVERS if probe == "levers" else WARMUP_LEVERS
+            if set(args.lever or ()) - set(known):
+                p.error(f"{probe} has no lever {', '.join(sorted(set(args.lever) - set(known)))} "
+                        f"(its levers: {', '.join(n for n in known if n != 'quick')})")
+            if probe == "levers":
+                levers(args.workers, args.lever)
+            else:
+                warmup_levers(args.workers, args.tasks, args.lever)
         else:
             summary()
         print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")

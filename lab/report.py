@@ -400,8 +400,7 @@ def _legged_lines(legged):
                                          "warming up from the quick preset's own checkpoints at {tasks} tasks on "
                                          "{family} (the same model, data and value function) and paired over (seed, "
                                          "goal) with the quick preset's warm-up recomputed beside it")):
-        lv = legged.get(key) or {}
-        if lv.get("rows"):
+        for lv in legged.get(key) or []:
             same = {True: "; the recomputed control equals the training probe's own warm-up to the digit",
                     False: "; the recomputed control does NOT equal the training probe's own warm-up"}.get(
                 lv.get("control_reproduces"), "")
