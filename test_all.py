@@ -1251,6 +1251,22 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     assert n == 3 and policy.activation == "relu" and policy.mean_net[0].out_features == 16
 
 
+def test_legged_probe_refuses_a_lever_of_the_other_probe_and_a_missing_checkpoint(tmp_path, monkeypatch, capsys):
+    """`python -m lab.legged`: a warm-up lever given to `levers` (or a training lever to `warmup_levers`) is a one-line
+    usage error before anything runs, and warm-up levers at a task count with no checkpoint name the command that makes
+    it. Fails if a wrong name reaches a worker (a KeyError there) or a missing checkpoint starts a pool."""
+    from lab import legged
+    for argv, other in ((["levers", "--lever", "warmup-160"], "warmup-160"), (["warmup_levers", "--lever", "stages-2"],
+                                                                             "stages-2")):
+        with pytest.raises(SystemExit) as e:
+            legged.main(argv)
+        assert e.value.code == 2 and f"has no lever {other}" in capsys.readouterr().err
+    monkeypatch.setattr(legged, "OUT_DIR", str(tmp_path))
+    monkeypatch.setattr(legged, "run_all", lambda *a: pytest.fail("a pool started without its checkpoints"))
+    with pytest.raises(FileNotFoundError, match="at 100 tasks for seed 0: python -m lab.legged bodies"):
+        legged.warmup_levers(n_tasks=100)
+
+
 @pytest.mark.parametrize("active", ["estimated", "true"])
 def test_smtl_rating_that_skips_nothing_is_plain_smtl_to_the_digit(active, one_thread):
     """The ratings draw from their own stream and leave φ and D alone: a rated run whose window never fills (L > tasks)
