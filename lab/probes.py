@@ -334,13 +334,14 @@ def exercise_bar(workers=2):
           + f"; the bar {bar:g} {'separates' if result['separated'] else 'does NOT separate'} right from wrong")
     return result
 
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve", "exercise_bar"])
     p.add_argument("--variant", choices=list(CURVE_VARIANTS), default="quick")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", action="store_true", help="only write the figure and JSON from what is on disk")
-    p.add_argument("--workers", type=int, default=2, help="processes for policy_init and maml_budget (default 2)")
+    p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = p.parse_args(argv)
     os.makedirs(OUT_DIR, exist_ok=True)
     for probe in args.probes:
