@@ -409,7 +409,8 @@ def warmup_levers(workers=2, n_tasks=LEVER_TASKS, names=None):
 def _paired_rows(what, path, control="quick"):
     """{name: its paired differences with the control (name − control) over (seed, goal)} for every name of `what`
     ({name: what it changes}) whose runs are on disk beside the control's for some of LEVER_SEEDS (path(name, seed)):
-    |v − g| and episode length with 95 % bootstrap intervals, and the means with it."""
+    |v − g| and episode length with 95 % bootstrap intervals, and the means with it, the virtual minus the real
+    return of its policies included (how far the warm-up exploits the model)."""
     rows = {}
     for name in what:
         pairs = [[store.read_json(path(v, seed))["points"] for v in (name, control)] for seed in LEVER_SEEDS
@@ -418,9 +419,11 @@ def _paired_rows(what, path, control="quick"):
             continue
         lever = {key: np.array([[p[key] for p in run] for run, _ in pairs]) for key in ("vel_err", "ep_len")}
         base = {key: np.array([[p[key] for p in run] for _, run in pairs]) for key in ("vel_err", "ep_len")}
+        gap = [p["virtual_return"] - p["return"] for run, _ in pairs for p in run]  # model exploitation, per goal
         rows[name] = {"what": what[name], "seeds": len(pairs),
                       **{key: figures.paired(lever[key], base[key]) for key in lever},
-                      **{f"{key}_mean": float(lever[key].mean()) for key in lever}}
+                      **{f"{key}_mean": float(lever[key].mean()) for key in lever},
+                      "virtual_minus_real_mean": float(np.mean(gap))}
     return rows
 
 

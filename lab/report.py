@@ -407,11 +407,13 @@ def _legged_lines(legged):
             lines += ["", title.format(**lv) + f" (lever − quick; below zero, a smaller |v − g|{same}; standing "
                                                 f"still's |v − g| on these goals: {num(lv['still'], '.3f')}):", "",
                       "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length with it | "
-                      "episode length difference |", "| --- | --- | --- | --- | --- | --- |"]
+                      "episode length difference | virtual − real return with it |",
+                      "| --- | --- | --- | --- | --- | --- | --- |"]
             lines += [f"| {r['what']} | {r['seeds']} | {num(r['vel_err_mean'], '.3f')} | "
                       f"{interval(r['vel_err'], '.3f')} {figures.verdict(*r['vel_err'][1:])} | "
                       f"{num(r['ep_len_mean'], '.0f')} | {interval(r['ep_len'], '.0f')} "
-                      f"{figures.verdict(*r['ep_len'][1:])} |" for r in lv["rows"].values()]
+                      f"{figures.verdict(*r['ep_len'][1:])} | {num(r['virtual_minus_real_mean'], '.0f')} |"
+                      for r in lv["rows"].values()]
     return lines
 
 
