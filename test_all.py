@@ -1233,7 +1233,8 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     from lab import legged
     monkeypatch.setattr(legged, "OUT_DIR", str(tmp_path))
     path = lambda v, s: os.path.join(str(tmp_path), f"{v}_s{s}.json")  # noqa: E731
-    points = lambda errs: {"points": [{"vel_err": e, "ep_len": 10 * e} for e in errs]}  # noqa: E731
+    points = lambda errs: {"points": [{"vel_err": e, "ep_len": 10 * e, "virtual_return": 3 * e + 1, "return": e}
+                                      for e in errs]}  # noqa: E731
     store.write_json(points([1.0, 2.0]), path("quick", 0))
     store.write_json(points([0.5, 1.0]), path("more", 0))  # 0.5 and 1.0 below the control
     store.write_json(points([9.0, 9.0]), path("more", 1))  # seed 1 has no control: left out
@@ -1241,6 +1242,7 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     assert list(rows) == ["more"] and rows["more"]["seeds"] == 1
     assert rows["more"]["vel_err"][0] == pytest.approx(-0.75) and rows["more"]["ep_len"][0] == pytest.approx(-7.5)
     assert rows["more"]["vel_err_mean"] == pytest.approx(0.75)
+    assert rows["more"]["virtual_minus_real_mean"] == pytest.approx(2.5)  # the lever's own (2e + 1), paired seeds only
     built = []
     monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n)))
     monkeypatch.setattr(legged, "diagnose_policy", lambda *a: {})
