@@ -245,8 +245,8 @@ def summary():
                                            for p in store.read_json(curve)["obs-norm"]["curve"]]}
     out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
     still = float(_still(tasks.tuning_goals(LEVER_FAMILY, LEGGED_GOALS)).mean())  # the levers' goals' standing still
-    out["levers"] = [{"family": LEVER_FAMILY, "tasks": LEVER_TASKS, "rows": rows, "still": still}
-                     for rows in [_lever_rows()] if rows]
+    out["levers"] = [{"family": LEVER_FAMILY, "tasks": n, "rows": rows, "still": still}
+                     for n in TASK_COUNTS if n >= LEVER_TASKS for rows in [_lever_rows(n)] if rows]
     out["warmup_levers"] = [{"family": LEVER_FAMILY, "tasks": n, "rows": rows, "control_reproduces":
                              _control_reproduces(n), "still": still}
                             for n in TASK_COUNTS for rows in [_warmup_lever_rows(n)] if rows]
@@ -301,7 +301,8 @@ def _plot_legged(out):
             ax.set_xlabel("real samples (thousands)")
             ax.set_ylabel(ylabel, fontsize=8)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            if sl:  # a body not probed yet keeps its empty axes, without a legend
+                ax.legend(fontsize=7)
         ax = row[2]
         sm = out["smtl"].get(fam, {})
         if sm:
@@ -332,7 +333,7 @@ def _plot_legged(out):
 
 
 # Levers on SMTL's zero-sample warm-up (a variant's overrides of the quick preset), each measured at LEVER_TASKS
-# training tasks on the ant from LEVER_SEEDS, paired over (seed, goal) with the quick preset's own runs
+# training tasks (or more) on the ant from LEVER_SEEDS, paired over (seed, goal) with the quick preset's own runs
 LEVER_FAMILY, LEVER_TASKS, LEVER_SEEDS = "ant-vel", 30, (0, 1)
 LEVERS = {  # name: (what it changes, its overrides)
     "model-500": ("the paper's 500 × 500 model at lr 1e-3", {"dyn": {"hidden": (500, 500), "lr": 1e-3}}),
@@ -346,15 +347,18 @@ LEVERS = {  # name: (what it changes, its overrides)
     "v-per-task": ("a fresh value function with each fresh policy", {"smtl": {"carry_value": False}}),
     "stages-2": ("2 SLBO stages per training task (16,000 real samples)",
                  {"smtl": {"n_slbo_train": 2, "n_inner_train": 5}}),
+    "buffer-all": ("D keeps every real transition (SLBO's code keeps the newest 200,000: 25 tasks)",
+                   {"slbo": {"buffer_size": 800_000}}),
 }
 
 
-def levers(workers=2, names=None):
-    """SMTL with each lever (or those named) on LEVER_FAMILY to LEVER_TASKS tasks from LEVER_SEEDS, and the quick
-    preset's runs it is paired with; the paired differences are in summary's output."""
-    runs = [(LEVER_FAMILY, s, "quick", None, (10, LEVER_TASKS)) for s in LEVER_SEEDS]
-    runs += [(LEVER_FAMILY, s, name, LEVERS[name][1], (10, LEVER_TASKS)) for name in (names or LEVERS)
-             for s in LEVER_SEEDS]
+def levers(workers=2, names=None, n_tasks=LEVER_TASKS):
+    """SMTL with each lever (or those named) on LEVER_FAMILY to n_tasks tasks (measured at every count of TASK_COUNTS
+    on the way) from LEVER_SEEDS, and the quick preset's runs it is paired with (`bodies` makes the same ones); the
+    paired differences are in summary's output."""
+    counts = tuple(n for n in TASK_COUNTS if n <= n_tasks)
+    runs = [(LEVER_FAMILY, s, "quick", None, counts) for s in LEVER_SEEDS]
+    runs += [(LEVER_FAMILY, s, name, LEVERS[name][1], counts) for name in (names or LEVERS) for s in LEVER_SEEDS]
     run_all(_smtl_tasks_run, runs, workers, "levers")
     summary()
 
@@ -436,10 +440,10 @@ def _control_reproduces(n_tasks):
     return all(same) if same else None
 
 
-def _lever_rows():
-    """The levers of training (LEVERS) against the quick preset at LEVER_TASKS tasks."""
+def _lever_rows(n_tasks):
+    """The levers of training (LEVERS) against the quick preset at n_tasks tasks."""
     return _paired_rows({name: v[0] for name, v in LEVERS.items()},
-                        lambda v, s: _tasks_path(v, LEVER_FAMILY, s, LEVER_TASKS))
+                        lambda v, s: _tasks_path(v, LEVER_FAMILY, s, n_tasks))
 
 
 def _warmup_lever_rows(n_tasks):
@@ -456,7 +460,8 @@ def main(argv=None):
     p.add_argument("--lever", action="append", choices=sorted({*LEVERS, *WARMUP_LEVERS} - {"quick"}),
                    help="levers, warmup_levers: only these (repeatable)")
     p.add_argument("--tasks", type=int, choices=TASK_COUNTS, default=LEVER_TASKS,
-                   help=f"warmup_levers: from the checkpoints at this many tasks (default {LEVER_TASKS})")
+                   help=f"levers: trained to this many tasks; warmup_levers: from the checkpoints at this many "
+                        f"(default {LEVER_TASKS})")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = p.parse_args(argv)
     os.makedirs(OUT_DIR, exist_ok=True)
@@ -470,7 +475,7 @@ def main(argv=None):
                 p.error(f"{probe} has no lever {', '.join(sorted(set(args.lever) - set(known)))} "
                         f"(its levers: {', '.join(n for n in known if n != 'quick')})")
             if probe == "levers":
-                levers(args.workers, args.lever)
+                levers(args.workers, args.lever, args.tasks)
             else:
                 warmup_levers(args.workers, args.tasks, args.lever)
         else:
