@@ -404,8 +404,8 @@ def warmup_levers(workers=2, n_tasks=LEVER_TASKS, names=None):
         if not os.path.exists(_tasks_path("quick", LEVER_FAMILY, s, n_tasks, "pt")):
             raise FileNotFoundError(f"no checkpoint of the quick preset at {n_tasks} tasks for seed {s}: "
                                     f"python -m lab.legged bodies --family {LEVER_FAMILY} --seed {s}")
-    names = ["quick", *(n for n in (names or WARMUP_LEVERS) if n != "quick")]
-    run_all(_warmup_lever_run, [(LEVER_FAMILY, s, name, n_tasks) for s in LEVER_SEEDS for name in names], workers,
+    names = [*(n for n in (names or WARMUP_LEVERS) if n != "quick"), "quick"]  # the longest first, the control last
+    run_all(_warmup_lever_run, [(LEVER_FAMILY, s, name, n_tasks) for name in names for s in LEVER_SEEDS], workers,
             "warm-up levers")
     summary()
 
