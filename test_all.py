@@ -1253,6 +1253,14 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     assert n == 3 and policy.activation == "relu" and policy.mean_net[0].out_features == 16
 
 
+def test_probe_pool_runs_calls_of_any_length_in_order():
+    """probes.run_all: each run's arguments reach fn whole, in the order given, whatever their number. Fails if the runs
+    are zipped into columns (the legged probes' SLBO runs carry one argument more than its SMTL runs, and zip cut
+    them short)."""
+    from lab import probes
+    assert probes.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 1, "test") == [2, 5, 1]  # zipped: [2, 4, 1]
+
+
 def test_legged_probe_refuses_a_lever_of_the_other_probe_and_a_missing_checkpoint(tmp_path, monkeypatch, capsys):
     """`python -m lab.legged`: a warm-up lever given to `levers` (or a training lever to `warmup_levers`) is a one-line
     usage error before anything runs, and warm-up levers at a task count with no checkpoint name the command that makes

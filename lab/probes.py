@@ -75,9 +75,10 @@ def _quick(family):
 
 
 def run_all(fn, runs, workers, desc):
-    """[fn(*run) for every run], in `workers` processes, in the order given."""
+    """[fn(*run) for every run], in `workers` processes, in the order given; runs may differ in length."""
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        return list(tqdm(pool.map(fn, *zip(*runs)), total=len(runs), desc=desc))
+        futures = [pool.submit(fn, *run) for run in runs]  # not pool.map(fn, *zip(*runs)): zip cuts every run short
+        return [f.result() for f in tqdm(futures, desc=desc)]
 
 
 def _init_run(slbo_init, seed):
