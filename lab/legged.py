@@ -8,12 +8,12 @@ has finished into docs/results/probes/legged.json and .png, which docs/results.m
 `bodies`: single-task SLBO on two goals per body (one either side of the speed where standing still stops paying),
 400,000 real samples, 3 seeds; then SMTL at the quick preset trained to 10, 30 and 100 tasks (100: the paper's
 0.8M samples), its zero-sample warm-up (Eq. 6 at 0 samples) measured and diagnosed after each. `levers` retrains
-SMTL to 30 tasks with one setting changed; `warmup_levers` changes only the warm-up, from the quick preset's own
-30-task checkpoints. Each lever is a paired difference with the quick preset over (seed, goal).
+SMTL to 30 (or 100) tasks with one setting changed; `warmup_levers` changes only the warm-up, from the quick preset's
+own checkpoints at 30 (or 100) tasks. Each lever is a paired difference with the quick preset over (seed, goal).
 
     python -m lab.legged bodies                                  # both bodies, 3 seeds (days of CPU; resumable)
     python -m lab.legged bodies --family ant-vel --seed 0 --seed 1   # only these runs
-    python -m lab.legged levers --lever model-500 && python -m lab.legged warmup_levers
+    python -m lab.legged levers --lever buffer-all --tasks 100 && python -m lab.legged warmup_levers --tasks 100
 """
 import argparse
 import dataclasses
