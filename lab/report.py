@@ -301,8 +301,8 @@ def summary(figure, results):
 
 
 def probes_block(results_dir=RESULTS_DIR):
-    """The generated markdown of the probes (lab/probes.py, lab/legged.py) that the quick preset's choices rest on, on tuning goals;
-    None if none is committed."""
+    """The generated markdown of the probes (lab/probes.py, lab/legged.py) that the quick preset's choices rest on, on
+    tuning goals; None if none is committed."""
     folder = os.path.join(results_dir, "probes")
     read = lambda name: store.read_json(os.path.join(folder, f"{name}.json")) \
         if os.path.exists(os.path.join(folder, f"{name}.json")) else None  # noqa: E731
@@ -310,7 +310,8 @@ def probes_block(results_dir=RESULTS_DIR):
     if not (init or budget or curve or legged):
         return None
     lines = ["## Probes: what the quick preset rests on", "",
-             "Measured by `python -m lab.probes` and `python -m lab.legged` on goals of the tuning split, never on evaluation goals."]
+             "Measured by `python -m lab.probes` and `python -m lab.legged` on goals of the tuning split, never on "
+             "evaluation goals."]
     if init:
         d = init["difference_slbo_minus_pytorch"]
         lines += ["", f"**Policy initialisation** ({init['family']}, {len(init['seeds'])} seeds × {len(init['goals'])} "
