@@ -1263,8 +1263,9 @@ def test_probe_pool_runs_calls_of_any_length_in_order():
 
 def test_legged_probe_refuses_a_lever_of_the_other_probe_and_a_missing_checkpoint(tmp_path, monkeypatch, capsys):
     """`python -m lab.legged`: a warm-up lever given to `levers` (or a training lever to `warmup_levers`) is a one-line
-    usage error before anything runs, and warm-up levers at a task count with no checkpoint name the command that makes
-    it. Fails if a wrong name reaches a worker (a KeyError there) or a missing checkpoint starts a pool."""
+    usage error before anything runs, and warm-up levers at a task count with no checkpoint (the quick preset's or a
+    training lever's, --base) name the command that makes it. Fails if a wrong name reaches a worker (a KeyError
+    there), a missing checkpoint starts a pool, or two bases share their warm-ups' files."""
     from lab import legged
     for argv, other in ((["levers", "--lever", "warmup-160"], "warmup-160"), (["warmup_levers", "--lever", "stages-2"],
                                                                              "stages-2")):
@@ -1275,6 +1276,11 @@ def test_legged_probe_refuses_a_lever_of_the_other_probe_and_a_missing_checkpoin
     monkeypatch.setattr(legged, "run_all", lambda *a: pytest.fail("a pool started without its checkpoints"))
     with pytest.raises(FileNotFoundError, match="at 100 tasks for seed 0: python -m lab.legged bodies"):
         legged.warmup_levers(n_tasks=100)
+    with pytest.raises(FileNotFoundError, match="python -m lab.legged levers --lever buffer-all --tasks 30"):
+        legged.warmup_levers(base="buffer-all")  # a training lever's checkpoints: its own command
+    # each base keeps its own warm-ups: a base left out of the path would pair one lever's warm-ups with another's
+    assert len({legged._warmup_path("quick", "ant-vel", 0, 30, base) for base in ("quick", *legged.LEVERS)}) == \
+        1 + len(legged.LEVERS)
 
 
 @pytest.mark.parametrize("active", ["estimated", "true"])

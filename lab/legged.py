@@ -9,11 +9,13 @@ has finished into docs/results/probes/legged.json and .png, which docs/results.m
 400,000 real samples, 3 seeds; then SMTL at the quick preset trained to 10, 30 and 100 tasks (100: the paper's
 0.8M samples), its zero-sample warm-up (Eq. 6 at 0 samples) measured and diagnosed after each. `levers` retrains
 SMTL to 30 (or 100) tasks with one setting changed; `warmup_levers` changes only the warm-up, from the quick preset's
-own checkpoints at 30 (or 100) tasks. Each lever is a paired difference with the quick preset over (seed, goal).
+own checkpoints at 30 (or 100) tasks, or a training lever's (--base). Each lever is a paired difference over (seed,
+goal) with the quick preset, or with the base's own warm-up.
 
-    python -m lab.legged bodies                                  # both bodies, 3 seeds (days of CPU; resumable)
-    python -m lab.legged bodies --family ant-vel --seed 0 --seed 1   # only these runs
-    python -m lab.legged levers --lever buffer-all --tasks 100 && python -m lab.legged warmup_levers --tasks 100
+    python -m lab.legged bodies                                       # both bodies, 3 seeds (days of CPU; resumable)
+    python -m lab.legged bodies --family ant-vel --seed 0 --seed 1    # only these runs
+    python -m lab.legged levers --lever buffer-all --tasks 100        # SMTL to 100 tasks, D keeping every transition
+    python -m lab.legged warmup_levers --tasks 100 --base buffer-all  # warm-up levers from that lever's checkpoints
 """
 import argparse
 import dataclasses
@@ -247,9 +249,10 @@ def summary():
     still = float(_still(tasks.tuning_goals(LEVER_FAMILY, LEGGED_GOALS)).mean())  # the levers' goals' standing still
     out["levers"] = [{"family": LEVER_FAMILY, "tasks": n, "rows": rows, "still": still}
                      for n in TASK_COUNTS if n >= LEVER_TASKS for rows in [_lever_rows(n)] if rows]
-    out["warmup_levers"] = [{"family": LEVER_FAMILY, "tasks": n, "rows": rows, "control_reproduces":
-                             _control_reproduces(n), "still": still}
-                            for n in TASK_COUNTS for rows in [_warmup_lever_rows(n)] if rows]
+    out["warmup_levers"] = [{"family": LEVER_FAMILY, "tasks": n, "base": base, "rows": rows, "still": still,
+                             "control_reproduces": _control_reproduces(n, base)}
+                            for base in ("quick", *LEVERS) for n in TASK_COUNTS
+                            for rows in [_warmup_lever_rows(n, base)] if rows]
     store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
     _plot_legged(out)
     return out
@@ -376,37 +379,41 @@ WARMUP_LEVERS = {  # name: (what it changes, n_warmup, TRPOConfig overrides of t
 }
 
 
-def _warmup_path(name, family, seed, n_tasks):
-    """Where _warmup_lever_run keeps a warm-up lever's run in OUT_DIR."""
-    return os.path.join(OUT_DIR, f"warmup_{name}_{family}_s{seed}_n{n_tasks}.json")
+def _warmup_path(name, family, seed, n_tasks, base="quick"):
+    """Where _warmup_lever_run keeps a warm-up lever's run from `base`'s checkpoints (a LEVERS name or quick)."""
+    return os.path.join(OUT_DIR, f"warmup_{name}{'' if base == 'quick' else f'_from-{base}'}_{family}_s{seed}"
+                                 f"_n{n_tasks}.json")
 
 
-def _warmup_lever_run(family, seed, name, n_tasks):
-    """One warm-up lever on the quick preset's checkpoint of `seed` at n_tasks tasks; a JSON in OUT_DIR."""
+def _warmup_lever_run(family, seed, name, n_tasks, base="quick"):
+    """One warm-up lever on `base`'s checkpoint of `seed` at n_tasks tasks (the quick preset's, or a training lever's:
+    its warm-up with the lever's settings); a JSON in OUT_DIR."""
     torch.set_num_threads(1)
-    path = _warmup_path(name, family, seed, n_tasks)
+    path = _warmup_path(name, family, seed, n_tasks, base)
     if os.path.exists(path):
         return store.read_json(path)
-    ckpt = store.load_checkpoint(_tasks_path("quick", family, seed, n_tasks, "pt"), smtl.CHECKPOINT_FORMAT)
+    ckpt = store.load_checkpoint(_tasks_path(base, family, seed, n_tasks, "pt"), smtl.CHECKPOINT_FORMAT)
     _, n_warmup, overrides = WARMUP_LEVERS[name]
-    n_warmup = n_warmup or legged_settings(family)[0].n_warmup
+    n_warmup = n_warmup or legged_settings(family, LEVERS[base][1] if base in LEVERS else None)[0].n_warmup
     goals, start = tasks.tuning_goals(family, LEGGED_GOALS), time.perf_counter()  # (n_goals, 1)
-    out = {"family": family, "seed": seed, "n_tasks": n_tasks, "lever": name, "n_warmup": n_warmup,
+    out = {"family": family, "seed": seed, "n_tasks": n_tasks, "base": base, "lever": name, "n_warmup": n_warmup,
            "goals": goals.tolist(), "points": _warm_up_points(ckpt, goals, seed, n_warmup, overrides)}
     store.write_json({**out, "wall_s": time.perf_counter() - start}, path)
     return out
 
 
-def warmup_levers(workers=2, n_tasks=LEVER_TASKS, names=None):
-    """Every WARMUP_LEVERS variant (or those named, and the control) on the checkpoints of LEVER_SEEDS at n_tasks
-    tasks (made by `bodies` or `levers`: a FileNotFoundError names the missing one)."""
+def warmup_levers(workers=2, n_tasks=LEVER_TASKS, names=None, base="quick"):
+    """Every WARMUP_LEVERS variant (or those named, and the control) on `base`'s checkpoints of LEVER_SEEDS at n_tasks
+    tasks (made by `bodies`, or by `levers` for a training lever: a FileNotFoundError names the command)."""
     for s in LEVER_SEEDS:
-        if not os.path.exists(_tasks_path("quick", LEVER_FAMILY, s, n_tasks, "pt")):
-            raise FileNotFoundError(f"no checkpoint of the quick preset at {n_tasks} tasks for seed {s}: "
-                                    f"python -m lab.legged bodies --family {LEVER_FAMILY} --seed {s}")
+        if not os.path.exists(_tasks_path(base, LEVER_FAMILY, s, n_tasks, "pt")):
+            makes = (f"levers --lever {base} --tasks {n_tasks}" if base in LEVERS else
+                     f"bodies --family {LEVER_FAMILY} --seed {s}")
+            raise FileNotFoundError(f"no checkpoint of {base} at {n_tasks} tasks for seed {s}: python -m lab.legged "
+                                    f"{makes}")
     names = [*(n for n in (names or WARMUP_LEVERS) if n != "quick"), "quick"]  # the longest first, the control last
-    run_all(_warmup_lever_run, [(LEVER_FAMILY, s, name, n_tasks) for name in names for s in LEVER_SEEDS], workers,
-            "warm-up levers")
+    run_all(_warmup_lever_run, [(LEVER_FAMILY, s, name, n_tasks, base) for name in names for s in LEVER_SEEDS],
+            workers, "warm-up levers")
     summary()
 
 
@@ -431,11 +438,11 @@ def _paired_rows(what, path, control="quick"):
     return rows
 
 
-def _control_reproduces(n_tasks):
+def _control_reproduces(n_tasks, base="quick"):
     """Whether the warm-up levers' recomputed control gives the training probe's own warm-up points to the digit (the
     same checkpoint, goals and seeds), per seed with both on disk; None where neither seed has both."""
     same = [store.read_json(control)["points"] == store.read_json(own)["points"] for control, own in (
-        (_warmup_path("quick", LEVER_FAMILY, s, n_tasks), _tasks_path("quick", LEVER_FAMILY, s, n_tasks))
+        (_warmup_path("quick", LEVER_FAMILY, s, n_tasks, base), _tasks_path(base, LEVER_FAMILY, s, n_tasks))
         for s in LEVER_SEEDS) if os.path.exists(control) and os.path.exists(own)]
     return all(same) if same else None
 
@@ -446,10 +453,11 @@ def _lever_rows(n_tasks):
                         lambda v, s: _tasks_path(v, LEVER_FAMILY, s, n_tasks))
 
 
-def _warmup_lever_rows(n_tasks):
-    """The levers of the warm-up (WARMUP_LEVERS) at n_tasks tasks against its recomputed quick control."""
+def _warmup_lever_rows(n_tasks, base="quick"):
+    """The levers of the warm-up (WARMUP_LEVERS) from `base`'s checkpoints at n_tasks tasks against its recomputed
+    control (the warm-up `base` trained with)."""
     return _paired_rows({name: v[0] for name, v in WARMUP_LEVERS.items()},
-                        lambda v, s: _warmup_path(v, LEVER_FAMILY, s, n_tasks))
+                        lambda v, s: _warmup_path(v, LEVER_FAMILY, s, n_tasks, base))
 
 
 def main(argv=None):
@@ -462,6 +470,8 @@ def main(argv=None):
     p.add_argument("--tasks", type=int, choices=TASK_COUNTS, default=LEVER_TASKS,
                    help=f"levers: trained to this many tasks; warmup_levers: from the checkpoints at this many "
                         f"(default {LEVER_TASKS})")
+    p.add_argument("--base", choices=["quick", *LEVERS], default="quick",
+                   help="warmup_levers: warm up from this training lever's checkpoints (default: the quick preset's)")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = p.parse_args(argv)
     os.makedirs(OUT_DIR, exist_ok=True)
@@ -477,7 +487,7 @@ def main(argv=None):
             if probe == "levers":
                 levers(args.workers, args.lever, args.tasks)
             else:
-                warmup_levers(args.workers, args.tasks, args.lever)
+                warmup_levers(args.workers, args.tasks, args.lever, args.base)
         else:
             summary()
         print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")

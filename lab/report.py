@@ -397,11 +397,14 @@ def _legged_lines(legged):
                                      " | ".join(num(e[k - 1], ".3f") for k in (1, 5, 10, 20)) + " |")
     for key, title in (("levers", "Levers on training (`python -m lab.legged levers`), each trained to {tasks} tasks "
                                   "on {family} and paired over (seed, goal) with the quick preset's own runs"),
-                       ("warmup_levers", "Levers on the warm-up alone (`python -m lab.legged warmup_levers`), each "
-                                         "warming up from the quick preset's own checkpoints at {tasks} tasks on "
-                                         "{family} (the same model, data and value function) and paired over (seed, "
-                                         "goal) with the quick preset's warm-up recomputed beside it")):
+                       ("warmup_levers", "Levers on the warm-up alone (`python -m lab.legged warmup_levers{flag}`), "
+                                         "each warming up from {whose} own checkpoints at {tasks} tasks on {family} "
+                                         "(the same model, data and value function) and paired over (seed, goal) with "
+                                         "{whose} warm-up recomputed beside it")):
         for lv in legged.get(key) or []:
+            base = lv.get("base", "quick")
+            lv = {**lv, "flag": "" if base == "quick" else f" --base {base}",
+                  "whose": "the quick preset's" if base == "quick" else f"the training lever {base}'s"}
             same = {True: "; the recomputed control equals the training probe's own warm-up to the digit",
                     False: "; the recomputed control does NOT equal the training probe's own warm-up"}.get(
                 lv.get("control_reproduces"), "")
