@@ -7,7 +7,8 @@ comes from (the paper with its section, SLBO's, MAML's or the SMTL authors' code
 `run.py --help` and docs/reference.md show all four). A run's value is the default, then the body's (BODY, Appendix
 7.1), then the preset's (PRESETS), then a command-line flag; `values` gives the middle two.
 
-    n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0", source="paper, Appendix 7.1")
+    n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0",
+                      source="paper, Appendix 7.1")
     SLBOConfig(**values("ant-vel", "quick")["slbo"])  # 8,000 samples per stage (ant), 250 model steps (quick)
     check("slbo", SLBOConfig(n_model=-1))             # ValueError: --slbo-n-model must be a finite number >= 0, got -1
 """

@@ -159,7 +159,8 @@ def multi_step_loss(model, obs_seq, act_seq):
     # deviation of its change, e_i = ((ŝ_{t+i} − ŝ_{t+i−1}) − (s_{t+i} − s_{t+i−1})) / σ_Δ, measured by its RMS over
     # the coordinates, ‖e_i‖₂ / √obs_dim. This is no constant scale of Eq. (4): coordinate j weighs 1/σ_Δ,j, so a
     # slowly changing coordinate (a height, an angle) counts as much as a fast one (a velocity), and from i = 2 on
-    # the error is the step's change, not the accumulated state's. For i = 1 it is ‖(ŝ_{t+1} − s_{t+1}) / σ_Δ‖₂ / √obs_dim.
+    # the error is the step's change, not the accumulated state's. For i = 1 it is
+    # ‖(ŝ_{t+1} − s_{t+1}) / σ_Δ‖₂ / √obs_dim.
     """
     B, k, d = act_seq.shape[0], act_seq.shape[1], obs_seq.shape[-1]
     # With ŝ_{t+i} − ŝ_{t+i−1} = σ_Δ f_φ + Δ̄, e_i = f_φ(ŝ_{t+i−1}, a_{t+i−1}) − (Δ_{t+i} − Δ̄)/σ_Δ: the true changes

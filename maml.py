@@ -40,8 +40,8 @@ class MAMLConfig:
     n_iters: int = hp(500, "meta-iterations (500: ~80M samples)", ">= 0", source="paper, Appendix 7.1")
     meta_batch: int = hp(40, "tasks ψ ~ p(ψ) per meta-iteration", ">= 1",
                          source="paper, Appendix 7.1")
-    n_rollouts: int = hp(20, "rollouts per task per policy-gradient step (40 on the ant fwd/back and the humanoid: BODY)",
-                         ">= 1", source="paper, Appendix 7.1")
+    n_rollouts: int = hp(20, "rollouts per task per policy-gradient step (40 on the ant fwd/back and the humanoid: "
+                             "BODY)", ">= 1", source="paper, Appendix 7.1")
     alpha: float = hp(0.1, "α of Eq. (3): inner step size at meta-training and for the first test-time step", ">= 0",
                       source="paper, Appendix 7.1")
     alpha_test: float = hp(0.05, "α of the test-time steps after the first", ">= 0",
@@ -145,7 +145,8 @@ def _features(obs, steps):
 def linear_baseline(obs, steps, returns, mask, ridge):
     """Fit b(s_t) = x(s_t, t)ᵀw per task on its own batch and evaluate it there (refit every batch):
     w = argmin_w Σ_t m_t (x_tᵀw − R_t)² + ridge·‖w‖², i.e. (XᵀMX + ridge·I) w = XᵀM R, solved in float64.
-    obs (n_tasks, n_rollouts, H, obs_dim), steps, returns and mask (n_tasks, n_rollouts, H) -> b (n_tasks, n_rollouts, H).
+    obs (n_tasks, n_rollouts, H, obs_dim), steps, returns and mask (n_tasks, n_rollouts, H)
+    -> b (n_tasks, n_rollouts, H).
     """
     feats = _features(obs, steps).double()  # (n_tasks, n_rollouts, H, n_feat)
     X = feats.flatten(1, 2)  # (n_tasks, M, n_feat)  M = n_rollouts·H
@@ -424,7 +425,8 @@ def train_oracle(family, cfg=OracleConfig(), seed=0, device="cpu", resume=None, 
 
     def checkpoint():  # a copy: training changes the networks' tensors in place
         return copy.deepcopy({"format": CHECKPOINT_FORMAT, "kind": "oracle", "family": fam.name, "seed": seed,
-                              "cfg": asdict(cfg), **run, "policy": policy.state_dict(), "value_fn": value_fn.state_dict(),
+                              "cfg": asdict(cfg), **run, "policy": policy.state_dict(),
+                              "value_fn": value_fn.state_dict(),
                               "vf_optimizer": value_fn.optimizer.state_dict(), "generator": gen.get_state(),
                               "obs_norm": None if norm is None else norm.state_dict(),
                               "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()})

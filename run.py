@@ -111,7 +111,8 @@ def _parser(argv=None):
     p.add_argument("--n-goals", type=_count, default=None, help="held-out evaluation goals (default: the preset's)")
     p.add_argument("--seeds", type=_seeds, default=None,
                    help="random seeds, e.g. 0,1,2 or 0-4 (default: run seed 0, pool every seed finished on disk); "
-                        "results pool goals × seeds; same seed, same numbers on the same CPU model and library versions")
+                        "results pool goals × seeds; same seed, same numbers on the same CPU model and library "
+                        "versions")
     p.add_argument("--device", default="cpu", help="torch device for networks and the learned model (default: cpu)")
     p.add_argument("--workers", type=_count, default=min(os.cpu_count() or 1, 8),
                    help="processes training and adapting in parallel (default: the CPU count, at most 8)")

@@ -29,8 +29,8 @@ CLIP_WARN = 0.01
 
 @dataclass(frozen=True)
 class SLBOConfig:
-    n_collect: int = hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (8,000 on the ant and the humanoid: BODY)",
-                        ">= 1", source="paper, Appendix 7.1")
+    n_collect: int = hp(4000, "real samples per SLBO stage, Algorithm 1 line 7 (8,000 on the ant and the humanoid: "
+                              "BODY)", ">= 1", source="paper, Appendix 7.1")
     n_trpo: int = hp(4000, "virtual samples per TRPO batch, line 13: n_trpo / H model rollouts of H steps in parallel",
                      ">= 1", source="paper, Appendix 7.1")
     n_model: int = hp(100, "n_model: Adam steps on Eq. (4) per inner round, line 11", ">= 0",
@@ -218,7 +218,8 @@ def episode_means(ev):
 
 def measure(family, policy, goal, n_episodes, shift=None, seed=0):
     """θ's mean action on goal ψ over n_episodes real episodes (`evaluate`), averaged (`episode_means`): a point of a
-    learning curve, {"return", "ep_len", "vel_err"}; a measurement, not data (no samples counted, nothing added to D)."""
+    learning curve, {"return", "ep_len", "vel_err"}; a measurement, not data (no samples counted, nothing added to
+    D)."""
     return episode_means(evaluate(family, policy, np.tile(goal, (n_episodes, 1)), shift, seed=seed))
 
 

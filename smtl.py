@@ -205,7 +205,7 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
                     run.end(policy)  # a skipped task spends no real samples
                     continue
         for stage in range(1, cfg.n_slbo_train + 1):  # line 6: (SLBO) for n_slbo iterations
-            collect(learner, policy, psi, learner.cfg.n_collect)  # line 7: D ← D ∪ {n_collect real samples, π_θ + noise}
+            collect(learner, policy, psi, learner.cfg.n_collect)  # line 7: D ← D ∪ {n_collect samples of π_θ + noise}
             if cfg.n_inner_train > 0:  # line 8: VirtualTraining(θ, φ, D, n_inner) (the authors' code: n_inner = 0)
                 with run.stage(f"SLBO stage {stage}"):
                     run.log_virtual_training(virtual_training(learner, policy, psi, cfg.n_inner_train))

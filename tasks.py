@@ -32,7 +32,8 @@ VIDEO_SIZE = (400, 300)  # rendered frames, width × height
 # ---------------------------------------------------------------------------------------------
 # Bodies: what the reward needs to know about each MuJoCo model. Observation layouts, time steps and healthy ranges
 # are gymnasium 1.4's v5 envs (gymnasium/envs/mujoco/*_v5.py); reward constants and goal ranges are the SMTL
-# authors' (their multi-task SLBO code, github.com/nlandolfi/slbo); tests check all of them against MuJoCo and gymnasium.
+# authors' (their multi-task SLBO code, github.com/nlandolfi/slbo); tests check all of them against MuJoCo and
+# gymnasium.
 # NOTE (differs from paper): gymnasium's v5 MuJoCo models replace rllab's, because rllab and mujoco-py are unmaintained;
 # their time steps differ (half-cheetah and ant 0.05 s, humanoid 0.015 s), so absolute returns are not the paper's.
 # ---------------------------------------------------------------------------------------------
@@ -369,7 +370,8 @@ class VecEnv:
     def __init__(self, family, goals, shift=None):
         self.family = fam = get_family(family)
         self.shift = check_shift(fam, shift)
-        self.goal = np.stack([check_goal(fam, g, shift) for g in np.asarray(goals, np.float64).reshape(-1, fam.goal_dim)])
+        goals = np.asarray(goals, np.float64).reshape(-1, fam.goal_dim)  # (n_envs, goal_dim)
+        self.goal = np.stack([check_goal(fam, g, shift) for g in goals])
         v5 = gym.make(fam.env_id, **fam.env_kwargs).unwrapped  # its model (XML and options) and initial state
         self.model, self.init_qpos, self.init_qvel = v5.model, v5.init_qpos.copy(), v5.init_qvel.copy()
         self.single_observation_space, self.single_action_space = v5.observation_space, v5.action_space

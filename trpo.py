@@ -315,10 +315,11 @@ def policy_fisher_product(policy, s, damping):
     are computed once here; each product is then one forward-mode pass (J v) and one backward pass (Jᵀ w) through
     the small MLP, about a third of the operations of double backprop (fisher_vector_product), which MAML still
     needs. Layers are numbered from 1 in the comments, from 0 in the code."""
-    W = [layer.weight.detach() for layer in policy.mean_net]  # W_l (width_l, width_{l-1}); detached: F v builds no graph
+    W = [layer.weight.detach() for layer in policy.mean_net]  # W_l (width_l, width_{l−1}); detached: no graph for F v
     with torch.no_grad():
         norm = policy._obs_normalizer[0]
-        h = [s if norm is None else norm(s)]  # h_0 = normalised s (N, obs_dim), then h_l = ρ(z_l) (N, width_l), ρ tanh or ReLU
+        # h_0 = normalised s (N, obs_dim), then h_l = ρ(z_l) (N, width_l), ρ tanh or ReLU
+        h = [s if norm is None else norm(s)]
         for layer in policy.mean_net[:-1]:
             h.append(policy._act_fn(F.linear(h[-1], layer.weight, layer.bias)))
         # ρ'(z_l) from ρ's output: tanh' = 1 − h², relu' = [h > 0]

@@ -51,7 +51,8 @@ def copies(name, module, fns):
         if id(value) in objects and not var.startswith("__"):
             return f"exercises/{name}.py binds {var} to {objects[id(value)]}, the function to write"
     for fname, fn in fns.items():
-        for value in [*(getattr(fn, "__defaults__", None) or ()), *(getattr(fn, "__kwdefaults__", None) or {}).values()]:
+        defaults = [*(getattr(fn, "__defaults__", None) or ()), *(getattr(fn, "__kwdefaults__", None) or {}).values()]
+        for value in defaults:
             if id(value) in objects:
                 return f"a default argument of your {fname} is {objects[id(value)]}, the function to write"
     tree = ast.parse(inspect.getsource(module))
@@ -235,8 +236,9 @@ def main(argv=None, run_experiment=None):
                    help="experiment exercises: the runs' preset (default: quick)")
     p.add_argument("--root", default="runs", help="experiment exercises: run.py's --root (default: runs)")
     p.add_argument("--workers", type=int, default=None, help="experiment exercises: run.py's --workers")
-    p.add_argument("--seeds", default=None, help=f"experiment exercises: run.py's --seeds (default: {experiments.SEEDS}, as the "
-                                                 f"published answers; one seed takes a third of the time and answers less)")
+    p.add_argument("--seeds", default=None,
+                   help=f"experiment exercises: run.py's --seeds (default: {experiments.SEEDS}, as the published "
+                        f"answers; one seed takes a third of the time and answers less)")
     args = p.parse_args(argv)
     if args.list or args.name is None:
         for name in COURSE:

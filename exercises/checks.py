@@ -9,7 +9,7 @@ reference on altered inputs, else a few lines that make the mistake) and names t
 else the first entry that differs. test_all.py keeps, for every exercise, wrong answers written as a student would
 (each must fail with its cause named) and right ones written differently (each must pass).
 
-    check_gae({"gae": my_gae})        # raises Failed("advantages Â (...): the λ-recursion runs on across episode ends…")
+    check_gae({"gae": my_gae})        # Failed("advantages Â (...): the λ-recursion runs on across episode ends…")
     EXERCISES["gae"].reference        # {"gae": trpo.gae}
 """
 import math
@@ -272,8 +272,8 @@ def _vt_mistake(learner, policy, goal, n_inner, kind):
     env = dynamics.VirtualEnv(learner.model, f, goal, learner.init_states, n_envs, generator=learner.generator,
                               cfg=learner.dyn)
     gen = None if kind == "no generator" else learner.generator
-    fit = lambda: dynamics.fit(learner.model, learner.data, n_inner if kind == "n_inner steps" else cfg.n_model,  # noqa: E731
-                               learner.dyn, generator=learner.generator)
+    n_model = n_inner if kind == "n_inner steps" else cfg.n_model
+    fit = lambda: dynamics.fit(learner.model, learner.data, n_model, learner.dyn, generator=learner.generator)  # noqa
     if kind == "fit once":
         fit()
     for _ in range(n_inner):
@@ -464,7 +464,8 @@ SKIP_CASES = [  # (mu, ratings, q, L, the lesson if the answer differs); each se
     (15.0, [0.0, 10.0, 20.0, 30.0, 40.0], 0.25, 5, "the threshold is the q-quantile (q = 0.25: 10), not the "
                                                    "(1 − q)-quantile"),
     (4.0, [0.0, 10.0], 0.5, 2, "numpy's quantile interpolates: the median of [0, 10] is 5, so 4 is skipped"),
-    (2.5, [0.0, 1.0, 2.0, 9.0, 9.5], 0.5, 5, "the threshold is a quantile, not the mean: the median of the window is 2"),
+    (2.5, [0.0, 1.0, 2.0, 9.0, 9.5], 0.5, 5,
+     "the threshold is a quantile, not the mean: the median of the window is 2"),
 ]
 
 
@@ -473,10 +474,12 @@ SKIP_MISTAKES = [  # (cause, a wrong rule): the cause is named when a student's 
      lambda mu, r, q, L: len(r) >= L and mu <= np.quantile(r[-L:], q)),
     ("only the last L ratings count, not every rating so far",
      lambda mu, r, q, L: len(r) >= L and mu < np.quantile(r, q)),
-    ("the window is the last L ratings, not the first L", lambda mu, r, q, L: len(r) >= L and mu < np.quantile(r[:L], q)),
+    ("the window is the last L ratings, not the first L",
+     lambda mu, r, q, L: len(r) >= L and mu < np.quantile(r[:L], q)),
     ("the threshold is the q-quantile, not the (1 − q)-quantile",
      lambda mu, r, q, L: len(r) >= L and mu < np.quantile(r[-L:], 1 - q)),
-    ("the threshold is the q-quantile of the window, not its mean", lambda mu, r, q, L: len(r) >= L and mu < np.mean(r[-L:])),
+    ("the threshold is the q-quantile of the window, not its mean",
+     lambda mu, r, q, L: len(r) >= L and mu < np.mean(r[-L:])),
     ("fewer than L ratings so far: there is no threshold yet, never skip",
      lambda mu, r, q, L: len(r) > 0 and mu < np.quantile(r[-L:], q)),
     ("with exactly L ratings the rule already applies: skip once at least L tasks are rated",
@@ -510,7 +513,8 @@ def check_ratings(fns):
     answers = [bool(fns["skip_task"](mu, ratings, q, L)) for mu, ratings, q, L, _ in SKIP_CASES]
     for (mu, ratings, q, L, lesson), got in zip(SKIP_CASES, answers):
         if got != smtl.skip_task(mu, ratings, q, L):
-            cause = next((c for c, rule in SKIP_MISTAKES if answers == [rule(*case[:4]) for case in SKIP_CASES]), lesson)
+            cause = next((c for c, rule in SKIP_MISTAKES if answers == [rule(*case[:4]) for case in SKIP_CASES]),
+                         lesson)
             raise Failed(f"skip_task(mu={mu}, ratings={ratings}, q={q}, L={L}): expected {not got}, got {got}: {cause}")
     for _ in range(40):
         ratings = rng.normal(0, 10, size=rng.integers(0, 7)).round(1).tolist()

@@ -15,9 +15,9 @@ from trpo import rollout, trpo_step
 def virtual_training(learner, policy, goal, n_inner):
     """VirtualTraining(θ, φ, D, n_inner): n_inner rounds of
 
-        line 11:     φ ← n_model Adam steps on Eq. (4) with windows from D       fit(model, data, n_model, dyn, generator)
-        lines 12–14: n_policy times: D' ← n_trpo samples rolled out in M̂_φ     rollout(env, policy, H, generator=...)
-                                      θ ← one TRPO step on D'                   trpo_step(policy, value_fn, D', trpo)
+        line 11:     φ ← n_model Adam steps on Eq. (4), windows from D      fit(model, data, n_model, dyn, generator)
+        lines 12–14: n_policy times: D' ← n_trpo samples rolled out in M̂_φ  rollout(env, policy, H, generator=...)
+                                      θ ← one TRPO step on D'                trpo_step(policy, value_fn, D', trpo)
 
     where the model env is VirtualEnv(learner.model, learner.family, goal, learner.init_states,
     n_envs=envs_for(cfg.n_trpo, H, "n_trpo"), generator=learner.generator, cfg=learner.dyn), made once. No real

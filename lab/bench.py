@@ -283,8 +283,8 @@ def _round_parts(family, device, preset):
     step run under torch.profiler (which slows every op, so shares, not seconds)."""
     learner, policy = round_learner(family, device, preset)
     cfg, f = learner.cfg, learner.family
-    env = VirtualEnv(learner.model, f, np.array([GOAL]), learner.init_states, n_envs=slbo.envs_for(cfg.n_trpo, f.horizon),
-                     generator=learner.generator, cfg=learner.dyn)
+    env = VirtualEnv(learner.model, f, np.array([GOAL]), learner.init_states,
+                     n_envs=slbo.envs_for(cfg.n_trpo, f.horizon), generator=learner.generator, cfg=learner.dyn)
     clock, flops, counter = {}, {}, None
 
     @contextlib.contextmanager

@@ -64,8 +64,8 @@ def _slbo_seed(device, seed, n_stages):
         row = slbo.slbo(learner, policy, GOAL, n_slbo=1, n_inner=SLBO_INNER, progress=False)[0]
         row["stage"], row["minutes"] = len(log) + 1, (time.perf_counter() - t0) / 60
         log.append(row)
-        print(f"  {seed:>4} {row['samples']:>8} {row['return']:>8.1f} {row['vel_err']:>7.3f} {row['model_loss']:>10.4f} "
-              f"{row['virtual_return']:>9.1f} {row['minutes']:>6.1f}", flush=True)
+        print(f"  {seed:>4} {row['samples']:>8} {row['return']:>8.1f} {row['vel_err']:>7.3f} "
+              f"{row['model_loss']:>10.4f} {row['virtual_return']:>9.1f} {row['minutes']:>6.1f}", flush=True)
         if row["vel_err"] <= VEL_ERR_TARGET:
             return row["samples"], log
     return None, log
@@ -154,8 +154,9 @@ def _smtl_train_seed(seed, device):
 
 
 def bench_smtl(device="cpu", workers=2):
-    """Algorithm 1 on cheetah-vel for 20 tasks (the quick preset's budget per task) from each of SMTL_SEEDS, then Eq. (6)
-    on 10 tuning goals: mean |v − g| after the zero-sample warm-up and after 3 SLBO stages, over seeds and goals."""
+    """Algorithm 1 on cheetah-vel for 20 tasks (the quick preset's budget per task) from each of SMTL_SEEDS, then
+    Eq. (6) on 10 tuning goals: mean |v − g| after the zero-sample warm-up and after 3 SLBO stages, over seeds and
+    goals."""
     goals = tasks.tuning_goals(SMTL_FAMILY, SMTL_GOALS)  # (n_goals, 1)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
@@ -174,8 +175,10 @@ def bench_smtl(device="cpu", workers=2):
            "vel_err_per_seed": err.mean(1).tolist(), "goals": goals[:, 0].tolist(),
            "zero_shot_met": bool(mean[0] <= ZERO_SHOT_TARGET), "stages_met": bool(mean[-1] <= STAGES_TARGET)}
     print(f"smtl ({SMTL_FAMILY}: {SMTL_TASKS} training tasks × {len(SMTL_SEEDS)} seeds, {out['train_samples']:,} "
-          f"real samples each, {np.mean(out['s_per_task']):.0f} s per task; {len(goals)} tuning goals, device {device})")
-    print(f"  {'samples':>8} {'return':>8} {'|v-g|':>7}   " + " ".join(f"{'seed ' + str(s):>7}" for s in SMTL_SEEDS))
+          f"real samples each, {np.mean(out['s_per_task']):.0f} s per task; {len(goals)} tuning goals, "
+          f"device {device})")
+    print(f"  {'samples':>8} {'return':>8} {'|v-g|':>7}   " +
+          " ".join(f"{'seed ' + str(s):>7}" for s in SMTL_SEEDS))
     for j, (n, r, e) in enumerate(zip(out["samples"], out["return"], out["vel_err"])):
         print(f"  {n:>8} {r:>8.1f} {e:>7.3f}   " + " ".join(f"{x[j]:>7.3f}" for x in out["vel_err_per_seed"]))
     print(f"  zero-shot |v-g| {mean[0]:.3f} (target ≤ {ZERO_SHOT_TARGET}): "

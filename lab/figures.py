@@ -115,8 +115,8 @@ def summarise(out, algos, seeds, n_goals, experiment=None):
                "machines": []}
     keys = ("samples", "return", "vel_err", "ep_len")
     for algo in algos:
-        runs = [[store.read_json(os.path.join(out, f"s{s}", "adapt", algo, f"goal{i:02d}.json")) for i in range(n_goals)]
-                for s in seeds]
+        runs = [[store.read_json(os.path.join(out, f"s{s}", "adapt", algo, f"goal{i:02d}.json"))
+                 for i in range(n_goals)] for s in seeds]
         results["goals"] = [r["goal"] for r in runs[0]]
         curve = np.array([[[[np.nan if p.get(k) is None else p[k] for k in keys] for p in r["curve"]] for r in seed]
                           for seed in runs])  # (n_seeds, n_goals, n_stages, 4)
@@ -324,10 +324,10 @@ def _column(rows, key):
 
 
 def plot_training(logs, path, title):
-    """An experiment's training.png from its CSV logs {algo: {seed: rows}}, one line per seed (its marker): for each SMTL task,
-    the warm-up policy's return in the learned model (virtual) against its real return (a policy that exploits the
-    model shows as virtual ≫ real) and the model's Eq. (4) loss; MAML's real return before and after its inner step,
-    and the oracle's, per iteration against real samples."""
+    """An experiment's training.png from its CSV logs {algo: {seed: rows}}, one line per seed (its marker): for each
+    SMTL task, the warm-up policy's return in the learned model (virtual) against its real return (a policy that
+    exploits the model shows as virtual ≫ real) and the model's Eq. (4) loss; MAML's real return before and after its
+    inner step, and the oracle's, per iteration against real samples."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(18, 3.9))
     for algo, by_seed in logs.items():

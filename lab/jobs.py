@@ -100,8 +100,9 @@ def train_one(args, algo, seed, queue=None, slot=0):
 
 
 def adapt_one(args, algo, seed, i):
-    """Adapt one algorithm of one seed to held-out goal i: ({goal, wall_s, curve: [{samples, return, ep_len, vel_err}]}, the
-    adapted policy). SMTL and MAML spend the same real samples per stage (Section 5.1); the oracle is not adapted."""
+    """Adapt one algorithm of one seed to held-out goal i: ({goal, wall_s, curve: [{samples, return, ep_len,
+    vel_err}]}, the adapted policy). SMTL and MAML spend the same real samples per stage (Section 5.1); the oracle is
+    not adapted."""
     torch.set_num_threads(1)
     c, fam, goal = args.configs, args.family, args.goals[i]
     trained = load_trained(args, algo, seed)

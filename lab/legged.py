@@ -143,7 +143,8 @@ def _data_composition(learner):
 
 
 def _tasks_path(variant_name, family, seed, n=None, ext="json"):
-    """Where _smtl_tasks_run keeps a variant's run in OUT_DIR: its growing checkpoint (n None) or its files at n tasks."""
+    """Where _smtl_tasks_run keeps a variant's run in OUT_DIR: its growing checkpoint (n None) or its files at n
+    tasks."""
     return os.path.join(OUT_DIR, f"smtl_tasks_{variant_name}_{family}_s{seed}" + (f"_n{n}" if n else "") + f".{ext}")
 
 
@@ -163,7 +164,8 @@ def _smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TAS
         trained = smtl.train(family, dataclasses.replace(cfg, n_tasks=n), slbo_cfg, dyn, trpo, seed=seed,
                              resume=resume, save=save, progress=False)
         resume, start = trained["checkpoint"], time.perf_counter()
-        store.save_checkpoint(resume, _tasks_path(variant_name, family, seed, n, "pt"))  # φ, D and V at n tasks, for the warm-up levers
+        # φ, D and V at n tasks, for the warm-up levers
+        store.save_checkpoint(resume, _tasks_path(variant_name, family, seed, n, "pt"))
         points = _warm_up_points(resume, goals, seed, cfg.n_warmup)
         out[n] = {"family": family, "variant": variant_name, "seed": seed, "n_tasks": n,
                   "samples": trained["samples"], "train_wall_s": trained["wall_s"],

@@ -83,8 +83,9 @@ def learning_block(exercises_dir=EXERCISES_DIR):
     lines = ["| # | exercise | paper | file | check (s) | learning run |", "| --- | --- | --- | --- | --- | --- |"]
     for k, name in enumerate(n for n in check.COURSE if n in checks.EXERCISES):
         e = checks.EXERCISES[name]
-        run = (f"~{num(m['learning_run_seconds'], '.0f')} s (2 seeds at once), ~{num(2 * m['learning_run_seconds'], '.0f')}"
-               f" s if neither learns" if m else "up to 3 seeds") if e.swap else "none"
+        run = (f"~{num(m['learning_run_seconds'], '.0f')} s (2 seeds at once), "
+               f"~{num(2 * m['learning_run_seconds'], '.0f')} s if neither learns" if m else "up to 3 seeds"
+               ) if e.swap else "none"
         took = "–" if name not in seconds else "< 0.1" if seconds[name] < 0.1 else num(seconds[name], ".1f")
         lines.append(f"| {k + 1} | `{name}` | {e.title} | [`exercises/{name}.py`](../exercises/{name}.py) | {took} | "
                      f"{run} |")
@@ -94,9 +95,9 @@ def learning_block(exercises_dir=EXERCISES_DIR):
     ratio, n = m["ratio"], m["n_seeds_per_verdict"]
     lines += ["", f"Times on a 2-core CPU, one torch thread per process: the check on the reference, and the learning "
                   f"runs (one seed: {num(m['learning_run_seconds'], '.0f')} s; the first 2 seeds run at once, the "
-                  f"third only if neither learns). The learning verdict, measured by `python -m lab.probes exercise_bar` on "
-                  f"GAE from {len(m['seeds'])} seeds: |v − g| after {m['stages']} stages as a fraction of the fresh "
-                  f"policy's:", "",
+                  f"third only if neither learns). The learning verdict, measured by `python -m lab.probes "
+                  f"exercise_bar` on GAE from {len(m['seeds'])} seeds: |v − g| after {m['stages']} stages as a "
+                  f"fraction of the fresh policy's:", "",
               f"| GAE | after / before, per seed | learns from any {n} of the seeds |", "| --- | --- | --- |"]
     names = {"reference": "the reference, `trpo.gae`", "loop": "a Python loop (right; other rounding)",
              "one-step": "the one-step advantage r + γV(s′) − V(s) (wrong)", "none": "no advantage (wrong)"}

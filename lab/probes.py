@@ -125,7 +125,8 @@ def policy_init(workers=2):
               "worst": {"slbo": float(err[True].max()), "pytorch": float(err[False].max())},
               "difference_slbo_minus_pytorch": diff,
               "slbo_stages": {"stages": INIT_STAGES, "seeds": list(INIT_SLBO_SEEDS),
-                              "vel_err": {"slbo": slbo_err[True][:, 0].tolist(), "pytorch": slbo_err[False][:, 0].tolist()},
+                              "vel_err": {"slbo": slbo_err[True][:, 0].tolist(),
+                                          "pytorch": slbo_err[False][:, 0].tolist()},
                               "difference_slbo_minus_pytorch": figures.bootstrap(slbo_err[True] - slbo_err[False])}}
     store.write_json(result, os.path.join(DOCS_DIR, "policy_init.json"))
     print(f"policy_init ({INIT_FAMILY}, {len(INIT_SEEDS)} seeds × {INIT_GOALS} tuning goals): zero-sample |v - g| "
@@ -326,7 +327,8 @@ def exercise_bar(workers=2):
     learned = {v: float(np.mean([min(c) <= bar for c in itertools.combinations(r, n)])) for v, r in ratio.items()}
     result = {"seeds": list(BAR_SEEDS), "stages": check.LEARN_STAGES, "n_seeds_per_verdict": n, "ratio": ratio,
               "runs": {f"{v}/{s}": out[(v, s)] for v, s in runs}, "bar": bar, "learned_share": learned,
-              "separated": sorted(ratio["reference"] + ratio["loop"])[-n] <= bar < min(ratio["one-step"] + ratio["none"]),
+              "separated": (sorted(ratio["reference"] + ratio["loop"])[-n] <= bar
+                            < min(ratio["one-step"] + ratio["none"])),
               "learning_run_seconds": float(np.mean([out[("reference", s)]["wall_s"] for s in BAR_SEEDS])),
               "check_seconds": _time_checks()}
     store.write_json(result, os.path.join(EXERCISES_DOCS, "learning.json"))

@@ -82,8 +82,8 @@ def differences(name, r, everything, sides=False):
     else:
         smtl0, smtlk, mamlk, oracle = (_returns(r, a, j) for a, j in (("smtl", 0), ("smtl", k), ("maml", k),
                                                                       ("oracle", 0)))
-        pairs = [(f"SMTL at 0 samples − MAML after {steps}", smtl0, mamlk), ("SMTL at 0 samples − oracle", smtl0, oracle),
-                 (f"SMTL after {stages} − oracle", smtlk, oracle)]
+        pairs = [(f"SMTL at 0 samples − MAML after {steps}", smtl0, mamlk),
+                 ("SMTL at 0 samples − oracle", smtl0, oracle), (f"SMTL after {stages} − oracle", smtlk, oracle)]
         base, _ = unshifted(name, r, everything)
         if base is not None:
             ia, ib = _common(r, base)
@@ -138,7 +138,8 @@ def _learns(r):
         return ["Does it learn: this run recorded no episode lengths (an earlier version of the code); re-run the "
                 "panel for them."]
     velocity = all(p["vel_err"] is not None for ps in points.values() for p in ps)
-    columns = ["algorithm, stage", *(["\\|v − g\\| over 200 steps (m/s)"] if velocity else []), "episode length (steps)"]
+    columns = ["algorithm, stage", *(["\\|v − g\\| over 200 steps (m/s)"] if velocity else []),
+               "episode length (steps)"]
     lines = ["Does it learn:", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for algo, ps in points.items():
         for p in ([ps[0]] if len(ps) == 1 else [ps[0], ps[-1]]):
@@ -350,12 +351,12 @@ def probes_block(results_dir=RESULTS_DIR):
 def _legged_lines(legged):
     """The legged bodies' probes (lab/legged.py): single-task SLBO, SMTL against training tasks, the diagnosis."""
     stop, min_len = legged["stop"], legged["min_len"]
-    lines = ["**SMTL on the legged bodies** (`python -m lab.legged bodies`; tuning goals; \"learned\": |v − g| over 200 "
-             f"steps at most {num(stop, '.2g')} × standing still's with episodes of at least {min_len} steps):", "",
+    lines = ["**SMTL on the legged bodies** (`python -m lab.legged bodies`; tuning goals; \"learned\": |v − g| over "
+             f"200 steps at most {num(stop, '.2g')} × standing still's with episodes of at least {min_len} steps):", "",
              "![the legged probes](results/probes/legged.png)"]
     if legged["slbo"]:
-        lines += ["", "Single-task SLBO at the quick preset (5 VirtualTraining rounds per stage of 8,000 real samples), "
-                      "real samples until learned, per seed:", "",
+        lines += ["", "Single-task SLBO at the quick preset (5 VirtualTraining rounds per stage of 8,000 real "
+                      "samples), real samples until learned, per seed:", "",
                   "| body | goal (m/s) | standing still's \\|v − g\\| | learned at, per seed | best \\|v − g\\| "
                   "(episode length) |", "| --- | --- | --- | --- | --- |"]
         for fam, sl in legged["slbo"].items():
@@ -378,15 +379,16 @@ def _legged_lines(legged):
                 d = p["data"]
                 predicted = "–" if p["falls_predicted"] is None else \
                     f"{num(100 * p['falls_predicted'], '.0f')} % of {p['n_falls']}"
-                lines.append(f"| {fam} | {n} | {p['samples']:,.0f} | {len(p['seeds'])} | {interval(p['vel_err'], '.3f')} "
-                             f"({num(p['still'], '.3f')}) | {interval(p['ep_len'], '.0f')} | "
-                             f"{interval(p['virtual_minus_real'])} | {predicted} | "
+                lines.append(f"| {fam} | {n} | {p['samples']:,.0f} | {len(p['seeds'])} | "
+                             f"{interval(p['vel_err'], '.3f')} ({num(p['still'], '.3f')}) | "
+                             f"{interval(p['ep_len'], '.0f')} | {interval(p['virtual_minus_real'])} | {predicted} | "
                              f"{num(100 * d['upright'], '.0f')} %, {num(100 * d['moving'], '.0f')} %, "
                              f"{num(100 * d['falls'], '.1f')} % | {num(p['train_minutes'], '.0f')} |")
     if legged["smtl"]:
-        lines += ["", "The learned model's open-loop error k steps ahead, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, fed the real "
-                      "actions along the warm-up policies' real episodes, for goals whose episodes fell and goals "
-                      "whose did not:", "", "| body | tasks | episodes | k = 1 | k = 5 | k = 10 | k = 20 |",
+        lines += ["", "The learned model's open-loop error k steps ahead, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, "
+                      "fed the real actions along the warm-up policies' real episodes, for goals whose episodes "
+                      "fell and goals whose did not:", "",
+                  "| body | tasks | episodes | k = 1 | k = 5 | k = 10 | k = 20 |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for fam, counts in legged["smtl"].items():
             for n, p in counts.items():

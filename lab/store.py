@@ -1,4 +1,5 @@
-"""What runs write to disk: checkpoints, JSON results, CSV logs and videos, written atomically; checked checkpoint loads.
+"""What runs write to disk: checkpoints, JSON results, CSV logs and videos, written atomically; checked checkpoint
+loads.
 
 Every write goes to a temporary name unique to the writing process, then replaces the target in one step
 (os.replace), so a reader, a parallel worker or an interrupted run sees the old file or the new one, never half of
