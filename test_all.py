@@ -506,7 +506,8 @@ def test_dynamics_fits_linear_system(one_thread):
     # fit draws all its minibatches at once: the same windows as one draw per step, so the same model
     twin = copy.deepcopy(model)
     fit(model, data, 3, cfg, generator=torch.Generator().manual_seed(1))
-    opt, g = torch.optim.Adam(twin.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay), torch.Generator().manual_seed(1)
+    opt = torch.optim.Adam(twin.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    g = torch.Generator().manual_seed(1)
     for _ in range(3):
         loss = multi_step_loss(twin, *data.sample(cfg.batch_size, cfg.k, g))
         opt.zero_grad()
@@ -1020,7 +1021,8 @@ def test_slbo_stage_on_a_falling_body_spends_exactly_n_collect(family, one_threa
     assert fam.done(b["next_obs"][term]).all() and not fam.done(b["next_obs"][~term]).any()
     t_after = term[:, :-1]  # (5, 199)  steps right after a fall
     z0, (lo, hi) = b["obs"][:, 1:][t_after][:, fam.z_index], fam.healthy_z
-    assert ((z0 > lo) & (z0 < hi)).all() and not torch.allclose(b["obs"][:, 1:][t_after], b["next_obs"][:, :-1][t_after])
+    assert ((z0 > lo) & (z0 < hi)).all()
+    assert not torch.allclose(b["obs"][:, 1:][t_after], b["next_obs"][:, :-1][t_after])
     # D marks every episode end (falls and row ends), and no model window runs past a fall
     assert learner.data.ep_end.sum().item() == int(end.sum()) == int((term[:, :-1]).sum()) + 5
     obs_seq, _ = learner.data.sample(2000, 2, torch.Generator().manual_seed(0))
@@ -1124,7 +1126,8 @@ def test_smtl_adapt_warm_up_then_stages_leaves_checkpoint_alone(monkeypatch):
     # Eq. (6): n_warmup = 3 rounds of one, then n_inner_adapt = 2 rounds after each of the 2 real collections
     assert rounds == [1, 1, 1, 2, 2]
     assert [p["samples"] for p in curve] == [0, 400, 800]  # the warm-up point costs no real samples
-    assert curve[-1]["return"] == pytest.approx(float(slbo.evaluate("cheetah-vel", policy, [goal], seed=3)["return"][0]))
+    real = slbo.evaluate("cheetah-vel", policy, [goal], seed=3)
+    assert curve[-1]["return"] == pytest.approx(float(real["return"][0]))
     assert smtl.adapt(trained, goal, n_stages=2, n_samples=400, seed=3, n_eval_episodes=1)[0] == curve  # same seed
     assert all(torch.equal(before["model"][k], trained["model"][k]) for k in before["model"])  # φ untouched
     assert all(torch.equal(before["data"][k], trained["data"][k]) for k in before["data"])  # D untouched
@@ -1360,7 +1363,8 @@ def test_maml_inner_step_is_sgd_on_policy_gradient_loss():
                 R[e, t] = rew[e, t] + (gamma * R[e, t + 1] if t + 1 < H and not end[e, t] else 0.0)
             for t in range(1, H):
                 t_ep[e, t] = 0 if end[e, t - 1] else t_ep[e, t - 1] + 1
-        Phi = np.stack([_np_features(batch["obs"][e].numpy(), t_ep[j]) for j, e in enumerate(envs)])  # (n_rollouts, H, n_feat)
+        # (n_rollouts, H, n_feat)
+        Phi = np.stack([_np_features(batch["obs"][e].numpy(), t_ep[j]) for j, e in enumerate(envs)])
         m = mask > 0
         w = np.linalg.solve(Phi[m].T @ Phi[m] + 1e-4 * np.eye(Phi.shape[-1]), Phi[m].T @ R[m])
         adv = (R - Phi @ w)[m]  # λ = 1: Â = R − b
@@ -1593,7 +1597,8 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
     # settings the algorithms never read do not part them (plain SMTL has no skip rule; a field added since counts
     # as its default); a setting they read does
     cfg = lambda **smtl: {"preset": "quick", "configs": {"smtl": {"n_warmup": 20, **smtl}}}  # noqa: E731
-    a, b = ({**p, "experiment": cfg(**kw)} for p, kw in zip(part, ({"active_q": 0.3}, {"active_q": 0.5, "n_tasks": 100})))
+    a, b = ({**p, "experiment": cfg(**kw)}
+            for p, kw in zip(part, ({"active_q": 0.3}, {"active_q": 0.5, "n_tasks": 100})))
     assert figures.settings_that_differ(a["experiment"], b["experiment"], ["smtl", "maml"]) == []
     assert figures.pool([a, b])["seeds"] == [0, 1, 2]
     b["experiment"]["configs"]["smtl"]["n_tasks"] = 10
@@ -1709,7 +1714,8 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     exercises = open(pages.EXERCISES_MD).read()
     assert pages.exercises_markdown(exercises) == exercises and pages.unbacked_numbers(exercises) == []
     readme = open(report.README).read()
-    assert "\n".join(report.verdict_rows(report.load())) in readme and "\n".join(report.cost_rows(report.load())) in readme
+    assert "\n".join(report.verdict_rows(report.load())) in readme
+    assert "\n".join(report.cost_rows(report.load())) in readme
     legged = os.path.join(report.RESULTS_DIR, "probes", "legged.json")
     learns = report.learns_lines(report.load(), store.read_json(legged) if os.path.exists(legged) else None)
     assert "\n".join(learns) in readme and "| [1a](docs/results.md#fig1a) Cheetah [0, 2] |" in learns[2]
@@ -2057,7 +2063,8 @@ def test_run_on_ray_equals_the_local_path_and_survives_a_killed_worker(tmp_path,
     with pytest.raises(SystemExit) as e:
         run.main([*argv, "--root", str(tmp_path / "ray"), "--ray", "--ray-retries", "0"])
     killer.join()
-    assert killed[0] is not None and "Ray jobs failed" in str(e.value.code) and "run the same command" in str(e.value.code)
+    assert killed[0] is not None
+    assert "Ray jobs failed" in str(e.value.code) and "run the same command" in str(e.value.code)
     # ... and the same command finishes the grid, with the local path's results to the number (not its clock)
     run.main([*argv, "--root", str(tmp_path / "ray"), "--ray"])
 
@@ -2088,7 +2095,8 @@ def test_run_adapt_never_trains_an_unfinished_baseline(tmp_path, capsys, monkeyp
     code, message = _exit_line(["adapt", *flags], capsys)
     assert code not in (0, None) and "unfinished (1 of 3 iterations)" in message and not trained
     assert len(message.strip().splitlines()) == 1 and "Traceback" not in message
-    assert not os.path.exists(os.path.join(out, "s0", "adapt")) and not os.path.exists(os.path.join(out, "results.json"))
+    assert not os.path.exists(os.path.join(out, "s0", "adapt"))
+    assert not os.path.exists(os.path.join(out, "results.json"))
 
 
 def test_run_diverging_model_stops_with_one_line_and_writes_no_results(tmp_path):
@@ -2173,7 +2181,8 @@ def _verdict(name, fns):
 # Wrong answers as students write them: (exercise, the mistake, the words of its cause in the check's message)
 def _loss_rollout(model, obs_seq, act_seq, feed="model", error="rms"):
     """A student's Eq. (4), right (feed="model", error="rms") or with one mistake: feed the true state back (teacher),
-    or a detached prediction; the error squared (mse), summed over coordinates (sum), or in the state's units (state)."""
+    or a detached prediction; the error squared (mse), summed over coordinates (sum), or in the state's units
+    (state)."""
     k, d = act_seq.shape[1], obs_seq.shape[-1]
     total, s_hat = 0.0, obs_seq[:, 0]
     for i in range(k):
@@ -2260,7 +2269,8 @@ def _ratings(**kw):
 
 
 def _inner_student(policy, pre, alpha, create_graph=False, sign=1.0, scale=True, masked=True):
-    """A student's Eq. (3), task by task in a loop: right, or descending, unscaled by α, or averaging over every step."""
+    """A student's Eq. (3), task by task in a loop: right, or descending, unscaled by α, or averaging over every
+    step."""
     out = {name: [] for name, _ in policy.named_parameters()}
     for i in range(pre["obs"].shape[0]):
         dist = policy.dist(pre["obs"][i])
@@ -2294,7 +2304,8 @@ def _adapt_student(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5
     policy, start = learner.new_policy(), learner.samples
     for _ in range(cfg.n_warmup if warm else 0):
         slbo.virtual_training(learner, policy, goal, 1, warn=False)
-    points = [{"samples": 0, "return": slbo.measure(learner.family, policy, goal, n_eval_episodes, seed=seed)["return"]}]
+    at_zero = slbo.measure(learner.family, policy, goal, n_eval_episodes, seed=seed)
+    points = [{"samples": 0, "return": at_zero["return"]}]
     for _ in range(n_stages):
         before = learner.samples
         slbo.collect(learner, policy, goal, n_samples)
@@ -2408,8 +2419,8 @@ WRONG = [
     ("ratings", _ratings(skip_task=partial(_skip_student, window="first")), "not the first"),
     ("ratings", _ratings(skip_task=partial(_skip_student, which="1-q")), "(1 − q)-quantile"),
     ("ratings", _ratings(skip_task=partial(_skip_student, stat="mean")), "not its mean"),
-    ("ratings", _ratings(skip_task=lambda mu, ratings, q, L: bool(ratings) and mu < float(np.quantile(ratings[-L:], q))),
-     "never skip"),
+    ("ratings", _ratings(skip_task=lambda mu, ratings, q, L: bool(ratings) and
+                         mu < float(np.quantile(ratings[-L:], q))), "never skip"),
     ("ratings", _ratings(skip_task=lambda mu, ratings, q, L: len(ratings) > L and mu < np.quantile(ratings[-L:], q)),
      "exactly L ratings"),
     ("ratings", _ratings(skip_task=lambda mu, ratings, q, L: len(ratings) >= L and mu > np.quantile(ratings[-L:], q)),
