@@ -1232,7 +1232,8 @@ def test_smtl_levers_value_per_task_and_policy_activation(one_thread):
 def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overrides(tmp_path, monkeypatch, one_thread):
     """The lever tables of lab.legged: a lever's difference is lever − control over the same (seed, goal), seeds with
     only one side on disk are left out, and the control is no row of its own; a warm-up lever's policy is built with
-    its overrides. Fails if the pairing mixes seeds, flips the sign, or ignores the overrides."""
+    its overrides; warm-up levers from a training lever's checkpoints pair with that lever's own control. Fails if the
+    pairing mixes seeds or bases, flips the sign, or ignores the overrides."""
     from lab import legged
     monkeypatch.setattr(legged, "OUT_DIR", str(tmp_path))
     path = lambda v, s: os.path.join(str(tmp_path), f"{v}_s{s}.json")  # noqa: E731
@@ -1246,6 +1247,15 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     assert rows["more"]["vel_err"][0] == pytest.approx(-0.75) and rows["more"]["ep_len"][0] == pytest.approx(-7.5)
     assert rows["more"]["vel_err_mean"] == pytest.approx(0.75)
     assert rows["more"]["virtual_minus_real_mean"] == pytest.approx(2.5)  # the lever's own (2e + 1), paired seeds only
+    # warm-up levers from a training lever's checkpoints pair with that base's control, at the base's training samples
+    fam = legged.LEVER_FAMILY
+    for variant, samples in (("quick", 1), ("buffer-all", 2)):
+        store.write_json({"samples": samples}, legged._tasks_path(variant, fam, 0, 30))
+    store.write_json(points([1.0, 2.0]), legged._warmup_path("quick", fam, 0, 30, "buffer-all"))
+    store.write_json(points([0.5, 1.5]), legged._warmup_path("warmup-80", fam, 0, 30, "buffer-all"))
+    store.write_json(points([9.0, 9.0]), legged._warmup_path("quick", fam, 0, 30))  # the quick preset's: not paired
+    row = legged._warmup_lever_rows(30, "buffer-all")["warmup-80"]
+    assert row["vel_err"][0] == pytest.approx(-0.5) and row["samples"] == 2
     built = []
     monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n)))
     monkeypatch.setattr(legged, "diagnose_policy", lambda *a: {})

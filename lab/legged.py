@@ -286,7 +286,7 @@ def _plot_legged(out):
     """docs/results/probes/legged.png: a row per body; single-task SLBO's |v − g| and episode length against real
     samples, SMTL's zero-sample |v − g| against real training samples on a log axis with the oracle's curve."""
     plt = figures.pyplot()
-    fig, axes = plt.subplots(len(LEGGED), 3, figsize=(16, 4.2 * len(LEGGED)), squeeze=False)
+    fig, axes = plt.subplots(len(LEGGED), 3, figsize=(20, 4.2 * len(LEGGED)), squeeze=False)
     for row, fam in zip(axes, LEGGED):
         sl = out["slbo"].get(fam)
         if sl:
@@ -322,6 +322,8 @@ def _plot_legged(out):
         if oc:
             ax.plot([p["samples"] for p in oc[1:]], [p["vel_err"] for p in oc[1:]], "-", color="0.4",
                     label="the oracle's learning curve (seed 0)")
+        if fam == LEVER_FAMILY:
+            _plot_levers(ax, out)
         for key, style, label in (("smtl_paper", "C0", "SMTL's budget in the paper (100 tasks)"),
                                   ("maml_quick", "C1", "MAML's and the oracle's quick budget"),
                                   ("maml_paper", "C3", "MAML's budget in the paper")):
@@ -331,10 +333,27 @@ def _plot_legged(out):
         ax.set_ylabel("|v − g| over 200 steps on 8 tuning goals (m/s)", fontsize=8)
         ax.set_title(f"{fam}: zero-sample adaptation against training samples", fontsize=9)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: the markers stay visible
     fig.tight_layout()
     fig.savefig(os.path.join(DOCS_DIR, "legged.png"), dpi=110)
     plt.close(fig)
+
+
+def _plot_levers(ax, out):
+    """Each lever's mean |v − g| (over its seeds × goals) at the training samples it was measured at, a marker per task
+    count joined by a line: hollow circles for levers of training, squares for levers of the warm-up alone."""
+    series = {}  # (kind, base, name) -> [(samples, mean |v − g|)], and its label
+    for kind, tables in (("training", out.get("levers") or []), ("warm-up", out.get("warmup_levers") or [])):
+        for lv in tables:
+            base = lv.get("base", "quick")
+            for name, r in lv["rows"].items():
+                label = f"{kind} lever: {r['what']}" + ("" if base == "quick" else f", from {base}'s checkpoints")
+                series.setdefault((kind, base, name), ([], label))[0].append((r["samples"], r["vel_err_mean"]))
+    colours = ("C2", "C4", "C5", "C6", "C9", "C7", "k", "C8")  # not C0, C1, C3: SMTL's and the budgets'
+    for k, ((kind, _, _), (points, label)) in enumerate(sorted(series.items())):
+        x, y = zip(*sorted(points))
+        ax.plot(x, y, "o--" if kind == "training" else "s:", mfc="none", mew=1.5, ms=7, lw=1.2,
+                color=colours[k % len(colours)], label=label)
 
 
 # Levers on SMTL's zero-sample warm-up (a variant's overrides of the quick preset), each measured at LEVER_TASKS
@@ -449,17 +468,25 @@ def _control_reproduces(n_tasks, base="quick"):
     return all(same) if same else None
 
 
+def _training_samples(variant, n_tasks):
+    """The real training samples of `variant`'s runs at n_tasks tasks, the mean over the seeds on disk."""
+    runs = [_tasks_path(variant, LEVER_FAMILY, s, n_tasks) for s in LEVER_SEEDS]
+    return float(np.mean([store.read_json(r)["samples"] for r in runs if os.path.exists(r)]))
+
+
 def _lever_rows(n_tasks):
-    """The levers of training (LEVERS) against the quick preset at n_tasks tasks."""
-    return _paired_rows({name: v[0] for name, v in LEVERS.items()},
+    """The levers of training (LEVERS) against the quick preset at n_tasks tasks, each with its training samples."""
+    rows = _paired_rows({name: v[0] for name, v in LEVERS.items()},
                         lambda v, s: _tasks_path(v, LEVER_FAMILY, s, n_tasks))
+    return {name: {**r, "samples": _training_samples(name, n_tasks)} for name, r in rows.items()}
 
 
 def _warmup_lever_rows(n_tasks, base="quick"):
     """The levers of the warm-up (WARMUP_LEVERS) from `base`'s checkpoints at n_tasks tasks against its recomputed
-    control (the warm-up `base` trained with)."""
-    return _paired_rows({name: v[0] for name, v in WARMUP_LEVERS.items()},
+    control (the warm-up `base` trained with), each with the training samples of those checkpoints."""
+    rows = _paired_rows({name: v[0] for name, v in WARMUP_LEVERS.items()},
                         lambda v, s: _warmup_path(v, LEVER_FAMILY, s, n_tasks, base))
+    return {name: {**r, "samples": _training_samples(base, n_tasks)} for name, r in rows.items()}
 
 
 def main(argv=None):
