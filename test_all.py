@@ -1274,11 +1274,12 @@ def test_probe_pool_runs_calls_of_any_length_in_order():
     assert probes.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 1, "test") == [2, 5, 1]  # zipped: [2, 4, 1]
 
 
-def test_legged_probe_refuses_a_lever_of_the_other_probe_and_a_missing_checkpoint(tmp_path, monkeypatch, capsys):
+def test_legged_probe_command_line(tmp_path, monkeypatch, capsys):
     """`python -m lab.legged`: a warm-up lever given to `levers` (or a training lever to `warmup_levers`) is a one-line
-    usage error before anything runs, and warm-up levers at a task count with no checkpoint (the quick preset's or a
-    training lever's, --base) name the command that makes it. Fails if a wrong name reaches a worker (a KeyError
-    there), a missing checkpoint starts a pool, or two bases share their warm-ups' files."""
+    usage error before anything runs; `bodies --tasks 30` stops SMTL at 30 tasks; and warm-up levers at a task count
+    with no checkpoint (the quick preset's or a training lever's, --base) name the command that makes it. Fails if a
+    wrong name reaches a worker (a KeyError there), --tasks is ignored, a missing checkpoint starts a pool, or two
+    bases share their warm-ups' files."""
     from lab import legged
     for argv, other in ((["levers", "--lever", "warmup-160"], "warmup-160"), (["warmup_levers", "--lever", "stages-2"],
                                                                              "stages-2")):
@@ -1286,6 +1287,12 @@ def test_legged_probe_refuses_a_lever_of_the_other_probe_and_a_missing_checkpoin
             legged.main(argv)
         assert e.value.code == 2 and f"has no lever {other}" in capsys.readouterr().err
     monkeypatch.setattr(legged, "OUT_DIR", str(tmp_path))
+    submitted = []  # `bodies --tasks 30` grows SMTL to 30 tasks only, measured at 10 and 30
+    monkeypatch.setattr(legged, "run_all", lambda fn, runs, *a: submitted.extend(runs))
+    monkeypatch.setattr(legged, "summary", lambda: None)
+    legged.main(["bodies", "--family", "humanoid-vel", "--seed", "1", "--tasks", "30"])
+    assert [r for r in submitted if r[0] == "smtl"] == [("smtl", "humanoid-vel", 1, "quick", None, (10, 30))]
+    assert len(submitted) == 3  # and single-task SLBO on its two goals
     monkeypatch.setattr(legged, "run_all", lambda *a: pytest.fail("a pool started without its checkpoints"))
     with pytest.raises(FileNotFoundError, match="at 100 tasks for seed 0: python -m lab.legged bodies"):
         legged.warmup_levers(n_tasks=100)

@@ -14,6 +14,7 @@ goal) with the quick preset, or with the base's own warm-up.
 
     python -m lab.legged bodies                                       # both bodies, 3 seeds (days of CPU; resumable)
     python -m lab.legged bodies --family ant-vel --seed 0 --seed 1    # only these runs
+    python -m lab.legged bodies --family humanoid-vel --tasks 30      # SMTL to 30 tasks only (grows on to 100 later)
     python -m lab.legged levers --lever buffer-all --tasks 100        # SMTL to 100 tasks, D keeping every transition
     python -m lab.legged warmup_levers --tasks 100 --base buffer-all  # warm-up levers from that lever's checkpoints
 """
@@ -195,12 +196,13 @@ def _legged_job(kind, family, *args):
     return (_slbo_curve_run if kind == "slbo" else _smtl_tasks_run)(family, *args)
 
 
-def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS):
-    """Body by body: single-task SLBO on each goal, then SMTL at 10, 30 and 100 tasks, from each seed; then `summary`
-    (finished runs are skipped, an SMTL run resumes at its last task)."""
-    runs = []
+def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUNTS)):
+    """Body by body: single-task SLBO on each goal, then SMTL at 10, 30 and 100 tasks (those up to n_tasks), from each
+    seed; then `summary` (finished runs are skipped, an SMTL run resumes at its last task)."""
+    counts, runs = tuple(n for n in TASK_COUNTS if n <= n_tasks), []
     for f in families:
-        runs += [("slbo", f, g, s) for g in (0, 1) for s in seeds] + [("smtl", f, s) for s in seeds]
+        runs += [("slbo", f, g, s) for g in (0, 1) for s in seeds] + [("smtl", f, s, "quick", None, counts)
+                                                                      for s in seeds]
     run_all(_legged_job, runs, workers, "legged probes")
     summary()
 
@@ -496,9 +498,9 @@ def main(argv=None):
     p.add_argument("--seed", action="append", type=int, help="bodies: only this seed (repeatable)")
     p.add_argument("--lever", action="append", choices=sorted({*LEVERS, *WARMUP_LEVERS} - {"quick"}),
                    help="levers, warmup_levers: only these (repeatable)")
-    p.add_argument("--tasks", type=int, choices=TASK_COUNTS, default=LEVER_TASKS,
-                   help=f"levers: trained to this many tasks; warmup_levers: from the checkpoints at this many "
-                        f"(default {LEVER_TASKS})")
+    p.add_argument("--tasks", type=int, choices=TASK_COUNTS, default=None,
+                   help=f"bodies: SMTL trained to this many tasks (default {max(TASK_COUNTS)}); levers: trained to "
+                        f"this many; warmup_levers: from the checkpoints at this many (default {LEVER_TASKS})")
     p.add_argument("--base", choices=["quick", *LEVERS], default="quick",
                    help="warmup_levers: warm up from this training lever's checkpoints (default: the quick preset's)")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
@@ -507,16 +509,17 @@ def main(argv=None):
     for probe in args.probes:
         start = time.perf_counter()
         if probe == "bodies":
-            bodies(args.workers, tuple(args.family or LEGGED), tuple(args.seed or LEGGED_SEEDS))
+            bodies(args.workers, tuple(args.family or LEGGED), tuple(args.seed or LEGGED_SEEDS),
+                   args.tasks or max(TASK_COUNTS))
         elif probe in ("levers", "warmup_levers"):
             known = LEVERS if probe == "levers" else WARMUP_LEVERS
             if set(args.lever or ()) - set(known):
                 p.error(f"{probe} has no lever {', '.join(sorted(set(args.lever) - set(known)))} "
                         f"(its levers: {', '.join(n for n in known if n != 'quick')})")
             if probe == "levers":
-                levers(args.workers, args.lever, args.tasks)
+                levers(args.workers, args.lever, args.tasks or LEVER_TASKS)
             else:
-                warmup_levers(args.workers, args.tasks, args.lever, args.base)
+                warmup_levers(args.workers, args.tasks or LEVER_TASKS, args.lever, args.base)
         else:
             summary()
         print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")
