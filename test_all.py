@@ -2554,6 +2554,8 @@ def _adapted(tmp_path, name, returns, goals):
 
 
 def test_experiment_exercise_pairs_two_runs_by_seed_and_goal(tmp_path):
+    """The adaptation answer's differences are paired over (seed, goal). Fails if pairing is lost (the intervals would
+    overlap), if runs on other goals are paired goal by goal, or if runs from other seeds are compared at all."""
     rng, goals = np.random.default_rng(1), [[0.5], [1.0], [1.5]]
     a = rng.normal(-100, 30, size=(2, 3, 2))  # goals far apart, the runs a small step apart: pairing matters
     b = a + 2.0 + rng.normal(0, 0.1, size=a.shape)
@@ -2563,9 +2565,13 @@ def test_experiment_exercise_pairs_two_runs_by_seed_and_goal(tmp_path):
         row = next(r for r in rows if r["run"] == "b" and r["stage"] == stage)
         assert row["difference"] == pytest.approx((b - a)[..., stage].mean())
         assert row["verdict"] == "above" and row["difference_ci"][0] > 1.5  # unpaired, the intervals would overlap
-    with pytest.raises(ValueError, match="different goals"):
+    # other goals (a shift of Ψ) are shown but never paired; other seeds are refused
+    rows, _ = experiments.adaptation({"a": _adapted(tmp_path, "a", a.tolist(), goals),
+                                      "c": _adapted(tmp_path, "c", b.tolist(), [[-0.5], [-1.0], [-1.5]])})
+    assert all(r["difference"] is None and r["verdict"] == "other goals: not paired" for r in rows if r["run"] == "c")
+    with pytest.raises(ValueError, match="different seeds"):
         experiments.adaptation({"a": _adapted(tmp_path, "a", a.tolist(), goals),
-                                "c": _adapted(tmp_path, "c", b.tolist(), [[0.5], [1.0], [2.0]])})
+                                "d": _adapted(tmp_path, "d", b[:1].tolist(), goals)})
 
 
 def test_exercise_course_order_lists_every_exercise_once():
