@@ -1738,6 +1738,21 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     assert "\n".join(learns) in readme and "| [1a](docs/results.md#fig1a) Cheetah [0, 2] |" in learns[2]
 
 
+def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
+    """The README's "does it learn" row of the ant [0, 3] names the best lever of the legged probes (the smallest mean
+    |v − g|, of training and warm-up levers alike) beside the quick preset at its most tasks. Fails if it names
+    another lever, a lever of another family, or drops the task count."""
+    everything = {"fig1b": {"goals": [[1.0], [2.0]], "algos": {"smtl": {"points": [{"vel_err": 1.3, "ep_len": 120}]}}}}
+    row = lambda what, err: {"what": what, "vel_err_mean": err, "ep_len_mean": 150.0}  # noqa: E731
+    legged = {"smtl": {"ant-vel": {"100": {"vel_err": [1.2, 1.0, 1.4], "ep_len": [120, 100, 140], "still": 1.5,
+                                           "samples": 800_000}}},
+              "levers": [{"family": "ant-vel", "tasks": 30, "rows": {"a": row("lever a", 1.0)}},
+                         {"family": "humanoid-vel", "tasks": 30, "rows": {"h": row("lever h", 0.1)}}],
+              "warmup_levers": [{"family": "ant-vel", "tasks": 100, "rows": {"b": row("lever b", 0.9)}}]}
+    (line,) = [r for r in report.learns_lines(everything, legged) if "Ant [0, 3]" in r]
+    assert "not by 100 tasks" in line and "best setting probed, lever b at 100 tasks: 0.900, episodes 150" in line
+
+
 def test_every_committed_panel_pools_three_seeds_or_more():
     """Every published panel of Figures 1–3 pools seeds 0, 1, 2 at least (1a: 0–9), each scored on the preset's
     8 held-out goals; a panel re-plotted from one seed, or from seeds whose runs did not all finish, fails here."""

@@ -212,9 +212,10 @@ def _still_err(r):
 def learns_lines(everything, legged=None):
     """The README's first-screen summary: per velocity panel of Figure 1, whether SMTL's warm-up alone (0 samples)
     learns the task at the quick preset (|v − g| over 200 steps at most half of standing still's, with episodes of
-    at least 180 steps), with its numbers; and, from the legged probes, at which number of training tasks it does."""
+    at least 180 steps), with its numbers; and, from the legged probes, at which number of training tasks it does, and
+    the best setting they tried."""
     rows = ["| panel | SMTL at 0 samples: \\|v − g\\| (standing still) | episode length | learns at the quick "
-            "preset | with more training tasks (tuning goals) |", "| --- | --- | --- | --- | --- |"]
+            "preset | with more training tasks or other settings (tuning goals) |", "| --- | --- | --- | --- | --- |"]
     for panel in figures.panels(1, "quick"):
         r = everything.get(panel.name)
         if r is None or r["algos"]["smtl"]["points"][0].get("vel_err") is None:
@@ -232,6 +233,12 @@ def learns_lines(everything, legged=None):
                     f"not by {last} tasks ({counts[last]['samples']:,.0f} samples): \\|v − g\\| "
                     f"{num(counts[last]['vel_err'][0], '.3f')} ({num(counts[last]['still'], '.3f')}), episodes "
                     f"{num(counts[last]['ep_len'][0], '.0f')}")
+            levers = [(lv["tasks"], r) for key in ("levers", "warmup_levers") for lv in legged.get(key) or []
+                      if lv["family"] == family for r in lv["rows"].values()]
+            if levers:  # the best setting the probes tried on this family
+                n, r = min(levers, key=lambda x: x[1]["vel_err_mean"])
+                more += (f"; best setting probed, {r['what']} at {n} tasks: {num(r['vel_err_mean'], '.3f')}, "
+                         f"episodes {num(r['ep_len_mean'], '.0f')}")
         rows.append(f"| [{panel.figure}{panel.letter}](docs/results.md#{panel.name}) {panel.title} | "
                     f"{num(p['vel_err'], '.3f')} ({num(still, '.3f')}) | {num(p['ep_len'] or 0, '.0f')} | "
                     f"{'yes' if ok else 'no'} | {more} |")
