@@ -276,7 +276,8 @@ def _smtl_point(found):
     return {"seeds": [f["seed"] for f in found], "samples": float(np.mean([f["samples"] for f in found])),
             "still": float(_still(found[0]["goals"]).mean()), "vel_err": figures.bootstrap(err),
             "ep_len": figures.bootstrap(length), "virtual_minus_real": figures.bootstrap(gap),
-            "vel_err_per_goal": err.mean(0).tolist(), "ep_len_per_goal": length.mean(0).tolist(),
+            "goals": found[0]["goals"], "vel_err_per_goal": err.mean(0).tolist(),
+            "ep_len_per_goal": length.mean(0).tolist(),
             "falls_predicted": (float(np.mean([m < tasks.HORIZON for _, m in fell])) if fell else None),
             "n_falls": len(fell), "kstep_error": {k: np.nanmean(np.array(v, dtype=float), 0).tolist()
                                                   for k, v in kstep.items() if v},

@@ -391,6 +391,16 @@ def _legged_lines(legged):
                              f"{interval(p['ep_len'], '.0f')} | {interval(p['virtual_minus_real'])} | {predicted} | "
                              f"{num(100 * d['upright'], '.0f')} %, {num(100 * d['moving'], '.0f')} %, "
                              f"{num(100 * d['falls'], '.1f')} % | {num(p['train_minutes'], '.0f')} |")
+    per_goal = [(fam, n, p) for fam, counts in legged["smtl"].items() for n, p in counts.items() if "goals" in p]
+    if per_goal:  # which goals it tracks: each column a tuning goal, slowest first
+        order = np.argsort([g[0] for g in per_goal[0][2]["goals"]])
+        lines += ["", "Per tuning goal, slowest first: SMTL's |v − g| at 0 samples, mean over seeds (episode length):",
+                  "", "| body | tasks | " + " | ".join(f"goal {num(per_goal[0][2]['goals'][i][0], '.2f')}"
+                                                    for i in order) + " |",
+                  "| --- | --- |" + " --- |" * len(order)]
+        lines += [f"| {fam} | {n} | " + " | ".join(f"{num(p['vel_err_per_goal'][i], '.2f')} "
+                                                  f"({num(p['ep_len_per_goal'][i], '.0f')})" for i in order) + " |"
+                  for fam, n, p in per_goal]
     if legged["smtl"]:
         lines += ["", "The learned model's open-loop error k steps ahead, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, "
                       "fed the real actions along the warm-up policies' real episodes, for goals whose episodes "
