@@ -338,7 +338,7 @@ def _plot_legged(out):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: the markers stay visible
     fig.tight_layout()
-    fig.savefig(os.path.join(DOCS_DIR, "legged.png"), dpi=110)
+    fig.savefig(os.path.join(DOCS_DIR, "legged.png"), dpi=110, bbox_inches="tight")  # the legends beside the axes
     plt.close(fig)
 
 
