@@ -21,7 +21,6 @@ import argparse
 import copy
 import dataclasses
 import os
-import signal
 import sys
 
 import config
@@ -259,15 +258,11 @@ def _exercise_run(argv):
     return args
 
 
-def _terminated(signum, frame):
-    raise KeyboardInterrupt  # `kill` stops the workers as Ctrl-C does (cluster.parallel), instead of orphaning them
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     exercise, pool = argv[:1] == ["exercise"], argv[:1] == ["pool"]
     args = _parser(argv).parse_args([] if exercise or pool else argv)  # these two parse their own (exercises/check.py)
-    signal.signal(signal.SIGTERM, _terminated)
+    cluster.stop_on_sigterm()
     try:
         if pool:
             return _pool(argv[1:])

@@ -1272,6 +1272,7 @@ def test_probe_pool_runs_calls_of_any_length_in_order():
     them short)."""
     from lab import probes
     assert probes.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 1, "test") == [2, 5, 1]  # zipped: [2, 4, 1]
+    assert probes.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 2, "test") == [2, 5, 1]  # in worker processes
 
 
 def test_legged_probe_command_line(tmp_path, monkeypatch, capsys):

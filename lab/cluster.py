@@ -14,6 +14,7 @@ A worker that dies loses only its unfinished job (Ray retries it); running the s
 """
 import multiprocessing as mp
 import os
+import signal
 from dataclasses import dataclass
 
 import torch
@@ -72,6 +73,16 @@ def parallel(fn, jobs, workers, on_done, on_tick=None):
         raise
     finally:
         pool.join()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm():
+    """`kill` stops this command as Ctrl-C does: SIGTERM raises KeyboardInterrupt, on which `parallel` stops every
+    worker (instead of orphaning them) and the command says how to resume."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def require_ray():

@@ -33,7 +33,7 @@ import smtl
 import tasks
 import trpo
 from dynamics import DynamicsConfig, VirtualEnv
-from lab import figures, store
+from lab import cluster, figures, store
 from lab.probes import DOCS_DIR, OUT_DIR, run_all
 from trpo import TRPOConfig
 
@@ -493,6 +493,7 @@ def _warmup_lever_rows(n_tasks, base="quick"):
 
 
 def main(argv=None):
+    cluster.stop_on_sigterm()  # `kill` stops the workers too, and every finished run stays on disk
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("probes", nargs="+", choices=["bodies", "levers", "warmup_levers", "summary"])
     p.add_argument("--family", action="append", choices=LEGGED, help="bodies: only this family (repeatable)")

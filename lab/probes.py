@@ -43,7 +43,7 @@ import smtl
 import tasks
 import trpo
 from dynamics import DynamicsConfig
-from lab import figures, store
+from lab import cluster, figures, store
 from trpo import TRPOConfig
 
 OUT_DIR = os.path.join("bench_out", "probes")
@@ -74,11 +74,22 @@ def _quick(family):
     return c, slbo.SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dyn"])
 
 
+def _numbered(fn, i, *args):
+    """(i, fn(*args)): run i of run_all, numbered so that its result returns to its place."""
+    return i, fn(*args)
+
+
 def run_all(fn, runs, workers, desc):
-    """[fn(*run) for every run], in `workers` processes, in the order given; runs may differ in length."""
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(fn, *run) for run in runs]  # not pool.map(fn, *zip(*runs)): zip cuts every run short
-        return [f.result() for f in tqdm(futures, desc=desc)]
+    """[fn(*run) for every run], in `workers` processes (cluster.parallel: an error, Ctrl-C or `kill` stops them all),
+    in the order given; runs may differ in length (each is passed whole, never zipped into columns)."""
+    out, bar = {}, tqdm(total=len(runs), desc=desc)
+
+    def done(job, result):
+        out[result[0]] = result[1]
+        bar.update()
+    cluster.parallel(_numbered, [(fn, i, *run) for i, run in enumerate(runs)], workers, done)
+    bar.close()
+    return [out[i] for i in range(len(runs))]
 
 
 def _init_run(slbo_init, seed):
@@ -339,6 +350,7 @@ def exercise_bar(workers=2):
 
 
 def main(argv=None):
+    cluster.stop_on_sigterm()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("probes", nargs="+", choices=["policy_init", "maml_budget", "oracle_curve", "exercise_bar"])
     p.add_argument("--variant", choices=list(CURVE_VARIANTS), default="quick")
