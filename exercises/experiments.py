@@ -104,12 +104,12 @@ def exploitation(runs, algo="smtl-active-true"):
     def draw(plt):
         fig, ax = plt.subplots(figsize=(6.4, 4.6))
         for k, (label, gap) in enumerate(gaps.items()):
-            task = sorted({t for _, t in gap})
-            per_seed = [[gap[(s, t)] for t in task if (s, t) in gap] for s in sorted({s for s, _ in gap})]
-            for x in per_seed:  # one thin line per seed
-                ax.plot(task[:len(x)], x, "-", color=f"C{k}", lw=0.6, alpha=0.4)
-            mean = [np.mean([gap[(s, t)] for s, u in gap if u == t]) for t in task]  # over the seeds, per task
-            ax.plot(task, mean, "o-", color=f"C{k}", label=f"{label} (mean over {len(per_seed)} seeds)")
+            seeds, task = sorted({s for s, _ in gap}), sorted({t for _, t in gap})
+            for s in seeds:  # one thin line per seed, over the tasks it rated
+                ax.plot(*zip(*[(t, gap[(s, t)]) for t in task if (s, t) in gap]), "-", color=f"C{k}", lw=0.6,
+                        alpha=0.4)
+            mean = [np.mean([gap[(s, t)] for s in seeds if (s, t) in gap]) for t in task]  # over the seeds, per task
+            ax.plot(task, mean, "o-", color=f"C{k}", label=f"{label} (mean over {len(seeds)} seeds)")
         ax.axhline(0.0, color="k", lw=0.8)
         ax.set_xlabel("training task (Algorithm 1; D grows with every task)")
         ax.set_ylabel("μ(ψ): virtual − real return of the warm-up policy", fontsize=8)

@@ -489,7 +489,8 @@ def _warmup_lever_rows(n_tasks, base="quick"):
     control (the warm-up `base` trained with), each with the training samples of those checkpoints."""
     rows = _paired_rows({name: v[0] for name, v in WARMUP_LEVERS.items()},
                         lambda v, s: _warmup_path(v, LEVER_FAMILY, s, n_tasks, base))
-    return {name: {**r, "samples": _training_samples(base, n_tasks)} for name, r in rows.items()}
+    samples = _training_samples(base, n_tasks) if rows else None  # every row warms up from the same checkpoints
+    return {name: {**r, "samples": samples} for name, r in rows.items()}
 
 
 def main(argv=None):

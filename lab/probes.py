@@ -26,11 +26,9 @@ two wrong ones. The legged bodies' probes are lab/legged.py's.
 import argparse
 import dataclasses
 import itertools
-import multiprocessing as mp
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -123,10 +121,8 @@ def policy_init(workers=2):
     SLBO's |v − g| after INIT_STAGES stages with each, paired over seeds."""
     runs = [(init, seed) for init in (True, False) for seed in INIT_SEEDS]
     slbo_runs = [(init, seed) for init in (True, False) for seed in INIT_SLBO_SEEDS]
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        out = dict(zip(runs, tqdm(pool.map(_init_run, *zip(*runs)), total=len(runs), desc="policy_init")))
-        stages = dict(zip(slbo_runs, tqdm(pool.map(_init_slbo_run, *zip(*slbo_runs)), total=len(slbo_runs),
-                                          desc="policy_init, SLBO")))
+    out = dict(zip(runs, run_all(_init_run, runs, workers, "policy_init")))
+    stages = dict(zip(slbo_runs, run_all(_init_slbo_run, slbo_runs, workers, "policy_init, SLBO")))
     slbo_err = {init: np.array([[stages[(init, s)]] for s in INIT_SLBO_SEEDS]) for init in (True, False)}  # (n, 1)
     err = {init: np.array([out[(init, s)][0] for s in INIT_SEEDS]) for init in (True, False)}  # (n_seeds, n_goals)
     diff = figures.bootstrap(err[True] - err[False])  # SLBO's − PyTorch's: negative favours SLBO's init
@@ -170,8 +166,7 @@ def maml_budget(workers=2):
     """The share of MAML's gap to the oracle that its 3 test-time steps close, per budget, pooled over seeds × goals:
     (return after 3 steps − after 0) / (oracle − after 0)."""
     runs = [(b, s) for b in (*MAML_BUDGETS, None) for s in MAML_SEEDS]
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        out = dict(zip(runs, tqdm(pool.map(_maml_run, *zip(*runs)), total=len(runs), desc="maml_budget")))
+    out = dict(zip(runs, run_all(_maml_run, runs, workers, "maml_budget")))
     oracle = np.array([out[(None, s)] for s in MAML_SEEDS])[..., 0]  # (n_seeds, n_goals)
     result = {"family": MAML_FAMILY, "seeds": list(MAML_SEEDS), "goals": tasks.tuning_goals(MAML_FAMILY, MAML_GOALS)
               .tolist(), "oracle": float(oracle.mean()), "budgets": {}}

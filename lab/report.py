@@ -233,12 +233,12 @@ def learns_lines(everything, legged=None):
                     f"not by {last} tasks ({counts[last]['samples']:,.0f} samples): \\|v − g\\| "
                     f"{num(counts[last]['vel_err'][0], '.3f')} ({num(counts[last]['still'], '.3f')}), episodes "
                     f"{num(counts[last]['ep_len'][0], '.0f')}")
-            levers = [(lv["tasks"], r) for key in ("levers", "warmup_levers") for lv in legged.get(key) or []
-                      if lv["family"] == family for r in lv["rows"].values()]
+            levers = [(lv["tasks"], row) for key in ("levers", "warmup_levers") for lv in legged.get(key) or []
+                      if lv["family"] == family for row in lv["rows"].values()]
             if levers:  # the best setting the probes tried on this family
-                n, r = min(levers, key=lambda x: x[1]["vel_err_mean"])
-                more += (f"; best setting probed, {r['what']} at {n} tasks: {num(r['vel_err_mean'], '.3f')}, "
-                         f"episodes {num(r['ep_len_mean'], '.0f')}")
+                n, best = min(levers, key=lambda x: x[1]["vel_err_mean"])
+                more += (f"; best setting probed, {best['what']} at {n} tasks: {num(best['vel_err_mean'], '.3f')}, "
+                         f"episodes {num(best['ep_len_mean'], '.0f')}")
         rows.append(f"| [{panel.figure}{panel.letter}](docs/results.md#{panel.name}) {panel.title} | "
                     f"{num(p['vel_err'], '.3f')} ({num(still, '.3f')}) | {num(p['ep_len'] or 0, '.0f')} | "
                     f"{'yes' if ok else 'no'} | {more} |")
