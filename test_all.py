@@ -1230,38 +1230,39 @@ def test_smtl_levers_value_per_task_and_policy_activation(one_thread):
 
 
 def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overrides(tmp_path, monkeypatch, one_thread):
-    """The lever tables of lab.legged: a lever's difference is lever − control over the same (seed, goal), seeds with
+    """The lever tables of lab.levers: a lever's difference is lever − control over the same (seed, goal), seeds with
     only one side on disk are left out, and the control is no row of its own; a warm-up lever's policy is built with
     its overrides; warm-up levers from a training lever's checkpoints pair with that lever's own control. Fails if the
     pairing mixes seeds or bases, flips the sign, or ignores the overrides."""
-    from lab import legged
+    from lab import legged, levers
     monkeypatch.setattr(legged, "OUT_DIR", str(tmp_path))
+    monkeypatch.setattr(levers, "OUT_DIR", str(tmp_path))
     path = lambda v, s: os.path.join(str(tmp_path), f"{v}_s{s}.json")  # noqa: E731
     points = lambda errs: {"points": [{"vel_err": e, "ep_len": 10 * e, "virtual_return": 3 * e + 1, "return": e}
                                       for e in errs]}  # noqa: E731
     store.write_json(points([1.0, 2.0]), path("quick", 0))
     store.write_json(points([0.5, 1.0]), path("more", 0))  # 0.5 and 1.0 below the control
     store.write_json(points([9.0, 9.0]), path("more", 1))  # seed 1 has no control: left out
-    rows = legged._paired_rows({"quick": "control", "more": "a lever"}, path)
+    rows = levers._paired_rows({"quick": "control", "more": "a lever"}, path)
     assert list(rows) == ["more"] and rows["more"]["seeds"] == 1
     assert rows["more"]["vel_err"][0] == pytest.approx(-0.75) and rows["more"]["ep_len"][0] == pytest.approx(-7.5)
     assert rows["more"]["vel_err_mean"] == pytest.approx(0.75)
     assert rows["more"]["virtual_minus_real_mean"] == pytest.approx(2.5)  # the lever's own (2e + 1), paired seeds only
     # warm-up levers from a training lever's checkpoints pair with that base's control, at the base's training samples
-    fam = legged.LEVER_FAMILY
+    fam = levers.LEVER_FAMILY
     for variant, samples in (("quick", 1), ("buffer-all", 2)):
-        store.write_json({"samples": samples}, legged._tasks_path(variant, fam, 0, 30))
-    store.write_json(points([1.0, 2.0]), legged._warmup_path("quick", fam, 0, 30, "buffer-all"))
-    store.write_json(points([0.5, 1.5]), legged._warmup_path("warmup-80", fam, 0, 30, "buffer-all"))
-    store.write_json(points([9.0, 9.0]), legged._warmup_path("quick", fam, 0, 30))  # the quick preset's: not paired
-    row = legged._warmup_lever_rows(30, "buffer-all")["warmup-80"]
+        store.write_json({"samples": samples}, legged.tasks_path(variant, fam, 0, 30))
+    store.write_json(points([1.0, 2.0]), levers._warmup_path("quick", fam, 0, 30, "buffer-all"))
+    store.write_json(points([0.5, 1.5]), levers._warmup_path("warmup-80", fam, 0, 30, "buffer-all"))
+    store.write_json(points([9.0, 9.0]), levers._warmup_path("quick", fam, 0, 30))  # the quick preset's: not paired
+    row = levers._warmup_lever_rows(30, "buffer-all")["warmup-80"]
     assert row["vel_err"][0] == pytest.approx(-0.5) and row["samples"] == 2
     built = []
     monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n)))
     monkeypatch.setattr(legged, "diagnose_policy", lambda *a: {})
     monkeypatch.setattr(legged, "_measure_policy", lambda *a: {})
     ckpt = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=1))["checkpoint"]
-    legged._warm_up_points(ckpt, np.array([[0.5]]), 0, 3, {"policy_hidden": (16,), "policy_activation": "relu"})
+    legged.warm_up_points(ckpt, np.array([[0.5]]), 0, 3, {"policy_hidden": (16,), "policy_activation": "relu"})
     (policy, n), = built
     assert n == 3 and policy.activation == "relu" and policy.mean_net[0].out_features == 16
 
@@ -1275,17 +1276,17 @@ def test_probe_pool_runs_calls_of_any_length_in_order():
     assert probes.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 2, "test") == [2, 5, 1]  # in worker processes
 
 
-def test_legged_probe_command_line(tmp_path, monkeypatch, capsys):
-    """`python -m lab.legged`: a warm-up lever given to `levers` (or a training lever to `warmup_levers`) is a one-line
-    usage error before anything runs; `bodies --tasks 30` stops SMTL at 30 tasks; and warm-up levers at a task count
-    with no checkpoint (the quick preset's or a training lever's, --base) name the command that makes it. Fails if a
-    wrong name reaches a worker (a KeyError there), --tasks is ignored, a missing checkpoint starts a pool, or two
-    bases share their warm-ups' files."""
-    from lab import legged
+def test_legged_and_lever_probe_command_lines(tmp_path, monkeypatch, capsys):
+    """`python -m lab.levers`: a warm-up lever given to `levers` (or a training lever to `warmup_levers`) is a one-line
+    usage error before anything runs; warm-up levers at a task count with no checkpoint (the quick preset's or a
+    training lever's, --base) name the command that makes it. `python -m lab.legged bodies --tasks 30` stops SMTL at
+    30 tasks. Fails if a wrong name reaches a worker (a KeyError there), --tasks is ignored, a missing checkpoint
+    starts a pool, or two bases share their warm-ups' files."""
+    from lab import legged, levers
     for argv, other in ((["levers", "--lever", "warmup-160"], "warmup-160"), (["warmup_levers", "--lever", "stages-2"],
                                                                              "stages-2")):
         with pytest.raises(SystemExit) as e:
-            legged.main(argv)
+            levers.main(argv)
         assert e.value.code == 2 and f"has no lever {other}" in capsys.readouterr().err
     monkeypatch.setattr(legged, "OUT_DIR", str(tmp_path))
     submitted = []  # `bodies --tasks 30` grows SMTL to 30 tasks only, measured at 10 and 30
@@ -1294,14 +1295,14 @@ def test_legged_probe_command_line(tmp_path, monkeypatch, capsys):
     legged.main(["bodies", "--family", "humanoid-vel", "--seed", "1", "--tasks", "30"])
     assert [r for r in submitted if r[0] == "smtl"] == [("smtl", "humanoid-vel", 1, "quick", None, (10, 30))]
     assert len(submitted) == 3  # and single-task SLBO on its two goals
-    monkeypatch.setattr(legged, "run_all", lambda *a: pytest.fail("a pool started without its checkpoints"))
+    monkeypatch.setattr(levers, "run_all", lambda *a: pytest.fail("a pool started without its checkpoints"))
     with pytest.raises(FileNotFoundError, match="at 100 tasks for seed 0: python -m lab.legged bodies"):
-        legged.warmup_levers(n_tasks=100)
-    with pytest.raises(FileNotFoundError, match="python -m lab.legged levers --lever buffer-all --tasks 30"):
-        legged.warmup_levers(base="buffer-all")  # a training lever's checkpoints: its own command
+        levers.warmup_levers(n_tasks=100)
+    with pytest.raises(FileNotFoundError, match="python -m lab.levers levers --lever buffer-all --tasks 30"):
+        levers.warmup_levers(base="buffer-all")  # a training lever's checkpoints: its own command
     # each base keeps its own warm-ups: a base left out of the path would pair one lever's warm-ups with another's
-    assert len({legged._warmup_path("quick", "ant-vel", 0, 30, base) for base in ("quick", *legged.LEVERS)}) == \
-        1 + len(legged.LEVERS)
+    assert len({levers._warmup_path("quick", "ant-vel", 0, 30, base) for base in ("quick", *levers.LEVERS)}) == \
+        1 + len(levers.LEVERS)
 
 
 @pytest.mark.parametrize("active", ["estimated", "true"])
@@ -1734,8 +1735,8 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     readme = open(report.README).read()
     assert "\n".join(report.verdict_rows(report.load())) in readme
     assert "\n".join(report.cost_rows(report.load())) in readme
-    legged = os.path.join(report.RESULTS_DIR, "probes", "legged.json")
-    learns = report.learns_lines(report.load(), store.read_json(legged) if os.path.exists(legged) else None)
+    probes = [os.path.join(report.RESULTS_DIR, "probes", f"{name}.json") for name in ("legged", "levers")]
+    learns = report.learns_lines(report.load(), *(store.read_json(p) if os.path.exists(p) else None for p in probes))
     assert "\n".join(learns) in readme and "| [1a](docs/results.md#fig1a) Cheetah [0, 2] |" in learns[2]
 
 
@@ -1746,11 +1747,11 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     everything = {"fig1b": {"goals": [[1.0], [2.0]], "algos": {"smtl": {"points": [{"vel_err": 1.3, "ep_len": 120}]}}}}
     row = lambda what, err: {"what": what, "vel_err_mean": err, "ep_len_mean": 150.0}  # noqa: E731
     legged = {"smtl": {"ant-vel": {"100": {"vel_err": [1.2, 1.0, 1.4], "ep_len": [120, 100, 140], "still": 1.5,
-                                           "samples": 800_000}}},
-              "levers": [{"family": "ant-vel", "tasks": 30, "rows": {"a": row("lever a", 1.0)}},
+                                           "samples": 800_000}}}}
+    levers = {"levers": [{"family": "ant-vel", "tasks": 30, "rows": {"a": row("lever a", 1.0)}},
                          {"family": "humanoid-vel", "tasks": 30, "rows": {"h": row("lever h", 0.1)}}],
               "warmup_levers": [{"family": "ant-vel", "tasks": 100, "rows": {"b": row("lever b", 0.9)}}]}
-    (line,) = [r for r in report.learns_lines(everything, legged) if "Ant [0, 3]" in r]
+    (line,) = [r for r in report.learns_lines(everything, legged, levers) if "Ant [0, 3]" in r]
     assert "not by 100 tasks" in line and "best setting probed, lever b at 100 tasks: 0.900, episodes 150" in line
 
 

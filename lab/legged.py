@@ -1,5 +1,5 @@
 """Probes of the legged bodies: does this code's SLBO learn the ant and the humanoid alone, how does SMTL's zero-sample
-warm-up improve with its training tasks, where do the learned model and the real body part, and which setting moves it.
+warm-up improve with its training tasks, and where do the learned model and the real body part.
 
 Every run uses tuning goals (tasks.tuning_goals), never the evaluation goals; a finished run is a JSON in
 bench_out/probes/ (an SMTL run also a checkpoint, so that it resumes at its last task), and `summary` gathers whatever
@@ -7,16 +7,12 @@ has finished into docs/results/probes/legged.json and .png, which docs/results.m
 
 `bodies`: single-task SLBO on two goals per body (one either side of the speed where standing still stops paying),
 400,000 real samples, 3 seeds; then SMTL at the quick preset trained to 10, 30 and 100 tasks (100: the paper's
-0.8M samples), its zero-sample warm-up (Eq. 6 at 0 samples) measured and diagnosed after each. `levers` retrains
-SMTL to 30 (or 100) tasks with one setting changed; `warmup_levers` changes only the warm-up, from the quick preset's
-own checkpoints at 30 (or 100) tasks, or a training lever's (--base). Each lever is a paired difference over (seed,
-goal) with the quick preset, or with the base's own warm-up.
+0.8M samples), its zero-sample warm-up (Eq. 6 at 0 samples) measured and diagnosed after each. The levers tried on
+that warm-up, one setting at a time, are lab/levers.py's.
 
     python -m lab.legged bodies                                       # both bodies, 3 seeds (days of CPU; resumable)
     python -m lab.legged bodies --family ant-vel --seed 0 --seed 1    # only these runs
     python -m lab.legged bodies --family humanoid-vel --tasks 30      # SMTL to 30 tasks only (grows on to 100 later)
-    python -m lab.legged levers --lever buffer-all --tasks 100        # SMTL to 100 tasks, D keeping every transition
-    python -m lab.legged warmup_levers --tasks 100 --base buffer-all  # warm-up levers from that lever's checkpoints
 """
 import argparse
 import dataclasses
@@ -143,22 +139,22 @@ def _data_composition(learner):
             "upright_and_moving": float((up & v).float().mean()), "falls": float(fell.float().mean())}
 
 
-def _tasks_path(variant_name, family, seed, n=None, ext="json"):
-    """Where _smtl_tasks_run keeps a variant's run in OUT_DIR: its growing checkpoint (n None) or its files at n
+def tasks_path(variant_name, family, seed, n=None, ext="json"):
+    """Where smtl_tasks_run keeps a variant's run in OUT_DIR: its growing checkpoint (n None) or its files at n
     tasks."""
     return os.path.join(OUT_DIR, f"smtl_tasks_{variant_name}_{family}_s{seed}" + (f"_n{n}" if n else "") + f".{ext}")
 
 
-def _smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TASK_COUNTS):
+def smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TASK_COUNTS):
     """SMTL at the quick preset (with a variant's overrides) trained to each of TASK_COUNTS tasks in turn (one run,
     grown: a checkpoint in OUT_DIR), and after each the zero-sample warm-up on LEGGED_GOALS tuning goals; each
     count's measurement is a JSON in OUT_DIR, written before training goes on (rerun: resumes)."""
     torch.set_num_threads(1)
     cfg, slbo_cfg, dyn, trpo = legged_settings(family, variant)
-    resume, save = store.checkpointing(_tasks_path(variant_name, family, seed, ext="pt"), smtl.CHECKPOINT_FORMAT)
+    resume, save = store.checkpointing(tasks_path(variant_name, family, seed, ext="pt"), smtl.CHECKPOINT_FORMAT)
     goals, out = tasks.tuning_goals(family, LEGGED_GOALS), {}  # (n_goals, 1)
     for n in counts:
-        path = _tasks_path(variant_name, family, seed, n)
+        path = tasks_path(variant_name, family, seed, n)
         if os.path.exists(path):
             out[n] = store.read_json(path)
             continue
@@ -166,8 +162,8 @@ def _smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TAS
                              resume=resume, save=save, progress=False)
         resume, start = trained["checkpoint"], time.perf_counter()
         # φ, D and V at n tasks, for the warm-up levers
-        store.save_checkpoint(resume, _tasks_path(variant_name, family, seed, n, "pt"))
-        points = _warm_up_points(resume, goals, seed, cfg.n_warmup)
+        store.save_checkpoint(resume, tasks_path(variant_name, family, seed, n, "pt"))
+        points = warm_up_points(resume, goals, seed, cfg.n_warmup)
         out[n] = {"family": family, "variant": variant_name, "seed": seed, "n_tasks": n,
                   "samples": trained["samples"], "train_wall_s": trained["wall_s"],
                   "adapt_wall_s": time.perf_counter() - start, "goals": goals.tolist(), "points": points,
@@ -176,7 +172,7 @@ def _smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TAS
     return out
 
 
-def _warm_up_points(ckpt, goals, seed, n_warmup, trpo_overrides=None):
+def warm_up_points(ckpt, goals, seed, n_warmup, trpo_overrides=None):
     """Eq. (6) at 0 samples, as smtl.adapt's first point, from a training checkpoint on each goal (learner seed
     seed·1000 + goal index): n_warmup rounds of VirtualTraining on a fresh policy (built with trpo_overrides over the
     checkpoint's TRPOConfig), then _measure_policy and diagnose_policy of its mean action."""
@@ -192,8 +188,8 @@ def _warm_up_points(ckpt, goals, seed, n_warmup, trpo_overrides=None):
 
 
 def _legged_job(kind, family, *args):
-    """One run of the legged probes: "slbo" (_slbo_curve_run) or "smtl" (_smtl_tasks_run)."""
-    return (_slbo_curve_run if kind == "slbo" else _smtl_tasks_run)(family, *args)
+    """One run of the legged probes: "slbo" (_slbo_curve_run) or "smtl" (smtl_tasks_run)."""
+    return (_slbo_curve_run if kind == "slbo" else smtl_tasks_run)(family, *args)
 
 
 def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUNTS)):
@@ -207,7 +203,7 @@ def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUN
     summary()
 
 
-def _still(goals):
+def standing_still(goals):
     """Standing still's |v − g| per goal (its speed error is ‖g‖)."""
     return np.linalg.norm(np.asarray(goals, dtype=float).reshape(len(goals), -1), axis=1)
 
@@ -233,14 +229,14 @@ def summary():
                 if os.path.exists(path):
                     runs.setdefault(str(g), {})[str(seed)] = store.read_json(path)["curve"]
         if runs:
-            still = _still(goals)
+            still = standing_still(goals)
             out["slbo"][fam] = {"goals": goals.tolist(), "still": still.tolist(), "runs": runs,
                                 "learned_at": {g: {s: _learned_at(c, still[int(g)]) for s, c in r.items()}
                                                for g, r in runs.items()}}
         counts = {}
         for n in TASK_COUNTS:
-            found = [store.read_json(_tasks_path("quick", fam, seed, n)) for seed in LEGGED_SEEDS
-                     if os.path.exists(_tasks_path("quick", fam, seed, n))]
+            found = [store.read_json(tasks_path("quick", fam, seed, n)) for seed in LEGGED_SEEDS
+                     if os.path.exists(tasks_path("quick", fam, seed, n))]
             if found:
                 counts[str(n)] = _smtl_point(found)
         if counts:
@@ -250,13 +246,6 @@ def summary():
         out["oracle_curve"] = {"ant-vel": [{k: p[k] for k in ("samples", "vel_err", "ep_len")}
                                            for p in store.read_json(curve)["obs-norm"]["curve"]]}
     out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
-    still = float(_still(tasks.tuning_goals(LEVER_FAMILY, LEGGED_GOALS)).mean())  # the levers' goals' standing still
-    out["levers"] = [{"family": LEVER_FAMILY, "tasks": n, "rows": rows, "still": still}
-                     for n in TASK_COUNTS if n >= LEVER_TASKS for rows in [_lever_rows(n)] if rows]
-    out["warmup_levers"] = [{"family": LEVER_FAMILY, "tasks": n, "base": base, "rows": rows, "still": still,
-                             "control_reproduces": _control_reproduces(n, base)}
-                            for base in ("quick", *LEVERS) for n in TASK_COUNTS
-                            for rows in [_warmup_lever_rows(n, base)] if rows]
     store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
     _plot_legged(out)
     return out
@@ -274,7 +263,7 @@ def _smtl_point(found):
     for d in diag:
         kstep["fell" if min(d["real_len"]) < tasks.HORIZON else "walked"].append(d["kstep_error"])
     return {"seeds": [f["seed"] for f in found], "samples": float(np.mean([f["samples"] for f in found])),
-            "still": float(_still(found[0]["goals"]).mean()), "vel_err": figures.bootstrap(err),
+            "still": float(standing_still(found[0]["goals"]).mean()), "vel_err": figures.bootstrap(err),
             "ep_len": figures.bootstrap(length), "virtual_minus_real": figures.bootstrap(gap),
             "goals": found[0]["goals"], "vel_err_per_goal": err.mean(0).tolist(),
             "ep_len_per_goal": length.mean(0).tolist(),
@@ -325,8 +314,6 @@ def _plot_legged(out):
         if oc:
             ax.plot([p["samples"] for p in oc[1:]], [p["vel_err"] for p in oc[1:]], "-", color="0.4",
                     label="the oracle's learning curve (seed 0)")
-        if fam == LEVER_FAMILY:
-            _plot_levers(ax, out)
         for key, style, label in (("smtl_paper", "C0", "SMTL's budget in the paper (100 tasks)"),
                                   ("maml_quick", "C1", "MAML's and the oracle's quick budget"),
                                   ("maml_paper", "C3", "MAML's budget in the paper")):
@@ -342,187 +329,21 @@ def _plot_legged(out):
     plt.close(fig)
 
 
-def _plot_levers(ax, out):
-    """Each lever's mean |v − g| (over its seeds × goals) at the training samples it was measured at, a marker per task
-    count joined by a line: hollow circles for levers of training, squares for levers of the warm-up alone."""
-    series = {}  # (kind, base, name) -> [(samples, mean |v − g|)], and its label
-    for kind, tables in (("training", out.get("levers") or []), ("warm-up", out.get("warmup_levers") or [])):
-        for lv in tables:
-            base = lv.get("base", "quick")
-            for name, r in lv["rows"].items():
-                label = f"{kind} lever: {r['what']}" + ("" if base == "quick" else f", from {base}'s checkpoints")
-                series.setdefault((kind, base, name), ([], label))[0].append((r["samples"], r["vel_err_mean"]))
-    colours = ("C2", "C4", "C5", "C6", "C9", "C7", "k", "C8")  # not C0, C1, C3: SMTL's and the budgets'
-    for k, ((kind, _, _), (points, label)) in enumerate(sorted(series.items())):
-        x, y = zip(*sorted(points))
-        ax.plot(x, y, "o--" if kind == "training" else "s:", mfc="none", mew=1.5, ms=7, lw=1.2,
-                color=colours[k % len(colours)], label=label)
-
-
-# Levers on SMTL's zero-sample warm-up (a variant's overrides of the quick preset), each measured at LEVER_TASKS
-# training tasks (or more) on the ant from LEVER_SEEDS, paired over (seed, goal) with the quick preset's own runs
-LEVER_FAMILY, LEVER_TASKS, LEVER_SEEDS = "ant-vel", 30, (0, 1)
-LEVERS = {  # name: (what it changes, its overrides)
-    "model-500": ("the paper's 500 × 500 model at lr 1e-3", {"dyn": {"hidden": (500, 500), "lr": 1e-3}}),
-    "paper-vt": ("the paper's VirtualTraining: 100 model and 40 TRPO steps a round at max KL 0.01",
-                 {"slbo": {"n_model": 100, "n_policy": 40}, "trpo": {"max_kl": 0.01}}),
-    "warmup-40": ("the paper's 40 warm-up rounds", {"smtl": {"n_warmup": 40}}),
-    "warmup-80": ("80 warm-up rounds", {"smtl": {"n_warmup": 80}}),
-    "policy-relu": ("Section 5.1's 100 × 100 ReLU policy", {"trpo": {"policy_hidden": (100, 100),
-                                                                     "policy_activation": "relu"}}),
-    "ou-0.1": ("OU exploration noise σ 0.1 (0.3)", {"slbo": {"ou_sigma": 0.1}}),
-    "v-per-task": ("a fresh value function with each fresh policy", {"smtl": {"carry_value": False}}),
-    "stages-2": ("2 SLBO stages per training task (16,000 real samples)",
-                 {"smtl": {"n_slbo_train": 2, "n_inner_train": 5}}),
-    "buffer-all": ("D keeps every real transition (SLBO's code keeps the newest 200,000: 25 tasks)",
-                   {"slbo": {"buffer_size": 800_000}}),
-}
-
-
-def levers(workers=2, names=None, n_tasks=LEVER_TASKS):
-    """SMTL with each lever (or those named) on LEVER_FAMILY to n_tasks tasks (measured at every count of TASK_COUNTS
-    on the way) from LEVER_SEEDS, and the quick preset's runs it is paired with (`bodies` makes the same ones); the
-    paired differences are in summary's output."""
-    counts = tuple(n for n in TASK_COUNTS if n <= n_tasks)
-    runs = [(LEVER_FAMILY, s, "quick", None, counts) for s in LEVER_SEEDS]
-    runs += [(LEVER_FAMILY, s, name, LEVERS[name][1], counts) for name in (names or LEVERS) for s in LEVER_SEEDS]
-    run_all(_smtl_tasks_run, runs, workers, "levers")
-    summary()
-
-
-# Levers of the warm-up alone: each re-runs Eq. (6)'s zero-sample warm-up from the quick preset's own checkpoints at
-# a task count of TASK_COUNTS (the same φ, D, V, goals and learner seeds), so its paired difference with the quick
-# preset's warm-up, recomputed beside it, says what the warm-up's budget or policy changes without any training cost
-WARMUP_LEVERS = {  # name: (what it changes, n_warmup, TRPOConfig overrides of the fresh policy)
-    "quick": ("the quick preset's 20 rounds, recomputed (the pairs' control)", None, {}),
-    "warmup-40": ("the paper's 40 warm-up rounds", 40, {}),
-    "warmup-80": ("80 warm-up rounds", 80, {}),
-    "warmup-160": ("160 warm-up rounds", 160, {}),
-    "policy-relu": ("Section 5.1's 100 × 100 ReLU policy", None, {"policy_hidden": (100, 100),
-                                                                   "policy_activation": "relu"}),
-}
-
-
-def _warmup_path(name, family, seed, n_tasks, base="quick"):
-    """Where _warmup_lever_run keeps a warm-up lever's run from `base`'s checkpoints (a LEVERS name or quick)."""
-    return os.path.join(OUT_DIR, f"warmup_{name}{'' if base == 'quick' else f'_from-{base}'}_{family}_s{seed}"
-                                 f"_n{n_tasks}.json")
-
-
-def _warmup_lever_run(family, seed, name, n_tasks, base="quick"):
-    """One warm-up lever on `base`'s checkpoint of `seed` at n_tasks tasks (the quick preset's, or a training lever's:
-    its warm-up with the lever's settings); a JSON in OUT_DIR."""
-    torch.set_num_threads(1)
-    path = _warmup_path(name, family, seed, n_tasks, base)
-    if os.path.exists(path):
-        return store.read_json(path)
-    ckpt = store.load_checkpoint(_tasks_path(base, family, seed, n_tasks, "pt"), smtl.CHECKPOINT_FORMAT)
-    _, n_warmup, overrides = WARMUP_LEVERS[name]
-    n_warmup = n_warmup or legged_settings(family, LEVERS[base][1] if base in LEVERS else None)[0].n_warmup
-    goals, start = tasks.tuning_goals(family, LEGGED_GOALS), time.perf_counter()  # (n_goals, 1)
-    out = {"family": family, "seed": seed, "n_tasks": n_tasks, "base": base, "lever": name, "n_warmup": n_warmup,
-           "goals": goals.tolist(), "points": _warm_up_points(ckpt, goals, seed, n_warmup, overrides)}
-    store.write_json({**out, "wall_s": time.perf_counter() - start}, path)
-    return out
-
-
-def warmup_levers(workers=2, n_tasks=LEVER_TASKS, names=None, base="quick"):
-    """Every WARMUP_LEVERS variant (or those named, and the control) on `base`'s checkpoints of LEVER_SEEDS at n_tasks
-    tasks (made by `bodies`, or by `levers` for a training lever: a FileNotFoundError names the command)."""
-    for s in LEVER_SEEDS:
-        if not os.path.exists(_tasks_path(base, LEVER_FAMILY, s, n_tasks, "pt")):
-            makes = (f"levers --lever {base} --tasks {n_tasks}" if base in LEVERS else
-                     f"bodies --family {LEVER_FAMILY} --seed {s}")
-            raise FileNotFoundError(f"no checkpoint of {base} at {n_tasks} tasks for seed {s}: python -m lab.legged "
-                                    f"{makes}")
-    names = [*(n for n in (names or WARMUP_LEVERS) if n != "quick"), "quick"]  # the longest first, the control last
-    run_all(_warmup_lever_run, [(LEVER_FAMILY, s, name, n_tasks, base) for name in names for s in LEVER_SEEDS],
-            workers, "warm-up levers")
-    summary()
-
-
-def _paired_rows(what, path, control="quick"):
-    """{name: its paired differences with the control (name − control) over (seed, goal)} for every name of `what`
-    ({name: what it changes}) whose runs are on disk beside the control's for some of LEVER_SEEDS (path(name, seed)):
-    |v − g| and episode length with 95 % bootstrap intervals, and the means with it, the virtual minus the real
-    return of its policies included (how far the warm-up exploits the model)."""
-    rows = {}
-    for name in what:
-        pairs = [[store.read_json(path(v, seed))["points"] for v in (name, control)] for seed in LEVER_SEEDS
-                 if name != control and all(os.path.exists(path(v, seed)) for v in (name, control))]
-        if not pairs:
-            continue
-        lever = {key: np.array([[p[key] for p in run] for run, _ in pairs]) for key in ("vel_err", "ep_len")}
-        base = {key: np.array([[p[key] for p in run] for _, run in pairs]) for key in ("vel_err", "ep_len")}
-        gap = [p["virtual_return"] - p["return"] for run, _ in pairs for p in run]  # model exploitation, per goal
-        rows[name] = {"what": what[name], "seeds": len(pairs),
-                      **{key: figures.paired(lever[key], base[key]) for key in lever},
-                      **{f"{key}_mean": float(lever[key].mean()) for key in lever},
-                      "virtual_minus_real_mean": float(np.mean(gap))}
-    return rows
-
-
-def _control_reproduces(n_tasks, base="quick"):
-    """Whether the warm-up levers' recomputed control gives the training probe's own warm-up points to the digit (the
-    same checkpoint, goals and seeds), per seed with both on disk; None where neither seed has both."""
-    same = [store.read_json(control)["points"] == store.read_json(own)["points"] for control, own in (
-        (_warmup_path("quick", LEVER_FAMILY, s, n_tasks, base), _tasks_path(base, LEVER_FAMILY, s, n_tasks))
-        for s in LEVER_SEEDS) if os.path.exists(control) and os.path.exists(own)]
-    return all(same) if same else None
-
-
-def _training_samples(variant, n_tasks):
-    """The real training samples of `variant`'s runs at n_tasks tasks, the mean over the seeds on disk."""
-    runs = [_tasks_path(variant, LEVER_FAMILY, s, n_tasks) for s in LEVER_SEEDS]
-    return float(np.mean([store.read_json(r)["samples"] for r in runs if os.path.exists(r)]))
-
-
-def _lever_rows(n_tasks):
-    """The levers of training (LEVERS) against the quick preset at n_tasks tasks, each with its training samples."""
-    rows = _paired_rows({name: v[0] for name, v in LEVERS.items()},
-                        lambda v, s: _tasks_path(v, LEVER_FAMILY, s, n_tasks))
-    return {name: {**r, "samples": _training_samples(name, n_tasks)} for name, r in rows.items()}
-
-
-def _warmup_lever_rows(n_tasks, base="quick"):
-    """The levers of the warm-up (WARMUP_LEVERS) from `base`'s checkpoints at n_tasks tasks against its recomputed
-    control (the warm-up `base` trained with), each with the training samples of those checkpoints."""
-    rows = _paired_rows({name: v[0] for name, v in WARMUP_LEVERS.items()},
-                        lambda v, s: _warmup_path(v, LEVER_FAMILY, s, n_tasks, base))
-    samples = _training_samples(base, n_tasks) if rows else None  # every row warms up from the same checkpoints
-    return {name: {**r, "samples": samples} for name, r in rows.items()}
-
-
 def main(argv=None):
     cluster.stop_on_sigterm()  # `kill` stops the workers too, and every finished run stays on disk
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("probes", nargs="+", choices=["bodies", "levers", "warmup_levers", "summary"])
+    p.add_argument("probes", nargs="+", choices=["bodies", "summary"])
     p.add_argument("--family", action="append", choices=LEGGED, help="bodies: only this family (repeatable)")
     p.add_argument("--seed", action="append", type=int, help="bodies: only this seed (repeatable)")
-    p.add_argument("--lever", action="append", choices=sorted({*LEVERS, *WARMUP_LEVERS} - {"quick"}),
-                   help="levers, warmup_levers: only these (repeatable)")
-    p.add_argument("--tasks", type=int, choices=TASK_COUNTS, default=None,
-                   help=f"bodies: SMTL trained to this many tasks (default {max(TASK_COUNTS)}); levers: trained to "
-                        f"this many; warmup_levers: from the checkpoints at this many (default {LEVER_TASKS})")
-    p.add_argument("--base", choices=["quick", *LEVERS], default="quick",
-                   help="warmup_levers: warm up from this training lever's checkpoints (default: the quick preset's)")
+    p.add_argument("--tasks", type=int, choices=TASK_COUNTS, default=max(TASK_COUNTS),
+                   help=f"bodies: SMTL trained to this many tasks (default {max(TASK_COUNTS)})")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = p.parse_args(argv)
     os.makedirs(OUT_DIR, exist_ok=True)
     for probe in args.probes:
         start = time.perf_counter()
         if probe == "bodies":
-            bodies(args.workers, tuple(args.family or LEGGED), tuple(args.seed or LEGGED_SEEDS),
-                   args.tasks or max(TASK_COUNTS))
-        elif probe in ("levers", "warmup_levers"):
-            known = LEVERS if probe == "levers" else WARMUP_LEVERS
-            if set(args.lever or ()) - set(known):
-                p.error(f"{probe} has no lever {', '.join(sorted(set(args.lever) - set(known)))} "
-                        f"(its levers: {', '.join(n for n in known if n != 'quick')})")
-            if probe == "levers":
-                levers(args.workers, args.lever, args.tasks or LEVER_TASKS)
-            else:
-                warmup_levers(args.workers, args.tasks or LEVER_TASKS, args.lever, args.base)
+            bodies(args.workers, tuple(args.family or LEGGED), tuple(args.seed or LEGGED_SEEDS), args.tasks)
         else:
             summary()
         print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")

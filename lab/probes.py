@@ -16,7 +16,7 @@ way its return, |v − g| and episode length on 8 tuning goals. It does so for t
 today's TRPO practice (normalised inputs, smaller batches per update), one variant per process.
 
 `exercise_bar` measures the GAE exercise's learning verdict on the reference, a right answer with other rounding and
-two wrong ones. The legged bodies' probes are lab/legged.py's.
+two wrong ones. The legged bodies' probes are lab/legged.py's, the levers on their warm-up lab/levers.py's.
 
     python -m lab.probes policy_init maml_budget            # 2 workers; each writes docs/results/probes/NAME.json
     python -m lab.probes oracle_curve --variant quick       # one variant (the others: obs-norm, obs-norm-2000)

@@ -209,11 +209,11 @@ def _still_err(r):
     return float(np.mean(np.linalg.norm(np.array(r["goals"], dtype=float).reshape(len(r["goals"]), -1), axis=1)))
 
 
-def learns_lines(everything, legged=None):
+def learns_lines(everything, legged=None, levers=None):
     """The README's first-screen summary: per velocity panel of Figure 1, whether SMTL's warm-up alone (0 samples)
     learns the task at the quick preset (|v − g| over 200 steps at most half of standing still's, with episodes of
     at least 180 steps), with its numbers; and, from the legged probes, at which number of training tasks it does, and
-    the best setting they tried."""
+    the best setting the levers tried (lab/levers.py)."""
     rows = ["| panel | SMTL at 0 samples: \\|v − g\\| (standing still) | episode length | learns at the quick "
             "preset | with more training tasks or other settings (tuning goals) |", "| --- | --- | --- | --- | --- |"]
     for panel in figures.panels(1, "quick"):
@@ -233,10 +233,10 @@ def learns_lines(everything, legged=None):
                     f"not by {last} tasks ({counts[last]['samples']:,.0f} samples): \\|v − g\\| "
                     f"{num(counts[last]['vel_err'][0], '.3f')} ({num(counts[last]['still'], '.3f')}), episodes "
                     f"{num(counts[last]['ep_len'][0], '.0f')}")
-            levers = [(lv["tasks"], row) for key in ("levers", "warmup_levers") for lv in legged.get(key) or []
-                      if lv["family"] == family for row in lv["rows"].values()]
-            if levers:  # the best setting the probes tried on this family
-                n, best = min(levers, key=lambda x: x[1]["vel_err_mean"])
+            tried = [(lv["tasks"], row) for key in ("levers", "warmup_levers") for lv in (levers or {}).get(key, [])
+                     if lv["family"] == family for row in lv["rows"].values()]
+            if tried:  # the best setting the levers tried on this family
+                n, best = min(tried, key=lambda x: x[1]["vel_err_mean"])
                 more += (f"; best setting probed, {best['what']} at {n} tasks: {num(best['vel_err_mean'], '.3f')}, "
                          f"episodes {num(best['ep_len_mean'], '.0f')}")
         rows.append(f"| [{panel.figure}{panel.letter}](docs/results.md#{panel.name}) {panel.title} | "
@@ -309,17 +309,18 @@ def summary(figure, results):
 
 
 def probes_block(results_dir=RESULTS_DIR):
-    """The generated markdown of the probes (lab/probes.py, lab/legged.py) that the quick preset's choices rest on, on
-    tuning goals; None if none is committed."""
+    """The generated markdown of the probes (lab/probes.py, lab/legged.py, lab/levers.py) that the quick preset's
+    choices rest on, on tuning goals; None if none is committed."""
     folder = os.path.join(results_dir, "probes")
     read = lambda name: store.read_json(os.path.join(folder, f"{name}.json")) \
         if os.path.exists(os.path.join(folder, f"{name}.json")) else None  # noqa: E731
     init, budget, curve, legged = read("policy_init"), read("maml_budget"), read("oracle_curve"), read("legged")
-    if not (init or budget or curve or legged):
+    levers = read("levers")
+    if not (init or budget or curve or legged or levers):
         return None
     lines = ["## Probes: what the quick preset rests on", "",
-             "Measured by `python -m lab.probes` and `python -m lab.legged` on goals of the tuning split, never on "
-             "evaluation goals."]
+             "Measured by `python -m lab.probes`, `python -m lab.legged` and `python -m lab.levers` on goals of the "
+             "tuning split, never on evaluation goals."]
     if init:
         d = init["difference_slbo_minus_pytorch"]
         lines += ["", f"**Policy initialisation** ({init['family']}, {len(init['seeds'])} seeds × {len(init['goals'])} "
@@ -352,6 +353,8 @@ def probes_block(results_dir=RESULTS_DIR):
                          f"{num(best['vel_err'], '.3f')} ({best['samples']:,}) | {ended} |")
     if legged:
         lines += ["", *_legged_lines(legged)]
+    if levers:
+        lines += ["", *_lever_lines(levers)]
     return "\n".join(lines)
 
 
@@ -414,13 +417,22 @@ def _legged_lines(legged):
                     if e:
                         lines.append(f"| {fam} | {n} | {'did not fall' if kind == 'walked' else 'fell'} | " +
                                      " | ".join(num(e[k - 1], ".3f") for k in (1, 5, 10, 20)) + " |")
-    for key, title in (("levers", "Levers on training (`python -m lab.legged levers`), each trained to {tasks} tasks "
+    return lines
+
+
+def _lever_lines(levers):
+    """The levers on SMTL's zero-sample warm-up (lab/levers.py): a paired table per task count and base."""
+    lines = [f"**Levers on SMTL's zero-sample warm-up** ({levers['family']}, seeds "
+             f"{', '.join(map(str, levers['seeds']))} × {levers['n_goals']} tuning goals; one setting changed at a "
+             "time):", "",
+             "![the levers](results/probes/levers.png)"]
+    for key, title in (("levers", "Levers on training (`python -m lab.levers levers`), each trained to {tasks} tasks "
                                   "on {family} and paired over (seed, goal) with the quick preset's own runs"),
-                       ("warmup_levers", "Levers on the warm-up alone (`python -m lab.legged warmup_levers{flag}`), "
+                       ("warmup_levers", "Levers on the warm-up alone (`python -m lab.levers warmup_levers{flag}`), "
                                          "each warming up from {whose} own checkpoints at {tasks} tasks on {family} "
                                          "(the same model, data and value function) and paired over (seed, goal) with "
                                          "{whose} warm-up recomputed beside it")):
-        for lv in legged.get(key) or []:
+        for lv in levers[key]:
             base = lv.get("base", "quick")
             lv = {**lv, "flag": "" if base == "quick" else f" --base {base}",
                   "whose": "the quick preset's" if base == "quick" else f"the training lever {base}'s"}
@@ -474,10 +486,10 @@ def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_
                 figures.plot_experiment(everything[p.name], os.path.join(results_dir, f"{p.name}.png"),
                                         f"Figure {figure}{p.letter}, {p.env} {p.task}: {p.title}")
     if os.path.exists(readme):
-        legged = os.path.join(results_dir, "probes", "legged.json")
+        probes = [os.path.join(results_dir, "probes", f"{name}.json") for name in ("legged", "levers")]
+        learns = learns_lines(everything, *(store.read_json(p) if os.path.exists(p) else None for p in probes))
         regenerate(readme, {"verdicts": "\n".join(verdict_rows(everything)), "costs": "\n".join(cost_rows(everything)),
-                             "learns": "\n".join(learns_lines(everything, store.read_json(legged) if
-                                                               os.path.exists(legged) else None))})
+                             "learns": "\n".join(learns)})
     missing = unbacked_numbers(open(md_path).read())
     missing += pages.write(exercises_dir, exercises_md, departures_md, reference_md)
     return {"panels": sorted(everything), "unbacked": missing}
