@@ -41,7 +41,7 @@ from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError
 from exercises import check as exercise_check
 from exercises import checks as exercise_checks
 from exercises import experiments
-from lab import bench, figures, jobs, pages, report, store, video
+from lab import bench, cluster, figures, jobs, pages, report, store, video
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
                   fisher_vector_product, gae, limited_entropy, policy_fisher_product, rollout, set_flat_params,
                   trpo_step)
@@ -1268,12 +1268,11 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
 
 
 def test_probe_pool_runs_calls_of_any_length_in_order():
-    """probes.run_all: each run's arguments reach fn whole, in the order given, whatever their number. Fails if the runs
-    are zipped into columns (the legged probes' SLBO runs carry one argument more than its SMTL runs, and zip cut
+    """cluster.run_all: each run's arguments reach fn whole, in the order given, whatever their number. Fails if the
+    runs are zipped into columns (the legged probes' SLBO runs carry one argument more than its SMTL runs, and zip cut
     them short)."""
-    from lab import probes
-    assert probes.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 1, "test") == [2, 5, 1]  # zipped: [2, 4, 1]
-    assert probes.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 2, "test") == [2, 5, 1]  # in worker processes
+    assert cluster.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 1, "test") == [2, 5, 1]  # zipped: [2, 4, 1]
+    assert cluster.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 2, "test") == [2, 5, 1]  # in worker processes
 
 
 def test_legged_and_lever_probe_command_lines(tmp_path, monkeypatch, capsys):

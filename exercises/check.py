@@ -17,11 +17,9 @@ import ast
 import contextlib
 import importlib
 import inspect
-import multiprocessing as mp
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -32,6 +30,7 @@ import slbo
 import tasks
 import trpo
 from exercises import checks
+from lab import cluster
 
 
 class Copied(Exception):
@@ -156,11 +155,11 @@ def learns(name, fns="student", seeds=LEARN_SEEDS, workers=2):
     after)} of the runs made, the best after / before, learned?). fns: "student" (exercises/<name>.py), "solution"
     (the reference) or {function: a version} (module-level functions, which a worker process can import)."""
     runs = {}
-    with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=mp.get_context("spawn")) as pool:
-        for start in range(0, len(seeds), workers):  # `workers` seeds at once; the next ones only if none learned
-            runs.update(pool.map(_learning_job, [(name, fns, s) for s in seeds[start:start + workers]]))
-            if min(a / b for b, a in runs.values()) <= LEARN_BAR:
-                break
+    for start in range(0, len(seeds), workers):  # `workers` seeds at once; the next ones only if none learned
+        batch = [((name, fns, s),) for s in seeds[start:start + workers]]
+        cluster.parallel(_learning_job, batch, workers, lambda job, result: runs.update([result]))
+        if min(a / b for b, a in runs.values()) <= LEARN_BAR:
+            break
     best = min(a / b for b, a in runs.values())
     return dict(sorted(runs.items())), best, best <= LEARN_BAR
 

@@ -9,10 +9,8 @@ oracle on a laptop budget and shows MAML's adaptation signature (Sec. 5.2).
     python -m lab.bench smtl
 """
 import json
-import multiprocessing as mp
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -25,6 +23,7 @@ import smtl
 import tasks
 from dynamics import DynamicsConfig, Normalizer
 from lab import store
+from lab.cluster import run_all
 from lab.bench import FAMILY, GOAL, OUT_DIR, RESULTS
 from trpo import GaussianPolicy, TRPOConfig, ValueFunction, rollout, trpo_step
 
@@ -159,12 +158,10 @@ def bench_smtl(device="cpu", workers=2):
     goals."""
     goals = tasks.tuning_goals(SMTL_FAMILY, SMTL_GOALS)  # (n_goals, 1)
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        trained = list(tqdm(pool.map(_smtl_train_seed, SMTL_SEEDS, [device] * len(SMTL_SEEDS)),
-                            total=len(SMTL_SEEDS), desc="smtl: training seeds"))
-        train_s = time.perf_counter() - t0
-        jobs = [(path, goal, i) for path, _, _ in trained for i, goal in enumerate(goals)]
-        curves = list(tqdm(pool.map(_smtl_adapt_goal, *zip(*jobs)), total=len(jobs), desc="smtl: adapting"))
+    trained = run_all(_smtl_train_seed, [(s, device) for s in SMTL_SEEDS], workers, "smtl: training seeds")
+    train_s = time.perf_counter() - t0
+    jobs = [(path, goal, i) for path, _, _ in trained for i, goal in enumerate(goals)]
+    curves = run_all(_smtl_adapt_goal, jobs, workers, "smtl: adapting")
     shape = (len(SMTL_SEEDS), len(goals), -1)
     err = np.array([[p["vel_err"] for p in c] for c in curves]).reshape(shape)  # (n_seeds, n_goals, 1 + n_slbo)
     ret = np.array([[p["return"] for p in c] for c in curves]).reshape(shape)  # (n_seeds, n_goals, 1 + n_slbo)

@@ -2,13 +2,14 @@
 
 lab/experiment.py turns a panel or a whole figure into jobs, each a training (panel, seed, algorithm) or an adaptation
 (panel, seed, algorithm, held-out goal) that writes its own result to disk atomically. `parallel` runs a list of
-independent jobs in spawned processes on this machine. `run_on_ray` submits every job at once as a Ray task that
-declares the CPUs (and GPU) it needs; a job runs only after the jobs it depends on (an adaptation after its
-training, a 20-task SMTL run after the 5-task run it continues), Ray places the tasks on the cluster's free cores,
-and every result lands in the same folders (a shared file system), so plotting and pooling seeds work unchanged.
+independent jobs in spawned processes on this machine (`run_all`: and returns their results in order, with a progress
+bar). `run_on_ray` submits every job at once as a Ray task that declares the CPUs (and GPU) it needs; a job runs
+only after the jobs it depends on (an adaptation after its training, a 20-task SMTL run after the 5-task run it
+continues), Ray places the tasks on the cluster's free cores, and every result lands in the same folders (a shared file system), so plotting and pooling seeds work unchanged.
 A worker that dies loses only its unfinished job (Ray retries it); running the same command again finishes the rest.
 
     parallel(train_one, [(args, "smtl", 0), (args, "maml", 0)], workers=2, on_done=print)
+    results = run_all(train_one, [(args, "smtl", 0), (args, "maml", 0)], workers=2, desc="training")  # in order
     run_on_ray([Job("train s0", train_one, (args, "smtl", 0)),
                 Job("adapt s0 goal 0", adapt_one, (args, "smtl", 0, 0), after=("train s0",))], address="local")
 """
@@ -73,6 +74,24 @@ def parallel(fn, jobs, workers, on_done, on_tick=None):
         raise
     finally:
         pool.join()
+
+
+def _numbered(fn, i, *args):
+    """(i, fn(*args)): run i of run_all, numbered so that its result returns to its place."""
+    return i, fn(*args)
+
+
+def run_all(fn, runs, workers, desc):
+    """[fn(*run) for every run], in `workers` processes (parallel: an error, Ctrl-C or `kill` stops them all),
+    in the order given; runs may differ in length (each is passed whole, never zipped into columns)."""
+    out, bar = {}, tqdm(total=len(runs), desc=desc)
+
+    def done(job, result):
+        out[result[0]] = result[1]
+        bar.update()
+    parallel(_numbered, [(fn, i, *run) for i, run in enumerate(runs)], workers, done)
+    bar.close()
+    return [out[i] for i in range(len(runs))]
 
 
 def _interrupt(signum, frame):

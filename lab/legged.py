@@ -30,7 +30,8 @@ import tasks
 import trpo
 from dynamics import DynamicsConfig, VirtualEnv
 from lab import cluster, figures, store
-from lab.probes import DOCS_DIR, OUT_DIR, run_all
+from lab.cluster import run_all
+from lab.probes import DOCS_DIR, OUT_DIR
 from trpo import TRPOConfig
 
 LEGGED = ("ant-vel", "humanoid-vel")  # Figure 1b's and 1c's tasks

@@ -22,7 +22,8 @@ import torch
 import smtl
 import tasks
 from lab import cluster, figures, legged, store
-from lab.probes import DOCS_DIR, OUT_DIR, run_all
+from lab.cluster import run_all
+from lab.probes import DOCS_DIR, OUT_DIR
 
 LEVER_FAMILY, LEVER_TASKS, LEVER_SEEDS = "ant-vel", 30, (0, 1)  # the body, task count and seeds levers are tried at
 LEVERS = {  # name: (what it changes, its overrides {group: {field: value}} of the quick preset)

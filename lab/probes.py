@@ -32,7 +32,6 @@ import time
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 import config
 import maml
@@ -42,6 +41,7 @@ import tasks
 import trpo
 from dynamics import DynamicsConfig
 from lab import cluster, figures, store
+from lab.cluster import run_all
 from trpo import TRPOConfig
 
 OUT_DIR = os.path.join("bench_out", "probes")
@@ -70,24 +70,6 @@ MAML_BUDGETS = {"80 × 10 tasks, max KL 0.1": dict(n_iters=80, meta_batch=10, n_
 def _quick(family):
     c = config.values(family, "quick")
     return c, slbo.SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dyn"])
-
-
-def _numbered(fn, i, *args):
-    """(i, fn(*args)): run i of run_all, numbered so that its result returns to its place."""
-    return i, fn(*args)
-
-
-def run_all(fn, runs, workers, desc):
-    """[fn(*run) for every run], in `workers` processes (cluster.parallel: an error, Ctrl-C or `kill` stops them all),
-    in the order given; runs may differ in length (each is passed whole, never zipped into columns)."""
-    out, bar = {}, tqdm(total=len(runs), desc=desc)
-
-    def done(job, result):
-        out[result[0]] = result[1]
-        bar.update()
-    cluster.parallel(_numbered, [(fn, i, *run) for i, run in enumerate(runs)], workers, done)
-    bar.close()
-    return [out[i] for i in range(len(runs))]
 
 
 def _init_run(slbo_init, seed):
