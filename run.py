@@ -84,8 +84,13 @@ def _widths(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated layer widths such as 64,64, got {text!r}") from None
 
 
+def _field_kind(f):
+    """The Python type of a config field's values; a field whose default is none (n_warmup_adapt) is a count."""
+    return int if f.default is None else type(f.default)
+
+
 def _field_type(f):
-    return {bool: _bool, tuple: _widths, int: _count}.get(type(f.default), type(f.default))
+    return {bool: _bool, tuple: _widths, int: _count}.get(_field_kind(f), _field_kind(f))
 
 
 def _parser(argv=None):
@@ -137,7 +142,7 @@ def _parser(argv=None):
         for f in dataclasses.fields(cls):
             if (group, f.name) in NO_FLAG:
                 continue
-            metavar = {bool: "true|false", int: "N", float: "X", str: "S", tuple: "N,N"}.get(type(f.default), "V")
+            metavar = {bool: "true|false", int: "N", float: "X", str: "S", tuple: "N,N"}.get(_field_kind(f), "V")
             domain = f.metadata.get("domain")
             domain = f"; {' or '.join(domain) if isinstance(domain, tuple) else domain}" if domain else ""
             g.add_argument(f"--{group}-{f.name.replace('_', '-')}", dest=f"{group}.{f.name}", type=_field_type(f),

@@ -46,6 +46,9 @@ class SMTLConfig:
                       source="paper, Section 5.1 and Appendix 7.1")
     n_warmup: int = hp(40, "n_warmup: VirtualTraining rounds that warm a new task's policy up, line 5 and Eq. (6)",
                        ">= 0", source="paper, Appendix 7.1")
+    n_warmup_adapt: int | None = hp(None, "n_warmup at adaptation: Eq. (6)'s warm-up rounds (none: n_warmup, as in "
+                                          "the paper, which gives one value for both)", ">= 0",
+                                    source="paper, Appendix 7.1 (one n_warmup for training and adaptation)")
     n_slbo_train: int = hp(1, "n_slbo while training: real collections per task, line 6", ">= 1",
                            source="paper, Appendix 7.1")
     n_inner_train: int = hp(0, "n_inner while training: VirtualTraining rounds after each collection, line 8", ">= 0",
@@ -215,10 +218,12 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
 
 def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episodes=5, device="cpu", progress=False):
     """Eq. (6) on task ψ = goal, from `trained` (a checkpoint of `train`; it is not changed): a fresh policy θ̃₀, the
-    warm-up VT(θ̃₀, φ, D, n_warmup) in the learned model (0 real samples), then n_stages SLBO stages of n_samples real
-    samples each on the (possibly shifted) real task, each followed by VT(θ, φ, D, n_inner_adapt). Returns (one point
-    per stage, the first at 0 samples: {"stage", "samples", "return", "ep_len", "vel_err", ...}; the adapted policy)."""
+    warm-up VT(θ̃₀, φ, D, n_warmup) in the learned model (0 real samples; n_warmup_adapt rounds where it is set),
+    then n_stages SLBO stages of n_samples real samples each on the (possibly shifted) real task, each followed by
+    VT(θ, φ, D, n_inner_adapt). Returns (one point per stage, the first at 0 samples: {"stage", "samples", "return",
+    "ep_len", "vel_err", ...}; the adapted policy)."""
     cfg = SMTLConfig(**trained["config"]["smtl"])
+    n_warmup = cfg.n_warmup if cfg.n_warmup_adapt is None else cfg.n_warmup_adapt  # Eq. (6)'s n_warmup
     learner = restore(trained, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
     psi = tasks.check_goal(learner.family, goal, shift)
     samples0, policy = learner.samples, learner.new_policy()  # θ̃₀
@@ -226,7 +231,7 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
         learner.value_fn = learner.new_value_fn()
     where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
     with _named(f"{where}, warm-up"):
-        vt, _ = warm_up(learner, policy, psi, cfg.n_warmup, shift=shift, progress=progress)
+        vt, _ = warm_up(learner, policy, psi, n_warmup, shift=shift, progress=progress)
     curve = [{"stage": 0, "samples": 0, **measure(learner.family, policy, psi, n_eval_episodes, shift, seed), **vt}]
     for stage in range(1, n_stages + 1):
         collect(learner, policy, psi, n_samples, shift)  # line 7, on the real (shifted) env

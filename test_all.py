@@ -1901,6 +1901,28 @@ def test_run_grown_smtl_run_equals_a_fresh_one(tmp_path, monkeypatch):
     assert os.path.basename(jobs.model_path(other, "smtl", 0)) != os.path.basename(jobs.model_path(long, "smtl", 0))
 
 
+def test_adaptation_warm_up_of_its_own_and_the_names_of_older_models(tmp_path, monkeypatch, one_thread):
+    """n_warmup_adapt: Eq. (6) warms up that many rounds where it is set and n_warmup where it is not; a model trained
+    with it unset keeps the name it had before the setting existed (the committed results' models), one with it set
+    gets another. Fails if adapt ignores it, or if its unset value enters the model's digest."""
+    argv = ["--preset", "smoke", "--algos", "smtl", "--root", str(tmp_path)]
+    plain, own = (run.check_args(run._parser().parse_args(argv + extra)) for extra in ([], ["--smtl-n-warmup-adapt",
+                                                                                           "5"]))
+    before = {"smtl": {**{k: v for k, v in dataclasses.asdict(jobs.smtl_config(plain, "smtl")).items()
+                          if k != "n_warmup_adapt"}, "n_tasks": None},
+              **{g: dataclasses.asdict(plain.configs[g]) for g in ("slbo", "dyn", "trpo")}}  # the key without it
+    assert jobs.model_path(plain, "smtl", 0).endswith(f"-{store.digest(before)}.pt")
+    assert jobs.model_path(own, "smtl", 0) != jobs.model_path(plain, "smtl", 0)
+    rounds = []
+    monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n, **kw: (rounds.append(n), ({}, []))[1])
+    trained = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=1))["checkpoint"]
+    for n_warmup_adapt in (None, 5, 0):
+        cfg = {**trained["config"]["smtl"], "n_warmup_adapt": n_warmup_adapt}
+        smtl.adapt({**trained, "config": {**trained["config"], "smtl": cfg}}, np.array([0.5]), 0, 400,
+                   n_eval_episodes=1)
+    assert rounds == [2, 5, 0]  # n_warmup of _tiny_smtl, then n_warmup_adapt
+
+
 # The values the paper itself gives, with its words (Section 5.1 and Appendix 7.1): a field whose source says "paper"
 # must be one of these and default to this value.
 PAPER_VALUES = {
@@ -2329,13 +2351,14 @@ def _meta_student(policy, pre, post, alpha, pi_old, create_graph, inner=maml.inn
 
 
 def _adapt_student(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5, warm=True, cumulative=True,
-                   inner="adapt"):
-    """A student's Eq. (6), the warm-up as n_warmup single rounds: right, or without the warm-up, with samples per
-    stage, or with the training's n_inner."""
+                   inner="adapt", warmup="adapt"):
+    """A student's Eq. (6), the warm-up as single rounds: right, or without the warm-up, with samples per stage, with
+    the training's n_inner, or with the training's n_warmup."""
     cfg = smtl.SMTLConfig(**trained["config"]["smtl"])
     learner = smtl.restore(trained, seed=seed)
     policy, start = learner.new_policy(), learner.samples
-    for _ in range(cfg.n_warmup if warm else 0):
+    n_warmup = cfg.n_warmup_adapt if warmup == "adapt" and cfg.n_warmup_adapt is not None else cfg.n_warmup
+    for _ in range(n_warmup if warm else 0):
         slbo.virtual_training(learner, policy, goal, 1, warn=False)
     at_zero = slbo.measure(learner.family, policy, goal, n_eval_episodes, seed=seed)
     points = [{"samples": 0, "return": at_zero["return"]}]
@@ -2443,6 +2466,7 @@ WRONG = [
     ("adaptation", {"adapt": partial(_adapt_student, warm=False)}, "a fresh policy's"),
     ("adaptation", {"adapt": partial(_adapt_student, cumulative=False)}, "spent so far"),
     ("adaptation", {"adapt": partial(_adapt_student, inner="train")}, "n_inner_adapt"),
+    ("adaptation", {"adapt": partial(_adapt_student, warmup="train")}, "n_warmup_adapt"),
     ("ratings", _ratings(true_rating=lambda virtual, real: real - virtual), "virtual minus the real return"),
     ("ratings", _ratings(model_disagreement=lambda etas: float(np.std(etas))), "not their standard deviation"),
     ("ratings", _ratings(model_disagreement=lambda etas: float(np.mean([abs(a - b) for a in etas for b in etas]))),

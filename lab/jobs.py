@@ -41,7 +41,9 @@ def model_path(args, algo, seed):
     (not the test-time shift, the goals or the other algorithms' settings): experiments that agree on them share it."""
     c = args.configs
     if algo.startswith("smtl"):  # n_tasks in the name instead: a longer run may resume a shorter one (store.grow)
-        key = {"smtl": {**dataclasses.asdict(smtl_config(args, algo)), "n_tasks": None},
+        # a setting left at none (n_warmup_adapt) is left out: the models trained before it existed keep their names
+        smtl_key = {k: v for k, v in dataclasses.asdict(smtl_config(args, algo)).items() if v is not None}
+        key = {"smtl": {**smtl_key, "n_tasks": None},
                **{g: dataclasses.asdict(c[g]) for g in ("slbo", "dyn", "trpo")}}
         stem = f"{algo}-{args.preset}-tasks{c['smtl'].n_tasks:03d}"
     else:
