@@ -132,30 +132,38 @@ def thresholds(log, q, L):
 
 
 def selection(runs, algo="smtl-active-estimated"):
-    """Per run: its (q, L), candidates rated, skipped and trained, and the real samples training spent, summed over its
-    seeds (real samples: per seed); the figure shows the first seed's ratings and thresholds."""
+    """Per run: its (q, L), candidates seen, rated, skipped and trained, summed over its seeds, the skips of each seed,
+    and the real samples training spent per seed; the figure shows every seed's ratings and thresholds."""
     table, rated = [], {}
     for label, a in runs.items():
         q, L, logs = a.configs["smtl"].active_q, a.configs["smtl"].active_L, _logs(a, algo)
-        rated[label] = (q, L, thresholds(logs[a.seeds[0]], q, L))
+        rated[label] = (q, L, {s: thresholds(log, q, L) for s, log in logs.items()})
         table.append({"run": label, "q": q, "L": L, "seen": sum(len(log) for log in logs.values()),
                       "rated": sum(len(thresholds(log, q, L)) for log in logs.values()),
                       "skipped": sum(r["skipped"] for log in logs.values() for r in log),
+                      "skipped_per_seed": [sum(r["skipped"] for r in log) for log in logs.values()],
                       "trained": sum(not r["skipped"] for log in logs.values() for r in log),
-                      "samples": round(float(np.mean([log[-1]["samples"] for log in logs.values()])))})
+                      "samples_per_seed": round(float(np.mean([log[-1]["samples"] for log in logs.values()])))})
 
     def draw(plt):
-        fig, axes = plt.subplots(1, len(rated), figsize=(5.2 * len(rated), 4.2), sharey=True, squeeze=False)
-        for ax, (label, (q, L, points)) in zip(axes[0], rated.items()):
-            task, mu, thr, skipped = (np.array([p[j] for p in points], dtype=float) for j in range(4))
-            ax.plot(task, mu, "-", color="0.7")
-            ax.plot(task[skipped == 0], mu[skipped == 0], "o", color="C0", label="trained")
-            ax.plot(task[skipped == 1], mu[skipped == 1], "x", ms=9, color="C3", label="skipped")
-            ax.step(task, thr, "--", where="mid", color="k", lw=1, label=f"threshold: quantile {q:g} of the last {L}")
-            ax.set_title(label, fontsize=9)
-            ax.set_xlabel("candidate task")
-            ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel("rating μ̂(ψ) of the warm-up policy")
+        seeds = sorted({s for _, _, by_seed in rated.values() for s in by_seed})
+        fig, axes = plt.subplots(len(seeds), len(rated), figsize=(5.2 * len(rated), 2.8 * len(seeds)), sharey=True,
+                                 squeeze=False)
+        for col, (label, (q, L, by_seed)) in enumerate(rated.items()):
+            for ax, seed in zip(axes[:, col], seeds):
+                points = by_seed.get(seed, [])
+                task, mu, thr, skipped = (np.array([p[j] for p in points], dtype=float) for j in range(4))
+                ax.plot(task, mu, "-", color="0.7")
+                ax.plot(task[skipped == 0], mu[skipped == 0], "o", color="C0", label="trained")
+                ax.plot(task[skipped == 1], mu[skipped == 1], "x", ms=9, color="C3", label="skipped")
+                ax.step(task, thr, "--", where="mid", color="k", lw=1,
+                        label=f"threshold: quantile {q:g} of the last {L}")
+                ax.set_title(f"{label}, seed {seed}: {int(skipped.sum())} skipped", fontsize=9)
+                ax.set_yscale("symlog", linthresh=10)  # a few ratings run to thousands: the threshold stays visible
+                ax.grid(alpha=0.3)
+            axes[-1, col].set_xlabel("candidate task")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("rating μ̂(ψ) (symlog)")
         return fig, axes[0][0]
     return table, draw
 
@@ -288,7 +296,10 @@ def format_rows(rows):
 
 
 HEADERS = {"vel_err": "|v − g| (m/s)", "difference": "this run − the first, paired", "gap": "virtual − real",
-           "gap_first_half": "first half of the tasks", "gap_second_half": "second half", "samples": "real samples"}
+           "gap_first_half": "first half of the tasks", "gap_second_half": "second half", "samples": "real samples",
+           "seen": "candidates seen (all seeds)", "rated": "rated (all seeds)", "skipped": "skipped (all seeds)",
+           "skipped_per_seed": "skipped per seed", "trained": "trained (all seeds)",
+           "samples_per_seed": "real samples per seed"}
 
 
 def table(rows, minus="-"):
