@@ -1928,6 +1928,7 @@ def test_adaptation_warm_up_of_its_own_and_the_names_of_older_models(tmp_path, m
 PAPER_VALUES = {
     ("smtl", "n_tasks"): (100, "We ran our algorithm for ntasks = 100 iterations"),
     ("smtl", "n_warmup"): (40, "nwarmup = 40"),
+    ("smtl", "n_warmup_adapt"): (None, "A(φ, ψ) = SLBO(VT(θ̃0, φ, D, nwarmup), φ, D, nslbo)"),  # Eq. (6): training's
     ("smtl", "n_slbo_train"): (1, "nslbo = 1 (i.e., we only collected samples once for each task after warm-up)"),
     ("smtl", "n_slbo_adapt"): (3, "train on nitr = 3 stages of SLBO"),
     ("smtl", "active"): ("off", "Algorithm 1: Sequential Multi-task Training (Section 4.4 extends line 3)"),

@@ -58,9 +58,10 @@ def slbo_curve_goals(family):
 
 
 def legged_settings(family, variant=None):
-    """(SMTLConfig, SLBOConfig, DynamicsConfig, TRPOConfig) of the quick preset on `family`, with a variant's
-    overrides {group: {field: value}} over them."""
-    c = config.values(family, "quick")
+    """(SMTLConfig, SLBOConfig, DynamicsConfig, TRPOConfig) of the quick preset on `family` without the legged bodies'
+    own SMTL settings (which these probes chose: config.LEGGED_SMTL), with a variant's overrides {group: {field:
+    value}} over them."""
+    c = config.values(family, "quick", per_body=False)
     c = {g: {**c.get(g, {}), **(variant or {}).get(g, {})} for g in ("smtl", "slbo", "dyn", "trpo")}
     return (smtl.SMTLConfig(**c["smtl"]), slbo.SLBOConfig(**c["slbo"]), DynamicsConfig(**c["dyn"]),
             TRPOConfig(**c["trpo"]))
