@@ -426,8 +426,9 @@ def _lever_lines(levers):
              f"{', '.join(map(str, levers['seeds']))} × {levers['n_goals']} tuning goals; one setting changed at a "
              "time):", "",
              "![the levers](results/probes/levers.png)"]
-    for key, title in (("levers", "Levers on training (`python -m lab.levers levers`), each trained to {tasks} tasks "
-                                  "on {family} and paired over (seed, goal) with the quick preset's own runs"),
+    for key, title in (("levers", "Levers on training (`python -m lab.levers levers`), each measured after {tasks} "
+                                  "training tasks on {family} and paired over (seed, goal) with the quick preset's own "
+                                  "runs"),
                        ("warmup_levers", "Levers on the warm-up alone (`python -m lab.levers warmup_levers{flag}`), "
                                          "each warming up from {whose} own checkpoints at {tasks} tasks on {family} "
                                          "(the same model, data and value function) and paired over (seed, goal) with "
@@ -439,7 +440,7 @@ def _lever_lines(levers):
             same = {True: "; the recomputed control equals the training probe's own warm-up to the digit",
                     False: "; the recomputed control does NOT equal the training probe's own warm-up"}.get(
                 lv.get("control_reproduces"), "")
-            lines += ["", title.format(**lv) + f" (lever − quick; below zero, a smaller |v − g|{same}; standing "
+            lines += ["", title.format(**lv) + f" (lever − control; below zero, a smaller |v − g|{same}; standing "
                                                 f"still's |v − g| on these goals: {num(lv['still'], '.3f')}):", "",
                       "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length with it | "
                       "episode length difference | virtual − real return with it |",
