@@ -216,6 +216,11 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
     return run.result()
 
 
+def warmup_rounds(cfg):
+    """Eq. (6)'s n_warmup: cfg.n_warmup_adapt where it is set, else the training's n_warmup (the paper's one value)."""
+    return cfg.n_warmup if cfg.n_warmup_adapt is None else cfg.n_warmup_adapt
+
+
 def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episodes=5, device="cpu", progress=False):
     """Eq. (6) on task ψ = goal, from `trained` (a checkpoint of `train`; it is not changed): a fresh policy θ̃₀, the
     warm-up VT(θ̃₀, φ, D, n_warmup) in the learned model (0 real samples; n_warmup_adapt rounds where it is set),
@@ -223,7 +228,6 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
     VT(θ, φ, D, n_inner_adapt). Returns (one point per stage, the first at 0 samples: {"stage", "samples", "return",
     "ep_len", "vel_err", ...}; the adapted policy)."""
     cfg = SMTLConfig(**trained["config"]["smtl"])
-    n_warmup = cfg.n_warmup if cfg.n_warmup_adapt is None else cfg.n_warmup_adapt  # Eq. (6)'s n_warmup
     learner = restore(trained, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
     psi = tasks.check_goal(learner.family, goal, shift)
     samples0, policy = learner.samples, learner.new_policy()  # θ̃₀
@@ -231,7 +235,7 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
         learner.value_fn = learner.new_value_fn()
     where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
     with _named(f"{where}, warm-up"):
-        vt, _ = warm_up(learner, policy, psi, n_warmup, shift=shift, progress=progress)
+        vt, _ = warm_up(learner, policy, psi, warmup_rounds(cfg), shift=shift, progress=progress)
     curve = [{"stage": 0, "samples": 0, **measure(learner.family, policy, psi, n_eval_episodes, shift, seed), **vt}]
     for stage in range(1, n_stages + 1):
         collect(learner, policy, psi, n_samples, shift)  # line 7, on the real (shifted) env

@@ -2,10 +2,11 @@
 
 lab/experiment.py turns a panel or a whole figure into jobs, each a training (panel, seed, algorithm) or an adaptation
 (panel, seed, algorithm, held-out goal) that writes its own result to disk atomically. `parallel` runs a list of
-independent jobs in spawned processes on this machine (`run_all`: and returns their results in order, with a progress
-bar). `run_on_ray` submits every job at once as a Ray task that declares the CPUs (and GPU) it needs; a job runs
-only after the jobs it depends on (an adaptation after its training, a 20-task SMTL run after the 5-task run it
-continues), Ray places the tasks on the cluster's free cores, and every result lands in the same folders (a shared file system), so plotting and pooling seeds work unchanged.
+independent jobs in spawned processes on this machine (`run_all` does the same and returns their results in order, with
+a progress bar). `run_on_ray` submits every job at once as a Ray task that declares the CPUs (and GPU) it needs; a job
+runs only after the jobs it depends on (an adaptation after its training, a 20-task SMTL run after the 5-task run it
+continues), Ray places the tasks on the cluster's free cores, and every result lands in the same folders (a shared file
+system), so plotting and pooling seeds work unchanged.
 A worker that dies loses only its unfinished job (Ray retries it); running the same command again finishes the rest.
 
     parallel(train_one, [(args, "smtl", 0), (args, "maml", 0)], workers=2, on_done=print)

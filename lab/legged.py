@@ -165,7 +165,7 @@ def smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TASK
         resume, start = trained["checkpoint"], time.perf_counter()
         # φ, D and V at n tasks, for the warm-up levers
         store.save_checkpoint(resume, tasks_path(variant_name, family, seed, n, "pt"))
-        points = warm_up_points(resume, goals, seed, cfg.n_warmup)
+        points = warm_up_points(resume, goals, seed, smtl.warmup_rounds(cfg))
         out[n] = {"family": family, "variant": variant_name, "seed": seed, "n_tasks": n,
                   "samples": trained["samples"], "train_wall_s": trained["wall_s"],
                   "adapt_wall_s": time.perf_counter() - start, "goals": goals.tolist(), "points": points,

@@ -1,12 +1,13 @@
 """Levers on SMTL's zero-sample warm-up on the ant: one setting changed at a time, each a paired difference over
 (seed, goal) with the run it changes, on tuning goals (tasks.tuning_goals), never the evaluation goals.
 
-A lever of training (LEVERS) retrains SMTL to 30 (or 100) tasks with a variant's overrides of the quick preset, and
-is paired with the quick preset's own runs (lab/legged.py's `bodies` makes the same ones). A lever of the warm-up alone
-(WARMUP_LEVERS) re-runs Eq. (6)'s zero-sample warm-up from existing checkpoints (the quick preset's, or a training
-lever's: --base), paired with that base's own warm-up recomputed beside it, so it costs no training. Finished runs are
-JSONs in bench_out/probes/ (resumable); `summary` gathers them into docs/results/probes/levers.json and .png, which
-docs/results.md's probes block and the README's "does it learn" table read.
+A lever of training (LEVERS) retrains SMTL to 30 (or 100) tasks with a variant's overrides of the quick preset (as the
+probes measure it: without config.LEGGED_SMTL, which they chose), and is paired with the quick preset's runs
+(lab/legged.py's `bodies` makes the same ones). A lever of the warm-up alone (WARMUP_LEVERS) re-runs Eq. (6)'s
+zero-sample warm-up from existing checkpoints (the quick preset's, or a training lever's: --base), paired with that
+base's own warm-up recomputed beside it, so it costs no training. Finished runs are JSONs in bench_out/probes/
+(resumable); `summary` gathers them into docs/results/probes/levers.json and .png, which docs/results.md's probes block
+and the README's "does it learn" table read.
 
     python -m lab.levers levers --lever stages-2                         # SMTL to 30 tasks, 2 SLBO stages a task
     python -m lab.levers levers --lever buffer-all --tasks 100           # to 100 tasks, D keeping every transition
@@ -76,7 +77,8 @@ def _warmup_lever_run(family, seed, name, n_tasks, base="quick"):
         return store.read_json(path)
     ckpt = store.load_checkpoint(legged.tasks_path(base, family, seed, n_tasks, "pt"), smtl.CHECKPOINT_FORMAT)
     _, n_warmup, overrides = WARMUP_LEVERS[name]
-    n_warmup = n_warmup or legged.legged_settings(family, LEVERS[base][1] if base in LEVERS else None)[0].n_warmup
+    base_cfg = legged.legged_settings(family, LEVERS[base][1] if base in LEVERS else None)[0]
+    n_warmup = n_warmup or smtl.warmup_rounds(base_cfg)  # the base's own warm-up at adaptation
     goals, start = tasks.tuning_goals(family, legged.LEGGED_GOALS), time.perf_counter()  # (n_goals, 1)
     out = {"family": family, "seed": seed, "n_tasks": n_tasks, "base": base, "lever": name, "n_warmup": n_warmup,
            "goals": goals.tolist(), "points": legged.warm_up_points(ckpt, goals, seed, n_warmup, overrides)}
@@ -192,7 +194,7 @@ def _plot(out):
             for name, r in lv["rows"].items():
                 label = f"{kind} lever: {r['what']}" + ("" if base == "quick" else f", from {base}'s checkpoints")
                 series.setdefault((kind, base, name), ([], label))[0].append((r["samples"], r["vel_err_mean"]))
-    colours = ("C2", "C4", "C5", "C6", "C9", "C7", "k", "C8", "C1", "C3")  # not C0: the quick preset's
+    colours = ("C2", "C4", "C5", "C6", "C9", "C7", "C3", "C8", "C1", "0.5")  # not C0 (the quick preset's) nor black
     for k, ((kind, _, _), (points, label)) in enumerate(sorted(series.items())):
         x, y = zip(*sorted(points))
         ax.plot(x, y, "o--" if kind == "training" else "s:", mfc="none", mew=1.5, ms=7, lw=1.2,

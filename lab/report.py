@@ -233,12 +233,13 @@ def learns_lines(everything, legged=None, levers=None):
                     f"not by {last} tasks ({counts[last]['samples']:,.0f} samples): \\|v − g\\| "
                     f"{num(counts[last]['vel_err'][0], '.3f')} ({num(counts[last]['still'], '.3f')}), episodes "
                     f"{num(counts[last]['ep_len'][0], '.0f')}")
-            tried = [(lv["tasks"], row) for key in ("levers", "warmup_levers") for lv in (levers or {}).get(key, [])
-                     if lv["family"] == family for row in lv["rows"].values()]
+            tried = [(lv["tasks"], lv.get("base", "quick"), row) for key in ("levers", "warmup_levers")
+                     for lv in (levers or {}).get(key, []) if lv["family"] == family for row in lv["rows"].values()]
             if tried:  # the best setting the levers tried on this family
-                n, best = min(tried, key=lambda x: x[1]["vel_err_mean"])
-                more += (f"; best setting probed, {best['what']} at {n} tasks: {num(best['vel_err_mean'], '.3f')}, "
-                         f"episodes {num(best['ep_len_mean'], '.0f')}")
+                n, base, best = min(tried, key=lambda x: x[2]["vel_err_mean"])
+                whose = "" if base == "quick" else f" from {base}'s checkpoints"
+                more += (f"; best setting probed, {best['what']}{whose} at {n} tasks: "
+                         f"{num(best['vel_err_mean'], '.3f')}, episodes {num(best['ep_len_mean'], '.0f')}")
         rows.append(f"| [{panel.figure}{panel.letter}](docs/results.md#{panel.name}) {panel.title} | "
                     f"{num(p['vel_err'], '.3f')} ({num(still, '.3f')}) | {num(p['ep_len'] or 0, '.0f')} | "
                     f"{'yes' if ok else 'no'} | {more} |")
@@ -378,9 +379,10 @@ def _legged_lines(legged):
                              f"{at} | {num(best['vel_err'], '.3f')} ({num(best['ep_len'], '.0f')}) |")
     if legged["smtl"]:
         lines += ["", "SMTL's warm-up alone (0 samples) on 8 tuning goals after n training tasks at the quick preset "
-                      "(mean over seeds × goals, 95 % interval); the virtual minus the real return of the warm-up "
-                      "policy's mean action; of the real episodes that fell, the share the model predicts to fall "
-                      "from the same start state; and what D holds:", "",
+                      "without the legged settings these probes chose, config.LEGGED_SMTL (mean over seeds × goals, "
+                      "95 % interval); the virtual minus the real return of the warm-up policy's mean action; of the "
+                      "real episodes that fell, the share the model predicts to fall from the same start state; and "
+                      "what D holds:", "",
                   "| body | tasks | real training samples | seeds | \\|v − g\\| (standing still) | episode length | "
                   "virtual − real return | falls the model predicts | D upright, moving, falling | training min |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
