@@ -1754,6 +1754,17 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     assert "not by 100 tasks" in line and "best setting probed, lever b at 100 tasks: 0.900, episodes 150" in line
 
 
+def test_learns_is_the_targets_closed_bounds_on_standing_stills_error():
+    """figures.learns: |v − g| at most LEARNS_STOP × standing still's and episodes of at least LEARNS_MIN_LEN steps,
+    both bounds closed; standing still's |v − g| is ‖g‖ for 1-D and 2-D goals. Fails on < for ≤, on one bound
+    dropped, or on standing still's error taken as |g₀| or summed over a 2-D goal's axes."""
+    np.testing.assert_allclose(figures.standing_still([[3.0, 4.0], [-1.0, 0.0]]), [5.0, 1.0])
+    np.testing.assert_allclose(figures.standing_still([[-2.0], [0.5]]), [2.0, 0.5])
+    still, stop, n = 1.5, figures.LEARNS_STOP, figures.LEARNS_MIN_LEN
+    assert figures.learns(stop * still, n, still)
+    assert not figures.learns(stop * still + 1e-6, 200, still) and not figures.learns(0.0, n - 1, still)
+
+
 def test_every_committed_panel_pools_three_seeds_or_more():
     """Every published panel of Figures 1–3 pools seeds 0, 1, 2 at least (1a: 0–9), each scored on the preset's
     8 held-out goals; a panel re-plotted from one seed, or from seeds whose runs did not all finish, fails here."""

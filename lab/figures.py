@@ -28,6 +28,8 @@ RETURN_LABEL = "return per 200-step episode"
 BAND_LABEL = "shaded: 95 % bootstrap interval over seeds × goals"
 STAR_LABEL = "SMTL at 0 real samples (warm-up in the model)"
 N_BOOT = 10_000  # bootstrap resamples
+LEARNS_STOP = 0.5  # "it learns its task": |v − g| over 200 steps at most this × standing still's (this project) ...
+LEARNS_MIN_LEN = 180  # ... with episodes of at least this many steps (the ant's oracle's at 6M samples)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,16 @@ def bootstrap(x, n=N_BOOT, seed=0):
     means = x[s, g].mean((1, 2))  # (n,)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return float(x.mean()), float(lo), float(hi)
+
+
+def standing_still(goals):
+    """Standing still's |v − g| per goal: v = 0, so ‖g‖."""
+    return np.linalg.norm(np.asarray(goals, dtype=float).reshape(len(goals), -1), axis=1)  # (n_goals,)
+
+
+def learns(vel_err, ep_len, still):
+    """Whether a policy learns its task: |v − g| ≤ LEARNS_STOP × standing still's, episodes ≥ LEARNS_MIN_LEN steps."""
+    return vel_err <= LEARNS_STOP * still and ep_len >= LEARNS_MIN_LEN
 
 
 def _points(returns, samples, vel_err=None, ep_len=None):

@@ -31,6 +31,7 @@ import trpo
 from dynamics import DynamicsConfig, VirtualEnv
 from lab import cluster, figures, store
 from lab.cluster import run_all
+from lab.pages import interval, num
 from lab.probes import DOCS_DIR, OUT_DIR
 from trpo import TRPOConfig
 
@@ -39,8 +40,6 @@ LEGGED_SEEDS = (0, 1, 2)
 SLBO_CURVE_SAMPLES = 400_000  # single-task SLBO's budget per run: 50 stages of 8,000 real samples
 TASK_COUNTS = (10, 30, 100)  # SMTL's training tasks at which the warm-up is measured (100: the paper's)
 LEGGED_GOALS = 8  # tuning goals for the zero-sample measurements
-LEGGED_STOP = 0.5  # "it learns": |v − g| over 200 steps ≤ half of standing still's ...
-LEGGED_MIN_LEN = 180  # ... with episodes of at least this many steps (the oracle's at 6M samples on the ant)
 
 
 def break_even(family):
@@ -205,23 +204,16 @@ def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUN
     summary()
 
 
-def standing_still(goals):
-    """Standing still's |v − g| per goal (its speed error is ‖g‖)."""
-    return np.linalg.norm(np.asarray(goals, dtype=float).reshape(len(goals), -1), axis=1)
-
-
 def _learned_at(curve, still):
-    """The real samples at the first stage where |v − g| ≤ LEGGED_STOP × standing still's with episodes of at least
-    LEGGED_MIN_LEN steps, or None."""
-    return next((p["samples"] for p in curve if p["vel_err"] <= LEGGED_STOP * still and p["ep_len"] >= LEGGED_MIN_LEN),
-                None)
+    """The real samples at the first stage where the policy learns its task (figures.learns), or None."""
+    return next((p["samples"] for p in curve if figures.learns(p["vel_err"], p["ep_len"], still)), None)
 
 
 def summary():
     """docs/results/probes/legged.json and .png from what the legged probes left in OUT_DIR (whatever has finished):
     single-task SLBO's curves per body, goal and seed; SMTL's zero-sample |v − g| and episode length after 10, 30 and
     100 training tasks beside the oracle's learning curve and MAML's budget; where the model and the real body part."""
-    out = {"stop": LEGGED_STOP, "min_len": LEGGED_MIN_LEN, "slbo": {}, "smtl": {}}
+    out = {"stop": figures.LEARNS_STOP, "min_len": figures.LEARNS_MIN_LEN, "slbo": {}, "smtl": {}}
     for fam in LEGGED:
         goals = slbo_curve_goals(fam)
         runs = {}
@@ -231,7 +223,7 @@ def summary():
                 if os.path.exists(path):
                     runs.setdefault(str(g), {})[str(seed)] = store.read_json(path)["curve"]
         if runs:
-            still = standing_still(goals)
+            still = figures.standing_still(goals)
             out["slbo"][fam] = {"goals": goals.tolist(), "still": still.tolist(), "runs": runs,
                                 "learned_at": {g: {s: _learned_at(c, still[int(g)]) for s, c in r.items()}
                                                for g, r in runs.items()}}
@@ -265,7 +257,7 @@ def _smtl_point(found):
     for d in diag:
         kstep["fell" if min(d["real_len"]) < tasks.HORIZON else "walked"].append(d["kstep_error"])
     return {"seeds": [f["seed"] for f in found], "samples": float(np.mean([f["samples"] for f in found])),
-            "still": float(standing_still(found[0]["goals"]).mean()), "vel_err": figures.bootstrap(err),
+            "still": float(figures.standing_still(found[0]["goals"]).mean()), "vel_err": figures.bootstrap(err),
             "ep_len": figures.bootstrap(length), "virtual_minus_real": figures.bootstrap(gap),
             "goals": found[0]["goals"], "vel_err_per_goal": err.mean(0).tolist(),
             "ep_len_per_goal": length.mean(0).tolist(),
@@ -291,8 +283,8 @@ def _plot_legged(out):
                     row[0].plot(x, [p["vel_err"] for p in c], "-", color=f"C{int(g)}", lw=1, label=label)
                     row[1].plot(x, [p["ep_len"] for p in c], "-", color=f"C{int(g)}", lw=1, label=label)
                 row[0].axhline(sl["still"][int(g)], color=f"C{int(g)}", ls=":", lw=1)
-                row[0].axhline(LEGGED_STOP * sl["still"][int(g)], color=f"C{int(g)}", ls="--", lw=0.8)
-            row[1].axhline(LEGGED_MIN_LEN, color="k", ls="--", lw=0.8, label=f"{LEGGED_MIN_LEN} steps")
+                row[0].axhline(figures.LEARNS_STOP * sl["still"][int(g)], color=f"C{int(g)}", ls="--", lw=0.8)
+            row[1].axhline(figures.LEARNS_MIN_LEN, color="k", ls="--", lw=0.8, label=f"{figures.LEARNS_MIN_LEN} steps")
             row[0].set_title(f"{fam}: single-task SLBO, a line per seed (dotted: standing still; dashed: half of it)",
                              fontsize=9)
             row[1].set_title(f"{fam}: single-task SLBO, episode length (learned: at least the dashed line)", fontsize=9)
@@ -311,7 +303,8 @@ def _plot_legged(out):
                         color="C0", ms=10, capsize=3, label="SMTL at 0 samples after 10, 30, 100 tasks (95 % CI)")
             still = next(iter(sm.values()))["still"]
             ax.axhline(still, color="k", ls=":", label="standing still")
-            ax.axhline(LEGGED_STOP * still, color="k", ls="--", lw=0.8, label=f"{LEGGED_STOP:g} × standing still")
+            ax.axhline(figures.LEARNS_STOP * still, color="k", ls="--", lw=0.8,
+                       label=f"{figures.LEARNS_STOP:g} × standing still")
         oc = out.get("oracle_curve", {}).get(fam)
         if oc:
             ax.plot([p["samples"] for p in oc[1:]], [p["vel_err"] for p in oc[1:]], "-", color="0.4",
@@ -329,6 +322,70 @@ def _plot_legged(out):
     fig.tight_layout()
     fig.savefig(os.path.join(DOCS_DIR, "legged.png"), dpi=110, bbox_inches="tight")  # the legends beside the axes
     plt.close(fig)
+
+
+def markdown(legged):
+    """docs/results.md's lines for legged.json (summary): single-task SLBO, SMTL against training tasks, the
+    diagnosis."""
+    stop, min_len = legged["stop"], legged["min_len"]
+    lines = ["**SMTL on the legged bodies** (`python -m lab.legged bodies`; tuning goals; \"learned\": |v − g| over "
+             f"200 steps at most {num(stop, '.2g')} × standing still's with episodes of at least {min_len} steps):", "",
+             "![the legged probes](results/probes/legged.png)"]
+    if legged["slbo"]:
+        lines += ["", "Single-task SLBO at the quick preset (5 VirtualTraining rounds per stage of 8,000 real "
+                      "samples), real samples until learned, per seed:", "",
+                  "| body | goal (m/s) | standing still's \\|v − g\\| | learned at, per seed | best \\|v − g\\| "
+                  "(episode length) |", "| --- | --- | --- | --- | --- |"]
+        for fam, sl in legged["slbo"].items():
+            for g, runs in sl["runs"].items():
+                at = ", ".join(f"{v:,}" if v else "not within "
+                               f"{max(p['samples'] for p in runs[k]):,}" for k, v in sl["learned_at"][g].items())
+                best = min((p for c in runs.values() for p in c), key=lambda p: p["vel_err"])
+                lines.append(f"| {fam} | {num(sl['goals'][int(g)][0], '.2f')} | {num(sl['still'][int(g)], '.3f')} | "
+                             f"{at} | {num(best['vel_err'], '.3f')} ({num(best['ep_len'], '.0f')}) |")
+    if legged["smtl"]:
+        lines += ["", "SMTL's warm-up alone (0 samples) on 8 tuning goals after n training tasks at the quick preset "
+                      "without the legged settings these probes chose, config.LEGGED_SMTL (mean over seeds × goals, "
+                      "95 % interval); the virtual minus the real return of the warm-up policy's mean action; of the "
+                      "real episodes that fell, the share the model predicts to fall from the same start state; and "
+                      "what D holds:", "",
+                  "| body | tasks | real training samples | seeds | \\|v − g\\| (standing still) | episode length | "
+                  "virtual − real return | falls the model predicts | D upright, moving, falling | training min |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for fam, counts in legged["smtl"].items():
+            for n, p in counts.items():
+                d = p["data"]
+                predicted = "–" if p["falls_predicted"] is None else \
+                    f"{num(100 * p['falls_predicted'], '.0f')} % of {p['n_falls']}"
+                lines.append(f"| {fam} | {n} | {p['samples']:,.0f} | {len(p['seeds'])} | "
+                             f"{interval(p['vel_err'], '.3f')} ({num(p['still'], '.3f')}) | "
+                             f"{interval(p['ep_len'], '.0f')} | {interval(p['virtual_minus_real'])} | {predicted} | "
+                             f"{num(100 * d['upright'], '.0f')} %, {num(100 * d['moving'], '.0f')} %, "
+                             f"{num(100 * d['falls'], '.1f')} % | {num(p['train_minutes'], '.0f')} |")
+    per_goal = [(fam, n, p) for fam, counts in legged["smtl"].items() for n, p in counts.items() if "goals" in p]
+    if per_goal:  # which goals it tracks: each column a tuning goal, slowest first
+        order = np.argsort([g[0] for g in per_goal[0][2]["goals"]])
+        lines += ["", "Per tuning goal, slowest first: SMTL's |v − g| at 0 samples, mean over seeds (episode length):",
+                  "", "| body | tasks | " + " | ".join(f"goal {num(per_goal[0][2]['goals'][i][0], '.2f')}"
+                                                    for i in order) + " |",
+                  "| --- | --- |" + " --- |" * len(order)]
+        lines += [f"| {fam} | {n} | " + " | ".join(f"{num(p['vel_err_per_goal'][i], '.2f')} "
+                                                  f"({num(p['ep_len_per_goal'][i], '.0f')})" for i in order) + " |"
+                  for fam, n, p in per_goal]
+    if legged["smtl"]:
+        lines += ["", "The learned model's open-loop error k steps ahead, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, "
+                      "fed the real actions along the warm-up policies' real episodes, for goals whose episodes "
+                      "fell and goals whose did not:", "",
+                  "| body | tasks | episodes | k = 1 | k = 5 | k = 10 | k = 20 |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for fam, counts in legged["smtl"].items():
+            for n, p in counts.items():
+                for kind in ("walked", "fell"):
+                    e = p["kstep_error"].get(kind)
+                    if e:
+                        lines.append(f"| {fam} | {n} | {'did not fall' if kind == 'walked' else 'fell'} | " +
+                                     " | ".join(num(e[k - 1], ".3f") for k in (1, 5, 10, 20)) + " |")
+    return lines
 
 
 def main(argv=None):

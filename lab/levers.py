@@ -24,6 +24,7 @@ import smtl
 import tasks
 from lab import cluster, figures, legged, store
 from lab.cluster import run_all
+from lab.pages import interval, num
 from lab.probes import DOCS_DIR, OUT_DIR
 
 LEVER_FAMILY, LEVER_TASKS, LEVER_SEEDS = "ant-vel", 30, (0, 1)  # the body, task count and seeds levers are tried at
@@ -157,7 +158,7 @@ def summary():
     """docs/results/probes/levers.json and .png from the lever runs in OUT_DIR (whatever has finished): per task count
     (and base) a table of paired differences, and the quick preset's own mean |v − g| at each count it reached."""
     counts = legged.TASK_COUNTS  # training levers are measured at each count on their way to theirs
-    still = float(legged.standing_still(tasks.tuning_goals(LEVER_FAMILY, legged.LEGGED_GOALS)).mean())
+    still = float(figures.standing_still(tasks.tuning_goals(LEVER_FAMILY, legged.LEGGED_GOALS)).mean())
     quick = {}  # the quick preset's mean |v − g| over (seed, goal) of LEVER_SEEDS, at its training samples
     for n in legged.TASK_COUNTS:
         runs = [store.read_json(p) for s in LEVER_SEEDS for p in [legged.tasks_path("quick", LEVER_FAMILY, s, n)]
@@ -200,8 +201,8 @@ def _plot(out):
         ax.plot(x, y, "o--" if kind == "training" else "s:", mfc="none", mew=1.5, ms=7, lw=1.2,
                 color=colours[k % len(colours)], label=label)
     ax.axhline(out["still"], color="k", ls=":", label="standing still")
-    ax.axhline(legged.LEGGED_STOP * out["still"], color="k", ls="--", lw=0.8,
-               label=f"{legged.LEGGED_STOP:g} × standing still (the target)")
+    ax.axhline(figures.LEARNS_STOP * out["still"], color="k", ls="--", lw=0.8,
+               label=f"{figures.LEARNS_STOP:g} × standing still (the target)")
     ax.set_xscale("log")
     ax.set_xlabel("real training samples (log scale)")
     ax.set_ylabel(f"mean |v − g| over 200 steps, {len(out['seeds'])} seeds × {out['n_goals']} tuning goals",
@@ -211,6 +212,39 @@ def _plot(out):
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: the markers stay visible
     fig.savefig(os.path.join(DOCS_DIR, "levers.png"), dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def markdown(levers):
+    """docs/results.md's lines for levers.json (summary): a paired table per task count and base."""
+    lines = [f"**Levers on SMTL's zero-sample warm-up** ({levers['family']}, seeds "
+             f"{', '.join(map(str, levers['seeds']))} × {levers['n_goals']} tuning goals; one setting changed at a "
+             "time):", "",
+             "![the levers](results/probes/levers.png)"]
+    for key, title in (("levers", "Levers on training (`python -m lab.levers levers`), each measured after {tasks} "
+                                  "training tasks on {family} and paired over (seed, goal) with the quick preset's own "
+                                  "runs"),
+                       ("warmup_levers", "Levers on the warm-up alone (`python -m lab.levers warmup_levers{flag}`), "
+                                         "each warming up from {whose} own checkpoints at {tasks} tasks on {family} "
+                                         "(the same model, data and value function) and paired over (seed, goal) with "
+                                         "{whose} warm-up recomputed beside it")):
+        for lv in levers[key]:
+            base = lv.get("base", "quick")
+            lv = {**lv, "flag": "" if base == "quick" else f" --base {base}",
+                  "whose": "the quick preset's" if base == "quick" else f"the training lever {base}'s"}
+            same = {True: "; the recomputed control equals the training probe's own warm-up to the digit",
+                    False: "; the recomputed control does NOT equal the training probe's own warm-up"}.get(
+                lv.get("control_reproduces"), "")
+            lines += ["", title.format(**lv) + f" (lever − control; below zero, a smaller |v − g|{same}; standing "
+                                                f"still's |v − g| on these goals: {num(lv['still'], '.3f')}):", "",
+                      "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length with it | "
+                      "episode length difference | virtual − real return with it |",
+                      "| --- | --- | --- | --- | --- | --- | --- |"]
+            lines += [f"| {r['what']} | {r['seeds']} | {num(r['vel_err_mean'], '.3f')} | "
+                      f"{interval(r['vel_err'], '.3f')} {figures.verdict(*r['vel_err'][1:])} | "
+                      f"{num(r['ep_len_mean'], '.0f')} | {interval(r['ep_len'], '.0f')} "
+                      f"{figures.verdict(*r['ep_len'][1:])} | {num(r['virtual_minus_real_mean'], '.0f')} |"
+                      for r in lv["rows"].values()]
+    return lines
 
 
 def main(argv=None):

@@ -42,6 +42,7 @@ import trpo
 from dynamics import DynamicsConfig
 from lab import cluster, figures, store
 from lab.cluster import run_all
+from lab.pages import interval, num
 from trpo import TRPOConfig
 
 OUT_DIR = os.path.join("bench_out", "probes")
@@ -180,7 +181,7 @@ def oracle_curve(variant, seed=0):
     path = os.path.join(OUT_DIR, f"oracle_curve_{variant}_s{seed}")
     resume, save = store.checkpointing(path + ".pt", maml.CHECKPOINT_FORMAT, "oracle")
     curve = store.read_json(path + ".json")["curve"] if os.path.exists(path + ".json") and resume else []
-    still = float(np.linalg.norm(goals, axis=1).mean())  # standing still: v = 0, so |v − g| = ‖g‖
+    still = float(figures.standing_still(goals).mean())
     chunk = CURVE_EVAL_EVERY // cfg.n_samples  # iterations between measurements
     while True:
         done = curve[-1]["samples"] if curve else 0
@@ -324,6 +325,42 @@ def exercise_bar(workers=2):
           + ", ".join(f"{v} {100 * x:.0f} %" for v, x in learned.items())
           + f"; the bar {bar:g} {'separates' if result['separated'] else 'does NOT separate'} right from wrong")
     return result
+
+
+def markdown(init, budget, curve):
+    """docs/results.md's lines for policy_init.json, maml_budget.json and oracle_curve.json (any may be None)."""
+    lines = []
+    if init:
+        d = init["difference_slbo_minus_pytorch"]
+        lines += ["", f"**Policy initialisation** ({init['family']}, {len(init['seeds'])} seeds × {len(init['goals'])} "
+                      "tuning goals, SMTL trained and warmed up with each): zero-sample |v − g|",
+                  "", "| initialisation | mean \\|v − g\\| (m/s) | worst goal |", "| --- | --- | --- |",
+                  *(f"| {name} | {num(init['mean'][key], '.3f')} | {num(init['worst'][key], '.3f')} |"
+                    for key, name in (("slbo", "SLBO's (normc, output rows of norm 0.01)"), ("pytorch", "PyTorch's"))),
+                  "", f"Paired over (seed, goal), SLBO's − PyTorch's: {interval(d, '+.3f')} m/s, "
+                      f"{figures.verdict(d[1], d[2])}."]
+    if budget:
+        lines += ["", f"**MAML's budget** ({budget['family']}, {len(budget['seeds'])} seeds × {len(budget['goals'])} "
+                      f"tuning goals; the oracle of the same seeds returns {num(budget['oracle'])}): the share of "
+                      "MAML's gap to the oracle that its 3 test-time steps close", "",
+                  "| 1.6M samples as | return after 0, 1, 2, 3 steps | gap closed |", "| --- | --- | --- |",
+                  *(f"| {name} | {', '.join(num(x) for x in b['return'])} | {num(100 * b['gap_closed'], '.0f')} % |"
+                    for name, b in budget["budgets"].items()),
+                  "", f"Chosen: {budget['chosen']}."]
+    if curve:
+        lines += ["", "**The oracle on the ant [0, 3]** (seed 0, mean action on 8 tuning goals), trained until its "
+                      "|v − g| over 200 steps is half of standing still's or for 20M samples:", "",
+                  "![the oracle's learning curve](results/probes/oracle_curve.png)", "",
+                  "| variant | samples | return | \\|v − g\\| (m/s) | standing still's | episode length | best "
+                  "\\|v − g\\| (at samples) | ended |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for variant, run in curve.items():
+            p, best = run["curve"][-1], min(run["curve"], key=lambda q: q["vel_err"])
+            ended = ("at half of standing still's" if p["vel_err"] <= CURVE_STOP * run["still_vel_err"] else
+                     "at the sample limit" if p["samples"] >= CURVE_MAX_SAMPLES else "stopped before either")
+            lines.append(f"| {variant} | {p['samples']:,} | {num(p['return'])} | {num(p['vel_err'], '.3f')} | "
+                         f"{num(run['still_vel_err'], '.3f')} | {num(p['ep_len'])} | "
+                         f"{num(best['vel_err'], '.3f')} ({best['samples']:,}) | {ended} |")
+    return lines
 
 
 def main(argv=None):

@@ -16,9 +16,10 @@ import os
 
 import numpy as np
 
-from lab import figures, pages, store
+import lab.legged
+import lab.levers
+from lab import figures, pages, probes, store
 from lab.pages import ROOT, block, interval, notes, num, regenerate, unbacked_numbers
-from lab.probes import CURVE_MAX_SAMPLES, CURVE_STOP
 
 RESULTS_DIR = os.path.join(ROOT, "docs", "results")
 RESULTS_MD = os.path.join(ROOT, "docs", "results.md")
@@ -146,7 +147,7 @@ def _learns(r):
             cells = ([num(p["vel_err"], ".3f")] if velocity else []) + [num(p["ep_len"])]
             lines.append(f"| {figures.STYLE[algo][0]}, stage {p['stage']} | " + " | ".join(cells) + " |")
     if velocity and r.get("goals"):
-        still = float(np.mean(np.linalg.norm(np.array(r["goals"], dtype=float).reshape(len(r["goals"]), -1), axis=1)))
+        still = float(figures.standing_still(r["goals"]).mean())
         lines.append(f"| standing still | {num(still, '.3f')} | 200.0 |")
     return lines
 
@@ -202,13 +203,6 @@ def panel_block(panel, r, everything):
     return "\n".join(lines + [""] + _learns(r))
 
 
-LEARNS_STOP, LEARNS_MIN_LEN = 0.5, 180  # "learns": |v − g| ≤ half of standing still's, episodes of ≥ 180 steps
-
-
-def _still_err(r):
-    return float(np.mean(np.linalg.norm(np.array(r["goals"], dtype=float).reshape(len(r["goals"]), -1), axis=1)))
-
-
 def learns_lines(everything, legged=None, levers=None):
     """The README's first-screen summary: per velocity panel of Figure 1, whether SMTL's warm-up alone (0 samples)
     learns the task at the quick preset (|v − g| over 200 steps at most half of standing still's, with episodes of
@@ -220,14 +214,14 @@ def learns_lines(everything, legged=None, levers=None):
         r = everything.get(panel.name)
         if r is None or r["algos"]["smtl"]["points"][0].get("vel_err") is None:
             continue
-        p, still = r["algos"]["smtl"]["points"][0], _still_err(r)
-        ok = p["vel_err"] <= LEARNS_STOP * still and (p.get("ep_len") or 0) >= LEARNS_MIN_LEN
+        p, still = r["algos"]["smtl"]["points"][0], float(figures.standing_still(r["goals"]).mean())
+        ok = figures.learns(p["vel_err"], p.get("ep_len") or 0, still)
         family = f"{panel.env}-{panel.task}"
         more = "–"
         if legged and family in legged.get("smtl", {}):
             counts = legged["smtl"][family]
-            hit = next((n for n, c in counts.items() if c["vel_err"][0] <= LEARNS_STOP * c["still"]
-                        and c["ep_len"][0] >= LEARNS_MIN_LEN), None)
+            hit = next((n for n, c in counts.items() if figures.learns(c["vel_err"][0], c["ep_len"][0], c["still"])),
+                       None)
             last = list(counts)[-1]
             more = (f"learns at {hit} tasks ({counts[hit]['samples']:,.0f} samples)" if hit else
                     f"not by {last} tasks ({counts[last]['samples']:,.0f} samples): \\|v − g\\| "
@@ -322,137 +316,12 @@ def probes_block(results_dir=RESULTS_DIR):
     lines = ["## Probes: what the quick preset rests on", "",
              "Measured by `python -m lab.probes`, `python -m lab.legged` and `python -m lab.levers` on goals of the "
              "tuning split, never on evaluation goals."]
-    if init:
-        d = init["difference_slbo_minus_pytorch"]
-        lines += ["", f"**Policy initialisation** ({init['family']}, {len(init['seeds'])} seeds × {len(init['goals'])} "
-                      "tuning goals, SMTL trained and warmed up with each): zero-sample |v − g|",
-                  "", "| initialisation | mean \\|v − g\\| (m/s) | worst goal |", "| --- | --- | --- |",
-                  *(f"| {name} | {num(init['mean'][key], '.3f')} | {num(init['worst'][key], '.3f')} |"
-                    for key, name in (("slbo", "SLBO's (normc, output rows of norm 0.01)"), ("pytorch", "PyTorch's"))),
-                  "", f"Paired over (seed, goal), SLBO's − PyTorch's: {interval(d, '+.3f')} m/s, "
-                      f"{figures.verdict(d[1], d[2])}."]
-    if budget:
-        lines += ["", f"**MAML's budget** ({budget['family']}, {len(budget['seeds'])} seeds × {len(budget['goals'])} "
-                      f"tuning goals; the oracle of the same seeds returns {num(budget['oracle'])}): the share of "
-                      "MAML's gap to the oracle that its 3 test-time steps close", "",
-                  "| 1.6M samples as | return after 0, 1, 2, 3 steps | gap closed |", "| --- | --- | --- |",
-                  *(f"| {name} | {', '.join(num(x) for x in b['return'])} | {num(100 * b['gap_closed'], '.0f')} % |"
-                    for name, b in budget["budgets"].items()),
-                  "", f"Chosen: {budget['chosen']}."]
-    if curve:
-        lines += ["", "**The oracle on the ant [0, 3]** (seed 0, mean action on 8 tuning goals), trained until its "
-                      "|v − g| over 200 steps is half of standing still's or for 20M samples:", "",
-                  "![the oracle's learning curve](results/probes/oracle_curve.png)", "",
-                  "| variant | samples | return | \\|v − g\\| (m/s) | standing still's | episode length | best "
-                  "\\|v − g\\| (at samples) | ended |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for variant, run in curve.items():
-            p, best = run["curve"][-1], min(run["curve"], key=lambda q: q["vel_err"])
-            ended = ("at half of standing still's" if p["vel_err"] <= CURVE_STOP * run["still_vel_err"] else
-                     "at the sample limit" if p["samples"] >= CURVE_MAX_SAMPLES else "stopped before either")
-            lines.append(f"| {variant} | {p['samples']:,} | {num(p['return'])} | {num(p['vel_err'], '.3f')} | "
-                         f"{num(run['still_vel_err'], '.3f')} | {num(p['ep_len'])} | "
-                         f"{num(best['vel_err'], '.3f')} ({best['samples']:,}) | {ended} |")
+    lines += probes.markdown(init, budget, curve)
     if legged:
-        lines += ["", *_legged_lines(legged)]
+        lines += ["", *lab.legged.markdown(legged)]
     if levers:
-        lines += ["", *_lever_lines(levers)]
+        lines += ["", *lab.levers.markdown(levers)]
     return "\n".join(lines)
-
-
-def _legged_lines(legged):
-    """The legged bodies' probes (lab/legged.py): single-task SLBO, SMTL against training tasks, the diagnosis."""
-    stop, min_len = legged["stop"], legged["min_len"]
-    lines = ["**SMTL on the legged bodies** (`python -m lab.legged bodies`; tuning goals; \"learned\": |v − g| over "
-             f"200 steps at most {num(stop, '.2g')} × standing still's with episodes of at least {min_len} steps):", "",
-             "![the legged probes](results/probes/legged.png)"]
-    if legged["slbo"]:
-        lines += ["", "Single-task SLBO at the quick preset (5 VirtualTraining rounds per stage of 8,000 real "
-                      "samples), real samples until learned, per seed:", "",
-                  "| body | goal (m/s) | standing still's \\|v − g\\| | learned at, per seed | best \\|v − g\\| "
-                  "(episode length) |", "| --- | --- | --- | --- | --- |"]
-        for fam, sl in legged["slbo"].items():
-            for g, runs in sl["runs"].items():
-                at = ", ".join(f"{v:,}" if v else "not within "
-                               f"{max(p['samples'] for p in runs[k]):,}" for k, v in sl["learned_at"][g].items())
-                best = min((p for c in runs.values() for p in c), key=lambda p: p["vel_err"])
-                lines.append(f"| {fam} | {num(sl['goals'][int(g)][0], '.2f')} | {num(sl['still'][int(g)], '.3f')} | "
-                             f"{at} | {num(best['vel_err'], '.3f')} ({num(best['ep_len'], '.0f')}) |")
-    if legged["smtl"]:
-        lines += ["", "SMTL's warm-up alone (0 samples) on 8 tuning goals after n training tasks at the quick preset "
-                      "without the legged settings these probes chose, config.LEGGED_SMTL (mean over seeds × goals, "
-                      "95 % interval); the virtual minus the real return of the warm-up policy's mean action; of the "
-                      "real episodes that fell, the share the model predicts to fall from the same start state; and "
-                      "what D holds:", "",
-                  "| body | tasks | real training samples | seeds | \\|v − g\\| (standing still) | episode length | "
-                  "virtual − real return | falls the model predicts | D upright, moving, falling | training min |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for fam, counts in legged["smtl"].items():
-            for n, p in counts.items():
-                d = p["data"]
-                predicted = "–" if p["falls_predicted"] is None else \
-                    f"{num(100 * p['falls_predicted'], '.0f')} % of {p['n_falls']}"
-                lines.append(f"| {fam} | {n} | {p['samples']:,.0f} | {len(p['seeds'])} | "
-                             f"{interval(p['vel_err'], '.3f')} ({num(p['still'], '.3f')}) | "
-                             f"{interval(p['ep_len'], '.0f')} | {interval(p['virtual_minus_real'])} | {predicted} | "
-                             f"{num(100 * d['upright'], '.0f')} %, {num(100 * d['moving'], '.0f')} %, "
-                             f"{num(100 * d['falls'], '.1f')} % | {num(p['train_minutes'], '.0f')} |")
-    per_goal = [(fam, n, p) for fam, counts in legged["smtl"].items() for n, p in counts.items() if "goals" in p]
-    if per_goal:  # which goals it tracks: each column a tuning goal, slowest first
-        order = np.argsort([g[0] for g in per_goal[0][2]["goals"]])
-        lines += ["", "Per tuning goal, slowest first: SMTL's |v − g| at 0 samples, mean over seeds (episode length):",
-                  "", "| body | tasks | " + " | ".join(f"goal {num(per_goal[0][2]['goals'][i][0], '.2f')}"
-                                                    for i in order) + " |",
-                  "| --- | --- |" + " --- |" * len(order)]
-        lines += [f"| {fam} | {n} | " + " | ".join(f"{num(p['vel_err_per_goal'][i], '.2f')} "
-                                                  f"({num(p['ep_len_per_goal'][i], '.0f')})" for i in order) + " |"
-                  for fam, n, p in per_goal]
-    if legged["smtl"]:
-        lines += ["", "The learned model's open-loop error k steps ahead, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, "
-                      "fed the real actions along the warm-up policies' real episodes, for goals whose episodes "
-                      "fell and goals whose did not:", "",
-                  "| body | tasks | episodes | k = 1 | k = 5 | k = 10 | k = 20 |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
-        for fam, counts in legged["smtl"].items():
-            for n, p in counts.items():
-                for kind in ("walked", "fell"):
-                    e = p["kstep_error"].get(kind)
-                    if e:
-                        lines.append(f"| {fam} | {n} | {'did not fall' if kind == 'walked' else 'fell'} | " +
-                                     " | ".join(num(e[k - 1], ".3f") for k in (1, 5, 10, 20)) + " |")
-    return lines
-
-
-def _lever_lines(levers):
-    """The levers on SMTL's zero-sample warm-up (lab/levers.py): a paired table per task count and base."""
-    lines = [f"**Levers on SMTL's zero-sample warm-up** ({levers['family']}, seeds "
-             f"{', '.join(map(str, levers['seeds']))} × {levers['n_goals']} tuning goals; one setting changed at a "
-             "time):", "",
-             "![the levers](results/probes/levers.png)"]
-    for key, title in (("levers", "Levers on training (`python -m lab.levers levers`), each measured after {tasks} "
-                                  "training tasks on {family} and paired over (seed, goal) with the quick preset's own "
-                                  "runs"),
-                       ("warmup_levers", "Levers on the warm-up alone (`python -m lab.levers warmup_levers{flag}`), "
-                                         "each warming up from {whose} own checkpoints at {tasks} tasks on {family} "
-                                         "(the same model, data and value function) and paired over (seed, goal) with "
-                                         "{whose} warm-up recomputed beside it")):
-        for lv in levers[key]:
-            base = lv.get("base", "quick")
-            lv = {**lv, "flag": "" if base == "quick" else f" --base {base}",
-                  "whose": "the quick preset's" if base == "quick" else f"the training lever {base}'s"}
-            same = {True: "; the recomputed control equals the training probe's own warm-up to the digit",
-                    False: "; the recomputed control does NOT equal the training probe's own warm-up"}.get(
-                lv.get("control_reproduces"), "")
-            lines += ["", title.format(**lv) + f" (lever − control; below zero, a smaller |v − g|{same}; standing "
-                                                f"still's |v − g| on these goals: {num(lv['still'], '.3f')}):", "",
-                      "| lever | seeds | \\|v − g\\| with it | \\|v − g\\| difference | episode length with it | "
-                      "episode length difference | virtual − real return with it |",
-                      "| --- | --- | --- | --- | --- | --- | --- |"]
-            lines += [f"| {r['what']} | {r['seeds']} | {num(r['vel_err_mean'], '.3f')} | "
-                      f"{interval(r['vel_err'], '.3f')} {figures.verdict(*r['vel_err'][1:])} | "
-                      f"{num(r['ep_len_mean'], '.0f')} | {interval(r['ep_len'], '.0f')} "
-                      f"{figures.verdict(*r['ep_len'][1:])} | {num(r['virtual_minus_real_mean'], '.0f')} |"
-                      for r in lv["rows"].values()]
-    return lines
 
 
 def results_markdown(everything, old="", probes=None):
