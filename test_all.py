@@ -2362,24 +2362,44 @@ def _meta_student(policy, pre, post, alpha, pi_old, create_graph, inner=maml.inn
     return J, maml.masked_mean(kl_divergence(pi_old, pi), post["mask"]).mean()
 
 
-def _adapt_student(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5, warm=True, cumulative=True,
-                   inner="adapt", warmup="adapt"):
-    """A student's Eq. (6), the warm-up as single rounds: right, or without the warm-up, with samples per stage, with
-    the training's n_inner, or with the training's n_warmup."""
+def _adapt_student(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5, warmup="adapt", one_call=False,
+                   samples="from start", inner="adapt", score="real", episodes="argument", measure_seed=True,
+                   restore_seed=True, fresh_each_stage=False, vt_first=False):
+    """A student's Eq. (6), the warm-up as single rounds (or one call of n rounds): right, or with one mistake: the
+    warm-up's rounds (none, the training's n_warmup, n_inner_adapt, n_warmup_adapt without its fallback, or `or`),
+    the samples counted (per stage, learner.samples as is, before the collection), the training's n_inner, the
+    virtual return, the training's or 5 evaluation episodes, measure's or restore's own seed, a fresh policy every
+    stage, VirtualTraining before the collection."""
     cfg = smtl.SMTLConfig(**trained["config"]["smtl"])
-    learner = smtl.restore(trained, seed=seed)
+    learner = smtl.restore(trained, seed=seed) if restore_seed else smtl.restore(trained)
     policy, start = learner.new_policy(), learner.samples
-    n_warmup = cfg.n_warmup_adapt if warmup == "adapt" and cfg.n_warmup_adapt is not None else cfg.n_warmup
-    for _ in range(n_warmup if warm else 0):
-        slbo.virtual_training(learner, policy, goal, 1, warn=False)
-    at_zero = slbo.measure(learner.family, policy, goal, n_eval_episodes, seed=seed)
-    points = [{"samples": 0, "return": at_zero["return"]}]
+    n_warmup = {"adapt": cfg.n_warmup if cfg.n_warmup_adapt is None else cfg.n_warmup_adapt, "none": 0,
+                "train": cfg.n_warmup, "inner": cfg.n_inner_adapt, "no fallback": cfg.n_warmup_adapt,
+                "or": cfg.n_warmup_adapt or cfg.n_warmup}[warmup]
+    n_episodes = {"argument": n_eval_episodes, "cfg": cfg.n_eval_episodes, "five": 5}[episodes]
+    n_inner = cfg.n_inner_adapt if inner == "adapt" else cfg.n_inner_train
+
+    def point(spent, vt):
+        real = slbo.measure(learner.family, policy, goal, n_episodes, seed=seed if measure_seed else 0)["return"]
+        return {"samples": spent, "return": real if score == "real" else vt["virtual_return"]}
+
+    if one_call:
+        vt = slbo.virtual_training(learner, policy, goal, n_warmup, warn=False)
+    else:
+        vt = [slbo.virtual_training(learner, policy, goal, 1, warn=False) for _ in range(n_warmup)][-1:] or [{}]
+        vt = vt[0]
+    points = [point(0, vt)]
     for _ in range(n_stages):
+        policy = learner.new_policy() if fresh_each_stage else policy
         before = learner.samples
+        if vt_first:
+            vt = slbo.virtual_training(learner, policy, goal, n_inner)
         slbo.collect(learner, policy, goal, n_samples)
-        slbo.virtual_training(learner, policy, goal, cfg.n_inner_adapt if inner == "adapt" else cfg.n_inner_train)
-        points.append({"samples": learner.samples - (start if cumulative else before),
-                       "return": slbo.measure(learner.family, policy, goal, n_eval_episodes, seed=seed)["return"]})
+        spent = {"from start": learner.samples - start, "per stage": learner.samples - before,
+                 "as is": learner.samples, "before collect": before - start}[samples]
+        if not vt_first:
+            vt = slbo.virtual_training(learner, policy, goal, n_inner)
+        points.append(point(spent, vt))
     return points
 
 
@@ -2475,10 +2495,22 @@ WRONG = [
     ("virtual_training", {"virtual_training": partial(_vt_student, generator=False)}, "learner.generator"),
     ("virtual_training", {"virtual_training": partial(_vt_student, fit_steps=2)}, "cfg.n_model"),
     ("gae", {"gae": partial(_gae_student, bootstrap="d", cut="d")}, "only at terminations"),
-    ("adaptation", {"adapt": partial(_adapt_student, warm=False)}, "a fresh policy's"),
-    ("adaptation", {"adapt": partial(_adapt_student, cumulative=False)}, "spent so far"),
-    ("adaptation", {"adapt": partial(_adapt_student, inner="train")}, "n_inner_adapt"),
-    ("adaptation", {"adapt": partial(_adapt_student, warmup="train")}, "n_warmup_adapt"),
+    ("adaptation", {"adapt": partial(_adapt_student, warmup="none")}, "a fresh policy's"),
+    ("adaptation", {"adapt": partial(_adapt_student, warmup="train")}, "runs the training's n_warmup"),
+    ("adaptation", {"adapt": partial(_adapt_student, warmup="inner")}, "the warm-up runs n_inner_adapt rounds"),
+    ("adaptation", {"adapt": partial(_adapt_student, warmup="no fallback")}, "adapt raised TypeError"),
+    ("adaptation", {"adapt": partial(_adapt_student, warmup="or")}, "test `is None`"),
+    ("adaptation", {"adapt": partial(_adapt_student, samples="per stage")}, "spent so far"),
+    ("adaptation", {"adapt": partial(_adapt_student, samples="as is")}, "the training's real samples too"),
+    ("adaptation", {"adapt": partial(_adapt_student, samples="before collect")}, "read before its stage collects"),
+    ("adaptation", {"adapt": partial(_adapt_student, inner="train")}, "runs n_inner_train rounds"),
+    ("adaptation", {"adapt": partial(_adapt_student, score="virtual")}, "virtual_return"),
+    ("adaptation", {"adapt": partial(_adapt_student, episodes="cfg")}, "cfg.n_eval_episodes = 2"),
+    ("adaptation", {"adapt": partial(_adapt_student, episodes="five")}, "over 5 episodes"),
+    ("adaptation", {"adapt": partial(_adapt_student, measure_seed=False)}, "its own default seed"),
+    ("adaptation", {"adapt": partial(_adapt_student, restore_seed=False)}, "keeps the checkpoint's random streams"),
+    ("adaptation", {"adapt": partial(_adapt_student, fresh_each_stage=True)}, "every stage starts from a fresh"),
+    ("adaptation", {"adapt": partial(_adapt_student, vt_first=True)}, "before it collects"),
     ("ratings", _ratings(true_rating=lambda virtual, real: real - virtual), "virtual minus the real return"),
     ("ratings", _ratings(model_disagreement=lambda etas: float(np.std(etas))), "not their standard deviation"),
     ("ratings", _ratings(model_disagreement=lambda etas: float(np.mean([abs(a - b) for a in etas for b in etas]))),
@@ -2507,8 +2539,11 @@ WRONG = [
 
 
 # The mistakes whose diagnosis trains several small runs go to the full suite; the fast subset keeps one of each kind
+# (or, for the adaptation, several small adaptations)
 _SLOW_MISTAKES = {"inside line 6's loop", "the same goal", "line 8 is missing", "envs_for", "learner.generator",
-                  "cfg.n_model", "only the last round's"}
+                  "cfg.n_model", "only the last round's", "its own default seed", "every stage starts from a fresh",
+                  "keeps the checkpoint's random streams", "before it collects", "over 5 episodes",
+                  "cfg.n_eval_episodes = 2", "test `is None`", "the warm-up runs n_inner_adapt rounds"}
 
 
 @pytest.mark.parametrize("name,fns,cause", [pytest.param(*w, marks=slow) if w[2] in _SLOW_MISTAKES else w
@@ -2526,6 +2561,7 @@ RIGHT = [  # right answers written otherwise than the reference (loops, other op
     ("smtl_loop", {"smtl_loop": _loop_student}),
     ("smtl_loop", {"smtl_loop": partial(_loop_student, warm_with="warm_up")}),
     ("adaptation", {"adapt": _adapt_student}),
+    ("adaptation", {"adapt": partial(_adapt_student, one_call=True)}),
     ("ratings", _ratings(skip_task=_skip_student)),
     ("maml_step", {"inner_step": _inner_student, "meta_objective": partial(_meta_student, inner=_inner_student)}),
 ]

@@ -12,6 +12,8 @@ else the first entry that differs. test_all.py keeps, for every exercise, wrong 
     check_gae({"gae": my_gae})        # Failed("advantages Â (...): the λ-recursion runs on across episode ends…")
     EXERCISES["gae"].reference        # {"gae": trpo.gae}
 """
+import copy
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -422,35 +424,114 @@ def check_smtl_loop(fns):
 # ---------------------------------------------------------------------------------------------
 # adaptation: Eq. (6)
 # ---------------------------------------------------------------------------------------------
-def check_adaptation(fns):
+def _adapt_mistake(trained, goal, n_stages, n_samples, seed, n_eval_episodes, kind):
+    """Eq. (6) with one mistake (returns only the real returns): 'measure seed' scores with measure's own seed,
+    'restore seed' restores the checkpoint's random streams instead of restarting them from `seed`, 'fresh per stage'
+    starts every stage from a fresh policy, 'vt first' runs each stage's VirtualTraining before its collection."""
+    cfg = smtl.SMTLConfig(**trained["config"]["smtl"])
+    learner = smtl.restore(trained) if kind == "restore seed" else smtl.restore(trained, seed=seed)
+    score = lambda pi: slbo.measure(learner.family, pi, goal, n_eval_episodes,  # noqa: E731
+                                    seed=0 if kind == "measure seed" else seed)["return"]
+    policy = learner.new_policy()
+    smtl.warm_up(learner, policy, goal, smtl.warmup_rounds(cfg))
+    returns = [score(policy)]
+    for _ in range(n_stages):
+        policy = learner.new_policy() if kind == "fresh per stage" else policy
+        if kind == "vt first":
+            slbo.virtual_training(learner, policy, goal, cfg.n_inner_adapt, warn=False)
+        slbo.collect(learner, policy, goal, n_samples)
+        if kind != "vt first":
+            slbo.virtual_training(learner, policy, goal, cfg.n_inner_adapt, warn=False)
+        returns.append(score(policy))
+    return returns
+
+
+# the adaptation's warm-up (3 rounds) differs from the training's (2), its inner rounds (1) from both, and the
+# training's n_eval_episodes (2) from the check's argument (1): an answer that reads the wrong one shows
+ADAPT_CFG = smtl.SMTLConfig(n_tasks=2, n_warmup=2, n_warmup_adapt=3, n_inner_train=0, n_inner_adapt=1,
+                            n_eval_episodes=2)
+
+
+@functools.lru_cache(maxsize=1)
+def _adapt_checkpoint():
+    """The small trained model the adaptation check adapts, trained once per process (each check gets a copy)."""
     small = slbo.SLBOConfig(n_collect=400, n_trpo=400, n_model=10, n_policy=2, n_init_states=50)
-    # the adaptation's warm-up (3 rounds) differs from the training's (2): an answer that reads the wrong one shows
-    cfg = smtl.SMTLConfig(n_tasks=2, n_warmup=2, n_warmup_adapt=3, n_inner_train=0, n_inner_adapt=1, n_eval_episodes=1)
-    trained = smtl.train("cheetah-vel", cfg, small, dynamics.DynamicsConfig(hidden=(32, 32)), seed=0,
-                         progress=False)["checkpoint"]
-    goal = tasks.tuning_goals("cheetah-vel", 1)[0]
-    want = smtl.adapt(trained, goal, 2, 400, seed=3, n_eval_episodes=1)[0]
-    got = fns["adapt"](trained, goal, 2, 400, seed=3, n_eval_episodes=1)
+    return smtl.train("cheetah-vel", ADAPT_CFG, small, dynamics.DynamicsConfig(hidden=(32, 32)), seed=0,
+                      progress=False)["checkpoint"]
+
+
+def check_adaptation(fns):
+    cfg, trained = ADAPT_CFG, copy.deepcopy(_adapt_checkpoint())
+    goal, n_stages, n_samples, seed, n_eval = tasks.tuning_goals("cheetah-vel", 1)[0], 2, 400, 3, 1
+    trained_samples = smtl.restore(trained).samples  # what training spent: learner.samples starts there
+
+    def with_config(**smtl_cfg):  # the checkpoint with its adaptation settings changed
+        return {**trained, "config": {**trained["config"], "smtl": {**trained["config"]["smtl"], **smtl_cfg}}}
+
+    def reference(ckpt=trained, n_episodes=n_eval):
+        return smtl.adapt(ckpt, goal, n_stages, n_samples, seed=seed, n_eval_episodes=n_episodes)[0]
+
+    def mistake(kind):
+        return lambda k: _adapt_mistake(trained, goal, n_stages, n_samples, seed, n_eval, kind)[k]
+
+    want = reference()
+    got = fns["adapt"](trained, goal, n_stages, n_samples, seed=seed, n_eval_episodes=n_eval)
     if not isinstance(got, list) or len(got) != len(want):
-        raise Failed(f"adapt must return a list of {len(want)} points (the warm-up, then each stage), got "
-                     f"{len(got) if isinstance(got, list) else type(got).__name__}")
-
-    def variant(**smtl_cfg):  # the reference adapting from a checkpoint whose settings make the mistake
-        changed = {**trained, "config": {**trained["config"], "smtl": {**trained["config"]["smtl"], **smtl_cfg}}}
-        return smtl.adapt(changed, goal, 2, 400, seed=3, n_eval_episodes=1)[0]
-
-    compare("real samples spent at each point", [p["samples"] for p in want], [p.get("samples") for p in got], [
+        raise Failed(f"adapt must return a list of n_stages + 1 = {len(want)} points (the warm-up, then each stage), "
+                     f"got {len(got) if isinstance(got, list) else type(got).__name__}")
+    samples = [p["samples"] for p in want]
+    compare("real samples spent at each point", samples, [p.get("samples") for p in got], [
         ("the samples count all real samples spent so far: 0 after the warm-up, then n_samples more per stage",
-         lambda: [0] + [400] * (len(want) - 1))])
+         lambda: [0] + [n_samples] * n_stages),
+        *[("learner.samples counts the training's real samples too: count from its value after restore", wrong)
+          for wrong in (lambda: [s + trained_samples for s in samples],
+                        lambda: [0] + [s + trained_samples for s in samples[1:]])],
+        ("each point's samples are read before its stage collects: collect, then count",
+         lambda: [0] + samples[:-1])])
+    returns = lambda curve: [p["return"] for p in curve]  # noqa: E731
     for k, (w, p) in enumerate(zip(want, got)):
         compare(f"point {k} ({'after the warm-up' if k == 0 else f'after stage {k}'}): return", w["return"],
                 p.get("return"), [
+                    ("the return is the policy's return in the learned model (virtual_training's virtual_return): "
+                     "each point scores the real return, measure(...)[\"return\"]", lambda: w["virtual_return"]),
                     ("the first point is a fresh policy's: Eq. (6) warms θ̃₀ up in the model, VT(θ̃₀, φ, D, n_warmup), "
-                     "before any real sample", lambda: variant(n_warmup_adapt=0)[k]["return"]),
+                     "before any real sample", lambda: returns(reference(with_config(n_warmup_adapt=0)))[k]),
                     ("the warm-up runs the training's n_warmup rounds: at adaptation it runs n_warmup_adapt where "
-                     "that is set", lambda: variant(n_warmup_adapt=None)[k]["return"]),
+                     "that is set", lambda: returns(reference(with_config(n_warmup_adapt=None)))[k]),
+                    ("the warm-up runs n_inner_adapt rounds: it runs n_warmup_adapt (the training's n_warmup where "
+                     "that is unset), each stage n_inner_adapt",
+                     lambda: returns(reference(with_config(n_warmup_adapt=cfg.n_inner_adapt)))[k]),
                     ("each stage's VirtualTraining runs n_inner_train rounds: at adaptation it runs n_inner_adapt",
-                     lambda: variant(n_inner_adapt=cfg.n_inner_train)[k]["return"])], rtol=1e-5, atol=1e-3)
+                     lambda: returns(reference(with_config(n_inner_adapt=cfg.n_inner_train)))[k]),
+                    (f"the return is the mean over the training's cfg.n_eval_episodes = {cfg.n_eval_episodes} "
+                     "episodes: score over the n_eval_episodes argument",
+                     lambda: returns(reference(n_episodes=cfg.n_eval_episodes))[k]),
+                    ("the return is the mean over 5 episodes: score over the n_eval_episodes argument",
+                     lambda: returns(reference(n_episodes=5))[k]),
+                    ("measure scores with its own default seed: pass seed=seed, as restore gets it",
+                     lambda: mistake("measure seed")(k)),
+                    ("smtl.restore(trained) without the seed keeps the checkpoint's random streams: restore(trained, "
+                     "seed) restarts them from the adaptation's seed", lambda: mistake("restore seed")(k)),
+                    ("every stage starts from a fresh policy: θ̃₀ is drawn once, warmed up, then trained on by every "
+                     "stage", lambda: mistake("fresh per stage")(k)),
+                    ("each stage runs VirtualTraining before it collects: collect n_samples real samples (line 7), "
+                     "then VT(θ, φ, D, n_inner_adapt) (line 8)", lambda: mistake("vt first")(k))],
+                rtol=1e-5, atol=1e-3)
+    # the settings the first call could not tell apart: n_warmup_adapt unset (None), and set to 0 (no warm-up)
+    for n_warmup_adapt, meaning in ((None, "unset, the warm-up runs the training's n_warmup rounds"),
+                                    (0, "0 means no warm-up: the first point scores the fresh policy")):
+        ckpt = with_config(n_warmup_adapt=n_warmup_adapt)
+        try:
+            got = fns["adapt"](ckpt, goal, n_stages, n_samples, seed=seed, n_eval_episodes=n_eval)
+        except Exception as e:  # noqa: BLE001 (any error of the student's code is the finding)
+            raise Failed(f"with n_warmup_adapt = {n_warmup_adapt} adapt raised {type(e).__name__}: {e}; {meaning}")
+        other = returns(reference(with_config(n_warmup_adapt=None if n_warmup_adapt == 0 else 0)))
+        ran = "no" if n_warmup_adapt is None else "the training's n_warmup"
+        hint = " (`cfg.n_warmup_adapt or cfg.n_warmup` reads 0 as unset: test `is None`)" if n_warmup_adapt == 0 else ""
+        compare(f"the returns with n_warmup_adapt = {n_warmup_adapt}", returns(reference(ckpt)),
+                [p.get("return") for p in got] if isinstance(got, list) else None,
+                [(f"with n_warmup_adapt = {n_warmup_adapt} the warm-up ran {ran} rounds: {meaning}{hint}",
+                  lambda: other)], rtol=1e-5, atol=1e-3)
 
 
 # ---------------------------------------------------------------------------------------------
