@@ -455,7 +455,7 @@ ADAPT_CFG = smtl.SMTLConfig(n_tasks=2, n_warmup=2, n_warmup_adapt=3, n_inner_tra
 @functools.lru_cache(maxsize=1)
 def _adapt_checkpoint():
     """The small trained model the adaptation check adapts, trained once per process (each check gets a copy)."""
-    small = slbo.SLBOConfig(n_collect=400, n_trpo=400, n_model=10, n_policy=2, n_init_states=50)
+    small = slbo.SLBOConfig(n_collect=400, n_trpo=400, n_model=10, n_policy=1, n_init_states=50)
     return smtl.train("cheetah-vel", ADAPT_CFG, small, dynamics.DynamicsConfig(hidden=(32, 32)), seed=0,
                       progress=False)["checkpoint"]
 
