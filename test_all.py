@@ -1255,8 +1255,15 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     store.write_json(points([1.0, 2.0]), levers._warmup_path("quick", fam, 0, 30, "buffer-all"))
     store.write_json(points([0.5, 1.5]), levers._warmup_path("warmup-80", fam, 0, 30, "buffer-all"))
     store.write_json(points([9.0, 9.0]), levers._warmup_path("quick", fam, 0, 30))  # the quick preset's: not paired
-    row = levers._warmup_lever_rows(30, "buffer-all")["warmup-80"]
+    row = levers._warmup_lever_rows(fam, 30, "buffer-all")["warmup-80"]
     assert row["vel_err"][0] == pytest.approx(-0.5) and row["samples"] == 2
+    # another body's runs pair within that body only
+    store.write_json({"samples": 3}, legged.tasks_path("quick", "humanoid-vel", 0, 30))
+    store.write_json(points([0.2, 0.4]), levers._warmup_path("quick", "humanoid-vel", 0, 30))
+    store.write_json(points([0.1, 0.2]), levers._warmup_path("warmup-80", "humanoid-vel", 0, 30))
+    row = levers._warmup_lever_rows("humanoid-vel", 30)["warmup-80"]
+    assert row["vel_err"][0] == pytest.approx(-0.15) and row["samples"] == 3
+    assert "warmup-80" not in levers._warmup_lever_rows(fam, 30)  # the ant's quick warm-up has no lever beside it
     built = []
     monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n)))
     monkeypatch.setattr(legged, "diagnose_policy", lambda *a: {})
@@ -1299,6 +1306,8 @@ def test_legged_and_lever_probe_command_lines(tmp_path, monkeypatch, capsys):
         levers.warmup_levers(n_tasks=100)
     with pytest.raises(FileNotFoundError, match="python -m lab.levers levers --lever buffer-all --tasks 30"):
         levers.warmup_levers(base="buffer-all")  # a training lever's checkpoints: its own command
+    with pytest.raises(FileNotFoundError, match="lab.legged bodies --family humanoid-vel --seed 0 --tasks 30"):
+        levers.main(["warmup_levers", "--family", "humanoid-vel", "--lever", "warmup-80"])  # --family reaches it
     # each base keeps its own warm-ups: a base left out of the path would pair one lever's warm-ups with another's
     assert len({levers._warmup_path("quick", "ant-vel", 0, 30, base) for base in ("quick", *levers.LEVERS)}) == \
         1 + len(levers.LEVERS)

@@ -1,5 +1,5 @@
-"""Levers on SMTL's zero-sample warm-up on the ant: one setting changed at a time, each a paired difference over
-(seed, goal) with the run it changes, on tuning goals (tasks.tuning_goals), never the evaluation goals.
+"""Levers on SMTL's zero-sample warm-up on the legged bodies: one setting changed at a time, each a paired difference
+over (seed, goal) with the run it changes, on tuning goals (tasks.tuning_goals), never the evaluation goals.
 
 A lever of training (LEVERS) retrains SMTL to 30 (or 100) tasks with a variant's overrides of the quick preset (as the
 probes measure it: without config.LEGGED_SMTL, which they chose), and is paired with the quick preset's runs
@@ -12,6 +12,7 @@ and the README's "does it learn" table read.
     python -m lab.levers levers --lever stages-2                         # SMTL to 30 tasks, 2 SLBO stages a task
     python -m lab.levers levers --lever buffer-all --tasks 100           # to 100 tasks, D keeping every transition
     python -m lab.levers warmup_levers --tasks 100 --base buffer-all     # warm-up levers from that lever's checkpoints
+    python -m lab.levers warmup_levers --family humanoid-vel --lever warmup-80   # on the humanoid (default: the ant)
 """
 import argparse
 import os
@@ -27,7 +28,7 @@ from lab.cluster import run_all
 from lab.pages import interval, num
 from lab.probes import DOCS_DIR, OUT_DIR
 
-LEVER_FAMILY, LEVER_TASKS, LEVER_SEEDS = "ant-vel", 30, (0, 1)  # the body, task count and seeds levers are tried at
+LEVER_FAMILY, LEVER_TASKS, LEVER_SEEDS = "ant-vel", 30, (0, 1)  # the default body, task count and seeds of levers
 LEVERS = {  # name: (what it changes, its overrides {group: {field: value}} of the quick preset)
     "model-500": ("the paper's 500 × 500 model at lr 1e-3", {"dyn": {"hidden": (500, 500), "lr": 1e-3}}),
     "paper-vt": ("the paper's VirtualTraining: 100 model and 40 TRPO steps a round at max KL 0.01",
@@ -53,12 +54,12 @@ WARMUP_LEVERS = {  # name: (what it changes, n_warmup (None: the base's own), TR
 }
 
 
-def levers(workers=2, names=None, n_tasks=LEVER_TASKS):
-    """SMTL with each lever of training (or those named) on LEVER_FAMILY to n_tasks tasks (measured at every count of
+def levers(workers=2, names=None, n_tasks=LEVER_TASKS, family=LEVER_FAMILY):
+    """SMTL with each lever of training (or those named) on `family` to n_tasks tasks (measured at every count of
     legged.TASK_COUNTS on the way) from LEVER_SEEDS, beside the quick preset's runs it is paired with; then summary."""
     counts = tuple(n for n in legged.TASK_COUNTS if n <= n_tasks)
-    runs = [(LEVER_FAMILY, s, "quick", None, counts) for s in LEVER_SEEDS]
-    runs += [(LEVER_FAMILY, s, name, LEVERS[name][1], counts) for name in (names or LEVERS) for s in LEVER_SEEDS]
+    runs = [(family, s, "quick", None, counts) for s in LEVER_SEEDS]
+    runs += [(family, s, name, LEVERS[name][1], counts) for name in (names or LEVERS) for s in LEVER_SEEDS]
     run_all(legged.smtl_tasks_run, runs, workers, "levers")
     summary()
 
@@ -87,17 +88,17 @@ def _warmup_lever_run(family, seed, name, n_tasks, base="quick"):
     return out
 
 
-def warmup_levers(workers=2, n_tasks=LEVER_TASKS, names=None, base="quick"):
-    """Every WARMUP_LEVERS variant (or those named, and the control) on `base`'s checkpoints of LEVER_SEEDS at n_tasks
-    tasks (made by lab.legged's `bodies`, or by `levers` for a training lever: a FileNotFoundError names the command);
-    then summary."""
+def warmup_levers(workers=2, n_tasks=LEVER_TASKS, names=None, base="quick", family=LEVER_FAMILY):
+    """Every WARMUP_LEVERS variant (or those named, and the control) on `base`'s checkpoints of `family` and
+    LEVER_SEEDS at n_tasks tasks (made by lab.legged's `bodies`, or by `levers` for a training lever: a
+    FileNotFoundError names the command); then summary."""
     for s in LEVER_SEEDS:
-        if not os.path.exists(legged.tasks_path(base, LEVER_FAMILY, s, n_tasks, "pt")):
-            makes = (f"levers levers --lever {base} --tasks {n_tasks}" if base in LEVERS else
-                     f"legged bodies --family {LEVER_FAMILY} --seed {s}")
+        if not os.path.exists(legged.tasks_path(base, family, s, n_tasks, "pt")):
+            makes = (f"levers levers --lever {base} --tasks {n_tasks} --family {family}" if base in LEVERS else
+                     f"legged bodies --family {family} --seed {s} --tasks {n_tasks}")
             raise FileNotFoundError(f"no checkpoint of {base} at {n_tasks} tasks for seed {s}: python -m lab.{makes}")
     names = [*(n for n in (names or WARMUP_LEVERS) if n != "quick"), "quick"]  # the longest first, the control last
-    run_all(_warmup_lever_run, [(LEVER_FAMILY, s, name, n_tasks, base) for name in names for s in LEVER_SEEDS],
+    run_all(_warmup_lever_run, [(family, s, name, n_tasks, base) for name in names for s in LEVER_SEEDS],
             workers, "warm-up levers")
     summary()
 
@@ -123,113 +124,125 @@ def _paired_rows(what, path, control="quick"):
     return rows
 
 
-def _control_reproduces(n_tasks, base="quick"):
+def _control_reproduces(family, n_tasks, base="quick"):
     """Whether the warm-up levers' recomputed control gives the training run's own warm-up points to the digit (the
     same checkpoint, goals and seeds), per seed with both on disk; None where neither seed has both."""
     same = [store.read_json(control)["points"] == store.read_json(own)["points"] for control, own in (
-        (_warmup_path("quick", LEVER_FAMILY, s, n_tasks, base), legged.tasks_path(base, LEVER_FAMILY, s, n_tasks))
+        (_warmup_path("quick", family, s, n_tasks, base), legged.tasks_path(base, family, s, n_tasks))
         for s in LEVER_SEEDS) if os.path.exists(control) and os.path.exists(own)]
     return all(same) if same else None
 
 
-def _training_samples(variant, n_tasks):
+def _training_samples(family, variant, n_tasks):
     """The real training samples of `variant`'s runs at n_tasks tasks, the mean over the seeds on disk."""
-    runs = [legged.tasks_path(variant, LEVER_FAMILY, s, n_tasks) for s in LEVER_SEEDS]
+    runs = [legged.tasks_path(variant, family, s, n_tasks) for s in LEVER_SEEDS]
     return float(np.mean([store.read_json(r)["samples"] for r in runs if os.path.exists(r)]))
 
 
-def _lever_rows(n_tasks):
+def _lever_rows(family, n_tasks):
     """The levers of training (LEVERS) against the quick preset at n_tasks tasks, each with its training samples."""
     rows = _paired_rows({name: v[0] for name, v in LEVERS.items()},
-                        lambda v, s: legged.tasks_path(v, LEVER_FAMILY, s, n_tasks))
-    return {name: {**r, "samples": _training_samples(name, n_tasks)} for name, r in rows.items()}
+                        lambda v, s: legged.tasks_path(v, family, s, n_tasks))
+    return {name: {**r, "samples": _training_samples(family, name, n_tasks)} for name, r in rows.items()}
 
 
-def _warmup_lever_rows(n_tasks, base="quick"):
+def _warmup_lever_rows(family, n_tasks, base="quick"):
     """The levers of the warm-up (WARMUP_LEVERS) from `base`'s checkpoints at n_tasks tasks against its recomputed
     control (the warm-up `base` trained with), each with the training samples of those checkpoints."""
     rows = _paired_rows({name: v[0] for name, v in WARMUP_LEVERS.items()},
-                        lambda v, s: _warmup_path(v, LEVER_FAMILY, s, n_tasks, base))
-    samples = _training_samples(base, n_tasks) if rows else None  # every row warms up from the same checkpoints
+                        lambda v, s: _warmup_path(v, family, s, n_tasks, base))
+    samples = _training_samples(family, base, n_tasks) if rows else None  # every row warms up from the same checkpoints
     return {name: {**r, "samples": samples} for name, r in rows.items()}
 
 
 def summary():
-    """docs/results/probes/levers.json and .png from the lever runs in OUT_DIR (whatever has finished): per task count
-    (and base) a table of paired differences, and the quick preset's own mean |v − g| at each count it reached."""
+    """docs/results/probes/levers.json and .png from the lever runs in OUT_DIR (whatever has finished), per legged
+    family with any: per task count (and base) a table of paired differences, and the quick preset's own mean |v − g|
+    at each count it reached."""
     counts = legged.TASK_COUNTS  # training levers are measured at each count on their way to theirs
-    still = float(figures.standing_still(tasks.tuning_goals(LEVER_FAMILY, legged.LEGGED_GOALS)).mean())
-    quick = {}  # the quick preset's mean |v − g| over (seed, goal) of LEVER_SEEDS, at its training samples
-    for n in legged.TASK_COUNTS:
-        runs = [store.read_json(p) for s in LEVER_SEEDS for p in [legged.tasks_path("quick", LEVER_FAMILY, s, n)]
-                if os.path.exists(p)]
-        if runs:
-            quick[str(n)] = {"samples": float(np.mean([r["samples"] for r in runs])), "seeds": len(runs),
-                             "vel_err_mean": float(np.mean([p["vel_err"] for r in runs for p in r["points"]]))}
-    out = {"family": LEVER_FAMILY, "seeds": list(LEVER_SEEDS), "n_goals": legged.LEGGED_GOALS, "still": still,
-           "quick": quick,
-           "levers": [{"family": LEVER_FAMILY, "tasks": n, "rows": rows, "still": still}
-                      for n in counts for rows in [_lever_rows(n)] if rows],
-           "warmup_levers": [{"family": LEVER_FAMILY, "tasks": n, "base": base, "rows": rows, "still": still,
-                              "control_reproduces": _control_reproduces(n, base)}
-                             for base in ("quick", *LEVERS) for n in counts
-                             for rows in [_warmup_lever_rows(n, base)] if rows]}
+    out = {"seeds": list(LEVER_SEEDS), "n_goals": legged.LEGGED_GOALS, "families": {}, "levers": [],
+           "warmup_levers": []}
+    for fam in legged.LEGGED:
+        still = float(figures.standing_still(tasks.tuning_goals(fam, legged.LEGGED_GOALS)).mean())
+        levers_ = [{"family": fam, "tasks": n, "rows": rows, "still": still}
+                   for n in counts for rows in [_lever_rows(fam, n)] if rows]
+        warmups = [{"family": fam, "tasks": n, "base": base, "rows": rows, "still": still,
+                    "control_reproduces": _control_reproduces(fam, n, base)}
+                   for base in ("quick", *LEVERS) for n in counts
+                   for rows in [_warmup_lever_rows(fam, n, base)] if rows]
+        if not (levers_ or warmups):
+            continue
+        quick = {}  # the quick preset's mean |v − g| over (seed, goal) of LEVER_SEEDS, at its training samples
+        for n in counts:
+            runs = [store.read_json(p) for s in LEVER_SEEDS for p in [legged.tasks_path("quick", fam, s, n)]
+                    if os.path.exists(p)]
+            if runs:
+                quick[str(n)] = {"samples": float(np.mean([r["samples"] for r in runs])), "seeds": len(runs),
+                                 "vel_err_mean": float(np.mean([p["vel_err"] for r in runs for p in r["points"]]))}
+        out["families"][fam] = {"still": still, "quick": quick}
+        out["levers"] += levers_
+        out["warmup_levers"] += warmups
     store.write_json(out, os.path.join(DOCS_DIR, "levers.json"))
     _plot(out)
     return out
 
 
 def _plot(out):
-    """docs/results/probes/levers.png: every lever's mean |v − g| (over its seeds × goals) at the real training samples
-    it was measured at, a marker per task count joined by a line (hollow circles: levers of training; squares: levers
-    of the warm-up alone), beside the quick preset's own (stars), standing still's and half of it."""
+    """docs/results/probes/levers.png, a panel per family: every lever's mean |v − g| (over its seeds × goals) at the
+    real training samples it was measured at, a marker per task count joined by a line (hollow circles: levers of
+    training; squares: levers of the warm-up alone), beside the quick preset's own (stars), standing still's and half
+    of it."""
     plt = figures.pyplot()
-    fig, ax = plt.subplots(figsize=(11, 5))
-    q = sorted(out["quick"].values(), key=lambda p: p["samples"])
-    ax.plot([p["samples"] for p in q], [p["vel_err_mean"] for p in q], "*-", color="C0", ms=11,
-            label="SMTL at the quick preset (10, 30, 100 tasks)")
-    series = {}  # (kind, base, name) -> [(samples, mean |v − g|)], and its label
-    for kind, tables in (("training", out["levers"]), ("warm-up", out["warmup_levers"])):
-        for lv in tables:
-            base = lv.get("base", "quick")
-            for name, r in lv["rows"].items():
-                label = f"{kind} lever: {r['what']}" + ("" if base == "quick" else f", from {base}'s checkpoints")
-                series.setdefault((kind, base, name), ([], label))[0].append((r["samples"], r["vel_err_mean"]))
+    fams = list(out["families"])
+    fig, axes = plt.subplots(len(fams), 1, figsize=(11, 5 * len(fams)), squeeze=False)
     colours = ("C2", "C4", "C5", "C6", "C9", "C7", "C3", "C8", "C1", "0.5")  # not C0 (the quick preset's) nor black
-    for k, ((kind, _, _), (points, label)) in enumerate(sorted(series.items())):
-        x, y = zip(*sorted(points))
-        ax.plot(x, y, "o--" if kind == "training" else "s:", mfc="none", mew=1.5, ms=7, lw=1.2,
-                color=colours[k % len(colours)], label=label)
-    ax.axhline(out["still"], color="k", ls=":", label="standing still")
-    ax.axhline(figures.LEARNS_STOP * out["still"], color="k", ls="--", lw=0.8,
-               label=f"{figures.LEARNS_STOP:g} × standing still (the target)")
-    ax.set_xscale("log")
-    ax.set_xlabel("real training samples (log scale)")
-    ax.set_ylabel(f"mean |v − g| over 200 steps, {len(out['seeds'])} seeds × {out['n_goals']} tuning goals",
-                  fontsize=8)
-    ax.set_title(f"{out['family']}: SMTL's zero-sample warm-up with one setting changed", fontsize=9)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: the markers stay visible
+    for ax, fam in zip(axes[:, 0], fams):
+        q = sorted(out["families"][fam]["quick"].values(), key=lambda p: p["samples"])
+        ax.plot([p["samples"] for p in q], [p["vel_err_mean"] for p in q], "*-", color="C0", ms=11,
+                label="SMTL at the quick preset (10, 30, 100 tasks)")
+        series = {}  # (kind, base, name) -> [(samples, mean |v − g|)], and its label
+        for kind, tables in (("training", out["levers"]), ("warm-up", out["warmup_levers"])):
+            for lv in (lv for lv in tables if lv["family"] == fam):
+                base = lv.get("base", "quick")
+                for name, r in lv["rows"].items():
+                    label = f"{kind} lever: {r['what']}" + ("" if base == "quick" else f", from {base}'s checkpoints")
+                    series.setdefault((kind, base, name), ([], label))[0].append((r["samples"], r["vel_err_mean"]))
+        for k, ((kind, _, _), (points, label)) in enumerate(sorted(series.items())):
+            x, y = zip(*sorted(points))
+            ax.plot(x, y, "o--" if kind == "training" else "s:", mfc="none", mew=1.5, ms=7, lw=1.2,
+                    color=colours[k % len(colours)], label=label)
+        still = out["families"][fam]["still"]
+        ax.axhline(still, color="k", ls=":", label="standing still")
+        ax.axhline(figures.LEARNS_STOP * still, color="k", ls="--", lw=0.8,
+                   label=f"{figures.LEARNS_STOP:g} × standing still (the target)")
+        ax.set_xscale("log")
+        ax.set_xlabel("real training samples (log scale)")
+        ax.set_ylabel(f"mean |v − g| over 200 steps, {len(out['seeds'])} seeds × {out['n_goals']} tuning goals",
+                      fontsize=8)
+        ax.set_title(f"{fam}: SMTL's zero-sample warm-up with one setting changed", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: the markers stay visible
     fig.savefig(os.path.join(DOCS_DIR, "levers.png"), dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
 def markdown(levers):
     """docs/results.md's lines for levers.json (summary): a paired table per task count and base."""
-    lines = [f"**Levers on SMTL's zero-sample warm-up** ({levers['family']}, seeds "
+    lines = [f"**Levers on SMTL's zero-sample warm-up** ({', '.join(levers['families'])}, seeds "
              f"{', '.join(map(str, levers['seeds']))} × {levers['n_goals']} tuning goals; one setting changed at a "
              "time):", "",
              "![the levers](results/probes/levers.png)"]
-    for key, title in (("levers", "Levers on training (`python -m lab.levers levers`), each measured after {tasks} "
-                                  "training tasks on {family} and paired over (seed, goal) with the quick preset's own "
-                                  "runs"),
+    for key, title in (("levers", "Levers on training (`python -m lab.levers levers{flag}`), each measured after "
+                                  "{tasks} training tasks on {family} and paired over (seed, goal) with the quick "
+                                  "preset's own runs"),
                        ("warmup_levers", "Levers on the warm-up alone (`python -m lab.levers warmup_levers{flag}`), "
                                          "each warming up from {whose} own checkpoints at {tasks} tasks on {family} "
                                          "(the same model, data and value function) and paired over (seed, goal) with "
                                          "{whose} warm-up recomputed beside it")):
         for lv in levers[key]:
             base = lv.get("base", "quick")
-            lv = {**lv, "flag": "" if base == "quick" else f" --base {base}",
+            flag = "" if lv["family"] == LEVER_FAMILY else f" --family {lv['family']}"
+            lv = {**lv, "flag": flag + ("" if base == "quick" else f" --base {base}"),
                   "whose": "the quick preset's" if base == "quick" else f"the training lever {base}'s"}
             same = {True: "; the recomputed control equals the training probe's own warm-up to the digit",
                     False: "; the recomputed control does NOT equal the training probe's own warm-up"}.get(
@@ -257,6 +270,7 @@ def main(argv=None):
                         f"(default {LEVER_TASKS})")
     p.add_argument("--base", choices=["quick", *LEVERS], default="quick",
                    help="warmup_levers: warm up from this training lever's checkpoints (default: the quick preset's)")
+    p.add_argument("--family", choices=legged.LEGGED, default=LEVER_FAMILY, help=f"the body (default {LEVER_FAMILY})")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = p.parse_args(argv)
     known = LEVERS if args.probe == "levers" else WARMUP_LEVERS
@@ -266,9 +280,9 @@ def main(argv=None):
     os.makedirs(OUT_DIR, exist_ok=True)
     start = time.perf_counter()
     if args.probe == "levers":
-        levers(args.workers, args.lever, args.tasks)
+        levers(args.workers, args.lever, args.tasks, args.family)
     elif args.probe == "warmup_levers":
-        warmup_levers(args.workers, args.tasks, args.lever, args.base)
+        warmup_levers(args.workers, args.tasks, args.lever, args.base, args.family)
     else:
         summary()
     print(f"{args.probe}: done in {(time.perf_counter() - start) / 60:.1f} min")
