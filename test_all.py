@@ -2214,6 +2214,39 @@ def test_method_files_import_nothing_from_the_lab():
                 assert not private, f"{name}.py imports private names {private} from {node.module}"
 
 
+def test_no_cycle_of_top_level_imports_among_the_projects_modules():
+    """`python -m lab.probes`, `-m lab.legged`, … start whichever module comes first: no cycle runs through the
+    module-level imports of the project's own files (an import inside a function is run later, and breaks none).
+    Fails on a cycle such as lab.pages → exercises.bugs → lab.legged → lab.pages, which once stopped `python -m
+    lab.probes` with a partially initialised module while the test session, importing run.py first, hid it."""
+    import ast
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = {f[:-3]: f for f in os.listdir(here) if f.endswith(".py")}
+    files.update({f"{d}.{f[:-3]}": os.path.join(d, f) for d in ("lab", "exercises")
+                  for f in os.listdir(os.path.join(here, d)) if f.endswith(".py") and f != "__init__.py"})
+    graph = {}
+    for name, path in files.items():
+        tree, deps = ast.parse(open(os.path.join(here, path)).read()), set()
+        for node in tree.body:  # module level only
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                deps |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+        graph[name] = deps & set(files)
+    state = {}  # 1: on the current path, 2: done
+
+    def visit(m, path):
+        state[m] = 1
+        for d in sorted(graph[m]):
+            assert state.get(d) != 1, "import cycle: " + " → ".join(path[path.index(d):] + [d])
+            if d not in state:
+                visit(d, path + [d])
+        state[m] = 2
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+
+
 def test_evaluation_goals_are_read_only_by_the_adaptation_stage():
     """The 40 evaluation goals are for adaptation only: no benchmark, probe, exercise, preset or method file reads
     them. Fails if any file but run.py (which hands them to the adapt stage) names tasks.eval_goals, or if run.py reads

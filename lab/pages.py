@@ -15,7 +15,6 @@ import dataclasses
 import os
 import re
 
-from exercises import bugs, experiments
 from lab import jobs, store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
@@ -125,6 +124,7 @@ NAME` prints the listing and runs both versions.
 
 def bug_markdown(answer, name):
     """docs/exercises.md's block of one find-the-bug problem: the listing, the question, the committed figure."""
+    from exercises import bugs  # here, not at the top: exercises.bugs imports lab.legged, which imports this file
     bug = bugs.BUGS[name]
     lines = [f"### `{name}`: {bug.title}", "", "```python", bugs.listing(name), "```", "",
              "**Which line is wrong, and do the curves show it? If not, what would?** (Answers: [exercise-answers.md]"
@@ -139,6 +139,7 @@ def exercises_markdown(old, exercises_dir=EXERCISES_DIR):
     """docs/exercises.md: its hand-written text up to its first generated block, then the implementation exercises'
     block (learning_block), one block per experiment exercise (its committed answer, or the command that makes it)
     and one per find-the-bug problem, each followed by its note from `old`."""
+    from exercises import bugs, experiments  # (as in bug_markdown)
     first, kept = BLOCK.search(old), notes(old)
     parts = [block("learning", learning_block(exercises_dir)) + kept.get("learning", "\n")]
     for name, e in experiments.EXPERIMENTS.items():
