@@ -1264,6 +1264,10 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     row = levers._warmup_lever_rows("humanoid-vel", 30)["warmup-80"]
     assert row["vel_err"][0] == pytest.approx(-0.15) and row["samples"] == 3
     assert "warmup-80" not in levers._warmup_lever_rows(fam, 30)  # the ant's quick warm-up has no lever beside it
+    store.write_json({**points([0.2, 0.4]), "samples": 3}, legged.tasks_path("quick", "humanoid-vel", 1, 30))
+    store.write_json({**points([0.3, 0.3]), "samples": 6}, legged.tasks_path("stages-2", "humanoid-vel", 1, 30))
+    row = levers._lever_rows("humanoid-vel", 30)["stages-2"]  # a training lever, paired on the humanoid's seed 1
+    assert row["seeds"] == 1 and row["vel_err"][0] == pytest.approx(0.0) and row["samples"] == 6
     built = []
     monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n)))
     monkeypatch.setattr(legged, "diagnose_policy", lambda *a: {})
@@ -1763,15 +1767,15 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     assert "not by 100 tasks" in line and "best setting probed, lever b at 100 tasks: 0.900, episodes 150" in line
 
 
-def test_learns_is_the_targets_closed_bounds_on_standing_stills_error():
-    """figures.learns: |v − g| at most LEARNS_STOP × standing still's and episodes of at least LEARNS_MIN_LEN steps,
-    both bounds closed; standing still's |v − g| is ‖g‖ for 1-D and 2-D goals. Fails on < for ≤, on one bound
+def test_tracks_goal_is_the_targets_closed_bounds_on_standing_stills_error():
+    """figures.tracks_goal: |v − g| at most LEARNS_STOP × standing still's and episodes of at least LEARNS_MIN_LEN
+    steps, both bounds closed; standing still's |v − g| is ‖g‖ for 1-D and 2-D goals. Fails on < for ≤, on one bound
     dropped, or on standing still's error taken as |g₀| or summed over a 2-D goal's axes."""
     np.testing.assert_allclose(figures.standing_still([[3.0, 4.0], [-1.0, 0.0]]), [5.0, 1.0])
     np.testing.assert_allclose(figures.standing_still([[-2.0], [0.5]]), [2.0, 0.5])
     still, stop, n = 1.5, figures.LEARNS_STOP, figures.LEARNS_MIN_LEN
-    assert figures.learns(stop * still, n, still)
-    assert not figures.learns(stop * still + 1e-6, 200, still) and not figures.learns(0.0, n - 1, still)
+    assert figures.tracks_goal(stop * still, n, still)
+    assert not figures.tracks_goal(stop * still + 1e-6, 200, still) and not figures.tracks_goal(0.0, n - 1, still)
 
 
 def test_every_committed_panel_pools_three_seeds_or_more():
@@ -2406,12 +2410,14 @@ def _meta_student(policy, pre, post, alpha, pi_old, create_graph, inner=maml.inn
 
 def _adapt_student(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5, warmup="adapt", one_call=False,
                    samples="from start", inner="adapt", score="real", episodes="argument", measure_seed=True,
-                   restore_seed=True, fresh_each_stage=False, vt_first=False):
+                   restore_seed=True, fresh_each_stage=False, vt_first=False, score_before_vt=False,
+                   score_before_warmup=False):
     """A student's Eq. (6), the warm-up as single rounds (or one call of n rounds): right, or with one mistake: the
     warm-up's rounds (none, the training's n_warmup, n_inner_adapt, n_warmup_adapt without its fallback, or `or`),
-    the samples counted (per stage, learner.samples as is, before the collection), the training's n_inner, the
-    virtual return, the training's or 5 evaluation episodes, measure's or restore's own seed, a fresh policy every
-    stage, VirtualTraining before the collection."""
+    the samples counted (per stage, learner.samples as is, before the collection), the training's n_inner or none,
+    the virtual return, the training's or 5 evaluation episodes, measure's or restore's own seed, a fresh policy every
+    stage, VirtualTraining before the collection, each stage scored before its VirtualTraining, the first point scored
+    before the warm-up."""
     cfg = smtl.SMTLConfig(**trained["config"]["smtl"])
     learner = smtl.restore(trained, seed=seed) if restore_seed else smtl.restore(trained)
     policy, start = learner.new_policy(), learner.samples
@@ -2419,18 +2425,19 @@ def _adapt_student(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5
                 "train": cfg.n_warmup, "inner": cfg.n_inner_adapt, "no fallback": cfg.n_warmup_adapt,
                 "or": cfg.n_warmup_adapt or cfg.n_warmup}[warmup]
     n_episodes = {"argument": n_eval_episodes, "cfg": cfg.n_eval_episodes, "five": 5}[episodes]
-    n_inner = cfg.n_inner_adapt if inner == "adapt" else cfg.n_inner_train
+    n_inner = {"adapt": cfg.n_inner_adapt, "train": cfg.n_inner_train, "none": 0}[inner]
 
     def point(spent, vt):
         real = slbo.measure(learner.family, policy, goal, n_episodes, seed=seed if measure_seed else 0)["return"]
         return {"samples": spent, "return": real if score == "real" else vt["virtual_return"]}
 
+    fresh = point(0, {}) if score_before_warmup else None
     if one_call:
         vt = slbo.virtual_training(learner, policy, goal, n_warmup, warn=False)
     else:
         vt = [slbo.virtual_training(learner, policy, goal, 1, warn=False) for _ in range(n_warmup)][-1:] or [{}]
         vt = vt[0]
-    points = [point(0, vt)]
+    points = [fresh or point(0, vt)]
     for _ in range(n_stages):
         policy = learner.new_policy() if fresh_each_stage else policy
         before = learner.samples
@@ -2439,9 +2446,10 @@ def _adapt_student(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5
         slbo.collect(learner, policy, goal, n_samples)
         spent = {"from start": learner.samples - start, "per stage": learner.samples - before,
                  "as is": learner.samples, "before collect": before - start}[samples]
-        if not vt_first:
+        scored = point(spent, vt) if score_before_vt else None
+        if not vt_first and n_inner:
             vt = slbo.virtual_training(learner, policy, goal, n_inner)
-        points.append(point(spent, vt))
+        points.append(scored or point(spent, vt))
     return points
 
 
@@ -2539,13 +2547,16 @@ WRONG = [
     ("gae", {"gae": partial(_gae_student, bootstrap="d", cut="d")}, "only at terminations"),
     ("adaptation", {"adapt": partial(_adapt_student, warmup="none")}, "a fresh policy's"),
     ("adaptation", {"adapt": partial(_adapt_student, warmup="train")}, "runs the training's n_warmup"),
+    ("adaptation", {"adapt": partial(_adapt_student, score_before_warmup=True)}, "before its warm-up"),
     ("adaptation", {"adapt": partial(_adapt_student, warmup="inner")}, "the warm-up runs n_inner_adapt rounds"),
-    ("adaptation", {"adapt": partial(_adapt_student, warmup="no fallback")}, "adapt raised TypeError"),
+    ("adaptation", {"adapt": partial(_adapt_student, warmup="no fallback")}, "(with n_warmup_adapt = None: unset"),
     ("adaptation", {"adapt": partial(_adapt_student, warmup="or")}, "test `is None`"),
     ("adaptation", {"adapt": partial(_adapt_student, samples="per stage")}, "spent so far"),
     ("adaptation", {"adapt": partial(_adapt_student, samples="as is")}, "the training's real samples too"),
     ("adaptation", {"adapt": partial(_adapt_student, samples="before collect")}, "read before its stage collects"),
     ("adaptation", {"adapt": partial(_adapt_student, inner="train")}, "runs n_inner_train rounds"),
+    ("adaptation", {"adapt": partial(_adapt_student, inner="none")}, "a stage runs no VirtualTraining"),
+    ("adaptation", {"adapt": partial(_adapt_student, score_before_vt=True)}, "before its VirtualTraining"),
     ("adaptation", {"adapt": partial(_adapt_student, score="virtual")}, "virtual_return"),
     ("adaptation", {"adapt": partial(_adapt_student, episodes="cfg")}, "cfg.n_eval_episodes = 2"),
     ("adaptation", {"adapt": partial(_adapt_student, episodes="five")}, "over 5 episodes"),
@@ -2585,7 +2596,8 @@ WRONG = [
 _SLOW_MISTAKES = {"inside line 6's loop", "the same goal", "line 8 is missing", "envs_for", "learner.generator",
                   "cfg.n_model", "only the last round's", "its own default seed", "every stage starts from a fresh",
                   "keeps the checkpoint's random streams", "before it collects", "over 5 episodes",
-                  "cfg.n_eval_episodes = 2", "test `is None`", "the warm-up runs n_inner_adapt rounds"}
+                  "cfg.n_eval_episodes = 2", "test `is None`", "the warm-up runs n_inner_adapt rounds",
+                  "a stage runs no VirtualTraining", "before its VirtualTraining"}
 
 
 @pytest.mark.parametrize("name,fns,cause", [pytest.param(*w, marks=slow) if w[2] in _SLOW_MISTAKES else w

@@ -203,7 +203,8 @@ def run(name, solution=False, learn=True, fns=None):
         frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.endswith(f"exercises/{name}.py")]
         where = f" at exercises/{name}.py line {frames[-1].lineno}" if frames else ""
         hint = next((h for text, h in checks.ERROR_HINTS.items() if text in str(err)), "")
-        return False, f"{name}: your code raised {type(err).__name__}: {err}{where}{hint}"
+        context = "".join(f" ({note})" for note in getattr(err, "__notes__", ()))  # what the check was trying
+        return False, f"{name}: your code raised {type(err).__name__}: {err}{where}{context}{hint}"
     message = f"{name}: passed: {e.title} agrees with the reference"
     if not (learn and e.swap):
         return True, message

@@ -427,8 +427,10 @@ def check_smtl_loop(fns):
 def _adapt_mistake(trained, goal, n_stages, n_samples, seed, n_eval_episodes, kind):
     """Eq. (6) with one mistake (returns only the real returns): 'measure seed' scores with measure's own seed,
     'restore seed' restores the checkpoint's random streams instead of restarting them from `seed`, 'fresh per stage'
-    starts every stage from a fresh policy, 'vt first' runs each stage's VirtualTraining before its collection."""
+    starts every stage from a fresh policy, 'vt first' runs each stage's VirtualTraining before its collection,
+    'score before vt' scores each stage between its collection and its VirtualTraining."""
     cfg = smtl.SMTLConfig(**trained["config"]["smtl"])
+    assert cfg.carry_value  # as the check's model: smtl.adapt would otherwise start V afresh too
     learner = smtl.restore(trained) if kind == "restore seed" else smtl.restore(trained, seed=seed)
     score = lambda pi: slbo.measure(learner.family, pi, goal, n_eval_episodes,  # noqa: E731
                                     seed=0 if kind == "measure seed" else seed)["return"]
@@ -440,15 +442,17 @@ def _adapt_mistake(trained, goal, n_stages, n_samples, seed, n_eval_episodes, ki
         if kind == "vt first":
             slbo.virtual_training(learner, policy, goal, cfg.n_inner_adapt, warn=False)
         slbo.collect(learner, policy, goal, n_samples)
+        returns += [score(policy)] if kind == "score before vt" else []
         if kind != "vt first":
             slbo.virtual_training(learner, policy, goal, cfg.n_inner_adapt, warn=False)
-        returns.append(score(policy))
+        returns += [] if kind == "score before vt" else [score(policy)]
     return returns
 
 
-# the adaptation's warm-up (3 rounds) differs from the training's (2), its inner rounds (1) from both, and the
-# training's n_eval_episodes (2) from the check's argument (1): an answer that reads the wrong one shows
-ADAPT_CFG = smtl.SMTLConfig(n_tasks=2, n_warmup=2, n_warmup_adapt=3, n_inner_train=0, n_inner_adapt=1,
+# the adaptation's warm-up (3 rounds) differs from the training's (2), its inner rounds (1) from both and from the
+# training's (4), and the training's n_eval_episodes (2) from the check's argument (1): an answer that reads the
+# wrong one shows
+ADAPT_CFG = smtl.SMTLConfig(n_tasks=2, n_warmup=2, n_warmup_adapt=3, n_inner_train=4, n_inner_adapt=1,
                             n_eval_episodes=2)
 
 
@@ -463,7 +467,7 @@ def _adapt_checkpoint():
 def check_adaptation(fns):
     cfg, trained = ADAPT_CFG, copy.deepcopy(_adapt_checkpoint())
     goal, n_stages, n_samples, seed, n_eval = tasks.tuning_goals("cheetah-vel", 1)[0], 2, 400, 3, 1
-    trained_samples = smtl.restore(trained).samples  # what training spent: learner.samples starts there
+    trained_samples = trained["samples"]  # what training spent: learner.samples starts there
 
     def with_config(**smtl_cfg):  # the checkpoint with its adaptation settings changed
         return {**trained, "config": {**trained["config"], "smtl": {**trained["config"]["smtl"], **smtl_cfg}}}
@@ -472,7 +476,7 @@ def check_adaptation(fns):
         return smtl.adapt(ckpt, goal, n_stages, n_samples, seed=seed, n_eval_episodes=n_episodes)[0]
 
     def mistake(kind):
-        return lambda k: _adapt_mistake(trained, goal, n_stages, n_samples, seed, n_eval, kind)[k]
+        return _adapt_mistake(trained, goal, n_stages, n_samples, seed, n_eval, kind)
 
     want = reference()
     got = fns["adapt"](trained, goal, n_stages, n_samples, seed=seed, n_eval_episodes=n_eval)
@@ -489,49 +493,55 @@ def check_adaptation(fns):
         ("each point's samples are read before its stage collects: collect, then count",
          lambda: [0] + samples[:-1])])
     returns = lambda curve: [p["return"] for p in curve]  # noqa: E731
-    for k, (w, p) in enumerate(zip(want, got)):
-        compare(f"point {k} ({'after the warm-up' if k == 0 else f'after stage {k}'}): return", w["return"],
-                p.get("return"), [
-                    ("the return is the policy's return in the learned model (virtual_training's virtual_return): "
-                     "each point scores the real return, measure(...)[\"return\"]", lambda: w["virtual_return"]),
-                    ("the first point is a fresh policy's: Eq. (6) warms θ̃₀ up in the model, VT(θ̃₀, φ, D, n_warmup), "
-                     "before any real sample", lambda: returns(reference(with_config(n_warmup_adapt=0)))[k]),
-                    ("the warm-up runs the training's n_warmup rounds: at adaptation it runs n_warmup_adapt where "
-                     "that is set", lambda: returns(reference(with_config(n_warmup_adapt=None)))[k]),
-                    ("the warm-up runs n_inner_adapt rounds: it runs n_warmup_adapt (the training's n_warmup where "
-                     "that is unset), each stage n_inner_adapt",
-                     lambda: returns(reference(with_config(n_warmup_adapt=cfg.n_inner_adapt)))[k]),
-                    ("each stage's VirtualTraining runs n_inner_train rounds: at adaptation it runs n_inner_adapt",
-                     lambda: returns(reference(with_config(n_inner_adapt=cfg.n_inner_train)))[k]),
-                    (f"the return is the mean over the training's cfg.n_eval_episodes = {cfg.n_eval_episodes} "
-                     "episodes: score over the n_eval_episodes argument",
-                     lambda: returns(reference(n_episodes=cfg.n_eval_episodes))[k]),
-                    ("the return is the mean over 5 episodes: score over the n_eval_episodes argument",
-                     lambda: returns(reference(n_episodes=5))[k]),
-                    ("measure scores with its own default seed: pass seed=seed, as restore gets it",
-                     lambda: mistake("measure seed")(k)),
-                    ("smtl.restore(trained) without the seed keeps the checkpoint's random streams: restore(trained, "
-                     "seed) restarts them from the adaptation's seed", lambda: mistake("restore seed")(k)),
-                    ("every stage starts from a fresh policy: θ̃₀ is drawn once, warmed up, then trained on by every "
-                     "stage", lambda: mistake("fresh per stage")(k)),
-                    ("each stage runs VirtualTraining before it collects: collect n_samples real samples (line 7), "
-                     "then VT(θ, φ, D, n_inner_adapt) (line 8)", lambda: mistake("vt first")(k))],
-                rtol=1e-5, atol=1e-3)
+    if any(p.get("return") is None for p in got):
+        raise Failed("every point needs its \"return\": the policy's mean real return (measure)")
+    # the whole curve at once: two mistakes may agree at one point (no VT in a stage, or scoring before it: both leave
+    # stage 1 scoring the warmed-up policy) and not at all
+    compare("the real returns after the warm-up and after each stage", returns(want), returns(got), [
+        ("the return is the policy's return in the learned model (virtual_training's virtual_return): each point "
+         "scores the real return, measure(...)[\"return\"]", lambda: [w["virtual_return"] for w in want]),
+        ("the first point is a fresh policy's: Eq. (6) warms θ̃₀ up in the model, VT(θ̃₀, φ, D, n_warmup), before any "
+         "real sample", lambda: returns(reference(with_config(n_warmup_adapt=0)))),
+        ("the first point scores the policy before its warm-up: score θ̃ after VT(θ̃₀, φ, D, n_warmup), at 0 samples",
+         lambda: returns(reference(with_config(n_warmup_adapt=0)))[:1] + returns(want)[1:]),
+        ("the warm-up runs the training's n_warmup rounds: at adaptation it runs n_warmup_adapt where that is set",
+         lambda: returns(reference(with_config(n_warmup_adapt=None)))),
+        ("the warm-up runs n_inner_adapt rounds: it runs n_warmup_adapt (the training's n_warmup where that is "
+         "unset), each stage n_inner_adapt", lambda: returns(reference(with_config(n_warmup_adapt=cfg.n_inner_adapt)))),
+        ("each stage's VirtualTraining runs n_inner_train rounds: at adaptation it runs n_inner_adapt",
+         lambda: returns(reference(with_config(n_inner_adapt=cfg.n_inner_train)))),
+        ("a stage runs no VirtualTraining: each collection is followed by VT(θ, φ, D, n_inner_adapt) (line 8)",
+         lambda: returns(reference(with_config(n_inner_adapt=0)))),
+        ("each stage is scored after it collects and before its VirtualTraining: score the policy that VT(θ, φ, D, "
+         "n_inner_adapt) leaves", lambda: mistake("score before vt")),
+        (f"the return is the mean over the training's cfg.n_eval_episodes = {cfg.n_eval_episodes} episodes: score "
+         "over the n_eval_episodes argument", lambda: returns(reference(n_episodes=cfg.n_eval_episodes))),
+        ("the return is the mean over 5 episodes: score over the n_eval_episodes argument",
+         lambda: returns(reference(n_episodes=5))),
+        ("measure scores with its own default seed: pass seed=seed, as restore gets it",
+         lambda: mistake("measure seed")),
+        ("smtl.restore(trained) without the seed keeps the checkpoint's random streams: restore(trained, seed) "
+         "restarts them from the adaptation's seed", lambda: mistake("restore seed")),
+        ("every stage starts from a fresh policy: θ̃₀ is drawn once, warmed up, then trained on by every stage",
+         lambda: mistake("fresh per stage")),
+        ("each stage runs VirtualTraining before it collects: collect n_samples real samples (line 7), then VT(θ, φ, "
+         "D, n_inner_adapt) (line 8)", lambda: mistake("vt first"))], rtol=1e-5, atol=1e-3)
     # the settings the first call could not tell apart: n_warmup_adapt unset (None), and set to 0 (no warm-up)
+    curves = {v: returns(reference(with_config(n_warmup_adapt=v))) for v in (None, 0)}  # the reference's
     for n_warmup_adapt, meaning in ((None, "unset, the warm-up runs the training's n_warmup rounds"),
                                     (0, "0 means no warm-up: the first point scores the fresh policy")):
-        ckpt = with_config(n_warmup_adapt=n_warmup_adapt)
         try:
-            got = fns["adapt"](ckpt, goal, n_stages, n_samples, seed=seed, n_eval_episodes=n_eval)
-        except Exception as e:  # noqa: BLE001 (any error of the student's code is the finding)
-            raise Failed(f"with n_warmup_adapt = {n_warmup_adapt} adapt raised {type(e).__name__}: {e}; {meaning}")
-        other = returns(reference(with_config(n_warmup_adapt=None if n_warmup_adapt == 0 else 0)))
+            got = fns["adapt"](with_config(n_warmup_adapt=n_warmup_adapt), goal, n_stages, n_samples, seed=seed,
+                               n_eval_episodes=n_eval)
+        except Exception as e:  # the student's error, reported by check.run with its line, and this setting
+            e.add_note(f"with n_warmup_adapt = {n_warmup_adapt}: {meaning}")
+            raise
         ran = "no" if n_warmup_adapt is None else "the training's n_warmup"
         hint = " (`cfg.n_warmup_adapt or cfg.n_warmup` reads 0 as unset: test `is None`)" if n_warmup_adapt == 0 else ""
-        compare(f"the returns with n_warmup_adapt = {n_warmup_adapt}", returns(reference(ckpt)),
+        compare(f"the returns with n_warmup_adapt = {n_warmup_adapt}", curves[n_warmup_adapt],
                 [p.get("return") for p in got] if isinstance(got, list) else None,
                 [(f"with n_warmup_adapt = {n_warmup_adapt} the warm-up ran {ran} rounds: {meaning}{hint}",
-                  lambda: other)], rtol=1e-5, atol=1e-3)
+                  lambda other=curves[0 if n_warmup_adapt is None else None]: other)], rtol=1e-5, atol=1e-3)
 
 
 # ---------------------------------------------------------------------------------------------

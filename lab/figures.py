@@ -101,8 +101,9 @@ def standing_still(goals):
     return np.linalg.norm(np.asarray(goals, dtype=float).reshape(len(goals), -1), axis=1)  # (n_goals,)
 
 
-def learns(vel_err, ep_len, still):
-    """Whether a policy learns its task: |v − g| ≤ LEARNS_STOP × standing still's, episodes ≥ LEARNS_MIN_LEN steps."""
+def tracks_goal(vel_err, ep_len, still):
+    """Whether a policy has learned its task: |v − g| ≤ LEARNS_STOP × standing still's with episodes of at least
+    LEARNS_MIN_LEN steps."""
     return vel_err <= LEARNS_STOP * still and ep_len >= LEARNS_MIN_LEN
 
 

@@ -205,8 +205,8 @@ def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUN
 
 
 def _learned_at(curve, still):
-    """The real samples at the first stage where the policy learns its task (figures.learns), or None."""
-    return next((p["samples"] for p in curve if figures.learns(p["vel_err"], p["ep_len"], still)), None)
+    """The real samples at the first stage where the policy learns its task (figures.tracks_goal), or None."""
+    return next((p["samples"] for p in curve if figures.tracks_goal(p["vel_err"], p["ep_len"], still)), None)
 
 
 def summary():
@@ -324,26 +324,26 @@ def _plot_legged(out):
     plt.close(fig)
 
 
-def markdown(legged):
+def markdown(doc):
     """docs/results.md's lines for legged.json (summary): single-task SLBO, SMTL against training tasks, the
     diagnosis."""
-    stop, min_len = legged["stop"], legged["min_len"]
+    stop, min_len = doc["stop"], doc["min_len"]
     lines = ["**SMTL on the legged bodies** (`python -m lab.legged bodies`; tuning goals; \"learned\": |v − g| over "
              f"200 steps at most {num(stop, '.2g')} × standing still's with episodes of at least {min_len} steps):", "",
              "![the legged probes](results/probes/legged.png)"]
-    if legged["slbo"]:
+    if doc["slbo"]:
         lines += ["", "Single-task SLBO at the quick preset (5 VirtualTraining rounds per stage of 8,000 real "
                       "samples), real samples until learned, per seed:", "",
                   "| body | goal (m/s) | standing still's \\|v − g\\| | learned at, per seed | best \\|v − g\\| "
                   "(episode length) |", "| --- | --- | --- | --- | --- |"]
-        for fam, sl in legged["slbo"].items():
+        for fam, sl in doc["slbo"].items():
             for g, runs in sl["runs"].items():
                 at = ", ".join(f"{v:,}" if v else "not within "
                                f"{max(p['samples'] for p in runs[k]):,}" for k, v in sl["learned_at"][g].items())
                 best = min((p for c in runs.values() for p in c), key=lambda p: p["vel_err"])
                 lines.append(f"| {fam} | {num(sl['goals'][int(g)][0], '.2f')} | {num(sl['still'][int(g)], '.3f')} | "
                              f"{at} | {num(best['vel_err'], '.3f')} ({num(best['ep_len'], '.0f')}) |")
-    if legged["smtl"]:
+    if doc["smtl"]:
         lines += ["", "SMTL's warm-up alone (0 samples) on 8 tuning goals after n training tasks at the quick preset "
                       "without the legged settings these probes chose, config.LEGGED_SMTL (mean over seeds × goals, "
                       "95 % interval); the virtual minus the real return of the warm-up policy's mean action; of the "
@@ -352,7 +352,7 @@ def markdown(legged):
                   "| body | tasks | real training samples | seeds | \\|v − g\\| (standing still) | episode length | "
                   "virtual − real return | falls the model predicts | D upright, moving, falling | training min |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for fam, counts in legged["smtl"].items():
+        for fam, counts in doc["smtl"].items():
             for n, p in counts.items():
                 d = p["data"]
                 predicted = "–" if p["falls_predicted"] is None else \
@@ -362,7 +362,7 @@ def markdown(legged):
                              f"{interval(p['ep_len'], '.0f')} | {interval(p['virtual_minus_real'])} | {predicted} | "
                              f"{num(100 * d['upright'], '.0f')} %, {num(100 * d['moving'], '.0f')} %, "
                              f"{num(100 * d['falls'], '.1f')} % | {num(p['train_minutes'], '.0f')} |")
-    per_goal = [(fam, n, p) for fam, counts in legged["smtl"].items() for n, p in counts.items() if "goals" in p]
+    per_goal = [(fam, n, p) for fam, counts in doc["smtl"].items() for n, p in counts.items() if "goals" in p]
     if per_goal:  # which goals it tracks: each column a tuning goal, slowest first
         order = np.argsort([g[0] for g in per_goal[0][2]["goals"]])
         lines += ["", "Per tuning goal, slowest first: SMTL's |v − g| at 0 samples, mean over seeds (episode length):",
@@ -372,13 +372,13 @@ def markdown(legged):
         lines += [f"| {fam} | {n} | " + " | ".join(f"{num(p['vel_err_per_goal'][i], '.2f')} "
                                                   f"({num(p['ep_len_per_goal'][i], '.0f')})" for i in order) + " |"
                   for fam, n, p in per_goal]
-    if legged["smtl"]:
+    if doc["smtl"]:
         lines += ["", "The learned model's open-loop error k steps ahead, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, "
                       "fed the real actions along the warm-up policies' real episodes, for goals whose episodes "
                       "fell and goals whose did not:", "",
                   "| body | tasks | episodes | k = 1 | k = 5 | k = 10 | k = 20 |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
-        for fam, counts in legged["smtl"].items():
+        for fam, counts in doc["smtl"].items():
             for n, p in counts.items():
                 for kind in ("walked", "fell"):
                     e = p["kstep_error"].get(kind)

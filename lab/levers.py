@@ -192,8 +192,10 @@ def _plot(out):
     real training samples it was measured at, a marker per task count joined by a line (hollow circles: levers of
     training; squares: levers of the warm-up alone), beside the quick preset's own (stars), standing still's and half
     of it."""
-    plt = figures.pyplot()
     fams = list(out["families"])
+    if not fams:
+        return
+    plt = figures.pyplot()
     fig, axes = plt.subplots(len(fams), 1, figsize=(11, 5 * len(fams)), squeeze=False)
     colours = ("C2", "C4", "C5", "C6", "C9", "C7", "C3", "C8", "C1", "0.5")  # not C0 (the quick preset's) nor black
     for ax, fam in zip(axes[:, 0], fams):
@@ -226,10 +228,10 @@ def _plot(out):
     plt.close(fig)
 
 
-def markdown(levers):
-    """docs/results.md's lines for levers.json (summary): a paired table per task count and base."""
-    lines = [f"**Levers on SMTL's zero-sample warm-up** ({', '.join(levers['families'])}, seeds "
-             f"{', '.join(map(str, levers['seeds']))} × {levers['n_goals']} tuning goals; one setting changed at a "
+def markdown(doc):
+    """docs/results.md's lines for levers.json (`doc`, from summary): a paired table per task count and base."""
+    lines = [f"**Levers on SMTL's zero-sample warm-up** ({', '.join(doc['families'])}, seeds "
+             f"{', '.join(map(str, doc['seeds']))} × {doc['n_goals']} tuning goals; one setting changed at a "
              "time):", "",
              "![the levers](results/probes/levers.png)"]
     for key, title in (("levers", "Levers on training (`python -m lab.levers levers{flag}`), each measured after "
@@ -239,7 +241,7 @@ def markdown(levers):
                                          "each warming up from {whose} own checkpoints at {tasks} tasks on {family} "
                                          "(the same model, data and value function) and paired over (seed, goal) with "
                                          "{whose} warm-up recomputed beside it")):
-        for lv in levers[key]:
+        for lv in doc[key]:
             base = lv.get("base", "quick")
             flag = "" if lv["family"] == LEVER_FAMILY else f" --family {lv['family']}"
             lv = {**lv, "flag": flag + ("" if base == "quick" else f" --base {base}"),
@@ -270,7 +272,8 @@ def main(argv=None):
                         f"(default {LEVER_TASKS})")
     p.add_argument("--base", choices=["quick", *LEVERS], default="quick",
                    help="warmup_levers: warm up from this training lever's checkpoints (default: the quick preset's)")
-    p.add_argument("--family", choices=legged.LEGGED, default=LEVER_FAMILY, help=f"the body (default {LEVER_FAMILY})")
+    p.add_argument("--family", choices=legged.LEGGED, default=LEVER_FAMILY,
+                   help=f"levers, warmup_levers: the body (default {LEVER_FAMILY}); summary gathers every body")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = p.parse_args(argv)
     known = LEVERS if args.probe == "levers" else WARMUP_LEVERS

@@ -16,9 +16,7 @@ import os
 
 import numpy as np
 
-import lab.legged
-import lab.levers
-from lab import figures, pages, probes, store
+from lab import figures, legged, levers, pages, probes, store
 from lab.pages import ROOT, block, interval, notes, num, regenerate, unbacked_numbers
 
 RESULTS_DIR = os.path.join(ROOT, "docs", "results")
@@ -203,7 +201,7 @@ def panel_block(panel, r, everything):
     return "\n".join(lines + [""] + _learns(r))
 
 
-def learns_lines(everything, legged=None, levers=None):
+def learns_lines(everything, legged_doc=None, levers_doc=None):
     """The README's first-screen summary: per velocity panel of Figure 1, whether SMTL's warm-up alone (0 samples)
     learns the task at the quick preset (|v − g| over 200 steps at most half of standing still's, with episodes of
     at least 180 steps), with its numbers; and, from the legged probes, at which number of training tasks it does, and
@@ -215,20 +213,20 @@ def learns_lines(everything, legged=None, levers=None):
         if r is None or r["algos"]["smtl"]["points"][0].get("vel_err") is None:
             continue
         p, still = r["algos"]["smtl"]["points"][0], float(figures.standing_still(r["goals"]).mean())
-        ok = figures.learns(p["vel_err"], p.get("ep_len") or 0, still)
+        ok = figures.tracks_goal(p["vel_err"], p.get("ep_len") or 0, still)
         family = f"{panel.env}-{panel.task}"
         more = "–"
-        if legged and family in legged.get("smtl", {}):
-            counts = legged["smtl"][family]
-            hit = next((n for n, c in counts.items() if figures.learns(c["vel_err"][0], c["ep_len"][0], c["still"])),
-                       None)
+        if legged_doc and family in legged_doc.get("smtl", {}):
+            counts = legged_doc["smtl"][family]
+            hit = next((n for n, c in counts.items()
+                        if figures.tracks_goal(c["vel_err"][0], c["ep_len"][0], c["still"])), None)
             last = list(counts)[-1]
             more = (f"learns at {hit} tasks ({counts[hit]['samples']:,.0f} samples)" if hit else
                     f"not by {last} tasks ({counts[last]['samples']:,.0f} samples): \\|v − g\\| "
                     f"{num(counts[last]['vel_err'][0], '.3f')} ({num(counts[last]['still'], '.3f')}), episodes "
                     f"{num(counts[last]['ep_len'][0], '.0f')}")
             tried = [(lv["tasks"], lv.get("base", "quick"), row) for key in ("levers", "warmup_levers")
-                     for lv in (levers or {}).get(key, []) if lv["family"] == family for row in lv["rows"].values()]
+                     for lv in (levers_doc or {}).get(key, []) if lv["family"] == family for row in lv["rows"].values()]
             if tried:  # the best setting the levers tried on this family
                 n, base, best = min(tried, key=lambda x: x[2]["vel_err_mean"])
                 whose = "" if base == "quick" else f" from {base}'s checkpoints"
@@ -309,22 +307,22 @@ def probes_block(results_dir=RESULTS_DIR):
     folder = os.path.join(results_dir, "probes")
     read = lambda name: store.read_json(os.path.join(folder, f"{name}.json")) \
         if os.path.exists(os.path.join(folder, f"{name}.json")) else None  # noqa: E731
-    init, budget, curve, legged = read("policy_init"), read("maml_budget"), read("oracle_curve"), read("legged")
-    levers = read("levers")
-    if not (init or budget or curve or legged or levers):
+    init, budget, curve = read("policy_init"), read("maml_budget"), read("oracle_curve")
+    legged_doc, levers_doc = read("legged"), read("levers")
+    if not (init or budget or curve or legged_doc or levers_doc):
         return None
     lines = ["## Probes: what the quick preset rests on", "",
              "Measured by `python -m lab.probes`, `python -m lab.legged` and `python -m lab.levers` on goals of the "
              "tuning split, never on evaluation goals."]
     lines += probes.markdown(init, budget, curve)
-    if legged:
-        lines += ["", *lab.legged.markdown(legged)]
-    if levers:
-        lines += ["", *lab.levers.markdown(levers)]
+    if legged_doc:
+        lines += ["", *legged.markdown(legged_doc)]
+    if levers_doc:
+        lines += ["", *levers.markdown(levers_doc)]
     return "\n".join(lines)
 
 
-def results_markdown(everything, old="", probes=None):
+def results_markdown(everything, old="", probes_md=None):
     """docs/results.md: the generated blocks in the figures' order, each followed by its note from `old`."""
     kept = notes(old)
     parts = [("intro", INTRO)]
@@ -335,8 +333,8 @@ def results_markdown(everything, old="", probes=None):
                                       f"{len(figures.PANELS[figure])} panels run."))
         parts += [(p.name, panel_block(p, everything[p.name], everything))
                   for p in figures.panels(figure, "quick") if p.name in everything]
-    if probes:
-        parts.append(("probes", probes))
+    if probes_md:
+        parts.append(("probes", probes_md))
     return "".join(block(key, body) + kept.get(key, "\n") for key, body in parts)
 
 
@@ -358,8 +356,8 @@ def write(results_dir=RESULTS_DIR, md_path=RESULTS_MD, readme=README, exercises_
                 figures.plot_experiment(everything[p.name], os.path.join(results_dir, f"{p.name}.png"),
                                         f"Figure {figure}{p.letter}, {p.env} {p.task}: {p.title}")
     if os.path.exists(readme):
-        probes = [os.path.join(results_dir, "probes", f"{name}.json") for name in ("legged", "levers")]
-        learns = learns_lines(everything, *(store.read_json(p) if os.path.exists(p) else None for p in probes))
+        paths = [os.path.join(results_dir, "probes", f"{name}.json") for name in ("legged", "levers")]
+        learns = learns_lines(everything, *(store.read_json(p) if os.path.exists(p) else None for p in paths))
         regenerate(readme, {"verdicts": "\n".join(verdict_rows(everything)), "costs": "\n".join(cost_rows(everything)),
                              "learns": "\n".join(learns)})
     missing = unbacked_numbers(open(md_path).read())
