@@ -493,6 +493,11 @@ def check_adaptation(fns):
         ("each point's samples are read before its stage collects: collect, then count",
          lambda: [0] + samples[:-1])])
     returns = lambda curve: [p["return"] for p in curve]  # noqa: E731
+
+    @functools.cache
+    def with_warmup_adapt(v):  # the reference's returns with n_warmup_adapt = v (a mistake's, or a later call's)
+        return returns(reference(with_config(n_warmup_adapt=v)))
+
     if any(p.get("return") is None for p in got):
         raise Failed("every point needs its \"return\": the policy's mean real return (measure)")
     # the whole curve at once: two mistakes may agree at one point (no VT in a stage, or scoring before it: both leave
@@ -501,13 +506,13 @@ def check_adaptation(fns):
         ("the return is the policy's return in the learned model (virtual_training's virtual_return): each point "
          "scores the real return, measure(...)[\"return\"]", lambda: [w["virtual_return"] for w in want]),
         ("the first point is a fresh policy's: Eq. (6) warms θ̃₀ up in the model, VT(θ̃₀, φ, D, n_warmup), before any "
-         "real sample", lambda: returns(reference(with_config(n_warmup_adapt=0)))),
+         "real sample", lambda: with_warmup_adapt(0)),
         ("the first point scores the policy before its warm-up: score θ̃ after VT(θ̃₀, φ, D, n_warmup), at 0 samples",
-         lambda: returns(reference(with_config(n_warmup_adapt=0)))[:1] + returns(want)[1:]),
+         lambda: with_warmup_adapt(0)[:1] + returns(want)[1:]),
         ("the warm-up runs the training's n_warmup rounds: at adaptation it runs n_warmup_adapt where that is set",
-         lambda: returns(reference(with_config(n_warmup_adapt=None)))),
+         lambda: with_warmup_adapt(None)),
         ("the warm-up runs n_inner_adapt rounds: it runs n_warmup_adapt (the training's n_warmup where that is "
-         "unset), each stage n_inner_adapt", lambda: returns(reference(with_config(n_warmup_adapt=cfg.n_inner_adapt)))),
+         "unset), each stage n_inner_adapt", lambda: with_warmup_adapt(cfg.n_inner_adapt)),
         ("each stage's VirtualTraining runs n_inner_train rounds: at adaptation it runs n_inner_adapt",
          lambda: returns(reference(with_config(n_inner_adapt=cfg.n_inner_train)))),
         ("a stage runs no VirtualTraining: each collection is followed by VT(θ, φ, D, n_inner_adapt) (line 8)",
@@ -527,7 +532,6 @@ def check_adaptation(fns):
         ("each stage runs VirtualTraining before it collects: collect n_samples real samples (line 7), then VT(θ, φ, "
          "D, n_inner_adapt) (line 8)", lambda: mistake("vt first"))], rtol=1e-5, atol=1e-3)
     # the settings the first call could not tell apart: n_warmup_adapt unset (None), and set to 0 (no warm-up)
-    curves = {v: returns(reference(with_config(n_warmup_adapt=v))) for v in (None, 0)}  # the reference's
     for n_warmup_adapt, meaning in ((None, "unset, the warm-up runs the training's n_warmup rounds"),
                                     (0, "0 means no warm-up: the first point scores the fresh policy")):
         try:
@@ -538,10 +542,11 @@ def check_adaptation(fns):
             raise
         ran = "no" if n_warmup_adapt is None else "the training's n_warmup"
         hint = " (`cfg.n_warmup_adapt or cfg.n_warmup` reads 0 as unset: test `is None`)" if n_warmup_adapt == 0 else ""
-        compare(f"the returns with n_warmup_adapt = {n_warmup_adapt}", curves[n_warmup_adapt],
+        compare(f"the returns with n_warmup_adapt = {n_warmup_adapt}", with_warmup_adapt(n_warmup_adapt),
                 [p.get("return") for p in got] if isinstance(got, list) else None,
                 [(f"with n_warmup_adapt = {n_warmup_adapt} the warm-up ran {ran} rounds: {meaning}{hint}",
-                  lambda other=curves[0 if n_warmup_adapt is None else None]: other)], rtol=1e-5, atol=1e-3)
+                  lambda other=0 if n_warmup_adapt is None else None: with_warmup_adapt(other))], rtol=1e-5,
+                atol=1e-3)
 
 
 # ---------------------------------------------------------------------------------------------
