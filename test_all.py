@@ -52,7 +52,19 @@ warnings.filterwarnings("ignore", category=pytest.PytestUnknownMarkWarning)
 slow = pytest.mark.slow
 
 ALL_FAMILIES = list(tasks.FAMILIES)
-FAMILY_SHIFTS = [(f, s) for f in ALL_FAMILIES for s in tasks.applicable_shifts(f)]
+
+
+def _family_shifts():
+    """Every family unshifted, then every shift once per body, on the body's first family that takes it: a shift
+    changes the body's MuJoCo model (friction, gears) or the goals' sign whatever the family's reward."""
+    shifted = {}
+    for f in ALL_FAMILIES:
+        for s in tasks.applicable_shifts(f)[1:]:
+            shifted.setdefault((tasks.get_family(f).env, s), (f, s))
+    return [(f, None) for f in ALL_FAMILIES] + list(shifted.values())
+
+
+FAMILY_SHIFTS = _family_shifts()  # 16 pairs cover the 25 of families × shifts
 
 
 # =============================================================================================
@@ -2619,6 +2631,16 @@ RIGHT = [  # right answers written otherwise than the reference (loops, other op
     ("ratings", _ratings(skip_task=_skip_student)),
     ("maml_step", {"inner_step": _inner_student, "meta_objective": partial(_meta_student, inner=_inner_student)}),
 ]
+
+
+def test_exercise_check_computes_the_references_side_once_and_hands_out_copies():
+    """The checks of many answers share the reference's runs (once_per_process); an answer that changes what it was
+    given (a checkpoint, a learner) must not change what the next answer is compared with."""
+    calls = []
+    run = exercise_checks.once_per_process(lambda kind=None: calls.append(kind) or {"curve": [1.0, 2.0]})
+    first = run("a")
+    first["curve"].append(99.0)
+    assert run("a") == {"curve": [1.0, 2.0]} and run() == {"curve": [1.0, 2.0]} and calls == ["a", None]
 
 
 @pytest.mark.parametrize("name,fns", RIGHT, ids=[n for n, _ in RIGHT])

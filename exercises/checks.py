@@ -35,6 +35,14 @@ class Failed(Exception):
     """A check that found a difference: its message says where, and the likely cause where it knows one."""
 
 
+def once_per_process(fn):
+    """fn computed once per process for each argument, each call getting its own copy: the reference's side of a
+    check (its run, a mistake's run) is the same whatever the answer, so the checks of many answers in one process
+    (check.py's list, test_all.py) train it once."""
+    computed = functools.cache(fn)
+    return functools.wraps(fn)(lambda *args, **kwargs: copy.deepcopy(computed(*args, **kwargs)))
+
+
 def _tensor(x):
     return torch.as_tensor(np.asarray(x, dtype=np.float64)) if not torch.is_tensor(x) else x.detach().double()
 
@@ -293,31 +301,36 @@ def _vt_mistake(learner, policy, goal, n_inner, kind):
             fit()
 
 
-def _vt_rounds(goal, n_inner):
-    """The reference's stats of each of n_inner rounds, one round per call (the same runs as one call of n_inner)."""
+VT_GOAL, VT_ROUNDS = 1.3, 2  # the check's call: virtual_training(learner, policy, np.array([1.3]), 2)
+
+
+@once_per_process
+def _vt_reference(kind=None, one_round_per_call=False):
+    """(learner, policy, stats) after the reference's VT_ROUNDS rounds on a fresh _vt_learner(): with one mistake
+    `kind` (_vt_mistake; stats None), or one round per call (stats: each round's)."""
     learner, policy = _vt_learner()
-    return [slbo.virtual_training(learner, policy, goal, 1, warn=False) for _ in range(n_inner)]
+    goal = np.array([VT_GOAL])
+    if kind is not None:
+        return learner, policy, _vt_mistake(learner, policy, goal, VT_ROUNDS, kind)
+    if one_round_per_call:  # the same runs as one call of VT_ROUNDS rounds
+        return learner, policy, [slbo.virtual_training(learner, policy, goal, 1, warn=False) for _ in range(VT_ROUNDS)]
+    return learner, policy, slbo.virtual_training(learner, policy, goal, VT_ROUNDS, warn=False)
 
 
 def check_virtual_training(fns):
-    goal = np.array([1.3])
-    learner, policy = _vt_learner()
-    want = slbo.virtual_training(learner, policy, goal, 2, warn=False)
+    goal = np.array([VT_GOAL])
+    learner, policy, want = _vt_reference()
     mine, mine_policy = _vt_learner()
     with warnings.catch_warnings():  # the small box clips many states: not the student's concern here
         warnings.simplefilter("ignore", RuntimeWarning)
-        got = fns["virtual_training"](mine, mine_policy, goal, 2)
+        got = fns["virtual_training"](mine, mine_policy, goal, VT_ROUNDS)
     if mine.samples != learner.samples:
         raise Failed(f"VirtualTraining took {mine.samples - learner.samples} real samples: it takes none; its rollouts "
                      "are in the learned model (dynamics.VirtualEnv), not the real env")
     theta = lambda module: parameters_to_vector(module.parameters())  # noqa: E731
 
     def mistake(kind):  # the policy's parameters after VirtualTraining with a mistake
-        def run():
-            other, other_policy = _vt_learner()
-            _vt_mistake(other, other_policy, goal, 2, kind)
-            return theta(other_policy)
-        return run
+        return lambda: theta(_vt_reference(kind)[1])
 
     compare("the policy's parameters θ after 2 rounds", theta(policy), theta(mine_policy), [
         ("the policy steps before the round's model fit: line 11 fits φ first, then lines 12–14 step θ in it",
@@ -340,7 +353,7 @@ def check_virtual_training(fns):
     for key in ("virtual_return", "kl"):
         compare(f"the returned {key}", want[key], got[key], [
             (f"{key} averages over every round's TRPO steps: only the last round's count",
-             lambda k=key: float(np.mean([r[k] for r in _vt_rounds(goal, 2)])))])
+             lambda k=key: float(np.mean([r[k] for r in _vt_reference(one_round_per_call=True)[2]])))])
     if got["n_clipped"] != want["n_clipped"]:  # here the small box clips states in every rollout
         raise Failed(f"the returned n_clipped: expected {want['n_clipped']}, got {got['n_clipped']}: it sums "
                      "env.n_clipped after every rollout of every round (each rollout's count starts at 0)")
@@ -385,9 +398,18 @@ def _loop_mistake(kind, seed=0):
     return learner
 
 
+@once_per_process
+def _loop_reference(kind=None, **settings):
+    """The Learner after the reference's Algorithm 1 on _loop_settings(**settings), or with one mistake
+    (_loop_mistake)."""
+    if kind is not None:
+        return _loop_mistake(kind)
+    return smtl.train(LOOP_FAMILY, *_loop_settings(**settings), seed=0, progress=False)["learner"]
+
+
 def check_smtl_loop(fns):
     settings = _loop_settings()
-    want = smtl.train(LOOP_FAMILY, *settings, seed=0, progress=False)["learner"]
+    want = _loop_reference()
     got = fns["smtl_loop"](LOOP_FAMILY, *settings, 0)
     if not isinstance(got, slbo.Learner):
         raise Failed(f"smtl_loop must return the Learner (its model φ and data D), got {type(got).__name__}")
@@ -405,18 +427,17 @@ def check_smtl_loop(fns):
         raise Failed(f"{got.samples} real samples spent, expected {want.samples}: {cause}")
     compare("D, the real states collected (line 7)", want.data.obs, got.data.obs, [
         ("θ is initialised once for all tasks: line 4 gives every task a fresh policy, which only the warm-up "
-         "trains before it collects", lambda: _loop_mistake("one policy").data.obs),
+         "trains before it collects", lambda: _loop_reference("one policy").data.obs),
         ("the warm-up comes after the collection: line 5 warms θ up in the model before line 7 collects with it",
-         lambda: _loop_mistake("collect first").data.obs),
+         lambda: _loop_reference("collect first").data.obs),
         ("line 8 is missing: after each collection, VirtualTraining(θ, φ, D, n_inner_train) (here 1 round)",
-         lambda: smtl.train(LOOP_FAMILY, *_loop_settings(n_inner_train=0), seed=0, progress=False)
-         ["learner"].data.obs),
+         lambda: _loop_reference(n_inner_train=0).data.obs),
         ("line 8 runs once per task: it follows each collection, inside line 6's loop",
-         lambda: _loop_mistake("vt once").data.obs),
+         lambda: _loop_reference("vt once").data.obs),
         ("every task gets the same goal: make the task stream (rng) once, before the loop",
-         lambda: _loop_mistake("rng per task").data.obs),
+         lambda: _loop_reference("rng per task").data.obs),
         ("the warm-up runs n_inner_train rounds: line 5 runs n_warmup, line 8 n_inner_train",
-         lambda: _loop_mistake("swapped").data.obs)])
+         lambda: _loop_reference("swapped").data.obs)])
     theta = lambda m: parameters_to_vector(m.parameters())  # noqa: E731
     compare("the model's parameters φ after the last task", theta(want.model), theta(got.model))
 
@@ -456,29 +477,39 @@ ADAPT_CFG = smtl.SMTLConfig(n_tasks=2, n_warmup=2, n_warmup_adapt=3, n_inner_tra
                             n_eval_episodes=2)
 
 
-@functools.lru_cache(maxsize=1)
-def _adapt_checkpoint():
-    """The small trained model the adaptation check adapts, trained once per process (each check gets a copy)."""
+ADAPT_STAGES, ADAPT_SAMPLES, ADAPT_SEED, ADAPT_EPISODES = 2, 400, 3, 1  # the check's call of adapt, on a tuning goal
+
+
+@once_per_process
+def _adapt_trained():
+    """The small trained model the adaptation check adapts."""
     small = slbo.SLBOConfig(n_collect=400, n_trpo=400, n_model=10, n_policy=1, n_init_states=50)
     return smtl.train("cheetah-vel", ADAPT_CFG, small, dynamics.DynamicsConfig(hidden=(32, 32)), seed=0,
                       progress=False)["checkpoint"]
 
 
+def _adapt_checkpoint(**smtl_cfg):
+    """A copy of the trained checkpoint with its adaptation settings changed by smtl_cfg."""
+    trained = _adapt_trained()
+    return {**trained, "config": {**trained["config"], "smtl": {**trained["config"]["smtl"], **smtl_cfg}}}
+
+
+@once_per_process
+def _adapt_reference(kind=None, n_episodes=ADAPT_EPISODES, **smtl_cfg):
+    """The reference's curve on the check's call, with the checkpoint's settings changed by smtl_cfg and scored over
+    n_episodes; with one mistake `kind`, its returns alone (_adapt_mistake)."""
+    trained, goal = _adapt_checkpoint(**smtl_cfg), tasks.tuning_goals("cheetah-vel", 1)[0]
+    if kind is not None:
+        return _adapt_mistake(trained, goal, ADAPT_STAGES, ADAPT_SAMPLES, ADAPT_SEED, n_episodes, kind)
+    return smtl.adapt(trained, goal, ADAPT_STAGES, ADAPT_SAMPLES, seed=ADAPT_SEED, n_eval_episodes=n_episodes)[0]
+
+
 def check_adaptation(fns):
-    cfg, trained = ADAPT_CFG, copy.deepcopy(_adapt_checkpoint())
-    goal, n_stages, n_samples, seed, n_eval = tasks.tuning_goals("cheetah-vel", 1)[0], 2, 400, 3, 1
+    cfg, trained = ADAPT_CFG, _adapt_checkpoint()
+    goal, n_stages, n_samples, seed, n_eval = (tasks.tuning_goals("cheetah-vel", 1)[0], ADAPT_STAGES, ADAPT_SAMPLES,
+                                               ADAPT_SEED, ADAPT_EPISODES)
     trained_samples = trained["samples"]  # what training spent: learner.samples starts there
-
-    def with_config(**smtl_cfg):  # the checkpoint with its adaptation settings changed
-        return {**trained, "config": {**trained["config"], "smtl": {**trained["config"]["smtl"], **smtl_cfg}}}
-
-    def reference(ckpt=trained, n_episodes=n_eval):
-        return smtl.adapt(ckpt, goal, n_stages, n_samples, seed=seed, n_eval_episodes=n_episodes)[0]
-
-    def mistake(kind):
-        return _adapt_mistake(trained, goal, n_stages, n_samples, seed, n_eval, kind)
-
-    want = reference()
+    want = _adapt_reference()
     got = fns["adapt"](trained, goal, n_stages, n_samples, seed=seed, n_eval_episodes=n_eval)
     if not isinstance(got, list) or len(got) != len(want):
         raise Failed(f"adapt must return a list of n_stages + 1 = {len(want)} points (the warm-up, then each stage), "
@@ -494,9 +525,8 @@ def check_adaptation(fns):
          lambda: [0] + samples[:-1])])
     returns = lambda curve: [p["return"] for p in curve]  # noqa: E731
 
-    @functools.cache
     def with_warmup_adapt(v):  # the reference's returns with n_warmup_adapt = v (a mistake's, or a later call's)
-        return returns(reference(with_config(n_warmup_adapt=v)))
+        return returns(_adapt_reference(n_warmup_adapt=v))
 
     if any(p.get("return") is None for p in got):
         raise Failed("every point needs its \"return\": the policy's mean real return (measure)")
@@ -514,28 +544,28 @@ def check_adaptation(fns):
         ("the warm-up runs n_inner_adapt rounds: it runs n_warmup_adapt (the training's n_warmup where that is "
          "unset), each stage n_inner_adapt", lambda: with_warmup_adapt(cfg.n_inner_adapt)),
         ("each stage's VirtualTraining runs n_inner_train rounds: at adaptation it runs n_inner_adapt",
-         lambda: returns(reference(with_config(n_inner_adapt=cfg.n_inner_train)))),
+         lambda: returns(_adapt_reference(n_inner_adapt=cfg.n_inner_train))),
         ("a stage runs no VirtualTraining: each collection is followed by VT(θ, φ, D, n_inner_adapt) (line 8)",
-         lambda: returns(reference(with_config(n_inner_adapt=0)))),
+         lambda: returns(_adapt_reference(n_inner_adapt=0))),
         ("each stage is scored after it collects and before its VirtualTraining: score the policy that VT(θ, φ, D, "
-         "n_inner_adapt) leaves", lambda: mistake("score before vt")),
+         "n_inner_adapt) leaves", lambda: _adapt_reference("score before vt")),
         (f"the return is the mean over the training's cfg.n_eval_episodes = {cfg.n_eval_episodes} episodes: score "
-         "over the n_eval_episodes argument", lambda: returns(reference(n_episodes=cfg.n_eval_episodes))),
+         "over the n_eval_episodes argument", lambda: returns(_adapt_reference(n_episodes=cfg.n_eval_episodes))),
         ("the return is the mean over 5 episodes: score over the n_eval_episodes argument",
-         lambda: returns(reference(n_episodes=5))),
+         lambda: returns(_adapt_reference(n_episodes=5))),
         ("measure scores with its own default seed: pass seed=seed, as restore gets it",
-         lambda: mistake("measure seed")),
+         lambda: _adapt_reference("measure seed")),
         ("smtl.restore(trained) without the seed keeps the checkpoint's random streams: restore(trained, seed) "
-         "restarts them from the adaptation's seed", lambda: mistake("restore seed")),
+         "restarts them from the adaptation's seed", lambda: _adapt_reference("restore seed")),
         ("every stage starts from a fresh policy: θ̃₀ is drawn once, warmed up, then trained on by every stage",
-         lambda: mistake("fresh per stage")),
+         lambda: _adapt_reference("fresh per stage")),
         ("each stage runs VirtualTraining before it collects: collect n_samples real samples (line 7), then VT(θ, φ, "
-         "D, n_inner_adapt) (line 8)", lambda: mistake("vt first"))], rtol=1e-5, atol=1e-3)
+         "D, n_inner_adapt) (line 8)", lambda: _adapt_reference("vt first"))], rtol=1e-5, atol=1e-3)
     # the settings the first call could not tell apart: n_warmup_adapt unset (None), and set to 0 (no warm-up)
     for n_warmup_adapt, meaning in ((None, "unset, the warm-up runs the training's n_warmup rounds"),
                                     (0, "0 means no warm-up: the first point scores the fresh policy")):
         try:
-            got = fns["adapt"](with_config(n_warmup_adapt=n_warmup_adapt), goal, n_stages, n_samples, seed=seed,
+            got = fns["adapt"](_adapt_checkpoint(n_warmup_adapt=n_warmup_adapt), goal, n_stages, n_samples, seed=seed,
                                n_eval_episodes=n_eval)
         except Exception as e:  # the student's error, reported by check.run with its line, and this setting
             e.add_note(f"with n_warmup_adapt = {n_warmup_adapt}: {meaning}")
