@@ -40,6 +40,7 @@ from dynamics import (Dataset, DynamicsConfig, DynamicsModel, ModelDivergedError
                       multi_step_loss)
 from exercises import check as exercise_check
 from exercises import checks as exercise_checks
+from exercises import grade as exercise_grade
 from exercises import experiments
 from lab import bench, cluster, figures, jobs, pages, report, store, video
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
@@ -2637,7 +2638,7 @@ def test_exercise_check_computes_the_references_side_once_and_hands_out_copies()
     """The checks of many answers share the reference's runs (once_per_process); an answer that changes what it was
     given (a checkpoint, a learner) must not change what the next answer is compared with."""
     calls = []
-    run = exercise_checks.once_per_process(lambda kind=None: calls.append(kind) or {"curve": [1.0, 2.0]})
+    run = exercise_grade.once_per_process(lambda kind=None: calls.append(kind) or {"curve": [1.0, 2.0]})
     first = run("a")
     first["curve"].append(99.0)
     assert run("a") == {"curve": [1.0, 2.0]} and run() == {"curve": [1.0, 2.0]} and calls == ["a", None]

@@ -1,12 +1,12 @@
 """The exercises' checks, run by `python run.py exercise NAME`: a student's functions (exercises/<name>.py) against
 the reference in the method files, then, for the pieces SLBO is made of, whether SLBO still learns with them.
 
-A check (exercises/checks.py) calls the student's function and the reference on inputs chosen so that the mistakes
-students make show, and knows those mistakes: a failure names the likely cause before the entry that differs. A
-student's file that calls or holds the function it is to replace fails as a copy, in one line. The learning run
-is single-task SLBO from up to 3 training seeds, judged by a bar measured on the reference's own spread (LEARN_BAR):
-a version equal to the reference up to float rounding learns from at least one of them. The same command answers an
-experiment exercise (experiments.py).
+A check (listed in exercises/checks.py; written in checks_slbo.py, checks_smtl.py and checks_maml.py) calls the
+student's function and the reference on inputs chosen so that the mistakes students make show, and knows those
+mistakes: a failure names the likely cause before the entry that differs. A student's file that calls or holds the
+function it is to replace fails as a copy, in one line. The learning run is single-task SLBO from up to 3 training
+seeds, judged by a bar measured on the reference's own spread (LEARN_BAR): a version equal to the reference up to
+float rounding learns from at least one of them. The same command answers an experiment exercise (experiments.py).
 
     python run.py exercise gae                  # check exercises/gae.py
     python run.py exercise gae --solution       # what passing looks like
@@ -30,6 +30,7 @@ import slbo
 import tasks
 import trpo
 from exercises import checks
+from exercises.grade import Failed
 from lab import cluster
 
 
@@ -192,7 +193,7 @@ def run(name, solution=False, learn=True, fns=None):
             if copied:
                 return False, f"{name}: FAILED: {copied}: copying the reference is not an answer; write it yourself"
         e.check(guarded(name, fns) if not solution else fns)
-    except checks.Failed as err:
+    except Failed as err:
         return False, f"{name}: FAILED: {err}"
     except NotImplementedError as err:
         return False, f"{name}: not written yet: {err} (exercises/{name}.py)"
