@@ -364,8 +364,9 @@ class VecEnv:
     then scores the whole batch with the family's batched reward and termination, as the learned model does. An
     episode that ends (a fall, or the horizon) resets in the same step from its copy's own random stream, the true
     last state in info["final_obs"]. gymnasium's vector API (reset, step, set_attr("goal"), num_envs, single_*_space).
-    Fast path; plain equivalent, to the bit and tested for every family and shift: gym.vector.SyncVectorEnv(
-    [gym.make(env_id(family), goal=g, shift=shift) for g in goals], autoreset_mode=SAME_STEP)."""
+    Fast path; plain equivalent, to the bit and tested for every family and each shift on each body:
+    gym.vector.SyncVectorEnv([gym.make(env_id(family), goal=g, shift=shift) for g in goals],
+    autoreset_mode=SAME_STEP)."""
 
     def __init__(self, family, goals, shift=None):
         self.family = fam = get_family(family)

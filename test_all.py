@@ -56,12 +56,12 @@ ALL_FAMILIES = list(tasks.FAMILIES)
 
 
 def _family_shifts():
-    """Every family unshifted, then every shift once per body, on the body's first family that takes it: a shift
-    changes the body's MuJoCo model (friction, gears) or the goals' sign whatever the family's reward."""
+    """Every family unshifted, then each shift of the body (friction, gears: the MuJoCo model, whatever the family's
+    reward) once per body, on its first family, and each shift of the goals (pos2neg) on every family it applies to."""
     shifted = {}
     for f in ALL_FAMILIES:
         for s in tasks.applicable_shifts(f)[1:]:
-            shifted.setdefault((tasks.get_family(f).env, s), (f, s))
+            shifted.setdefault((f if s == "pos2neg" else tasks.get_family(f).env, s), (f, s))
     return [(f, None) for f in ALL_FAMILIES] + list(shifted.values())
 
 
@@ -2651,13 +2651,17 @@ def test_exercise_check_passes_a_right_answer_written_otherwise(name, fns, one_t
 
 
 def test_exercise_check_refuses_a_copy_of_the_reference(tmp_path, monkeypatch):
-    """A student's file that imports the function it is to write, binds it, or calls it from inside, fails in one
-    line, never with a traceback (before, a GAE calling trpo.gae recursed into itself in the learning run)."""
+    """A student's file that imports the function it is to write, binds it, calls it from inside, or imports the
+    checks (which hold the reference's runs), fails in one line, never with a traceback (before, a GAE calling trpo.gae
+    recursed into itself in the learning run)."""
     import types
     for source, words in [("from trpo import gae as _g\n\ndef gae(*a):\n    return _g(*a)\n", "binds _g to trpo.gae"),
                           ("import trpo\n\ndef gae(*a):\n    return trpo.gae(*a)\n", "line 4 uses trpo.gae"),
                           ("def gae(*a):\n    from trpo import gae\n    return gae(*a)\n", "line 2 imports trpo.gae"),
-                          ("import trpo\n\ndef gae(*a, _g=trpo.gae):\n    return _g(*a)\n", "a default argument")]:
+                          ("import trpo\n\ndef gae(*a, _g=trpo.gae):\n    return _g(*a)\n", "a default argument"),
+                          ("from exercises.checks_slbo import _gae_forwards\n\ndef gae(*a):\n    return 0\n",
+                           "line 1 imports the exercises' own modules"),
+                          ("def gae(*a):\n    import exercises.checks as c\n    return c\n", "line 2 imports the")]:
         path = tmp_path / "copied.py"
         path.write_text(source)
         module = types.ModuleType("exercises.gae")

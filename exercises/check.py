@@ -44,7 +44,8 @@ class Copied(Exception):
 def copies(name, module, fns):
     """The first sign that exercises/<name>.py holds the function it is to replace, as one line, or None: a name of
     the module bound to the reference (`from trpo import gae as g`, `g = trpo.gae`, a default argument), or the
-    reference named in its source (`import trpo` then `trpo.gae(...)`, `from trpo import gae` inside a function)."""
+    reference named in its source (`import trpo` then `trpo.gae(...)`, `from trpo import gae` inside a function), or
+    an import of the exercises' own modules (the checks hold the reference's runs)."""
     reference = checks.EXERCISES[name].reference
     objects = {id(f): f"{f.__module__}.{f.__name__}" for f in reference.values()}
     for var, value in vars(module).items():
@@ -58,6 +59,11 @@ def copies(name, module, fns):
     tree = ast.parse(inspect.getsource(module))
     names = {f.__name__: f.__module__ for f in reference.values()}
     for node in ast.walk(tree):
+        imported = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+            [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if any(m == "exercises" or m.startswith("exercises.") for m in imported):
+            return f"exercises/{name}.py line {node.lineno} imports the exercises' own modules, which hold the " \
+                   "reference's runs"
         if isinstance(node, ast.ImportFrom) and any(a.name in names and names[a.name] == node.module
                                                     for a in node.names):
             return f"exercises/{name}.py line {node.lineno} imports {node.module}.{node.names[0].name}, the function " \

@@ -18,7 +18,8 @@ class Failed(Exception):
 def once_per_process(fn):
     """fn computed once per process for each argument, each call getting its own copy: the reference's side of a
     check (its run, a mistake's run) is the same whatever the answer, so the checks of many answers in one process
-    (check.py's list, test_all.py) train it once."""
+    (test_all.py's) train it once. Each run starts from its own seeds; the torch thread count and default dtype are
+    the first call's."""
     computed = functools.cache(fn)
     return functools.wraps(fn)(lambda *args, **kwargs: copy.deepcopy(computed(*args, **kwargs)))
 
