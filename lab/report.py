@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+import config
+import smtl
 from lab import figures, legged, levers, pages, probes, store
 from lab.pages import ROOT, block, interval, notes, num, regenerate, unbacked_numbers
 
@@ -160,6 +162,41 @@ def _model_steps(r, v):
         c["slbo"]["n_model"]
 
 
+def smtl_settings(r):
+    """(training tasks, warm-up rounds per task in training, warm-up rounds at adaptation) of a panel's SMTL, or None
+    where its results file does not record them."""
+    c = ((r.get("experiment") or {}).get("configs") or {}).get("smtl")
+    if c is None:
+        return None
+    return c["n_tasks"], c["n_warmup"], c["n_warmup"] if c.get("n_warmup_adapt") is None else c["n_warmup_adapt"]
+
+
+def stale_panels(everything):
+    """The published panels whose SMTL settings are not those `python run.py` runs for them now (config.py's quick
+    preset; Figure 3's panels set their own task counts): [(panel, its settings, today's)]."""
+    out = []
+    for figure in (1, 2, 3):
+        for p in figures.panels(figure, "quick"):
+            r = everything.get(p.name)
+            if r is None or smtl_settings(r) is None:
+                continue
+            cfg = smtl.SMTLConfig(**config.values(f"{p.env}-{p.task}", "quick")["smtl"])
+            now = (p.n_tasks or cfg.n_tasks, cfg.n_warmup,
+                   cfg.n_warmup if cfg.n_warmup_adapt is None else cfg.n_warmup_adapt)
+            if smtl_settings(r) != now:
+                out.append((p, smtl_settings(r), now))
+    return out
+
+
+SETTING_WORDS = ("training tasks", "warm-up rounds in training", "warm-up rounds at adaptation")  # smtl_settings'
+
+
+def _settings_words(settings, now=None):
+    """The settings in words; with `now`, only those that differ from it, each with today's value."""
+    return ", ".join(f"{v} {w}" + (f" (now {n})" if now else "") for v, n, w in
+                     zip(settings, now or settings, SETTING_WORDS) if now is None or v != n)
+
+
 def panel_block(panel, r, everything):
     """The generated markdown of one panel."""
     e, k = r["experiment"] or {}, len(next(iter(r["algos"].values()))["points"]) - 1
@@ -168,8 +205,9 @@ def panel_block(panel, r, everything):
         f"adaptation {num(adapt)} core-min, of the trainings of fig{UNSHIFTED[panel.name[3:]]} ({num(train)} core-min)"
     lines = [f'<a id="{panel.name}"></a>', f"### ({panel.letter}) {panel.title}", "",
              f"{r['n_goals']} goals × {len(r['seeds'])} seed{'s' * (len(r['seeds']) != 1)} "
-             f"({', '.join(map(str, r['seeds']))}), {e.get('preset', '?')} preset. Compute: {compute}. "
-             f"{_machines(r)}", "",
+             f"({', '.join(map(str, r['seeds']))}), {e.get('preset', '?')} preset"
+             + (f"; SMTL: {_settings_words(smtl_settings(r))}" if smtl_settings(r) else "")
+             + f". Compute: {compute}. {_machines(r)}", "",
              "| algorithm | " + " | ".join(f"stage {j}" for j in range(k + 1)) + " | training samples per seed |",
              "| --- " * (k + 3) + "|"]
     for algo, v in r["algos"].items():
@@ -235,6 +273,12 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
         rows.append(f"| [{panel.figure}{panel.letter}](docs/results.md#{panel.name}) {panel.title} | "
                     f"{num(p['vel_err'], '.3f')} ({num(still, '.3f')}) | {num(p['ep_len'] or 0, '.0f')} | "
                     f"{'yes' if ok else 'no'} | {more} |")
+    groups = {}
+    for p, old, now in stale_panels(everything):
+        groups.setdefault(_settings_words(old, now), []).append(f"{p.figure}{p.letter}")
+    if groups:
+        rows += ["", "Published with earlier SMTL settings than config.py's, not yet rerun: " + "; ".join(
+            f"{', '.join(names)} ({words})" for words, names in groups.items()) + "."]
     return rows
 
 
