@@ -29,7 +29,6 @@ import tasks
 from dynamics import ModelDivergedError
 from lab import cluster, experiment, figures, jobs, report, store
 from slbo import envs_for
-from trpo import TRPOConfig
 
 TASKS = {"vel": "goal velocity in [0, b]", "vel-full": "goal velocity in [-b, b]",
          "fwd-back": "run forward or backward", "vel2d": "2-D goal velocity (ant)"}
@@ -135,7 +134,7 @@ def _parser(argv=None):
     pre = pre.parse_known_args(argv)[0]
     family = f"{pre.env}-{pre.task}" if f"{pre.env}-{pre.task}" in tasks.FAMILIES else "cheetah-vel"
     preset = pre.preset if pre.preset in config.PRESETS else "quick"
-    used, paper = _resolve(family, preset, {}), _resolve(family, "paper", {})
+    used, paper = jobs.resolve(family, preset, {}), jobs.resolve(family, "paper", {})
     for group, cls in CONFIGS.items():
         g = p.add_argument_group(f"{group} hyperparameters [value used for {family} at --preset {preset}; the "
                                  f"default (--preset paper) and where it comes from]")
@@ -157,19 +156,6 @@ def _flags(args, group):
     return {k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith(f"{group}.") and v is not None}
 
 
-def _resolve(family, preset, flags):
-    """{group: dataclass instance}: the paper's defaults, then the body's and the preset's values (config.values), then
-    the flags ({group: {field: value}})."""
-    values, out = config.values(family, preset), {}
-    for group, cls in CONFIGS.items():
-        v = {**values.get(group, {}), **flags.get(group, {})}
-        if group == "oracle":  # TRPO on real samples: the preset's for the oracle, then the --trpo-* flags
-            trpo = {k: x for k, x in flags.get("trpo", {}).items() if k != "policy_hidden"}
-            v["trpo"] = TRPOConfig(**{**v.get("trpo", {}), **trpo})
-        out[group] = cls(**v)
-    return out
-
-
 def check_args(args):
     """Turn flags into a family, goals and configs, or a ValueError with one clear line."""
     args.env, args.task = args.env or "cheetah", args.task or "vel"
@@ -188,7 +174,7 @@ def check_args(args):
     if not 1 <= args.n_goals <= tasks.N_EVAL:
         raise ValueError(f"--n-goals must be between 1 and {tasks.N_EVAL} (the held-out split), got {args.n_goals}")
     args.device = str(cluster.check_device(args.device))
-    args.configs = _resolve(args.family, args.preset, {g: _flags(args, g) for g in CONFIGS})
+    args.configs = jobs.resolve(args.family, args.preset, {g: _flags(args, g) for g in CONFIGS})
     for group, cfg in args.configs.items():
         config.check(group, cfg)
     for algo in (a for a in algos if a.startswith("smtl")):

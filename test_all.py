@@ -1780,23 +1780,26 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     assert "not by 100 tasks" in line and "best setting probed, lever b at 100 tasks: 0.900, episodes 150" in line
 
 
-def test_readme_names_the_panels_published_with_earlier_smtl_settings():
-    """A panel whose SMTL ran other settings than config.py's quick preset gives for it (training tasks, warm-up
-    rounds) is listed under the README's learns table with what differs; a panel at today's settings, or one whose
-    results record none, is not. Fails if the body's own settings (config.py's "bodies") are not the ones compared."""
-    def result(settings):
-        return {"goals": [[1.0]], "experiment": {"configs": {"smtl": settings}},
+def test_readme_names_the_panels_published_with_earlier_settings():
+    """A panel whose algorithms read other settings than config.py gives them now at its preset (the body's own
+    included) is listed under the README's learns table with what differs, SMTL's warm-up rounds at adaptation counted
+    as run (unset: the training's); a panel at today's settings, or one whose results record none, is not. Fails if
+    the body's settings (config.py's "bodies") or a Figure 3 panel's own task count are not the ones compared."""
+    def result(family, **smtl_changes):
+        configs = {g: json.loads(json.dumps(dataclasses.asdict(c))) for g, c in jobs.resolve(family, "quick").items()}
+        configs["smtl"].update(smtl_changes)
+        return {"goals": [[1.0, 0.0]], "experiment": {"preset": "quick", "configs": configs},
                 "algos": {"smtl": {"points": [{"vel_err": 0.3, "ep_len": 200}]}}}
-    ant = dataclasses.asdict(smtl.SMTLConfig(**config.values("ant-vel", "quick")["smtl"]))
-    cheetah = dataclasses.asdict(smtl.SMTLConfig(**config.values("cheetah-vel", "quick")["smtl"]))
-    old = {**ant, "n_tasks": ant["n_tasks"] + 1, "n_warmup_adapt": None}
-    everything = {"fig1a": result(cheetah), "fig1b": result(old), "fig1h": result(ant),
+    ant = jobs.resolve("ant-vel", "quick")["smtl"]
+    everything = {"fig1a": result("cheetah-vel"), "fig1b": result("ant-vel", n_tasks=ant.n_tasks + 1,
+                                                                    n_warmup_adapt=None),
+                  "fig1h": result("ant-vel2d"), "fig3a": result("ant-vel2d", n_tasks=5),
                   "fig1c": {"goals": [[1.0]], "algos": {"smtl": {"points": [{"vel_err": 0.3, "ep_len": 200}]}}}}
     (line,) = [r for r in report.learns_lines(everything) if r.startswith("Published with earlier")]
-    assert line == (f"Published with earlier SMTL settings than config.py's, not yet rerun: 1b ({ant['n_tasks'] + 1} "
-                    f"training tasks (now {ant['n_tasks']}), {ant['n_warmup']} warm-up rounds at adaptation (now "
-                    f"{ant['n_warmup_adapt']}))."), line
-    assert [p.name for p, *_ in report.stale_panels(everything)] == ["fig1b"]
+    assert line == (f"Published with earlier settings than config.py's, not yet rerun: 1b ({ant.n_tasks + 1} training "
+                    f"tasks (now {ant.n_tasks}), {ant.n_warmup} warm-up rounds at adaptation (now "
+                    f"{ant.n_warmup_adapt})).")
+    assert [p.name for p, _ in report.stale_panels(everything)] == ["fig1b"]
 
 
 def test_tracks_goal_is_the_targets_closed_bounds_on_standing_stills_error():

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+import config
 import maml
 import slbo
 import smtl
@@ -28,6 +29,21 @@ from trpo import TRPOConfig
 # --<group>-<field> flags and docs/reference.md into a table
 CONFIGS = {"smtl": smtl.SMTLConfig, "slbo": slbo.SLBOConfig, "dyn": DynamicsConfig, "trpo": TRPOConfig,
            "maml": maml.MAMLConfig, "oracle": maml.OracleConfig}
+
+
+def resolve(family, preset, flags=None):
+    """{group: dataclass instance}: the paper's defaults, then the body's and the preset's values (config.values), then
+    the flags ({group: {field: value}})."""
+    values, flags, out = config.values(family, preset), flags or {}, {}
+    for group, cls in CONFIGS.items():
+        v = {**values.get(group, {}), **flags.get(group, {})}
+        if group == "oracle":  # TRPO on real samples: the preset's for the oracle, then the --trpo-* flags
+            trpo = {k: x for k, x in flags.get("trpo", {}).items() if k != "policy_hidden"}
+            v["trpo"] = TRPOConfig(**{**v.get("trpo", {}), **trpo})
+        out[group] = cls(**v)
+    return out
+
+
 # algorithm -> SMTL's task selection (Section 4.4): plain SMTL, or active with the true or the estimated rating
 ALGOS = {"smtl": "off", "smtl-active-true": "true", "smtl-active-estimated": "estimated", "maml": None, "oracle": None}
 

@@ -12,13 +12,14 @@ Every generated block is rebuilt and every hand-written note after one is kept, 
     python run.py results          # from docs/results/*.json: docs/results.md, docs/results/figure{1,2,3}.png, README
                                    # and from docs/exercises/*.json: docs/exercises.md's experiment exercises
 """
+import dataclasses
+import json
 import os
 
 import numpy as np
 
-import config
 import smtl
-from lab import figures, legged, levers, pages, probes, store
+from lab import figures, jobs, legged, levers, pages, probes, store
 from lab.pages import ROOT, block, interval, notes, num, regenerate, unbacked_numbers
 
 RESULTS_DIR = os.path.join(ROOT, "docs", "results")
@@ -174,41 +175,58 @@ def smtl_settings(r):
     c = ((r.get("experiment") or {}).get("configs") or {}).get("smtl")
     if c is None:
         return None
-    return c["n_tasks"], c["n_warmup"], c["n_warmup"] if c.get("n_warmup_adapt") is None else c["n_warmup_adapt"]
+    return c["n_tasks"], c["n_warmup"], smtl.warmup_rounds(smtl.SMTLConfig(**c))
 
 
 def stale_panels(everything):
-    """The published panels whose SMTL settings are not those `python run.py` runs for them now (config.py's quick
-    preset; Figure 3's panels set their own task counts): [(panel, its settings, today's)]."""
+    """The published panels whose algorithms read other settings than those `python run.py` gives them now (config.py
+    at the panel's preset; Figure 3's panels set their own task counts): [(panel, {"group.field": (then, now)})]."""
     out = []
     for figure in (1, 2, 3):
         for p in figures.panels(figure, "quick"):
-            r = everything.get(p.name)
-            if r is None or smtl_settings(r) is None:
+            e = (everything.get(p.name) or {}).get("experiment") or {}
+            if "configs" not in e:
                 continue
-            cfg = smtl.SMTLConfig(**config.values(f"{p.env}-{p.task}", "quick")["smtl"])
-            now = (p.n_tasks or cfg.n_tasks, cfg.n_warmup,
-                   cfg.n_warmup if cfg.n_warmup_adapt is None else cfg.n_warmup_adapt)
-            if smtl_settings(r) != now:
-                out.append((p, smtl_settings(r), now))
+            flags = {"smtl": {"n_tasks": p.n_tasks}} if p.n_tasks else {}
+            now = {g: json.loads(json.dumps(dataclasses.asdict(c)))  # as a results file holds them
+                   for g, c in jobs.resolve(f"{p.env}-{p.task}", e.get("preset", "quick"), flags).items()}
+            differ = figures.settings_that_differ({"configs": e["configs"]}, {"configs": now},
+                                                  list(everything[p.name]["algos"]))
+            if differ:
+                out.append((p, {k: (_setting(e["configs"], k), _setting(now, k)) for k in differ}))
     return out
 
 
-SETTING_WORDS = ("training tasks", "warm-up rounds in training", "warm-up rounds at adaptation")  # smtl_settings'
+def _setting(configs, key):
+    """A setting's value as a reader counts it: the warm-up rounds at adaptation where n_warmup_adapt is unset."""
+    group, field = key.split(".")
+    if key == "smtl.n_warmup_adapt":
+        return smtl.warmup_rounds(smtl.SMTLConfig(**configs["smtl"]))
+    return configs[group].get(field, getattr(jobs.CONFIGS[group](), field))
 
 
-def _settings_words(settings, now=None):
-    """The settings in words; with `now`, only those that differ from it, each with today's value."""
-    return ", ".join(f"{v} {w}" + (f" (now {n})" if now else "") for v, n, w in
-                     zip(settings, now or settings, SETTING_WORDS) if now is None or v != n)
+SMTL_SETTINGS = ("smtl.n_tasks", "smtl.n_warmup", "smtl.n_warmup_adapt")  # smtl_settings' order
+SETTING_WORDS = {"smtl.n_tasks": "training tasks", "smtl.n_warmup": "warm-up rounds in training",
+                 "smtl.n_warmup_adapt": "warm-up rounds at adaptation", "smtl.active_L": "ratings in the skip window L",
+                 "smtl.active_q": "as the skip rule's quantile q"}
+
+
+def _settings_words(settings, changed=None):
+    """smtl_settings in words; or, for `changed` ({"group.field": (then, now)}), each setting then with today's."""
+    if changed is None:
+        return ", ".join(f"{v} {SETTING_WORDS[k]}" for v, k in zip(settings, SMTL_SETTINGS))
+    return ", ".join(f"{then} {SETTING_WORDS[k]} (now {now})" if k in SETTING_WORDS else f"{k} {then} (now {now})"
+                     for k, (then, now) in changed.items())
 
 
 def panel_block(panel, r, everything):
     """The generated markdown of one panel."""
     e, k = r["experiment"] or {}, len(next(iter(r["algos"].values()))["points"]) - 1
     train, adapt = _core_min(r)
+    earlier = "earlier" if panel.figure == 2 and unshifted(panel.name, r, everything)[1] else "the"
     compute = f"training {num(train)} core-min, adaptation {num(adapt)} core-min" if panel.figure != 2 else \
-        f"adaptation {num(adapt)} core-min, of the trainings of fig{UNSHIFTED[panel.name[3:]]} ({num(train)} core-min)"
+        f"adaptation {num(adapt)} core-min, of {earlier} trainings of fig{UNSHIFTED[panel.name[3:]]} ({num(train)} " \
+        "core-min)"
     lines = [f'<a id="{panel.name}"></a>', f"### ({panel.letter}) {panel.title}", "",
              f"{r['n_goals']} goals × {len(r['seeds'])} seed{'s' * (len(r['seeds']) != 1)} "
              f"({', '.join(map(str, r['seeds']))}), {e.get('preset', '?')} preset"
@@ -280,10 +298,10 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
                     f"{num(p['vel_err'], '.3f')} ({num(still, '.3f')}) | {num(p['ep_len'] or 0, '.0f')} | "
                     f"{'yes' if ok else 'no'} | {more} |")
     groups = {}
-    for p, old, now in stale_panels(everything):
-        groups.setdefault(_settings_words(old, now), []).append(f"{p.figure}{p.letter}")
+    for p, changed in stale_panels(everything):
+        groups.setdefault(_settings_words(None, changed), []).append(f"{p.figure}{p.letter}")
     if groups:
-        rows += ["", "Published with earlier SMTL settings than config.py's, not yet rerun: " + "; ".join(
+        rows += ["", "Published with earlier settings than config.py's, not yet rerun: " + "; ".join(
             f"{', '.join(names)} ({words})" for words, names in groups.items()) + "."]
     return rows
 
