@@ -222,7 +222,7 @@ def _settings_words(settings, changed=None):
 def panel_block(panel, r, everything):
     """The generated markdown of one panel."""
     e, k = r["experiment"] or {}, len(next(iter(r["algos"].values()))["points"]) - 1
-    train, adapt = _core_min(r)
+    train, adapt, settings = *_core_min(r), smtl_settings(r)
     earlier = "earlier" if panel.figure == 2 and unshifted(panel.name, r, everything)[1] else "the"
     compute = f"training {num(train)} core-min, adaptation {num(adapt)} core-min" if panel.figure != 2 else \
         f"adaptation {num(adapt)} core-min, of {earlier} trainings of fig{UNSHIFTED[panel.name[3:]]} ({num(train)} " \
@@ -230,7 +230,7 @@ def panel_block(panel, r, everything):
     lines = [f'<a id="{panel.name}"></a>', f"### ({panel.letter}) {panel.title}", "",
              f"{r['n_goals']} goals × {len(r['seeds'])} seed{'s' * (len(r['seeds']) != 1)} "
              f"({', '.join(map(str, r['seeds']))}), {e.get('preset', '?')} preset"
-             + (f"; SMTL: {_settings_words(smtl_settings(r))}" if smtl_settings(r) else "")
+             + (f"; SMTL: {_settings_words(settings)}" if settings else "")
              + f". Compute: {compute}. {_machines(r)}", "",
              "| algorithm | " + " | ".join(f"stage {j}" for j in range(k + 1)) + " | training samples per seed |",
              "| --- " * (k + 3) + "|"]
