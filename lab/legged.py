@@ -194,12 +194,13 @@ def _legged_job(kind, family, *args):
 
 
 def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUNTS)):
-    """Body by body: single-task SLBO on each goal, then SMTL at 10, 30 and 100 tasks (those up to n_tasks), from each
-    seed; then `summary` (finished runs are skipped, an SMTL run resumes at its last task)."""
+    """Body by body: SMTL at 10, 30 and 100 tasks (those up to n_tasks) from each seed, then single-task SLBO on each
+    goal (SMTL first: its runs decide the legged settings); then `summary` (finished runs are skipped, an SMTL run
+    resumes at its last task)."""
     counts, runs = tuple(n for n in TASK_COUNTS if n <= n_tasks), []
     for f in families:
-        runs += [("slbo", f, g, s) for g in (0, 1) for s in seeds] + [("smtl", f, s, "quick", None, counts)
-                                                                      for s in seeds]
+        runs += [("smtl", f, s, "quick", None, counts) for s in seeds] + [("slbo", f, g, s) for g in (0, 1)
+                                                                           for s in seeds]
     run_all(_legged_job, runs, workers, "legged probes")
     summary()
 
