@@ -2346,6 +2346,23 @@ def _loss_rollout(model, obs_seq, act_seq, feed="model", error="rms"):
     return total / k
 
 
+def _loss_delta_student(model, obs_seq, act_seq, step="right", target="true"):
+    """A student's Eq. (4) on f_φ and normalised targets, looping over the batch: right, or with the rollout's Δ̄ or
+    σ_Δ left out (step "no mean", "no std"), or the target change measured from the prediction (target "predicted")."""
+    B, k, d = act_seq.shape[0], act_seq.shape[1], obs_seq.shape[-1]
+    mean, std = model.diff_norm.mean, model.diff_norm.std
+    losses = []
+    for b in range(B):
+        s_hat, total = obs_seq[b, :1], 0.0
+        for i in range(k):
+            f = model.delta(s_hat, act_seq[b, i:i + 1])
+            start = s_hat if target == "predicted" else obs_seq[b, i:i + 1]
+            total = total + torch.sqrt(((f - (obs_seq[b, i + 1:i + 2] - start - mean) / std) ** 2).sum()) / d ** 0.5
+            s_hat = s_hat + {"right": mean + std * f, "no mean": std * f, "no std": mean + f}[step]
+        losses.append(total / k)
+    return torch.stack(losses).mean()
+
+
 def _gae_student(rew, values, next_values, terminal, ep_end, gamma, lam, through_ends=False, bootstrap="d",
                  next_v="true", one_step=False, late=False, normalise=False, returns="adv+V", cut="e"):
     """A student's GAE as a Python loop over rows and steps, right by default or with one mistake."""
@@ -2403,11 +2420,14 @@ def _fvp_student(kl, params, damping, damp="vector", flat=True):
 
 
 def _skip_student(mu, ratings, q, L, compare="<", window="last", which="q", stat="quantile"):
-    """A student's skip rule: right, or with ≤, every rating or the first L, the (1 − q)-quantile, or the mean."""
+    """A student's skip rule: right, or with ≤, every rating, the first L, the last L − 1 or L + 1, the
+    (1 − q)-quantile, the median or the mean."""
     if len(ratings) < L:
         return False
-    w = {"last": ratings[-L:], "all": ratings, "first": ratings[:L]}[window]
-    bar = float(np.mean(w)) if stat == "mean" else float(np.percentile(w, 100 * (q if which == "q" else 1 - q)))
+    w = {"last": ratings[-L:], "all": ratings, "first": ratings[:L], "L-1": ratings[-L + 1:],
+         "L+1": ratings[-L - 1:]}[window]
+    bar = (float(np.mean(w)) if stat == "mean" else float(np.median(w)) if stat == "median" else
+           float(np.percentile(w, 100 * (q if which == "q" else 1 - q))))
     return mu < bar if compare == "<" else mu <= bar
 
 
@@ -2430,17 +2450,21 @@ def _inner_student(policy, pre, alpha, create_graph=False, sign=1.0, scale=True,
     return {name: torch.stack(v) for name, v in out.items()}
 
 
-def _meta_student(policy, pre, post, alpha, pi_old, create_graph, inner=maml.inner_step, first_order=False):
+def _meta_student(policy, pre, post, alpha, pi_old, create_graph, inner=maml.inner_step, first_order=False,
+                  detached=False, pooled=False, kl_reversed=False):
     """A student's meta-objective on top of an inner step: right, or first-order (θ' moves with θ one for one, the
-    inner step's own dependence on θ dropped)."""
+    inner step's own dependence on θ dropped), θ' detached, J pooled over every task's steps, or KL(π_θ' ‖ π_old)."""
     theta = inner(policy, pre, alpha, create_graph=create_graph and not first_order)
     if first_order:
         base = maml.task_params(policy, pre["obs"].shape[0])
         theta = {n: base[n] + (theta[n] - base[n]).detach() for n in theta}
+    theta = {n: v.detach() for n, v in theta.items()} if detached else theta
     pi = maml.task_dist(policy, theta, post["obs"])
     ratio = torch.exp(pi.log_prob(post["act"]) - pi_old.log_prob(post["act"]))
-    J = maml.masked_mean(ratio * post["adv"], post["mask"]).mean()
-    return J, maml.masked_mean(kl_divergence(pi_old, pi), post["mask"]).mean()
+    J = ((ratio * post["adv"] * post["mask"]).sum() / post["mask"].sum() if pooled else
+         maml.masked_mean(ratio * post["adv"], post["mask"]).mean())
+    kl = kl_divergence(pi, pi_old) if kl_reversed else kl_divergence(pi_old, pi)
+    return J, maml.masked_mean(kl, post["mask"]).mean()
 
 
 def _adapt_student(trained, goal, n_stages, n_samples, seed=0, n_eval_episodes=5, warmup="adapt", one_call=False,
@@ -2518,9 +2542,10 @@ def _vt_student(learner, policy, goal, n_inner, order="fit first", batches="fres
 
 
 def _loop_student(family, cfg, slbo_cfg, dyn, trpo_cfg, seed, fresh=True, first_warmup=False, line8="each",
-                  warm_with="virtual_training", samples="n_collect", goals="one stream"):
+                  warm_with="virtual_training", samples="n_collect", goals="one stream", warmup_rounds="n_warmup"):
     """A student's Algorithm 1: right (with either warm-up tool), or one θ for all tasks, a warm-up on the first
-    task, line 8 left out or once per task, n_trpo samples per collection, or every task's goal from a new stream."""
+    task, line 8 left out or once per task, n_trpo samples per collection, every task's goal from a new stream, or
+    n_inner_train warm-up rounds."""
     learner = slbo.Learner(family, slbo_cfg, dyn, trpo_cfg, seed=seed)
     rng, policy = np.random.default_rng(seed), None
     for _ in range(cfg.n_tasks):
@@ -2529,9 +2554,9 @@ def _loop_student(family, cfg, slbo_cfg, dyn, trpo_cfg, seed, fresh=True, first_
         policy = learner.new_policy() if fresh or policy is None else policy
         if len(learner.data) > 0 or first_warmup:
             if warm_with == "warm_up":
-                smtl.warm_up(learner, policy, psi, cfg.n_warmup)
+                smtl.warm_up(learner, policy, psi, getattr(cfg, warmup_rounds))
             else:
-                slbo.virtual_training(learner, policy, psi, cfg.n_warmup, warn=False)
+                slbo.virtual_training(learner, policy, psi, getattr(cfg, warmup_rounds), warn=False)
         for _ in range(cfg.n_slbo_train):
             slbo.collect(learner, policy, psi, getattr(slbo_cfg, samples))
             if line8 == "each" and cfg.n_inner_train > 0:
@@ -2547,6 +2572,9 @@ WRONG = [
     ("model_loss", {"multi_step_loss": partial(_loss_rollout, error="mse")}, "is squared"),
     ("model_loss", {"multi_step_loss": partial(_loss_rollout, error="sum")}, "not divided by √obs_dim"),
     ("model_loss", {"multi_step_loss": partial(_loss_rollout, error="state")}, "state's own units"),
+    ("model_loss", {"multi_step_loss": partial(_loss_delta_student, step="no mean")}, "leaves out Δ̄"),
+    ("model_loss", {"multi_step_loss": partial(_loss_delta_student, step="no std")}, "leaves out σ_Δ"),
+    ("model_loss", {"multi_step_loss": partial(_loss_delta_student, target="predicted")}, "from the predicted"),
     ("gae", {"gae": partial(_gae_student, through_ends=True)}, "runs on across episode ends"),
     ("gae", {"gae": partial(_gae_student, bootstrap="none")}, "after a termination"),
     ("gae", {"gae": partial(_gae_student, bootstrap="e")}, "a time limit does not"),
@@ -2574,6 +2602,7 @@ WRONG = [
     ("smtl_loop", {"smtl_loop": partial(_loop_student, line8="once")}, "inside line 6's loop"),
     ("smtl_loop", {"smtl_loop": partial(_loop_student, samples="n_trpo")}, "not n_trpo"),
     ("smtl_loop", {"smtl_loop": partial(_loop_student, goals="new stream")}, "the same goal"),
+    ("smtl_loop", {"smtl_loop": partial(_loop_student, warmup_rounds="n_inner_train")}, "line 5 runs n_warmup (here"),
     ("virtual_training", {"virtual_training": partial(_vt_student, clipped_by="last")}, "n_clipped"),
     ("virtual_training", {"virtual_training": partial(_vt_student, stats_over="all rounds")}, "only the last round's"),
     ("virtual_training", {"virtual_training": partial(_vt_student, n_envs=400)}, "envs_for"),
@@ -2608,6 +2637,9 @@ WRONG = [
     ("ratings", _ratings(skip_task=partial(_skip_student, window="first")), "not the first"),
     ("ratings", _ratings(skip_task=partial(_skip_student, which="1-q")), "(1 − q)-quantile"),
     ("ratings", _ratings(skip_task=partial(_skip_student, stat="mean")), "not its mean"),
+    ("ratings", _ratings(skip_task=partial(_skip_student, stat="median")), "not its median whatever q is"),
+    ("ratings", _ratings(skip_task=partial(_skip_student, window="L-1")), "holds L − 1 ratings"),
+    ("ratings", _ratings(skip_task=partial(_skip_student, window="L+1")), "holds L + 1 ratings"),
     ("ratings", _ratings(skip_task=lambda mu, ratings, q, L: bool(ratings) and
                          mu < float(np.quantile(ratings[-L:], q))), "never skip"),
     ("ratings", _ratings(skip_task=lambda mu, ratings, q, L: len(ratings) > L and mu < np.quantile(ratings[-L:], q)),
@@ -2623,13 +2655,20 @@ WRONG = [
      "invalid steps"),
     ("maml_step", {"inner_step": _inner_student, "meta_objective": partial(_meta_student, inner=_inner_student,
                                                                           first_order=True)}, "create_graph"),
+    ("maml_step", {"inner_step": maml.inner_step, "meta_objective": partial(_meta_student, kl_reversed=True)},
+     "the KL runs the other way"),
+    ("maml_step", {"inner_step": maml.inner_step, "meta_objective": partial(_meta_student, pooled=True)},
+     "J pools every task's valid steps"),
+    ("maml_step", {"inner_step": maml.inner_step, "meta_objective": partial(_meta_student, detached=True)},
+     "is θ' detached"),
 ]
 
 
 # The mistakes whose diagnosis trains several small runs go to the full suite; the fast subset keeps one of each kind
 # (or, for the adaptation, several small adaptations)
-_SLOW_MISTAKES = {"inside line 6's loop", "the same goal", "line 8 is missing", "envs_for", "learner.generator",
-                  "cfg.n_model", "only the last round's", "its own default seed", "every stage starts from a fresh",
+_SLOW_MISTAKES = {"inside line 6's loop", "line 5 runs n_warmup (here", "the same goal", "line 8 is missing",
+                  "envs_for", "learner.generator", "cfg.n_model", "only the last round's", "its own default seed",
+                  "every stage starts from a fresh",
                   "keeps the checkpoint's random streams", "before it collects", "over 5 episodes",
                   "cfg.n_eval_episodes = 2", "test `is None`", "the warm-up runs n_inner_adapt rounds",
                   "a stage runs no VirtualTraining", "before its VirtualTraining"}
@@ -2644,6 +2683,7 @@ def test_exercise_check_fails_a_known_mistake_and_names_its_cause(name, fns, cau
 
 RIGHT = [  # right answers written otherwise than the reference (loops, other ops): float rounding apart, the same
     ("model_loss", {"multi_step_loss": _loss_rollout}),
+    ("model_loss", {"multi_step_loss": _loss_delta_student}),
     ("gae", {"gae": _gae_student}),
     ("natural_gradient", {"conjugate_gradient": _cg_student, "fisher_vector_product": _fvp_student}),
     ("virtual_training", {"virtual_training": _vt_student}),

@@ -87,7 +87,9 @@ EXERCISES = {
 
 # Errors a student's code raises, with the likely cause: (text in the error, hint)
 ERROR_HINTS = {
-    "does not require grad": " (hint: take ∇_θ KL with create_graph=True, so that it can be differentiated again)",
+    "does not require grad": " (hint: a gradient is taken of something cut off from the parameters: is a value "
+                             "detached, computed under torch.no_grad(), or a gradient taken without create_graph=True "
+                             "where it is differentiated again?)",
     "no episode in the dataset": " (hint: Algorithm 1 line 5: no warm-up while D is empty, on the first task)",
     "maximum recursion depth": " (hint: does your function call the reference it is to replace?)",
 }

@@ -5,6 +5,7 @@ finite differences (exercises/grade.py compares; exercises/checks.py lists the c
 """
 import numpy as np
 import torch
+from torch.distributions import kl_divergence
 from torch.nn.utils import parameters_to_vector
 
 import maml
@@ -40,13 +41,23 @@ def check_maml_step(fns):
             ("the gradient is not scaled by α", lambda: maml.inner_step(policy, pre, 1.0)[name]),
             ("ℓ averages over the invalid steps too: the mean runs over the mask's valid steps (masked_mean)",
              lambda: maml.inner_step(policy, all_valid, alpha)[name])])
-    with torch.no_grad():
-        pi_old = maml.task_dist(policy, {n: p.detach() for n, p in want.items()}, post["obs"])
+    with torch.no_grad():  # π_old a little away from π_θ': at π_old = π_θ' both KL directions are 0
+        theta_old = {n: p.detach() + 0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype) for n, p in want.items()}
+        pi_old = maml.task_dist(policy, theta_old, post["obs"])
+        pi = maml.task_dist(policy, want, post["obs"])
+        ratio = torch.exp(pi.log_prob(post["act"]) - pi_old.log_prob(post["act"]))  # (n_tasks, M)
     for create_graph in (False, True):
         ref = maml.meta_objective(policy, pre, post, alpha, pi_old, create_graph)
         mine = fns["meta_objective"](policy, pre, post, alpha, pi_old, create_graph)
-        compare("the surrogate J(θ)", ref[0], mine[0])
-        compare("the mean KL(θ)", ref[1], mine[1])
+        compare("the surrogate J(θ)", ref[0], mine[0], [
+            ("J pools every task's valid steps: it is the mean over tasks of each task's mean over its valid steps",
+             lambda: (ratio * post["adv"] * post["mask"]).sum() / post["mask"].sum())])
+        compare("the mean KL(θ)", ref[1], mine[1], [
+            ("the KL runs the other way: KL(π_old ‖ π_θ'), the old distributions first",
+             lambda: maml.masked_mean(kl_divergence(pi, pi_old), post["mask"]).mean())])
+        if not (torch.is_tensor(mine[0]) and mine[0].requires_grad):
+            raise Failed("the surrogate J(θ) does not depend on θ: θ' must stay differentiable in θ (is θ' "
+                         "detached, or computed under torch.no_grad()?)")
     # the meta-gradient ∇_θ J through Eq. (3), against central finite differences along random directions
     params = list(policy.parameters())
     grad = torch.cat([x.reshape(-1) for x in torch.autograd.grad(

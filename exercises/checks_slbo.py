@@ -34,6 +34,19 @@ def _loss_model(obs_dim=5, act_dim=2):
     return model, scale
 
 
+def _rollout_mistake(model, obs, act, mistake):
+    """Eq. (4) with one mistake in the rollout (for the check): "no mean" steps ŝ + σ_Δ f (Δ̄ left out), "no std"
+    ŝ + Δ̄ + f (σ_Δ left out), "predicted target" measures the change from ŝ_{t+i−1} rather than from s_{t+i−1}."""
+    k, s_hat, loss = act.shape[1], obs[:, 0], 0  # ŝ_t = s_t (B, obs_dim)
+    mean, std = model.diff_norm.mean, model.diff_norm.std  # Δ̄, σ_Δ (obs_dim,)
+    for i in range(k):
+        f = model.delta(s_hat, act[:, i])  # (B, obs_dim)
+        start = s_hat if mistake == "predicted target" else obs[:, i]  # (B, obs_dim)
+        loss = loss + (f - model.diff_norm(obs[:, i + 1] - start)).norm(dim=-1)  # (B,)
+        s_hat = s_hat + {"no mean": std * f, "no std": mean + f}.get(mistake, mean + std * f)  # (B, obs_dim)
+    return loss.mean() / (k * math.sqrt(obs.shape[-1]))
+
+
 def check_model_loss(fns):
     model, scale = _loss_model()
     B, d = 8, model.obs_dim
@@ -58,7 +71,14 @@ def check_model_loss(fns):
             ("the error is in the state's own units: the model's error is normalised by σ_Δ, coordinate by "
              "coordinate, e_i = f_φ − (Δ − Δ̄) / σ_Δ", lambda: state_units.norm(dim=-1).mean() / math.sqrt(d)),
             ("the batch is summed: Eq. (4)'s loss is its mean over the windows", lambda: B * want)]
-        compare(f"L⁽ᵏ⁾ with k = {k}", want, got, mistakes if k == 1 else mistakes[:3])
+        rollout = [  # mistakes of the rollout ŝ_{t+i} = ŝ_{t+i−1} + Δ̄ + σ_Δ f_φ, which show from k = 2 on
+            ("the rollout leaves out Δ̄: M̂_φ(ŝ, a) = ŝ + Δ̄ + σ_Δ f_φ(ŝ, a)",
+             lambda: _rollout_mistake(model, obs, act, "no mean")),
+            ("the rollout leaves out σ_Δ: f_φ is the change in normalised units, M̂_φ(ŝ, a) = ŝ + Δ̄ + σ_Δ f_φ(ŝ, a)",
+             lambda: _rollout_mistake(model, obs, act, "no std")),
+            ("the target change is measured from the predicted ŝ_{t+i−1}: it is the true change s_{t+i} − s_{t+i−1}",
+             lambda: _rollout_mistake(model, obs, act, "predicted target"))]
+        compare(f"L⁽ᵏ⁾ with k = {k}", want, got, mistakes if k == 1 else mistakes[:3] + rollout)
         if not (torch.is_tensor(got) and got.requires_grad):
             raise Failed(f"L⁽ᵏ⁾ with k = {k}: the loss must be a tensor differentiable in φ (no .item(), no numpy)")
         params = list(model.parameters())

@@ -93,7 +93,9 @@ def check_smtl_loop(fns):
         ("every task gets the same goal: make the task stream (rng) once, before the loop",
          lambda: _loop_reference("rng per task").data.obs),
         ("the warm-up runs n_inner_train rounds: line 5 runs n_warmup, line 8 n_inner_train",
-         lambda: _loop_reference("swapped").data.obs)])
+         lambda: _loop_reference("swapped").data.obs),
+        ("the warm-up runs n_inner_train rounds: line 5 runs n_warmup (here 3), line 8 n_inner_train (here 1)",
+         lambda: _loop_reference(n_warmup=1).data.obs)])
     theta = lambda m: parameters_to_vector(m.parameters())  # noqa: E731
     compare("the model's parameters φ after the last task", theta(want.model), theta(got.model))
 
@@ -246,8 +248,11 @@ SKIP_CASES = [  # (mu, ratings, q, L, the lesson if the answer differs); each se
     (3.2, [10.0, 1.0, 2.0, 3.0, 4.0, 5.0], 0.5, 5, "only the last L ratings count: the median of [1, 2, 3, 4, 5] is 3, "
                                                    "so 3.2 stays (the median of all six would skip it)"),
     (15.0, [1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 0.5, 3, "the window is the last L ratings, [10, 20, 30], not the first"),
+    (12.0, [100.0, 0.0, 10.0, 20.0], 0.5, 2, "the window is the last L ratings, [10, 20] (median 15): skip 12"),
     (15.0, [0.0, 10.0, 20.0, 30.0, 40.0], 0.25, 5, "the threshold is the q-quantile (q = 0.25: 10), not the "
                                                    "(1 − q)-quantile"),
+    (25.0, [0.0, 10.0, 20.0, 30.0, 40.0], 0.25, 5, "the threshold is the q-quantile (q = 0.25: 10) whatever q is, "
+                                                   "not the median"),
     (4.0, [0.0, 10.0], 0.5, 2, "numpy's quantile interpolates: the median of [0, 10] is 5, so 4 is skipped"),
     (2.5, [0.0, 1.0, 2.0, 9.0, 9.5], 0.5, 5,
      "the threshold is a quantile, not the mean: the median of the window is 2"),
@@ -263,6 +268,12 @@ SKIP_MISTAKES = [  # (cause, a wrong rule): the cause is named when a student's 
      lambda mu, r, q, L: len(r) >= L and mu < np.quantile(r[:L], q)),
     ("the threshold is the q-quantile, not the (1 − q)-quantile",
      lambda mu, r, q, L: len(r) >= L and mu < np.quantile(r[-L:], 1 - q)),
+    ("the threshold is the q-quantile of the window, not its median whatever q is",
+     lambda mu, r, q, L: len(r) >= L and mu < np.median(r[-L:])),
+    ("the window holds L − 1 ratings: it is the last L, ratings[-L:]",
+     lambda mu, r, q, L: len(r) >= L and mu < np.quantile(r[-L + 1:], q)),
+    ("the window holds L + 1 ratings: it is the last L, ratings[-L:]",
+     lambda mu, r, q, L: len(r) >= L and mu < np.quantile(r[-L - 1:], q)),
     ("the threshold is the q-quantile of the window, not its mean",
      lambda mu, r, q, L: len(r) >= L and mu < np.mean(r[-L:])),
     ("fewer than L ratings so far: there is no threshold yet, never skip",

@@ -21,5 +21,6 @@ def model_disagreement(etas):
 
 def skip_task(mu, ratings, q, L):
     """Skip task ψ_j (True) once at least L tasks have been rated, if μ(ψ_j) = mu is below the q-quantile of the
-    ratings of the last L of them (ratings: every earlier rating, oldest first); else False."""
+    ratings of the last L of them (ratings: every earlier rating, oldest first); else False. The q-quantile is
+    np.quantile's (linear interpolation between the sorted ratings: the median of [0, 10] is 5)."""
     raise NotImplementedError("the skip rule: compare mu with the q-quantile of the last L ratings")
