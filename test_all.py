@@ -1282,13 +1282,22 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     row = levers._lever_rows("humanoid-vel", 30)["stages-2"]  # a training lever, paired on the humanoid's seed 1
     assert row["seeds"] == 1 and row["vel_err"][0] == pytest.approx(0.0) and row["samples"] == 6
     built = []
-    monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n)))
+    monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n,
+                                                                                       learner.init_states)))
+    measured = []
     monkeypatch.setattr(legged, "diagnose_policy", lambda *a: {})
-    monkeypatch.setattr(legged, "_measure_policy", lambda *a: {})
+    monkeypatch.setattr(legged, "_measure_policy", lambda learner, *a: measured.append(learner.init_states) or {})
     ckpt = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=1))["checkpoint"]
     legged.warm_up_points(ckpt, np.array([[0.5]]), 0, 3, {"policy_hidden": (16,), "policy_activation": "relu"})
-    (policy, n), = built
+    (policy, n, pool), = built
     assert n == 3 and policy.activation == "relu" and policy.mean_net[0].out_features == 16
+    # the start-state levers: the warm-up starts from D's states or a fresh pool; the measurement from the checkpoint's
+    data = smtl.restore(ckpt).data.obs
+    for starts, size in [("data", len(data)), (7, 7)]:
+        legged.warm_up_points(ckpt, np.array([[0.5]]), 0, 3, starts=starts)
+        warmed, kept = built[-1][2], measured[-1]
+        assert len(warmed) == size and torch.equal(kept, pool)
+    assert torch.equal(built[-2][2], data)
 
 
 def test_probe_pool_runs_calls_of_any_length_in_order():

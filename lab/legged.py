@@ -173,16 +173,24 @@ def smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TASK
     return out
 
 
-def warm_up_points(ckpt, goals, seed, n_warmup, trpo_overrides=None):
+def warm_up_points(ckpt, goals, seed, n_warmup, trpo_overrides=None, starts=None):
     """Eq. (6) at 0 samples, as smtl.adapt's first point, from a training checkpoint on each goal (learner seed
     seed·1000 + goal index): n_warmup rounds of VirtualTraining on a fresh policy (built with trpo_overrides over the
-    checkpoint's TRPOConfig), then _measure_policy and diagnose_policy of its mean action."""
+    checkpoint's TRPOConfig), its virtual rollouts starting from `starts` (None: the checkpoint's pool of real
+    initial states; "data": the states of D; an int: a fresh pool of that many real initial states), then
+    _measure_policy and diagnose_policy of its mean action (from real initial states, whatever `starts`)."""
     points = []
     for i, goal in enumerate(goals):
         learner = smtl.restore(ckpt, seed=seed * 1000 + i)
         learner.trpo = dataclasses.replace(learner.trpo, **(trpo_overrides or {}))
-        policy = learner.new_policy()
+        policy, pool = learner.new_policy(), learner.init_states
+        if starts == "data":
+            learner.init_states = learner.data.obs  # (N, obs_dim): states of D, each before a step that did not fall
+        elif starts is not None:
+            learner.init_states = torch.as_tensor(tasks.initial_states(learner.family, starts, seed=seed * 1000 + i),
+                                                  dtype=torch.float32)  # (starts, obs_dim)
         smtl.warm_up(learner, policy, goal, n_warmup)
+        learner.init_states = pool
         points.append({**_measure_policy(learner, policy, goal, seed * 1000 + i),
                        "diagnosis": diagnose_policy(learner, policy, goal, seed * 1000 + i)})
     return points

@@ -44,13 +44,17 @@ LEVERS = {  # name: (what it changes, its overrides {group: {field: value}} of t
     "buffer-all": ("D keeps every real transition (SLBO's code keeps the newest 200,000: 25 tasks)",
                    {"slbo": {"buffer_size": 800_000}}),
 }
-WARMUP_LEVERS = {  # name: (what it changes, n_warmup (None: the base's own), TRPOConfig overrides of the fresh policy)
-    "quick": ("the quick preset's 20 rounds, recomputed (the pairs' control)", None, {}),
-    "warmup-40": ("the paper's 40 warm-up rounds", 40, {}),
-    "warmup-80": ("80 warm-up rounds", 80, {}),
-    "warmup-160": ("160 warm-up rounds", 160, {}),
+WARMUP_LEVERS = {  # name: (what it changes, n_warmup (None: the base's own), TRPOConfig overrides of the fresh policy,
+    # where its virtual rollouts start: legged.warm_up_points's `starts`)
+    "quick": ("the quick preset's 20 rounds, recomputed (the pairs' control)", None, {}, None),
+    "warmup-40": ("the paper's 40 warm-up rounds", 40, {}, None),
+    "warmup-80": ("80 warm-up rounds", 80, {}, None),
+    "warmup-160": ("160 warm-up rounds", 160, {}, None),
     "policy-relu": ("Section 5.1's 100 × 100 ReLU policy", None, {"policy_hidden": (100, 100),
-                                                                   "policy_activation": "relu"}),
+                                                                   "policy_activation": "relu"}, None),
+    "starts-data": ("virtual rollouts start from states of D (Section 5.1: the warm-up uses data sampled from D0; "
+                    "SLBO's code: real initial states)", None, {}, "data"),
+    "starts-10000": ("a pool of 10,000 real initial states (1,000)", None, {}, 10_000),
 }
 
 
@@ -78,12 +82,13 @@ def _warmup_lever_run(family, seed, name, n_tasks, base="quick"):
     if os.path.exists(path):
         return store.read_json(path)
     ckpt = store.load_checkpoint(legged.tasks_path(base, family, seed, n_tasks, "pt"), smtl.CHECKPOINT_FORMAT)
-    _, n_warmup, overrides = WARMUP_LEVERS[name]
+    _, n_warmup, overrides, starts = WARMUP_LEVERS[name]
     base_cfg = legged.legged_settings(family, LEVERS[base][1] if base in LEVERS else None)[0]
     n_warmup = n_warmup or smtl.warmup_rounds(base_cfg)  # the base's own warm-up at adaptation
     goals, start = tasks.tuning_goals(family, legged.LEGGED_GOALS), time.perf_counter()  # (n_goals, 1)
+    points = legged.warm_up_points(ckpt, goals, seed, n_warmup, overrides, starts)
     out = {"family": family, "seed": seed, "n_tasks": n_tasks, "base": base, "lever": name, "n_warmup": n_warmup,
-           "goals": goals.tolist(), "points": legged.warm_up_points(ckpt, goals, seed, n_warmup, overrides)}
+           "goals": goals.tolist(), "points": points}
     store.write_json({**out, "wall_s": time.perf_counter() - start}, path)
     return out
 
