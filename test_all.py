@@ -1789,6 +1789,25 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     assert "not by 100 tasks" in line and "best setting probed, lever b at 100 tasks: 0.900, episodes 150" in line
 
 
+def test_legged_per_goal_table_heads_each_body_with_its_own_goals():
+    """The probes block's per-goal tables: one per body, its columns that body's tuning goals, slowest first. Fails if
+    a body's row sits under another body's goals (the humanoid's under the ant's)."""
+    from lab import legged
+
+    def counts(goals, errs):
+        return {"10": {"goals": [[g] for g in goals], "vel_err_per_goal": errs, "ep_len_per_goal": [200.0] * 2,
+                       "data": {k: 0.5 for k in ("upright", "moving", "falls")}, "falls_predicted": None,
+                       "samples": 80_000, "seeds": [0], "vel_err": [1.0, 0.9, 1.1], "still": 1.5,
+                       "ep_len": [200.0] * 3, "virtual_minus_real": [1.0] * 3, "train_minutes": 1.0,
+                       "kstep_error": {}}}
+    doc = {"stop": 0.5, "min_len": 180, "slbo": {},
+           "smtl": {"ant-vel": counts([2.5, 0.4], [2.0, 0.2]), "humanoid-vel": counts([1.2, 0.3], [0.9, 0.1])}}
+    lines = legged.markdown(doc)
+    ant, humanoid = lines.index("| tasks | goal 0.40 | goal 2.50 |"), lines.index("| tasks | goal 0.30 | goal 1.20 |")
+    assert lines[ant + 2] == "| 10 | 0.20 (200) | 2.00 (200) |" and "ant-vel" in lines[ant - 2]
+    assert lines[humanoid + 2] == "| 10 | 0.10 (200) | 0.90 (200) |" and "humanoid-vel" in lines[humanoid - 2]
+
+
 def test_readme_names_the_panels_published_with_earlier_settings():
     """A panel whose algorithms read other settings than config.py gives them now at its preset (the body's own
     included) is listed under the README's learns table with what differs, SMTL's warm-up rounds at adaptation counted

@@ -297,6 +297,10 @@ def _plot_legged(out):
             row[0].set_title(f"{fam}: single-task SLBO, a line per seed (dotted: standing still; dashed: half of it)",
                              fontsize=9)
             row[1].set_title(f"{fam}: single-task SLBO, episode length (learned: at least the dashed line)", fontsize=9)
+        else:
+            for ax in row[:2]:
+                ax.text(0.5, 0.5, f"{fam}: single-task SLBO not run yet\n(python -m lab.legged bodies --family {fam})",
+                        ha="center", va="center", transform=ax.transAxes, fontsize=9)
         for ax, ylabel in ((row[0], "|v − g| over 200 steps (m/s)"), (row[1], "episode length (steps)")):
             ax.set_xlabel("real samples (thousands)")
             ax.set_ylabel(ylabel, fontsize=8)
@@ -371,16 +375,19 @@ def markdown(doc):
                              f"{interval(p['ep_len'], '.0f')} | {interval(p['virtual_minus_real'])} | {predicted} | "
                              f"{num(100 * d['upright'], '.0f')} %, {num(100 * d['moving'], '.0f')} %, "
                              f"{num(100 * d['falls'], '.1f')} % | {num(p['train_minutes'], '.0f')} |")
-    per_goal = [(fam, n, p) for fam, counts in doc["smtl"].items() for n, p in counts.items() if "goals" in p]
-    if per_goal:  # which goals it tracks: each column a tuning goal, slowest first
-        order = np.argsort([g[0] for g in per_goal[0][2]["goals"]])
-        lines += ["", "Per tuning goal, slowest first: SMTL's |v − g| at 0 samples, mean over seeds (episode length):",
-                  "", "| body | tasks | " + " | ".join(f"goal {num(per_goal[0][2]['goals'][i][0], '.2f')}"
-                                                    for i in order) + " |",
-                  "| --- | --- |" + " --- |" * len(order)]
-        lines += [f"| {fam} | {n} | " + " | ".join(f"{num(p['vel_err_per_goal'][i], '.2f')} "
-                                                  f"({num(p['ep_len_per_goal'][i], '.0f')})" for i in order) + " |"
-                  for fam, n, p in per_goal]
+    for fam, counts in doc["smtl"].items():  # which goals it tracks: a table per body, a column per tuning goal
+        per_goal = [(n, p) for n, p in counts.items() if "goals" in p]
+        if not per_goal:
+            continue
+        goals = per_goal[0][1]["goals"]
+        order = np.argsort([g[0] for g in goals])  # slowest first
+        lines += ["", f"Per tuning goal of {fam}, slowest first: SMTL's |v − g| at 0 samples, mean over seeds "
+                      "(episode length):", "",
+                  "| tasks | " + " | ".join(f"goal {num(goals[i][0], '.2f')}" for i in order) + " |",
+                  "| --- |" + " --- |" * len(order)]
+        lines += [f"| {n} | " + " | ".join(f"{num(p['vel_err_per_goal'][i], '.2f')} "
+                                          f"({num(p['ep_len_per_goal'][i], '.0f')})" for i in order) + " |"
+                  for n, p in per_goal]
     if doc["smtl"]:
         lines += ["", "The learned model's open-loop error k steps ahead, ‖(ŝ_{t+k} − s_{t+k}) / σ_s‖₂ / √obs_dim, "
                       "fed the real actions along the warm-up policies' real episodes, for goals whose episodes "
