@@ -5,9 +5,9 @@ Every run uses tuning goals (tasks.tuning_goals), never the evaluation goals; a 
 bench_out/probes/ (an SMTL run also a checkpoint, so that it resumes at its last task), and `summary` gathers whatever
 has finished into docs/results/probes/legged.json and .png, which docs/results.md's probes block reads.
 
-`bodies`: single-task SLBO on two goals per body (one either side of the speed where standing still stops paying),
-400,000 real samples, 3 seeds; then SMTL at the quick preset trained to 10, 30 and 100 tasks (100: the paper's
-0.8M samples), its zero-sample warm-up (Eq. 6 at 0 samples) measured and diagnosed after each. The levers tried on
+`bodies`: SMTL at the quick preset trained to 10, 30 and 100 tasks (100: the paper's 0.8M samples), its zero-sample
+warm-up (Eq. 6 at 0 samples) measured and diagnosed after each, 3 seeds; then single-task SLBO on two goals per body
+(one either side of the speed where standing still stops paying), 400,000 real samples, 3 seeds. The levers tried on
 that warm-up, one setting at a time, are lab/levers.py's.
 
     python -m lab.legged bodies                                       # both bodies, 3 seeds (days of CPU; resumable)
