@@ -46,7 +46,8 @@ LEGGED_BASELINES = {"maml": dict(n_iters=300),  # 300 × 10 tasks × 5 rollouts 
 # lab.legged, python -m lab.levers; docs/results.md, "Probes"). On the ant [0, 3] none of the levers on training moved
 # the zero-sample warm-up's |v − g| (40 warm-up rounds, 2 SLBO stages per task, D keeping every transition, 100
 # tasks); of the levers on the warm-up alone, more rounds at adaptation did, most at 80 rounds from 30 tasks'
-# checkpoints (160 rounds exploit the model further and track worse). On the humanoid [0, 1.5] 80 rounds changed
+# checkpoints (160 rounds exploit the model further and track worse), and neither Section 5.1's policy network nor
+# where the virtual rollouts start (the states of D, a larger pool of real initial states) did. On the humanoid [0, 1.5] 80 rounds changed
 # neither its |v − g| nor its episode length measurably, and the virtual return ran further above the real one: it
 # keeps the quick preset's 20, a quarter of the cost. No setting probed meets "learns" (half of standing still's
 # |v − g|, episodes of 180 steps) on either body: the published curves show where it stops.
