@@ -81,6 +81,8 @@ def check_smtl_loop(fns):
                  f"each of the {cfg.n_tasks} tasks collects n_collect = {slbo_cfg.n_collect} real samples "
                  f"n_slbo_train = {cfg.n_slbo_train} times (lines 6-7)")
         raise Failed(f"{got.samples} real samples spent, expected {want.samples}: {cause}")
+    warmup_rounds = (f"the warm-up runs n_inner_train rounds: line 5 runs n_warmup (here {cfg.n_warmup}), line 8 "
+                     f"n_inner_train (here {cfg.n_inner_train})")  # whether line 8 then runs n_warmup or not
     compare("D, the real states collected (line 7)", want.data.obs, got.data.obs, [
         ("θ is initialised once for all tasks: line 4 gives every task a fresh policy, which only the warm-up "
          "trains before it collects", lambda: _loop_reference("one policy").data.obs),
@@ -92,10 +94,8 @@ def check_smtl_loop(fns):
          lambda: _loop_reference("vt once").data.obs),
         ("every task gets the same goal: make the task stream (rng) once, before the loop",
          lambda: _loop_reference("rng per task").data.obs),
-        ("the warm-up runs n_inner_train rounds: line 5 runs n_warmup, line 8 n_inner_train",
-         lambda: _loop_reference("swapped").data.obs),
-        ("the warm-up runs n_inner_train rounds: line 5 runs n_warmup (here 3), line 8 n_inner_train (here 1)",
-         lambda: _loop_reference(n_warmup=1).data.obs)])
+        (warmup_rounds, lambda: _loop_reference("swapped").data.obs),
+        (warmup_rounds, lambda: _loop_reference(n_warmup=cfg.n_inner_train).data.obs)])
     theta = lambda m: parameters_to_vector(m.parameters())  # noqa: E731
     compare("the model's parameters φ after the last task", theta(want.model), theta(got.model))
 
