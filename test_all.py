@@ -1247,9 +1247,10 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     only one side on disk are left out, and the control is no row of its own; a warm-up lever's policy is built with
     its overrides; warm-up levers from a training lever's checkpoints pair with that lever's own control. Fails if the
     pairing mixes seeds or bases, flips the sign, or ignores the overrides."""
-    from lab import legged, levers
+    from lab import legged, levers, probes
     monkeypatch.setattr(legged, "OUT_DIR", str(tmp_path))
     monkeypatch.setattr(levers, "OUT_DIR", str(tmp_path))
+    monkeypatch.setattr(probes, "RUNS_DIR", str(tmp_path / "published"))  # not the repository's published runs
     path = lambda v, s: os.path.join(str(tmp_path), f"{v}_s{s}.json")  # noqa: E731
     points = lambda errs: {"points": [{"vel_err": e, "ep_len": 10 * e, "virtual_return": 3 * e + 1, "return": e}
                                       for e in errs]}  # noqa: E731
@@ -1298,6 +1299,50 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
         warmed, kept = built[-1][2], measured[-1]
         assert len(warmed) == size and torch.equal(kept, pool)
     assert torch.equal(built[-2][2], data)
+
+
+def test_probe_summaries_keep_what_they_published_when_its_runs_are_gone(tmp_path, monkeypatch, capsys):
+    """The levers' and legged probes' summaries on a clone without bench_out: a finished run is published beside the
+    summary and read back from there; a published row or point whose runs are gone altogether stays as it was, and
+    one measured on seeds that the runs on disk lack is not replaced by fewer seeds. Fails if a summary drops or
+    shrinks what it published before (a lever's row, SMTL's point, single-task SLBO's curves)."""
+    from lab import legged, levers, probes
+    out_dir, docs = tmp_path / "out", tmp_path / "docs"
+    for module, name, value in ((legged, "OUT_DIR", out_dir), (levers, "OUT_DIR", out_dir), (legged, "DOCS_DIR", docs),
+                                (levers, "DOCS_DIR", docs), (probes, "RUNS_DIR", docs / "runs")):
+        monkeypatch.setattr(module, name, str(value))
+    fam = levers.LEVER_FAMILY
+    point = lambda e: {"vel_err": e, "ep_len": 100 * e, "virtual_return": 1.0, "return": 0.0}  # noqa: E731
+    run = lambda errs, seed: {"seed": seed, "samples": 80_000, "goals": [[1.0], [2.0]], "train_wall_s": 60.0,  # noqa
+                              "data": {"falls": 0.1}, "points": [point(e) for e in errs]}
+    for seed in levers.LEVER_SEEDS:
+        store.write_json(run([1.0, 2.0], seed), legged.tasks_path("quick", fam, seed, 10))
+        store.write_json(run([0.5, 1.0], seed), legged.tasks_path("stages-2", fam, seed, 10))
+    store.write_json({"curve": [{"samples": 8000, "vel_err": 1.0, "ep_len": 50}]},
+                     os.path.join(out_dir, f"slbo_curve_{fam}_g0_s0.json"))
+    row = lambda: store.read_json(docs / "levers.json")["levers"][0]["rows"]["stages-2"]  # noqa: E731
+    smtl_point = lambda: store.read_json(docs / "legged.json")["smtl"][fam]["10"]  # noqa: E731
+    summaries = lambda: (levers.summary(), legged.summary())  # noqa: E731
+    summaries()
+    first, first_point = row(), smtl_point()
+    assert first["seeds"] == 2 and first["vel_err"][0] == pytest.approx(-0.75) and first_point["seeds"] == [0, 1]
+    assert os.path.exists(docs / "runs" / os.path.basename(legged.tasks_path("stages-2", fam, 1, 10)))
+    for f in out_dir.iterdir():  # a fresh clone: only the published runs
+        f.unlink()
+    summaries()
+    assert row() == first and smtl_point() == first_point
+    for f in (docs / "runs").iterdir():  # the runs are gone altogether: the summaries keep what they published
+        f.unlink()
+    store.write_json(run([9.0, 9.0], 2), legged.tasks_path("quick", fam, 2, 10))  # a new seed alone does not replace
+    summaries()
+    assert row() == first and smtl_point() == first_point
+    assert "SMTL at 10 tasks on ant-vel stays as published" in capsys.readouterr().out
+    assert store.read_json(docs / "legged.json")["slbo"][fam]["runs"]["0"]["0"][0]["vel_err"] == 1.0
+    published = {"seeds": [0, 1]}  # keep_published on seed lists and on seed counts
+    assert probes.keep_published({"k": {"seeds": [0, 1, 2]}}, {"k": published}, "k", "") == {"seeds": [0, 1, 2]}
+    assert probes.keep_published({}, {"k": published}, "k", "") is published
+    assert probes.keep_published({"k": {"seeds": 2}}, {"k": {"seeds": 2}}, "k", "") == {"seeds": 2}
+    assert probes.keep_published({"k": {"seeds": 1}}, {"k": {"seeds": 2}}, "k", "") == {"seeds": 2}
 
 
 def test_probe_pool_runs_calls_of_any_length_in_order():

@@ -2,8 +2,9 @@
 warm-up improve with its training tasks, and where do the learned model and the real body part.
 
 Every run uses tuning goals (tasks.tuning_goals), never the evaluation goals; a finished run is a JSON in
-bench_out/probes/ (an SMTL run also a checkpoint, so that it resumes at its last task), and `summary` gathers whatever
-has finished into docs/results/probes/legged.json and .png, which docs/results.md's probes block reads.
+bench_out/probes/ (an SMTL run also a checkpoint, so that it resumes at its last task), and `summary` publishes it
+(docs/results/probes/runs/) and gathers every published run into docs/results/probes/legged.json and .png, which
+docs/results.md's probes block reads.
 
 `bodies`: SMTL at the quick preset trained to 10, 30 and 100 tasks (100: the paper's 0.8M samples), its zero-sample
 warm-up (Eq. 6 at 0 samples) measured and diagnosed after each, 3 seeds; then single-task SLBO on two goals per body
@@ -32,7 +33,7 @@ from dynamics import DynamicsConfig, VirtualEnv
 from lab import cluster, figures, store
 from lab.cluster import run_all
 from lab.pages import interval, num
-from lab.probes import DOCS_DIR, OUT_DIR
+from lab.probes import DOCS_DIR, OUT_DIR, finished, keep_published, publish_runs
 from trpo import TRPOConfig
 
 LEGGED = ("ant-vel", "humanoid-vel")  # Figure 1b's and 1c's tasks
@@ -219,29 +220,34 @@ def _learned_at(curve, still):
 
 
 def summary():
-    """docs/results/probes/legged.json and .png from what the legged probes left in OUT_DIR (whatever has finished):
-    single-task SLBO's curves per body, goal and seed; SMTL's zero-sample |v − g| and episode length after 10, 30 and
-    100 training tasks beside the oracle's learning curve and MAML's budget; where the model and the real body part."""
+    """docs/results/probes/legged.json and .png from the legged probes' runs in OUT_DIR (whatever has finished),
+    published first, and those published before (publish_runs, finished): single-task SLBO's curves per body, goal
+    and seed; SMTL's zero-sample |v − g| and episode length after 10, 30 and 100 training tasks beside the oracle's
+    learning curve and MAML's budget; where the model and the real body part. A published curve or point whose runs
+    are gone stays as it was (probes.keep_published)."""
+    path = os.path.join(DOCS_DIR, "legged.json")
+    published = store.read_json(path) if os.path.exists(path) else {"slbo": {}, "smtl": {}}
+    publish_runs(OUT_DIR, ("smtl_tasks_quick_", "slbo_curve_"))
     out = {"stop": figures.LEARNS_STOP, "min_len": figures.LEARNS_MIN_LEN, "slbo": {}, "smtl": {}}
     for fam in LEGGED:
         goals = slbo_curve_goals(fam)
-        runs = {}
+        runs = published["slbo"].get(fam, {}).get("runs", {})  # {goal: {seed: curve}}, then every run on disk
         for g in range(len(goals)):
             for seed in LEGGED_SEEDS:
-                path = os.path.join(OUT_DIR, f"slbo_curve_{fam}_g{g}_s{seed}.json")
-                if os.path.exists(path):
-                    runs.setdefault(str(g), {})[str(seed)] = store.read_json(path)["curve"]
+                run = finished(os.path.join(OUT_DIR, f"slbo_curve_{fam}_g{g}_s{seed}.json"))
+                if run:
+                    runs.setdefault(str(g), {})[str(seed)] = run["curve"]
         if runs:
             still = figures.standing_still(goals)
             out["slbo"][fam] = {"goals": goals.tolist(), "still": still.tolist(), "runs": runs,
                                 "learned_at": {g: {s: _learned_at(c, still[int(g)]) for s, c in r.items()}
                                                for g, r in runs.items()}}
-        counts = {}
+        counts, was = {}, published["smtl"].get(fam, {})
         for n in TASK_COUNTS:
-            found = [store.read_json(tasks_path("quick", fam, seed, n)) for seed in LEGGED_SEEDS
-                     if os.path.exists(tasks_path("quick", fam, seed, n))]
-            if found:
-                counts[str(n)] = _smtl_point(found)
+            found = [r for seed in LEGGED_SEEDS for r in [finished(tasks_path("quick", fam, seed, n))] if r]
+            point = {str(n): _smtl_point(found)} if found else {}
+            if kept := keep_published(point, was, str(n), f"SMTL at {n} tasks on {fam}"):
+                counts[str(n)] = kept
         if counts:
             out["smtl"][fam] = counts
     curve = os.path.join(DOCS_DIR, "oracle_curve.json")
@@ -249,7 +255,7 @@ def summary():
         out["oracle_curve"] = {"ant-vel": [{k: p[k] for k in ("samples", "vel_err", "ep_len")}
                                            for p in store.read_json(curve)["obs-norm"]["curve"]]}
     out["budgets"] = {"maml_quick": 6_000_000, "maml_paper": 80_000_000, "smtl_paper": 800_000}
-    store.write_json(out, os.path.join(DOCS_DIR, "legged.json"))
+    store.write_json(out, path)
     _plot_legged(out)
     return out
 

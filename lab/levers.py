@@ -6,8 +6,9 @@ probes measure it: without config.LEGGED_SMTL, which they chose), and is paired 
 (lab/legged.py's `bodies` makes the same ones). A lever of the warm-up alone (WARMUP_LEVERS) re-runs Eq. (6)'s
 zero-sample warm-up from existing checkpoints (the quick preset's, or a training lever's: --base), paired with that
 base's own warm-up recomputed beside it, so it costs no training. Finished runs are JSONs in bench_out/probes/
-(resumable); `summary` gathers them into docs/results/probes/levers.json and .png, which docs/results.md's probes block
-and the README's "does it learn" table read.
+(resumable); `summary` publishes them (docs/results/probes/runs/) and gathers every published run into
+docs/results/probes/levers.json and .png, which docs/results.md's probes block and the README's "does it learn" table
+read.
 
     python -m lab.levers levers --lever stages-2                         # SMTL to 30 tasks, 2 SLBO stages a task
     python -m lab.levers levers --lever buffer-all --tasks 100           # to 100 tasks, D keeping every transition
@@ -26,7 +27,7 @@ import tasks
 from lab import cluster, figures, legged, store
 from lab.cluster import run_all
 from lab.pages import interval, num
-from lab.probes import DOCS_DIR, OUT_DIR
+from lab.probes import DOCS_DIR, OUT_DIR, finished, keep_published, publish_runs
 
 LEVER_FAMILY, LEVER_TASKS, LEVER_SEEDS = "ant-vel", 30, (0, 1)  # the default body, task count and seeds of levers
 LEVERS = {  # name: (what it changes, its overrides {group: {field: value}} of the quick preset)
@@ -115,8 +116,8 @@ def _paired_rows(what, path, control="quick"):
     return of its policies included (how far the warm-up exploits the model)."""
     rows = {}
     for name in what:
-        pairs = [[store.read_json(path(v, seed))["points"] for v in (name, control)] for seed in LEVER_SEEDS
-                 if name != control and all(os.path.exists(path(v, seed)) for v in (name, control))]
+        pairs = [[run["points"] for run in runs] for seed in LEVER_SEEDS if name != control
+                 for runs in [[finished(path(v, seed)) for v in (name, control)]] if None not in runs]
         if not pairs:
             continue
         lever = {key: np.array([[p[key] for p in run] for run, _ in pairs]) for key in ("vel_err", "ep_len")}
@@ -132,16 +133,16 @@ def _paired_rows(what, path, control="quick"):
 def _control_reproduces(family, n_tasks, base="quick"):
     """Whether the warm-up levers' recomputed control gives the training run's own warm-up points to the digit (the
     same checkpoint, goals and seeds), per seed with both on disk; None where neither seed has both."""
-    same = [store.read_json(control)["points"] == store.read_json(own)["points"] for control, own in (
-        (_warmup_path("quick", family, s, n_tasks, base), legged.tasks_path(base, family, s, n_tasks))
-        for s in LEVER_SEEDS) if os.path.exists(control) and os.path.exists(own)]
+    same = [control["points"] == own["points"] for s in LEVER_SEEDS
+            for control, own in [(finished(_warmup_path("quick", family, s, n_tasks, base)),
+                                   finished(legged.tasks_path(base, family, s, n_tasks)))] if control and own]
     return all(same) if same else None
 
 
 def _training_samples(family, variant, n_tasks):
     """The real training samples of `variant`'s runs at n_tasks tasks, the mean over the seeds on disk."""
-    runs = [legged.tasks_path(variant, family, s, n_tasks) for s in LEVER_SEEDS]
-    return float(np.mean([store.read_json(r)["samples"] for r in runs if os.path.exists(r)]))
+    runs = [finished(legged.tasks_path(variant, family, s, n_tasks)) for s in LEVER_SEEDS]
+    return float(np.mean([r["samples"] for r in runs if r]))
 
 
 def _lever_rows(family, n_tasks):
@@ -161,9 +162,11 @@ def _warmup_lever_rows(family, n_tasks, base="quick"):
 
 
 def summary():
-    """docs/results/probes/levers.json and .png from the lever runs in OUT_DIR (whatever has finished), per legged
-    family with any: per task count (and base) a table of paired differences, and the quick preset's own mean |v − g|
-    at each count it reached."""
+    """docs/results/probes/levers.json and .png from the lever runs in OUT_DIR (whatever has finished), published
+    first, and those published before (publish_runs, finished), per legged family with any: per task count (and base)
+    a table of paired differences, and the quick preset's own mean |v − g| at each count it reached. A published row
+    whose runs are gone stays as it was (_keep_published_rows)."""
+    publish_runs(OUT_DIR, ("smtl_tasks_", "warmup_"))
     counts = legged.TASK_COUNTS  # training levers are measured at each count on their way to theirs
     out = {"seeds": list(LEVER_SEEDS), "n_goals": legged.LEGGED_GOALS, "families": {}, "levers": [],
            "warmup_levers": []}
@@ -179,17 +182,39 @@ def summary():
             continue
         quick = {}  # the quick preset's mean |v − g| over (seed, goal) of LEVER_SEEDS, at its training samples
         for n in counts:
-            runs = [store.read_json(p) for s in LEVER_SEEDS for p in [legged.tasks_path("quick", fam, s, n)]
-                    if os.path.exists(p)]
+            runs = [r for s in LEVER_SEEDS for r in [finished(legged.tasks_path("quick", fam, s, n))] if r]
             if runs:
                 quick[str(n)] = {"samples": float(np.mean([r["samples"] for r in runs])), "seeds": len(runs),
                                  "vel_err_mean": float(np.mean([p["vel_err"] for r in runs for p in r["points"]]))}
         out["families"][fam] = {"still": still, "quick": quick}
         out["levers"] += levers_
         out["warmup_levers"] += warmups
-    store.write_json(out, os.path.join(DOCS_DIR, "levers.json"))
+    path = os.path.join(DOCS_DIR, "levers.json")
+    if os.path.exists(path):
+        _keep_published_rows(out, store.read_json(path))
+    store.write_json(out, path)
     _plot(out)
     return out
+
+
+def _keep_published_rows(out, published):
+    """Into `out` (summary's, in place): every row and quick-preset point of `published` (levers.json as it was) that
+    out lacks or measures on fewer seeds (probes.keep_published), tables in summary's order."""
+    for fam, f in published["families"].items():
+        mine = out["families"].setdefault(fam, {"still": f["still"], "quick": {}})
+        mine["quick"] = {n: keep_published(mine["quick"], f["quick"], n, f"the quick preset at {n} tasks on {fam}")
+                         for n in sorted({*mine["quick"], *f["quick"]}, key=int)}
+    bases = ("quick", *LEVERS)
+    for key, names in (("levers", list(LEVERS)), ("warmup_levers", list(WARMUP_LEVERS))):
+        tables = {(t["family"], t["tasks"], t.get("base")): t for t in out[key]}
+        for old in published[key]:
+            t = tables.setdefault((old["family"], old["tasks"], old.get("base")), {**old, "rows": {}})
+            rows = {**t["rows"], **{n: r for n, r in old["rows"].items() if n not in t["rows"]}}
+            t["rows"] = {n: keep_published(t["rows"], old["rows"], n, f"lever {n} at {old['tasks']} tasks on "
+                                                                     f"{old['family']}")
+                         for n in sorted(rows, key=names.index)}
+        out[key] = sorted(tables.values(), key=lambda t: (legged.LEGGED.index(t["family"]),
+                                                          bases.index(t.get("base", "quick")), t["tasks"]))
 
 
 def _plot(out):

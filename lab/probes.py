@@ -2,7 +2,9 @@
 
 Every probe uses goals of the tuning split (tasks.tuning_goals), never the evaluation goals, and writes its result to
 docs/results/probes/<name>.json and .png; its working state (checkpoints) lives in bench_out/probes/, so that an
-interrupted probe resumes where it stopped.
+interrupted probe resumes where it stopped. The legged probes' and levers' finished runs are published beside their
+summaries (docs/results/probes/runs/, `publish_runs`), so that a summary regenerates on a fresh clone and a later run
+adds to them instead of replacing them.
 
 `policy_init` compares SLBO's policy initialisation with PyTorch's for the quick preset's larger policy steps: SMTL
 trained on the half-cheetah [0, 2] (10 tasks, 2 seeds) with each, then warmed up on 16 tuning goals; the zero-sample
@@ -48,6 +50,7 @@ from trpo import TRPOConfig
 OUT_DIR = os.path.join("bench_out", "probes")
 DOCS_DIR = os.path.join("docs", "results", "probes")
 EXERCISES_DOCS = os.path.join("docs", "exercises")
+RUNS_DIR = os.path.join(DOCS_DIR, "runs")  # published copies of finished runs' JSONs (publish_runs, finished)
 
 CURVE_FAMILY = "ant-vel"  # the ant [0, 3]: Figure 1b's task
 CURVE_MAX_SAMPLES = 20_000_000
@@ -66,6 +69,39 @@ MAML_FAMILY, MAML_SEEDS, MAML_GOALS = "cheetah-vel", (0, 1, 2), 10
 MAML_BUDGETS = {"80 × 10 tasks, max KL 0.1": dict(n_iters=80, meta_batch=10, n_rollouts=5, max_kl=0.1),
                 "160 × 5 tasks, max KL 0.1": dict(n_iters=160, meta_batch=5, n_rollouts=5, max_kl=0.1),
                 "160 × 5 tasks, max KL 0.05": dict(n_iters=160, meta_batch=5, n_rollouts=5, max_kl=0.05)}
+
+
+def publish_runs(out_dir, prefixes):
+    """Copy every finished run's JSON in out_dir whose name starts with one of `prefixes` into RUNS_DIR (where it is
+    new or changed), so that `finished` finds it on a clone without bench_out."""
+    for name in sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else ():
+        if name.endswith(".json") and name.startswith(prefixes):
+            run, copy = store.read_json(os.path.join(out_dir, name)), os.path.join(RUNS_DIR, name)
+            if not os.path.exists(copy) or store.read_json(copy) != run:
+                store.write_json(run, copy)
+
+
+def finished(path):
+    """A finished run's JSON: the one at `path` (in an OUT_DIR), else its published copy in RUNS_DIR; None if
+    neither exists."""
+    for p in (path, os.path.join(RUNS_DIR, os.path.basename(path))):
+        if os.path.exists(p):
+            return store.read_json(p)
+    return None
+
+
+def keep_published(new, published, key, what):
+    """new[key], unless the published entry published[key] was measured on seeds that new[key] lacks (their runs are
+    not on disk) or new has none: then the published one, with a warning naming `what` where new has one. An entry's
+    "seeds" is a list of seeds or their count."""
+    old, now = published.get(key), new.get(key)
+    seeds = lambda e: set(e["seeds"]) if isinstance(e["seeds"], list) else e["seeds"]  # noqa: E731  (<=: subset)
+    if old is None or (now is not None and seeds(old) <= seeds(now)):
+        return now
+    if now is not None:
+        print(f"warning: {what} stays as published (seeds {old['seeds']}; on disk {now['seeds']}): rerun the seeds "
+              "it lacks to replace it", flush=True)
+    return old
 
 
 def _quick(family):

@@ -381,7 +381,8 @@ def probes_block(results_dir=RESULTS_DIR):
         return None
     lines = ["## Probes: what the quick preset rests on", "",
              "Measured by `python -m lab.probes`, `python -m lab.legged` and `python -m lab.levers` on goals of the "
-             "tuning split, never on evaluation goals."]
+             "tuning split, never on evaluation goals. The legged probes' and levers' finished runs are published in "
+             "[results/probes/runs/](results/probes/runs/), from which their summaries regenerate."]
     lines += probes.markdown(init, budget, curve)
     if legged_doc:
         lines += ["", *legged.markdown(legged_doc)]
