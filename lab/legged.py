@@ -91,7 +91,7 @@ def _slbo_curve_run(family, goal_index, seed):
                       "model_loss": row["model_loss"], "n_clipped": row["n_clipped"],
                       **_measure_policy(learner, policy, goal, seed)})
     out = {"family": family, "goal": goal.tolist(), "seed": seed, "wall_s": time.perf_counter() - start,
-           "curve": curve}
+           "machine": store.machine(), "curve": curve}
     store.write_json(out, path)
     return out
 
@@ -169,7 +169,7 @@ def smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TASK
         out[n] = {"family": family, "variant": variant_name, "seed": seed, "n_tasks": n,
                   "samples": trained["samples"], "train_wall_s": trained["wall_s"],
                   "adapt_wall_s": time.perf_counter() - start, "goals": goals.tolist(), "points": points,
-                  "data": _data_composition(smtl.restore(resume)), "log": trained["log"]}
+                  "data": _data_composition(smtl.restore(resume)), "log": trained["log"], "machine": store.machine()}
         store.write_json(out[n], path)
     return out
 

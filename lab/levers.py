@@ -90,7 +90,7 @@ def _warmup_lever_run(family, seed, name, n_tasks, base="quick"):
     points = legged.warm_up_points(ckpt, goals, seed, n_warmup, overrides, starts)
     out = {"family": family, "seed": seed, "n_tasks": n_tasks, "base": base, "lever": name, "n_warmup": n_warmup,
            "goals": goals.tolist(), "points": points}
-    store.write_json({**out, "wall_s": time.perf_counter() - start}, path)
+    store.write_json({**out, "wall_s": time.perf_counter() - start, "machine": store.machine()}, path)
     return out
 
 
