@@ -1245,8 +1245,9 @@ def test_smtl_levers_value_per_task_and_policy_activation(one_thread):
 def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overrides(tmp_path, monkeypatch, one_thread):
     """The lever tables of lab.levers: a lever's difference is lever − control over the same (seed, goal), seeds with
     only one side on disk are left out, and the control is no row of its own; a warm-up lever's policy is built with
-    its overrides; warm-up levers from a training lever's checkpoints pair with that lever's own control. Fails if the
-    pairing mixes seeds or bases, flips the sign, or ignores the overrides."""
+    its overrides, and with a fresh V where training gave each task one (as adaptation does); warm-up levers from a
+    training lever's checkpoints pair with that lever's own control. Fails if the pairing mixes seeds or bases, flips
+    the sign, ignores the overrides, or warms up v-per-task's policy with the last training task's V."""
     from lab import legged, levers, probes
     monkeypatch.setattr(legged, "OUT_DIR", str(tmp_path))
     monkeypatch.setattr(levers, "OUT_DIR", str(tmp_path))
@@ -1283,14 +1284,14 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     row = levers._lever_rows("humanoid-vel", 30)["stages-2"]  # a training lever, paired on the humanoid's seed 1
     assert row["seeds"] == 1 and row["vel_err"][0] == pytest.approx(0.0) and row["samples"] == 6
     built = []
-    monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n,
-                                                                                       learner.init_states)))
+    monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n, learner.init_states,
+                                                                                       learner.value_fn)))
     measured = []
     monkeypatch.setattr(legged, "diagnose_policy", lambda *a: {})
     monkeypatch.setattr(legged, "_measure_policy", lambda learner, *a: measured.append(learner.init_states) or {})
     ckpt = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=1))["checkpoint"]
     legged.warm_up_points(ckpt, np.array([[0.5]]), 0, 3, {"policy_hidden": (16,), "policy_activation": "relu"})
-    (policy, n, pool), = built
+    (policy, n, pool, _), = built
     assert n == 3 and policy.activation == "relu" and policy.mean_net[0].out_features == 16
     # the start-state levers: the warm-up starts from D's states or a fresh pool; the measurement from the checkpoint's
     data = smtl.restore(ckpt).data.obs
@@ -1299,6 +1300,11 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
         warmed, kept = built[-1][2], measured[-1]
         assert len(warmed) == size and torch.equal(kept, pool)
     assert torch.equal(built[-2][2], data)
+    # V as at adaptation (smtl.adapt): the checkpoint's where it is carried, else a fresh one
+    fresh = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=1, carry_value=False))["checkpoint"]
+    for ck, carried in ((ckpt, True), (fresh, False)):
+        legged.warm_up_points(ck, np.array([[0.5]]), 0, 3)
+        assert _same_state(built[-1][3].state_dict(), ck["value_fn"]) == carried
 
 
 def test_probe_summaries_keep_what_they_published_when_its_runs_are_gone(tmp_path, monkeypatch, capsys):

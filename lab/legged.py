@@ -176,14 +176,18 @@ def smtl_tasks_run(family, seed, variant_name="quick", variant=None, counts=TASK
 
 def warm_up_points(ckpt, goals, seed, n_warmup, trpo_overrides=None, starts=None):
     """Eq. (6) at 0 samples, as smtl.adapt's first point, from a training checkpoint on each goal (learner seed
-    seed·1000 + goal index): n_warmup rounds of VirtualTraining on a fresh policy (built with trpo_overrides over the
-    checkpoint's TRPOConfig), its virtual rollouts starting from `starts` (None: the checkpoint's pool of real
-    initial states; "data": the states of D; an int: a fresh pool of that many real initial states), then
-    _measure_policy and diagnose_policy of its mean action (from real initial states, whatever `starts`)."""
+    seed·1000 + goal index): n_warmup rounds of VirtualTraining on a fresh policy (built with trpo_overrides over
+    the checkpoint's TRPOConfig; a fresh V too where the checkpoint did not carry V), its virtual rollouts starting
+    from `starts` (None: the checkpoint's pool of real initial states; "data": the states of D; an int: a fresh pool
+    of that many real initial states), then _measure_policy and diagnose_policy of its mean action (from real
+    initial states, whatever `starts`)."""
     points = []
+    carry_value = smtl.SMTLConfig(**ckpt["config"]["smtl"]).carry_value
     for i, goal in enumerate(goals):
         learner = smtl.restore(ckpt, seed=seed * 1000 + i)
         learner.trpo = dataclasses.replace(learner.trpo, **(trpo_overrides or {}))
+        if not carry_value:  # as smtl.adapt: a fresh V with the fresh policy, not the last training task's
+            learner.value_fn = learner.new_value_fn()
         policy, pool = learner.new_policy(), learner.init_states
         if starts == "data":
             learner.init_states = learner.data.obs  # (N, obs_dim): states of D, each before a step that did not fall
