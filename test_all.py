@@ -1317,6 +1317,8 @@ def test_probe_summaries_keep_what_they_published_when_its_runs_are_gone(tmp_pat
     for module, name, value in ((legged, "OUT_DIR", out_dir), (levers, "OUT_DIR", out_dir), (legged, "DOCS_DIR", docs),
                                 (levers, "DOCS_DIR", docs), (probes, "RUNS_DIR", docs / "runs")):
         monkeypatch.setattr(module, name, str(value))
+    monkeypatch.setattr(levers, "_plot", lambda out: None)  # the figures are not what this test reads
+    monkeypatch.setattr(legged, "_plot_legged", lambda out: None)
     fam = levers.LEVER_FAMILY
     point = lambda e: {"vel_err": e, "ep_len": 100 * e, "virtual_return": 1.0, "return": 0.0}  # noqa: E731
     run = lambda errs, seed: {"seed": seed, "samples": 80_000, "goals": [[1.0], [2.0]], "train_wall_s": 60.0,  # noqa
