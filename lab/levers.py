@@ -209,10 +209,9 @@ def _keep_published_rows(out, published):
         tables = {(t["family"], t["tasks"], t.get("base")): t for t in out[key]}
         for old in published[key]:
             t = tables.setdefault((old["family"], old["tasks"], old.get("base")), {**old, "rows": {}})
-            rows = {**t["rows"], **{n: r for n, r in old["rows"].items() if n not in t["rows"]}}
             t["rows"] = {n: keep_published(t["rows"], old["rows"], n, f"lever {n} at {old['tasks']} tasks on "
                                                                      f"{old['family']}")
-                         for n in sorted(rows, key=names.index)}
+                         for n in sorted({*t["rows"], *old["rows"]}, key=names.index)}
         out[key] = sorted(tables.values(), key=lambda t: (legged.LEGGED.index(t["family"]),
                                                           bases.index(t.get("base", "quick")), t["tasks"]))
 
