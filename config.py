@@ -45,7 +45,8 @@ LEGGED_BASELINES = {"maml": dict(n_iters=300),  # 300 × 10 tasks × 5 rollouts 
 # SMTL on the legged bodies at the quick preset, per body, chosen by the legged probes on tuning goals (python -m
 # lab.legged, python -m lab.levers; docs/results.md, "Probes"). On the ant [0, 3] none of the levers on training moved
 # the zero-sample warm-up's |v − g| (40 warm-up rounds, 2 SLBO stages per task, D keeping every transition, 100 tasks;
-# at 10 tasks the paper's 500 × 500 model and VirtualTraining sizes, OU noise σ 0.1, a fresh V with each policy);
+# at 10 tasks the paper's 500 × 500 model and VirtualTraining sizes, OU noise σ 0.1) but a fresh V with each policy,
+# and that barely, at 10 tasks (not yet tried at 30);
 # of the levers on the warm-up alone, more rounds at adaptation did, most at 80 rounds from 30 tasks' checkpoints (160
 # rounds exploit the model further and track worse), and neither Section 5.1's policy network nor where the virtual
 # rollouts start (the states of D, a larger pool of real initial states) did. On the humanoid [0, 1.5] 80 rounds changed

@@ -92,6 +92,15 @@ def check_active(cfg):
 # ---------------------------------------------------------------------------------------------
 # Warm-up and task ratings (Section 4.4)
 # ---------------------------------------------------------------------------------------------
+def fresh_policy(learner, cfg):
+    """Algorithm 1 line 4 (and Eq. 6's θ̃₀): a freshly initialised policy θ for a new task; V is made fresh with it
+    where it is not carried from task to task (cfg.carry_value)."""
+    policy = learner.new_policy()
+    if not cfg.carry_value:
+        learner.value_fn = learner.new_value_fn()
+    return policy
+
+
 def warm_up(learner, policy, goal, n_warmup, n_snapshots=0, shift=None, progress=False):
     """VirtualTraining(θ, φ, D, n_warmup) (Algorithm 1 line 5; Eq. (6)'s inner VT), one round at a time, keeping the
     model after each of the last n_snapshots rounds (the 'estimated' rating compares them). Returns (the last round's
@@ -190,9 +199,7 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
     learner = run.learner  # line 1: initialise model parameters φ and dataset D ← ∅ (resumed: the checkpoint's)
     while not training_done(run.log, cfg):  # line 2: for n_tasks iterations
         psi = tasks.sample_goals(fam, 1, run.task_rng)[0]  # line 3: sample task ψ ~ p(ψ)  (goal_dim,)
-        policy = learner.new_policy()  # line 4: initialise policy parameters θ
-        if not cfg.carry_value:  # (and V, where it is not carried from task to task)
-            learner.value_fn = learner.new_value_fn()
+        policy = fresh_policy(learner, cfg)  # line 4: initialise policy parameters θ (and V, if not carried)
         run.begin(psi)  # the task's log row
         if len(learner.data) > 0:  # line 5: if D ≠ ∅, VirtualTraining(θ, φ, D, n_warmup)
             with run.stage("warm-up"):
@@ -230,9 +237,7 @@ def adapt(trained, goal, n_stages, n_samples, shift=None, seed=0, n_eval_episode
     cfg = SMTLConfig(**trained["config"]["smtl"])
     learner = restore(trained, seed=seed, device=device)  # φ₀, D₀; random streams from `seed`
     psi = tasks.check_goal(learner.family, goal, shift)
-    samples0, policy = learner.samples, learner.new_policy()  # θ̃₀
-    if not cfg.carry_value:
-        learner.value_fn = learner.new_value_fn()
+    samples0, policy = learner.samples, fresh_policy(learner, cfg)  # θ̃₀
     where = f"SMTL adaptation to goal {np.round(psi, 3).tolist()}"
     with _named(f"{where}, warm-up"):
         vt, _ = warm_up(learner, policy, psi, warmup_rounds(cfg), shift=shift, progress=progress)

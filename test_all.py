@@ -1283,6 +1283,8 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
     store.write_json({**points([0.3, 0.3]), "samples": 6}, legged.tasks_path("stages-2", "humanoid-vel", 1, 30))
     row = levers._lever_rows("humanoid-vel", 30)["stages-2"]  # a training lever, paired on the humanoid's seed 1
     assert row["seeds"] == 1 and row["vel_err"][0] == pytest.approx(0.0) and row["samples"] == 6
+    # a fresh V with each task; its V is the second task's (a first task's V could equal a fresh draw from its seed)
+    fresh = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=2, carry_value=False))["checkpoint"]
     built = []
     monkeypatch.setattr(smtl, "warm_up", lambda learner, policy, goal, n: built.append((policy, n, learner.init_states,
                                                                                        learner.value_fn)))
@@ -1301,7 +1303,6 @@ def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overr
         assert len(warmed) == size and torch.equal(kept, pool)
     assert torch.equal(built[-2][2], data)
     # V as at adaptation (smtl.adapt): the checkpoint's where it is carried, else a fresh one
-    fresh = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=1, carry_value=False))["checkpoint"]
     for ck, carried in ((ckpt, True), (fresh, False)):
         legged.warm_up_points(ck, np.array([[0.5]]), 0, 3)
         assert _same_state(built[-1][3].state_dict(), ck["value_fn"]) == carried

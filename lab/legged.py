@@ -182,13 +182,11 @@ def warm_up_points(ckpt, goals, seed, n_warmup, trpo_overrides=None, starts=None
     of that many real initial states), then _measure_policy and diagnose_policy of its mean action (from real
     initial states, whatever `starts`)."""
     points = []
-    carry_value = smtl.SMTLConfig(**ckpt["config"]["smtl"]).carry_value
+    cfg = smtl.SMTLConfig(**ckpt["config"]["smtl"])
     for i, goal in enumerate(goals):
         learner = smtl.restore(ckpt, seed=seed * 1000 + i)
         learner.trpo = dataclasses.replace(learner.trpo, **(trpo_overrides or {}))
-        if not carry_value:  # as smtl.adapt: a fresh V with the fresh policy, not the last training task's
-            learner.value_fn = learner.new_value_fn()
-        policy, pool = learner.new_policy(), learner.init_states
+        policy, pool = smtl.fresh_policy(learner, cfg), learner.init_states  # as smtl.adapt's θ̃₀ (and V)
         if starts == "data":
             learner.init_states = learner.data.obs  # (N, obs_dim): states of D, each before a step that did not fall
         elif starts is not None:
