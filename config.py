@@ -45,14 +45,14 @@ LEGGED_BASELINES = {"maml": dict(n_iters=300),  # 300 × 10 tasks × 5 rollouts 
 # SMTL on the legged bodies at the quick preset, per body, chosen by the legged probes on tuning goals (python -m
 # lab.legged, python -m lab.levers; docs/results.md, "Probes"). On the ant [0, 3] none of the levers on training moved
 # the zero-sample warm-up's |v − g| (40 warm-up rounds, 2 SLBO stages per task, D keeping every transition, 100 tasks;
-# at 10 tasks the paper's 500 × 500 model and VirtualTraining sizes, OU noise σ 0.1) but a fresh V with each policy,
-# and that barely, at 10 tasks (not yet tried at 30);
-# of the levers on the warm-up alone, more rounds at adaptation did, most at 80 rounds from 30 tasks' checkpoints (160
-# rounds exploit the model further and track worse), and neither Section 5.1's policy network nor where the virtual
-# rollouts start (the states of D, a larger pool of real initial states) did. On the humanoid [0, 1.5] 80 rounds changed
-# neither its |v − g| nor its episode length measurably, and the virtual return ran further above the real one: it keeps
-# the quick preset's 20, a quarter of the cost. No setting probed meets "learns" (half of standing still's |v − g|,
-# episodes of 180 steps) on either body: the published curves show where it stops.
+# at 10 tasks the paper's 500 × 500 model and VirtualTraining sizes, OU noise σ 0.1; a fresh V with each policy barely
+# did at 10 tasks and not at 30, so V is carried as in the authors' code); of the levers on the warm-up alone, more
+# rounds at adaptation did, most at 80 rounds from 30 tasks' checkpoints (160 rounds exploit the model further and track
+# worse), and neither Section 5.1's policy network nor where the virtual rollouts start (the states of D, a larger pool
+# of real initial states) did. On the humanoid [0, 1.5] 80 rounds changed neither its |v − g| nor its episode length
+# measurably, and the virtual return ran further above the real one: it keeps the quick preset's 20, a quarter of the
+# cost. No setting probed meets "learns" (half of standing still's |v − g|, episodes of 180 steps) on either body: the
+# published curves show where it stops.
 # NOTE (differs from paper): on the ant the adaptation's warm-up runs 80 rounds, training's 20 (the paper: 40 for
 # both), because only the adaptation's rounds moved the ant's warm-up, and 80 in training would make each task's
 # warm-up 4× as long.
