@@ -71,10 +71,11 @@ FAMILY_SHIFTS = _family_shifts()  # 16 pairs cover the 25 of families × shifts
 # =============================================================================================
 # Fixtures and test doubles shared by several sections
 # =============================================================================================
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def one_thread():
-    """One torch thread for a test that trains or rolls out networks: its numbers then do not depend on the core
-    count, and small matrices run no slower (threads only contend on a busy 2-core box). Restored afterwards."""
+    """Every test runs on one torch thread, as every job of the lab does (lab/jobs.py): its numbers then depend neither
+    on the core count nor on the tests before it (a job run in-process sets one thread for the process), and small
+    matrices run no slower, where two threads on a busy 2-core box spin against each other. Restored afterwards."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -485,7 +486,7 @@ def test_dynamics_multi_step_loss_by_hand():
     assert one.item() == pytest.approx(sum(ref) / 2, rel=1e-6)
 
 
-def test_dynamics_fits_linear_system(one_thread):
+def test_dynamics_fits_linear_system():
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     obs_dim, act_dim, horizon = 4, 2, 50
@@ -693,7 +694,7 @@ def test_dynamics_virtual_env_clips_and_counts_a_diverging_model():
 
 
 @pytest.mark.parametrize("out_scale,warned", [(1e6, True), (1e-5, False)])
-def test_slbo_virtual_training_logs_clipped_states_and_warns_past_the_threshold(out_scale, warned, one_thread):
+def test_slbo_virtual_training_logs_clipped_states_and_warns_past_the_threshold(out_scale, warned):
     learner = slbo.Learner("cheetah-vel", slbo.SLBOConfig(n_trpo=400, n_model=0, n_policy=2, n_init_states=30),
                            DynamicsConfig(hidden=(64, 64)))
     s0 = learner.init_states  # (30, obs_dim)
@@ -996,7 +997,7 @@ def _spy_on_adds(learner):
     return batches
 
 
-def test_slbo_collect_counts_exactly_the_real_samples(one_thread):
+def test_slbo_collect_counts_exactly_the_real_samples():
     # the humanoid falls within tens of steps: each row restarts its episodes in place and still yields 200 samples
     learner = slbo.Learner("humanoid-vel", slbo.SLBOConfig(n_init_states=10), DynamicsConfig(hidden=(32, 32)), seed=0)
     policy = learner.new_policy()
@@ -1021,7 +1022,7 @@ def test_slbo_collect_counts_exactly_the_real_samples(one_thread):
 
 
 @pytest.mark.parametrize("family", ["ant-vel", "humanoid-vel"])
-def test_slbo_stage_on_a_falling_body_spends_exactly_n_collect(family, one_thread):
+def test_slbo_stage_on_a_falling_body_spends_exactly_n_collect(family):
     learner = slbo.Learner(family, slbo.SLBOConfig(n_init_states=10), seed=0)
     fam = learner.family
     batches = _spy_on_adds(learner)
@@ -1043,7 +1044,7 @@ def test_slbo_stage_on_a_falling_body_spends_exactly_n_collect(family, one_threa
 
 
 @slow
-def test_slbo_reduces_cheetah_velocity_error(one_thread):
+def test_slbo_reduces_cheetah_velocity_error():
     # SLBO at the quick preset, as lab/bench.py measures it: the paper's 4000 real and 4000 virtual samples per
     # batch, 5 × (250 model + 20 TRPO) updates per stage instead of 20 × (100 + 40), a smaller model, larger steps
     quick = config.PRESETS["quick"]
@@ -1190,7 +1191,7 @@ def test_smtl_estimated_rating_is_the_mean_pairwise_disagreement_of_snapshots(mo
 
 
 @pytest.mark.parametrize("drift,sign", [(0.01, 1), (-0.01, -1)])
-def test_smtl_true_rating_is_positive_for_a_model_that_over_predicts(drift, sign, one_thread):
+def test_smtl_true_rating_is_positive_for_a_model_that_over_predicts(drift, sign):
     # a model whose every step adds `drift` m/s to v_x (Δ̄, f_φ = 0), for θ that stands still (mean action 0) on the
     # goal 1 m/s: +0.01 runs towards the goal in the model (η^M̂ ≈ −100) while the real body stands (η^M* ≈ −200), so
     # μ = η^M̂ − η^M* > 0; −0.01 runs away from it (η^M̂ ≈ −400), so μ < 0
@@ -1228,7 +1229,7 @@ def test_smtl_active_selection_ratings_and_sample_count(active):
         assert row["skipped"] == (row["rating"] < prev["rating"])
 
 
-def test_smtl_levers_value_per_task_and_policy_activation(one_thread):
+def test_smtl_levers_value_per_task_and_policy_activation():
     """carry_value=False gives each task a fresh V (its Adam has counted one task's steps, not all tasks'); a relu
     policy is built with relu. Fails if the switch is ignored or the activation not passed on."""
     carried = smtl.train("cheetah-vel", seed=0, **_tiny_smtl(n_tasks=3))["checkpoint"]
@@ -1242,7 +1243,7 @@ def test_smtl_levers_value_per_task_and_policy_activation(one_thread):
         config.check("trpo", TRPOConfig(policy_activation="sigmoid"))
 
 
-def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overrides(tmp_path, monkeypatch, one_thread):
+def test_probe_levers_pair_each_seed_with_its_control_and_apply_the_policy_overrides(tmp_path, monkeypatch):
     """The lever tables of lab.levers: a lever's difference is lever − control over the same (seed, goal), seeds with
     only one side on disk are left out, and the control is no row of its own; a warm-up lever's policy is built with
     its overrides, and with a fresh V where training gave each task one (as adaptation does); warm-up levers from a
@@ -1394,7 +1395,7 @@ def test_legged_and_lever_probe_command_lines(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("active", ["estimated", "true"])
-def test_smtl_rating_that_skips_nothing_is_plain_smtl_to_the_digit(active, one_thread):
+def test_smtl_rating_that_skips_nothing_is_plain_smtl_to_the_digit(active):
     """The ratings draw from their own stream and leave φ and D alone: a rated run whose window never fills (L > tasks)
     trains the very tasks, models and policies of plain SMTL, so Figure 3's differences measure selection, not noise.
     Fails if rating consumes the training's torch or numpy streams (the env seed, a fresh model's init) or if the true
@@ -2042,7 +2043,7 @@ def test_run_grown_smtl_run_equals_a_fresh_one(tmp_path, monkeypatch):
     assert os.path.basename(jobs.model_path(other, "smtl", 0)) != os.path.basename(jobs.model_path(long, "smtl", 0))
 
 
-def test_adaptation_warm_up_of_its_own_and_the_names_of_older_models(tmp_path, monkeypatch, one_thread):
+def test_adaptation_warm_up_of_its_own_and_the_names_of_older_models(tmp_path, monkeypatch):
     """n_warmup_adapt: Eq. (6) warms up that many rounds where it is set and n_warmup where it is not; a model trained
     with it unset keeps the name it had before the setting existed (the committed results' models), one with it set
     gets another. Fails if adapt ignores it, or if its unset value enters the model's digest."""
@@ -2309,7 +2310,7 @@ def test_run_diverging_model_stops_with_one_line_and_writes_no_results(tmp_path)
 # lab/bench.py (its targets are measured there, not here; this checks what it builds)
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("preset", ["smoke", "quick"])
-def test_bench_round_learner_has_the_presets_settings(preset, one_thread):
+def test_bench_round_learner_has_the_presets_settings(preset):
     learner, _ = bench.round_learner("cheetah-vel", "cpu", preset)
     c = config.values("cheetah-vel", preset)
     assert learner.cfg == slbo.SLBOConfig(**c["slbo"]) and learner.dyn == DynamicsConfig(**c.get("dyn", {}))
@@ -2396,7 +2397,7 @@ def test_evaluation_goals_are_read_only_by_the_adaptation_stage():
 # passes a right answer written differently, and refuses a copy of the reference
 # =============================================================================================
 @pytest.mark.parametrize("name", list(exercise_checks.EXERCISES))
-def test_exercise_check_fails_on_the_stub_and_passes_on_the_reference(name, one_thread):
+def test_exercise_check_fails_on_the_stub_and_passes_on_the_reference(name):
     ok, message = exercise_check.run(name, learn=False)
     assert not ok and "not written yet" in message and f"exercises/{name}.py" in message, message
     ok, message = exercise_check.run(name, solution=True, learn=False)
@@ -2758,7 +2759,7 @@ _SLOW_MISTAKES = {"inside line 6's loop", "line 5 runs n_warmup (here", "the sam
 
 @pytest.mark.parametrize("name,fns,cause", [pytest.param(*w, marks=slow) if w[2] in _SLOW_MISTAKES else w
                                             for w in WRONG], ids=[f"{n}: {c}" for n, _, c in WRONG])
-def test_exercise_check_fails_a_known_mistake_and_names_its_cause(name, fns, cause, one_thread):
+def test_exercise_check_fails_a_known_mistake_and_names_its_cause(name, fns, cause):
     ok, message = _verdict(name, fns)
     assert not ok and cause in message, message
 
@@ -2789,7 +2790,7 @@ def test_exercise_check_computes_the_references_side_once_and_hands_out_copies()
 
 
 @pytest.mark.parametrize("name,fns", RIGHT, ids=[n for n, _ in RIGHT])
-def test_exercise_check_passes_a_right_answer_written_otherwise(name, fns, one_thread):
+def test_exercise_check_passes_a_right_answer_written_otherwise(name, fns):
     ok, message = _verdict(name, fns)
     assert ok, message
 
@@ -2910,7 +2911,7 @@ def test_every_experiment_exercise_has_its_committed_answer_and_figure():
 
 
 @slow
-def test_experiment_exercises_run_and_answer_from_their_files(tmp_path, one_thread):
+def test_experiment_exercises_run_and_answer_from_their_files(tmp_path):
     for name in ("warmup", "selection"):
         with pytest.raises(SystemExit) as e:
             run.main(["exercise", name, "--preset", "smoke", "--root", str(tmp_path), "--workers", "1", "--seeds", "0"])
