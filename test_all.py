@@ -1367,8 +1367,9 @@ def test_legged_and_lever_probe_command_lines(tmp_path, monkeypatch, capsys):
     """`python -m lab.levers`: a warm-up lever given to `levers` (or a training lever to `warmup_levers`) is a one-line
     usage error before anything runs; warm-up levers at a task count with no checkpoint (the quick preset's or a
     training lever's, --base) name the command that makes it. `python -m lab.legged bodies --tasks 30` stops SMTL at
-    30 tasks. Fails if a wrong name reaches a worker (a KeyError there), --tasks is ignored, a missing checkpoint
-    starts a pool, or two bases share their warm-ups' files."""
+    30 tasks, and `--kind slbo` runs only single-task SLBO's curves. Fails if a wrong name reaches a worker (a KeyError
+    there), --tasks or --kind is ignored, a missing checkpoint starts a pool, or two bases share their warm-ups' files.
+    """
     from lab import legged, levers
     for argv, other in ((["levers", "--lever", "warmup-160"], "warmup-160"), (["warmup_levers", "--lever", "stages-2"],
                                                                              "stages-2")):
@@ -1382,6 +1383,9 @@ def test_legged_and_lever_probe_command_lines(tmp_path, monkeypatch, capsys):
     legged.main(["bodies", "--family", "humanoid-vel", "--seed", "1", "--tasks", "30"])
     assert [r for r in submitted if r[0] == "smtl"] == [("smtl", "humanoid-vel", 1, "quick", None, (10, 30))]
     assert len(submitted) == 3  # and single-task SLBO on its two goals
+    submitted.clear()  # `--kind slbo`: single-task SLBO's curves alone, on both goals of each seed named
+    legged.main(["bodies", "--family", "humanoid-vel", "--seed", "0", "--seed", "1", "--kind", "slbo"])
+    assert sorted(submitted) == [("slbo", "humanoid-vel", g, s) for g in (0, 1) for s in (0, 1)]
     monkeypatch.setattr(levers, "run_all", lambda *a: pytest.fail("a pool started without its checkpoints"))
     with pytest.raises(FileNotFoundError, match="at 100 tasks for seed 0: python -m lab.legged bodies"):
         levers.warmup_levers(n_tasks=100)

@@ -14,6 +14,7 @@ that warm-up, one setting at a time, are lab/levers.py's.
     python -m lab.legged bodies                                       # both bodies, 3 seeds (days of CPU; resumable)
     python -m lab.legged bodies --family ant-vel --seed 0 --seed 1    # only these runs
     python -m lab.legged bodies --family humanoid-vel --tasks 30      # SMTL to 30 tasks only (grows on to 100 later)
+    python -m lab.legged bodies --family humanoid-vel --kind slbo     # single-task SLBO's curves only
 """
 import argparse
 import dataclasses
@@ -204,14 +205,14 @@ def _legged_job(kind, family, *args):
     return (_slbo_curve_run if kind == "slbo" else smtl_tasks_run)(family, *args)
 
 
-def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUNTS)):
+def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUNTS), kinds=("smtl", "slbo")):
     """Body by body: SMTL at 10, 30 and 100 tasks (those up to n_tasks) from each seed, then single-task SLBO on each
-    goal (SMTL first: its runs decide the legged settings); then `summary` (finished runs are skipped, an SMTL run
-    resumes at its last task)."""
+    goal (SMTL first: its runs decide the legged settings), or only the `kinds` named; then `summary` (finished runs
+    are skipped, an SMTL run resumes at its last task)."""
     counts, runs = tuple(n for n in TASK_COUNTS if n <= n_tasks), []
     for f in families:
-        runs += [("smtl", f, s, "quick", None, counts) for s in seeds] + [("slbo", f, g, s) for g in (0, 1)
-                                                                           for s in seeds]
+        runs += ([("smtl", f, s, "quick", None, counts) for s in seeds if "smtl" in kinds]
+                 + [("slbo", f, g, s) for g in (0, 1) for s in seeds if "slbo" in kinds])
     run_all(_legged_job, runs, workers, "legged probes")
     summary()
 
@@ -420,13 +421,16 @@ def main(argv=None):
     p.add_argument("--seed", action="append", type=int, help="bodies: only this seed (repeatable)")
     p.add_argument("--tasks", type=int, choices=TASK_COUNTS, default=max(TASK_COUNTS),
                    help=f"bodies: SMTL trained to this many tasks (default {max(TASK_COUNTS)})")
+    p.add_argument("--kind", action="append", choices=["smtl", "slbo"],
+                   help="bodies: only SMTL against training tasks, or only single-task SLBO's curves (repeatable)")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = p.parse_args(argv)
     os.makedirs(OUT_DIR, exist_ok=True)
     for probe in args.probes:
         start = time.perf_counter()
         if probe == "bodies":
-            bodies(args.workers, tuple(args.family or LEGGED), tuple(args.seed or LEGGED_SEEDS), args.tasks)
+            bodies(args.workers, tuple(args.family or LEGGED), tuple(args.seed or LEGGED_SEEDS), args.tasks,
+                   tuple(args.kind or ("smtl", "slbo")))
         else:
             summary()
         print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")
