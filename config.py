@@ -51,8 +51,9 @@ LEGGED_BASELINES = {"maml": dict(n_iters=300),  # 300 × 10 tasks × 5 rollouts 
 # worse), and neither Section 5.1's policy network nor where the virtual rollouts start (the states of D, a larger pool
 # of real initial states) did. On the humanoid [0, 1.5] 80 rounds changed neither its |v − g| nor its episode length
 # measurably, and the virtual return ran further above the real one: it keeps the quick preset's 20, a quarter of the
-# cost. No setting probed meets "learns" (half of standing still's |v − g|, episodes of 180 steps) on either body: the
-# published curves show where it stops.
+# cost. Nor does single-task SLBO learn the humanoid alone within 400,000 real samples, where it learns the ant. No
+# setting probed meets "learns" (half of standing still's |v − g|, episodes of 180 steps) on either body: the published
+# curves show where it stops.
 # NOTE (differs from paper): on the ant the adaptation's warm-up runs 80 rounds, training's 20 (the paper: 40 for
 # both), because only the adaptation's rounds moved the ant's warm-up, and 80 in training would make each task's
 # warm-up 4× as long.
