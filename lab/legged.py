@@ -39,6 +39,7 @@ from trpo import TRPOConfig
 
 LEGGED = ("ant-vel", "humanoid-vel")  # Figure 1b's and 1c's tasks
 LEGGED_SEEDS = (0, 1, 2)
+LEGGED_KINDS = ("smtl", "slbo")  # the runs of `bodies`: SMTL against training tasks, single-task SLBO's curves
 SLBO_CURVE_SAMPLES = 400_000  # single-task SLBO's budget per run: 50 stages of 8,000 real samples
 TASK_COUNTS = (10, 30, 100)  # SMTL's training tasks at which the warm-up is measured (100: the paper's)
 LEGGED_GOALS = 8  # tuning goals for the zero-sample measurements
@@ -205,7 +206,7 @@ def _legged_job(kind, family, *args):
     return (_slbo_curve_run if kind == "slbo" else smtl_tasks_run)(family, *args)
 
 
-def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUNTS), kinds=("smtl", "slbo")):
+def bodies(workers=2, families=LEGGED, seeds=LEGGED_SEEDS, n_tasks=max(TASK_COUNTS), kinds=LEGGED_KINDS):
     """Body by body: SMTL at 10, 30 and 100 tasks (those up to n_tasks) from each seed, then single-task SLBO on each
     goal (SMTL first: its runs decide the legged settings), or only the `kinds` named; then `summary` (finished runs
     are skipped, an SMTL run resumes at its last task)."""
@@ -421,7 +422,7 @@ def main(argv=None):
     p.add_argument("--seed", action="append", type=int, help="bodies: only this seed (repeatable)")
     p.add_argument("--tasks", type=int, choices=TASK_COUNTS, default=max(TASK_COUNTS),
                    help=f"bodies: SMTL trained to this many tasks (default {max(TASK_COUNTS)})")
-    p.add_argument("--kind", action="append", choices=["smtl", "slbo"],
+    p.add_argument("--kind", action="append", choices=LEGGED_KINDS,
                    help="bodies: only SMTL against training tasks, or only single-task SLBO's curves (repeatable)")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = p.parse_args(argv)
@@ -430,7 +431,7 @@ def main(argv=None):
         start = time.perf_counter()
         if probe == "bodies":
             bodies(args.workers, tuple(args.family or LEGGED), tuple(args.seed or LEGGED_SEEDS), args.tasks,
-                   tuple(args.kind or ("smtl", "slbo")))
+                   tuple(args.kind or LEGGED_KINDS))
         else:
             summary()
         print(f"{probe}: done in {(time.perf_counter() - start) / 60:.1f} min")
