@@ -14,7 +14,7 @@ is lab/cluster.py's.
     python run.py --env ant --task fwd-back --shift crippled     # Figure 2d, reusing 1d's trainings
     python run.py --figure 1 --seeds 0,1,2                       # every panel of Figure 1, three seeds each
     python run.py results                                        # docs/results.md from the committed results
-    python run.py pool a/results.json b/results.json --out c.json  # one panel's seeds, run apart, pooled
+    python run.py pool a/results.json b/results.json --out c.json  # one panel's seeds (or algorithms) run apart
     python run.py exercise gae                                   # check a classroom exercise (docs/exercises.md)
 """
 import argparse
@@ -226,14 +226,16 @@ def _results(args):
 
 
 def _pool(argv):
-    """`python run.py pool IN IN... --out OUT`: one experiment's summaries over disjoint seeds as one (figures.pool)."""
+    """`python run.py pool IN IN... --out OUT`: one experiment's summaries over disjoint seeds, or over disjoint
+    algorithms on the same seeds and goals, as one (figures.pool)."""
     parser = argparse.ArgumentParser(prog="run.py pool", description=_pool.__doc__.split(": ", 1)[1])
     parser.add_argument("inputs", nargs="+", help="results.json (or figNx.json) files of one experiment")
     parser.add_argument("--out", required=True, help="the pooled results' file (may be an input)")
     a = parser.parse_args(argv)
     results = figures.pool([store.read_json(f) for f in a.inputs])
     store.write_json(results, a.out)
-    print(f"{figures.table(results)}\n\nwrote {a.out}: seeds {', '.join(map(str, results['seeds']))}")
+    print(f"{figures.table(results)}\n\nwrote {a.out}: {', '.join(results['algos'])} on seeds "
+          f"{', '.join(map(str, results['seeds']))}")
 
 
 def _exercise_run(argv):

@@ -1669,21 +1669,27 @@ def test_figures_difference_pairs_goals():
         (400.0, pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0))]
 
 
-def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
-    """Seeds run on different machines or days and pooled (run.py pool) give what one run over all of them writes:
-    the same intervals (drawn from the per-goal returns) and the same means of samples, |v − g| and episode length,
-    though the parts hold different numbers of seeds."""
+def _fake_experiment(out, algos, seeds, n_goals):
+    """An experiment folder as experiment.train and .adapt leave it: random 3-stage curves per (seed, algorithm,
+    goal), adapted on machine 'cpu <seed>', trained on 'trainer'."""
     rng = np.random.default_rng(3)
-    algos, seeds, n_goals = ("smtl", "maml"), (0, 1, 2), 4
     for s in seeds:
         for a in algos:
             for i in range(n_goals):
                 curve = [{"samples": 4000.0 * k + s, "return": float(rng.normal(0, 50)), "vel_err": float(rng.random()),
                           "ep_len": float(rng.integers(10, 201))} for k in range(3)]
                 store.write_json({"goal": [0.5 * i], "curve": curve, "wall_s": 1.0 + s, "machine": {"cpu": f"cpu {s}"}},
-                                 str(tmp_path / f"s{s}" / "adapt" / a / f"goal{i:02d}.json"))
+                                 str(out / f"s{s}" / "adapt" / a / f"goal{i:02d}.json"))
         store.write_json({a: {"samples": 10 * s, "wall_s": 60.0, "n_clipped": 0, "machine": {"cpu": "trainer"}}
-                          for a in algos}, str(tmp_path / f"s{s}" / "train.json"))
+                          for a in algos}, str(out / f"s{s}" / "train.json"))
+
+
+def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
+    """Seeds run on different machines or days and pooled (run.py pool) give what one run over all of them writes:
+    the same intervals (drawn from the per-goal returns) and the same means of samples, |v − g| and episode length,
+    though the parts hold different numbers of seeds."""
+    algos, seeds, n_goals = ("smtl", "maml"), (0, 1, 2), 4
+    _fake_experiment(tmp_path, algos, seeds, n_goals)
     whole = figures.summarise(str(tmp_path), algos, seeds, n_goals, {"preset": "quick"})
     part = [figures.summarise(str(tmp_path), algos, ss, n_goals, {"preset": "quick"}) for ss in ((0,), (1, 2))]
     pooled = figures.pool(part)
@@ -1728,6 +1734,32 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
     assert figures.settings_that_differ(a["experiment"], b["experiment"], ["oracle"]) == ["oracle.trpo"]
 
 
+def test_figures_pool_joins_an_algorithm_rerun_beside_the_others(tmp_path):
+    """SMTL rerun at new settings, joined (run.py pool) with MAML's and the oracle's earlier run on the same seeds and
+    goals, is what one run of all three writes: every row as its own, in the tables' order, each algorithm's settings
+    from the run that read them. Parts that share an algorithm or differ in what their algorithms read are refused."""
+    algos, seeds, n_goals = ("smtl", "maml", "oracle"), (0, 1), 3
+    _fake_experiment(tmp_path, algos, seeds, n_goals)
+    whole = figures.summarise(str(tmp_path), algos, seeds, n_goals)
+    cfg = lambda n_tasks, n_iters: {"env": "ant", "preset": "quick", "configs": {  # noqa: E731
+        "smtl": {"n_tasks": n_tasks}, "maml": {"n_iters": n_iters}, "oracle": {"n_iters": 1500}}}
+    new = {**figures.summarise(str(tmp_path), ["smtl"], seeds, n_goals), "experiment": cfg(30, 999)}
+    old = {**figures.summarise(str(tmp_path), ["maml", "oracle"], seeds, n_goals), "experiment": cfg(10, 300)}
+    joined = figures.pool([old, new])
+    assert list(joined["algos"]) == list(algos) and joined["seeds"] == [0, 1]
+    assert joined["algos"] == whole["algos"]  # points, per-goal returns, training records and machines, untouched
+    assert joined["experiment"]["configs"] == {"smtl": {"n_tasks": 30}, "maml": {"n_iters": 300},
+                                               "oracle": {"n_iters": 1500}}
+    with pytest.raises(ValueError, match="share a seed"):  # the same algorithm twice on the same seeds
+        figures.pool([new, new])
+    with pytest.raises(ValueError, match="different algorithms on different seeds"):
+        figures.pool([old, {**new, "seeds": [2, 3]}])
+    with pytest.raises(ValueError, match="cannot join results of smtl: settings .*: env"):
+        figures.pool([old, {**new, "experiment": {**cfg(30, 300), "env": "humanoid"}}])
+    with pytest.raises(ValueError, match="different goals"):
+        figures.pool([old, {**new, "goals": [[9.0]] * n_goals}])
+
+
 def test_report_says_which_verdicts_rest_on_one_seed():
     """A verdict carried by one seed is flagged with the seed and what the verdict becomes without it; one that every
     seed supports holds. Fails if the leave-one-out drops the wrong row or never recomputes."""
@@ -1739,10 +1771,15 @@ def test_report_says_which_verdicts_rest_on_one_seed():
     cell = report._without_one_seed(carried, np.zeros((3, 8)), [5, 6, 7], figures.verdict(m[1], m[2]))
     assert robust == "holds" and cell == "without seed 7: below"
     assert report._without_one_seed(noise[:1], noise[:1], [0], "not separated") == "one seed"
-    assert "Made on: not recorded" in report._machines({"machines": []})
+    for none in ([], None):  # files written before machines were recorded hold None
+        assert report._machines({"machines": none, "algos": {"smtl": {}}}) == "Made on: not recorded in this " \
+                                                                             "results file."
     m = {"cpu": "Some CPU", "torch": "2.13.0", "numpy": "2.4.6", "mujoco": "4.0.0", "torch_threads": 1}
-    assert report._machines({"machines": [m]}) == "Made on: Some CPU, torch 2.13.0, numpy 2.4.6, mujoco 4.0.0, " \
-                                                   "1 torch thread."
+    one = "Some CPU, torch 2.13.0, numpy 2.4.6, mujoco 4.0.0, 1 torch thread"
+    assert report._machines({"machines": [m], "algos": {"smtl": {}, "maml": {}}}) == f"Made on: {one}."
+    # rows joined from two runs (figures.pool): each algorithm says where it was made, or that it was not recorded
+    joined = {"machines": [m], "algos": {"smtl": {"machines": [m]}, "maml": {}, "oracle": {"machines": []}}}
+    assert report._machines(joined) == f"Made on: SMTL: {one}. MAML, oracle: not recorded in this results file."
 
 
 def test_figures_record_renders_an_episode_offscreen(tmp_path):

@@ -139,8 +139,9 @@ def summarise(out, algos, seeds, n_goals, experiment=None):
             "points": _points(curve[..., 1], curve[..., 0], vel_err, ep_len), "returns": curve[..., 1].tolist(),
             **{f"train_{k}": [t.get(k) for t in trained] for k in ("samples", "wall_s", "n_clipped", "n_seen",
                                                                    "n_skipped")},
-            "adapt_wall_s": float(sum(r["wall_s"] for seed in runs for r in seed))}
-        results["machines"] = _distinct(results["machines"] + [x.get("machine") for x in trained + sum(runs, [])])
+            "adapt_wall_s": float(sum(r["wall_s"] for seed in runs for r in seed)),
+            "machines": _distinct([x.get("machine") for x in trained + sum(runs, [])])}
+        results["machines"] = _distinct(results["machines"] + results["algos"][algo]["machines"])
     return results
 
 
@@ -157,6 +158,14 @@ def _distinct(machines):
 ACTIVE_SETTINGS = ("active_q", "active_L", "n_rate_episodes", "n_snapshots", "max_candidates")
 
 
+def groups_read(algos):
+    """The settings groups (jobs.CONFIGS' keys) that the algorithms read: MAML's and the oracle's own; every SMTL
+    variant reads smtl and the SLBO, model and TRPO settings it is built from."""
+    from lab.jobs import CONFIGS
+    smtl = any(x.startswith("smtl") for x in algos)
+    return {x for x in algos if x in CONFIGS} | ({"smtl", "slbo", "dyn", "trpo"} if smtl else set())
+
+
 def settings_that_differ(a, b, algos):
     """The settings on which two experiments (results' "experiment") differ in a way their algorithms can see, as
     'group.field' (or a top-level key): the settings of an algorithm not run are ignored, as are active selection's
@@ -164,8 +173,7 @@ def settings_that_differ(a, b, algos):
     from lab.jobs import CONFIGS  # the settings groups and their defaults
     a, b = a or {}, b or {}
     differ = [k for k in {**a, **b} if k != "configs" and a.get(k) != b.get(k)]
-    smtl = any(x.startswith("smtl") for x in algos)
-    read = {x for x in algos if x in CONFIGS} | ({"smtl", "slbo", "dyn", "trpo"} if smtl else set())
+    read = groups_read(algos)
     active = any(x in ACTIVE_ALGOS for x in algos)
     for group in sorted(read):
         ga, gb = a.get("configs", {}).get(group, {}), b.get("configs", {}).get(group, {})
@@ -186,22 +194,36 @@ def settings_that_differ(a, b, algos):
 
 
 def pool(parts):
-    """One results.json from summaries of the same experiment over disjoint seeds (run on other machines or days):
-    what summarise would write for all their seeds together. The per-goal returns are kept, so the intervals are
-    drawn afresh; samples, |v − g| and episode length are means over equally many goals per seed, so a seed-weighted
-    mean of the parts' means is the pooled mean."""
+    """One results.json from summaries of one experiment run in parts, on other machines or days: what summarise
+    would write for all of them together. Parts hold either disjoint seeds of the same algorithms (_pool_seeds) or
+    disjoint algorithms on the same seeds and goals (_join_algos: an algorithm rerun at new settings beside the
+    others' earlier run at unchanged ones); anything else is refused with one line."""
+    first = parts[0]
+    for p in parts[1:]:
+        for key in ("n_goals", "goals"):
+            if p[key] != first[key]:
+                raise ValueError(f"cannot pool results with different {key}")
+    names = [a for p in parts for a in p["algos"]]
+    if len(parts) > 1 and all(p["seeds"] == first["seeds"] for p in parts) and len(set(names)) == len(names):
+        return _join_algos(parts)
+    for p in parts[1:]:
+        if set(p["algos"]) != set(first["algos"]):
+            raise ValueError(f"cannot pool results of different algorithms on different seeds: "
+                             f"{sorted(first['algos'])} on seeds {first['seeds']} and {sorted(p['algos'])} on seeds "
+                             f"{p['seeds']}")
+    return _pool_seeds(parts)
+
+
+def _pool_seeds(parts):
+    """Parts over disjoint seeds. The per-goal returns are kept, so the intervals are drawn afresh; samples, |v − g|
+    and episode length are means over equally many goals per seed, so a seed-weighted mean of the parts' means is
+    the pooled mean."""
     first = parts[0]
     seeds = [s for p in parts for s in p["seeds"]]
     for p in parts[1:]:
         differ = settings_that_differ(first["experiment"], p["experiment"], first["algos"])
         if differ:
             raise ValueError(f"cannot pool results with different experiment settings: {', '.join(differ)}")
-        for key in ("n_goals", "goals"):
-            if p[key] != first[key]:
-                raise ValueError(f"cannot pool results with different {key}")
-        if set(p["algos"]) != set(first["algos"]):
-            raise ValueError(f"cannot pool results of different algorithms: {sorted(first['algos'])} and "
-                             f"{sorted(p['algos'])}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"cannot pool results that share a seed: {seeds}")
     out = {**first, "seeds": seeds, "algos": {}, "machines": _distinct(sum((p.get("machines", []) for p in parts), []))}
@@ -218,8 +240,32 @@ def pool(parts):
         out["algos"][algo] = {
             "points": _points(returns, per_seed("samples"), per_seed("vel_err"), per_seed("ep_len")),
             "returns": returns.tolist(), "adapt_wall_s": float(sum(r["adapt_wall_s"] for r in runs)),
-            **{k: sum((r[k] for r in runs), []) for k in runs[0] if k.startswith("train_")}}
+            **{k: sum((r[k] for r in runs), []) for k in runs[0] if k.startswith("train_")},
+            "machines": _distinct(sum((r.get("machines", []) for r in runs), []))}
     return out
+
+
+def _join_algos(parts):
+    """Parts over disjoint algorithms on the same seeds and goals, so paired differences between them stay paired.
+    Each settings group comes from the part whose algorithms read it (groups_read); a part whose algorithms read
+    settings that differ from the joined experiment's is refused. Each algorithm keeps its rows and its machines."""
+    from lab.jobs import ALGOS  # the algorithms in the order every table lists them
+    first = parts[0]
+    configs = {}
+    for p in parts:
+        read = groups_read(p["algos"])
+        configs.update({g: c for g, c in (p["experiment"] or {}).get("configs", {}).items()
+                        if g in read and g not in configs})
+    experiment = {**(first["experiment"] or {}),
+                  "configs": {**(first["experiment"] or {}).get("configs", {}), **configs}}
+    for p in parts:
+        differ = settings_that_differ(p["experiment"], experiment, p["algos"])
+        if differ:
+            raise ValueError(f"cannot join results of {', '.join(p['algos'])}: settings they read differ from the "
+                             f"other parts': {', '.join(differ)}")
+    algos = {a: v for p in parts for a, v in p["algos"].items()}
+    return {**first, "experiment": experiment, "algos": {a: algos[a] for a in sorted(algos, key=list(ALGOS).index)},
+            "machines": _distinct(sum((p.get("machines", []) for p in parts), []))}
 
 
 def paired(a, b):

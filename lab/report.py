@@ -127,12 +127,21 @@ def _core_min(r):
 
 
 def _machines(r):
-    """Where the runs were made (the results file's machine records), or that the file does not say."""
-    if not r.get("machines"):
-        return "Made on: not recorded in this results file."
-    return "Made on: " + "; ".join(f"{m['cpu']}, torch {m['torch']}, numpy {m['numpy']}, mujoco {m['mujoco']}, "
-                                   f"{m['torch_threads']} torch thread{'s' * (m['torch_threads'] != 1)}"
-                                   for m in r["machines"]) + "."
+    """Where the runs were made (the results file's machine records), per algorithm where the algorithms' rows come
+    from different runs (figures.pool joins such parts), or that the file does not say."""
+    def words(machines):
+        return "; ".join(f"{m['cpu']}, torch {m['torch']}, numpy {m['numpy']}, mujoco {m['mujoco']}, "
+                         f"{m['torch_threads']} torch thread{'s' * (m['torch_threads'] != 1)}"
+                         for m in machines) or "not recorded in this results file"
+
+    groups = {}  # the algorithms' machine records (as JSON) -> the algorithms made there
+    if any("machines" in v for v in r["algos"].values()):  # files written before per-algorithm records have none
+        for algo, v in r["algos"].items():
+            groups.setdefault(json.dumps(v.get("machines", [])), []).append(algo)
+    if len(groups) <= 1:
+        return f"Made on: {words(r.get('machines') or [])}."
+    return "Made on: " + " ".join(f"{', '.join(figures.STYLE[a][0].split(' (')[0] for a in algos)}: "
+                                  f"{words(json.loads(ms))}." for ms, algos in groups.items())
 
 
 def _learns(r):
