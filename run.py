@@ -229,10 +229,16 @@ def _pool(argv):
     """`python run.py pool IN IN... --out OUT`: one experiment's summaries over disjoint seeds, or over disjoint
     algorithms on the same seeds and goals, as one (figures.pool)."""
     parser = argparse.ArgumentParser(prog="run.py pool", description=_pool.__doc__.split(": ", 1)[1])
-    parser.add_argument("inputs", nargs="+", help="results.json (or figNx.json) files of one experiment")
+    parser.add_argument("inputs", nargs="+", help="results.json (or figNx.json) files of one experiment; FILE:ALGOS "
+                                                  "takes only those algorithms of FILE (e.g. fig1c.json:maml,oracle)")
     parser.add_argument("--out", required=True, help="the pooled results' file (may be an input)")
     a = parser.parse_args(argv)
-    results = figures.pool([store.read_json(f) for f in a.inputs])
+    parts = []
+    for name in a.inputs:
+        path, _, algos = name.rpartition(":") if ":" in name else (name, "", "")
+        results = store.read_json(path)
+        parts.append(figures.select(results, algos.split(",")) if algos else results)
+    results = figures.pool(parts)
     store.write_json(results, a.out)
     print(f"{figures.table(results)}\n\nwrote {a.out}: {', '.join(results['algos'])} on seeds "
           f"{', '.join(map(str, results['seeds']))}")

@@ -1758,6 +1758,20 @@ def test_figures_pool_joins_an_algorithm_rerun_beside_the_others(tmp_path):
         figures.pool([old, {**new, "experiment": {**cfg(30, 300), "env": "humanoid"}}])
     with pytest.raises(ValueError, match="different goals"):
         figures.pool([old, {**new, "goals": [[9.0]] * n_goals}])
+    # through the command line: the published panel (all three, SMTL at old settings) gives MAML's and the oracle's rows
+    store.write_json({**whole, "experiment": cfg(10, 300)}, str(tmp_path / "panel.json"))
+    store.write_json(new, str(tmp_path / "smtl.json"))
+    panel = str(tmp_path / "panel.json")
+    run.main(["pool", str(tmp_path / "smtl.json"), f"{panel}:maml,oracle", "--out", panel])
+    assert store.read_json(panel)["experiment"]["configs"]["smtl"] == {"n_tasks": 30}
+    assert store.read_json(panel)["algos"] == whole["algos"]
+    with pytest.raises(SystemExit, match="no results of smtl-active-true in this file; it holds smtl, maml, oracle"):
+        run.main(["pool", str(tmp_path / "smtl.json"), f"{panel}:smtl-active-true", "--out", panel])
+    # a part taken by algorithm keeps only their machines, not those of the algorithms left out
+    elsewhere = {**whole, "algos": {**whole["algos"], "maml": {**whole["algos"]["maml"], "machines": [{"cpu": "x"}]}},
+                 "machines": whole["machines"] + [{"cpu": "x"}]}
+    assert figures.select(elsewhere, ["smtl", "oracle"])["machines"] == whole["machines"]
+    assert figures.select(elsewhere, ["maml"])["machines"] == [{"cpu": "x"}]
 
 
 def test_report_says_which_verdicts_rest_on_one_seed():

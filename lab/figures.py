@@ -214,6 +214,18 @@ def pool(parts):
     return _pool_seeds(parts)
 
 
+def select(results, algos):
+    """results (a summary) with only the named algorithms' rows, to join with a rerun of the others (pool). Their
+    machines are theirs where they record them (older files record the whole file's only)."""
+    missing = [a for a in algos if a not in results["algos"]]
+    if missing:
+        raise ValueError(f"no results of {', '.join(missing)} in this file; it holds {', '.join(results['algos'])}")
+    rows = {a: results["algos"][a] for a in algos}
+    own = all("machines" in v for v in rows.values())
+    return {**results, "algos": rows, "machines": _distinct(sum((v["machines"] for v in rows.values()), []))
+            if own else results.get("machines")}
+
+
 def _pool_seeds(parts):
     """Parts over disjoint seeds. The per-goal returns are kept, so the intervals are drawn afresh; samples, |v − g|
     and episode length are means over equally many goals per seed, so a seed-weighted mean of the parts' means is
