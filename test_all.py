@@ -1669,6 +1669,11 @@ def test_figures_difference_pairs_goals():
         (400.0, pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0))]
 
 
+def _machine(cpu):
+    """A machine record as store.machine writes it (the fields the report reads)."""
+    return {"cpu": cpu, "torch": "2.13.0", "numpy": "2.4.6", "mujoco": "4.0.0", "torch_threads": 1}
+
+
 def _fake_experiment(out, algos, seeds, n_goals):
     """An experiment folder as experiment.train and .adapt leave it: random 3-stage curves per (seed, algorithm,
     goal), adapted on machine 'cpu <seed>', trained on 'trainer'."""
@@ -1678,9 +1683,9 @@ def _fake_experiment(out, algos, seeds, n_goals):
             for i in range(n_goals):
                 curve = [{"samples": 4000.0 * k + s, "return": float(rng.normal(0, 50)), "vel_err": float(rng.random()),
                           "ep_len": float(rng.integers(10, 201))} for k in range(3)]
-                store.write_json({"goal": [0.5 * i], "curve": curve, "wall_s": 1.0 + s, "machine": {"cpu": f"cpu {s}"}},
-                                 str(out / f"s{s}" / "adapt" / a / f"goal{i:02d}.json"))
-        store.write_json({a: {"samples": 10 * s, "wall_s": 60.0, "n_clipped": 0, "machine": {"cpu": "trainer"}}
+                goal = {"goal": [0.5 * i], "curve": curve, "wall_s": 1.0 + s, "machine": _machine(f"cpu {s}")}
+                store.write_json(goal, str(out / f"s{s}" / "adapt" / a / f"goal{i:02d}.json"))
+        store.write_json({a: {"samples": 10 * s, "wall_s": 60.0, "n_clipped": 0, "machine": _machine("trainer")}
                           for a in algos}, str(out / f"s{s}" / "train.json"))
 
 
@@ -1695,7 +1700,7 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
     pooled = figures.pool(part)
     assert pooled["seeds"] == [0, 1, 2] and pooled["goals"] == whole["goals"]
     # each machine that trained or adapted once, in order: the results say what made them
-    assert whole["machines"] == [{"cpu": "trainer"}, {"cpu": "cpu 0"}, {"cpu": "cpu 1"}, {"cpu": "cpu 2"}]
+    assert whole["machines"] == [_machine(c) for c in ("trainer", "cpu 0", "cpu 1", "cpu 2")]
     assert sorted(pooled["machines"], key=str) == sorted(whole["machines"], key=str)
     for a in algos:
         assert pooled["algos"][a]["returns"] == whole["algos"][a]["returns"]
@@ -1759,12 +1764,20 @@ def test_figures_pool_joins_an_algorithm_rerun_beside_the_others(tmp_path):
     with pytest.raises(ValueError, match="different goals"):
         figures.pool([old, {**new, "goals": [[9.0]] * n_goals}])
     # through the command line: the published panel (all three, SMTL at old settings) gives MAML's and the oracle's rows
-    store.write_json({**whole, "experiment": cfg(10, 300)}, str(tmp_path / "panel.json"))
+    published = {k: v for k, v in whole.items() if k != "machines"}  # as written before machines were recorded
+    published["algos"] = {a: {k: x for k, x in v.items() if k != "machines"} for a, v in whole["algos"].items()}
+    store.write_json({**published, "experiment": cfg(10, 300)}, str(tmp_path / "panel.json"))
     store.write_json(new, str(tmp_path / "smtl.json"))
     panel = str(tmp_path / "panel.json")
     run.main(["pool", str(tmp_path / "smtl.json"), f"{panel}:maml,oracle", "--out", panel])
     assert store.read_json(panel)["experiment"]["configs"]["smtl"] == {"n_tasks": 30}
-    assert store.read_json(panel)["algos"] == whole["algos"]
+    # a part without per-algorithm machine records lends its algorithms its own (none here): the report can tell
+    assert store.read_json(panel)["algos"] == {"smtl": whole["algos"]["smtl"], **{
+        a: {**published["algos"][a], "machines": []} for a in ("maml", "oracle")}}
+    assert store.read_json(panel)["machines"] == whole["algos"]["smtl"]["machines"]
+    assert "MAML, oracle: not recorded" in report._machines(store.read_json(panel))
+    smtl_only = {**new, "algos": {"smtl": {k: x for k, x in new["algos"]["smtl"].items() if k != "machines"}}}
+    assert figures.pool([smtl_only, old])["algos"]["smtl"]["machines"] == new["machines"]
     with pytest.raises(SystemExit, match="no results of smtl-active-true in this file; it holds smtl, maml, oracle"):
         run.main(["pool", str(tmp_path / "smtl.json"), f"{panel}:smtl-active-true", "--out", panel])
     # a part taken by algorithm keeps only their machines, not those of the algorithms left out
@@ -1788,7 +1801,7 @@ def test_report_says_which_verdicts_rest_on_one_seed():
     for none in ([], None):  # files written before machines were recorded hold None
         assert report._machines({"machines": none, "algos": {"smtl": {}}}) == "Made on: not recorded in this " \
                                                                              "results file."
-    m = {"cpu": "Some CPU", "torch": "2.13.0", "numpy": "2.4.6", "mujoco": "4.0.0", "torch_threads": 1}
+    m = _machine("Some CPU")
     one = "Some CPU, torch 2.13.0, numpy 2.4.6, mujoco 4.0.0, 1 torch thread"
     assert report._machines({"machines": [m], "algos": {"smtl": {}, "maml": {}}}) == f"Made on: {one}."
     # rows joined from two runs (figures.pool): each algorithm says where it was made, or that it was not recorded

@@ -223,7 +223,7 @@ def select(results, algos):
     rows = {a: results["algos"][a] for a in algos}
     own = all("machines" in v for v in rows.values())
     return {**results, "algos": rows, "machines": _distinct(sum((v["machines"] for v in rows.values()), []))
-            if own else results.get("machines")}
+            if own else results.get("machines", [])}
 
 
 def _pool_seeds(parts):
@@ -260,7 +260,8 @@ def _pool_seeds(parts):
 def _join_algos(parts):
     """Parts over disjoint algorithms on the same seeds and goals, so paired differences between them stay paired.
     Each settings group comes from the part whose algorithms read it (groups_read); a part whose algorithms read
-    settings that differ from the joined experiment's is refused. Each algorithm keeps its rows and its machines."""
+    settings that differ from the joined experiment's is refused. Each algorithm keeps its rows and its machines (a
+    part written before per-algorithm records gives each of its algorithms the part's machines)."""
     from lab.jobs import ALGOS  # the algorithms in the order every table lists them
     first = parts[0]
     configs = {}
@@ -275,7 +276,8 @@ def _join_algos(parts):
         if differ:
             raise ValueError(f"cannot join results of {', '.join(p['algos'])}: settings they read differ from the "
                              f"other parts': {', '.join(differ)}")
-    algos = {a: v for p in parts for a, v in p["algos"].items()}
+    algos = {a: {**v, "machines": v.get("machines", p.get("machines", []))}
+             for p in parts for a, v in p["algos"].items()}
     return {**first, "experiment": experiment, "algos": {a: algos[a] for a in sorted(algos, key=list(ALGOS).index)},
             "machines": _distinct(sum((p.get("machines", []) for p in parts), []))}
 
