@@ -251,7 +251,7 @@ def _exercise_run(argv):
     args.seeds = args.seeds or [0]
     experiment.claim(args)
     print(f"\n=== {' '.join(argv)} -> {args.out}")
-    experiment.train(args)
+    experiment.train(args, then_adapt=args.stage != "train")
     if args.stage != "train":
         experiment.adapt(args)
     return args

@@ -1363,6 +1363,19 @@ def test_probe_pool_runs_calls_of_any_length_in_order():
     assert cluster.run_all(max, [(1, 2), (3, 4, 5), (0, 1)], 2, "test") == [2, 5, 1]  # in worker processes
 
 
+def test_cluster_parallel_runs_the_jobs_a_finished_job_brings():
+    """cluster.parallel: the jobs that on_done returns run too, after the job that brought them, here and in workers
+    (how a seed's adaptations start once its trainings are done). Fails if they are dropped or run too early."""
+    for workers in (1, 2):
+        finished = []
+
+        def done(job, result):  # max(x, x) = x; 0 brings 1, 1 brings 2; 10 brings nothing
+            finished.append(result)
+            return [(result + 1, result + 1)] if result < 2 else None
+        cluster.parallel(max, [(0, 0), (10, 10)], workers, done)
+        assert sorted(finished) == [0, 1, 2, 10] and finished.index(0) < finished.index(1) < finished.index(2)
+
+
 def test_legged_and_lever_probe_command_lines(tmp_path, monkeypatch, capsys):
     """`python -m lab.levers`: a warm-up lever given to `levers` (or a training lever to `warmup_levers`) is a one-line
     usage error before anything runs; warm-up levers at a task count with no checkpoint (the quick preset's or a

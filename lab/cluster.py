@@ -1,12 +1,13 @@
 """Where a run's jobs execute: worker processes on this machine, or tasks on a Ray cluster (any number of machines).
 
 lab/experiment.py turns a panel or a whole figure into jobs, each a training (panel, seed, algorithm) or an adaptation
-(panel, seed, algorithm, held-out goal) that writes its own result to disk atomically. `parallel` runs a list of
-independent jobs in spawned processes on this machine (`run_all` does the same and returns their results in order, with
-a progress bar). `run_on_ray` submits every job at once as a Ray task that declares the CPUs (and GPU) it needs; a job
-runs only after the jobs it depends on (an adaptation after its training, a 20-task SMTL run after the 5-task run it
-continues), Ray places the tasks on the cluster's free cores, and every result lands in the same folders (a shared file
-system), so plotting and pooling seeds work unchanged.
+(panel, seed, algorithm, held-out goal) that writes its own result to disk atomically. `parallel` runs a list of jobs
+in spawned processes on this machine, and the jobs that a finished one brings (a seed's adaptations once its trainings
+are done); `run_all` runs independent jobs and returns their results in order, with a progress bar. `run_on_ray`
+submits every job at once as a Ray task that declares the CPUs (and GPU) it needs; a job runs only after the jobs it
+depends on (an adaptation after its training, a 20-task SMTL run after the 5-task run it continues), Ray places the
+tasks on the cluster's free cores, and every result lands in the same folders (a shared file system), so plotting and
+pooling seeds work unchanged.
 A worker that dies loses only its unfinished job (Ray retries it); running the same command again finishes the rest.
 
     parallel(train_one, [(args, "smtl", 0), (args, "maml", 0)], workers=2, on_done=print)
@@ -14,6 +15,7 @@ A worker that dies loses only its unfinished job (Ray retries it); running the s
     run_on_ray([Job("train s0", train_one, (args, "smtl", 0)),
                 Job("adapt s0 goal 0", adapt_one, (args, "smtl", 0, 0), after=("train s0",))], address="local")
 """
+import collections
 import multiprocessing as mp
 import os
 import signal
@@ -54,19 +56,25 @@ def check_device(name):
 
 def parallel(fn, jobs, workers, on_done, on_tick=None):
     """fn(*job) for every job, in `workers` spawned processes (here, in order, if workers <= 1), calling
-    on_done(job, result) here as each one finishes and on_tick() while waiting. The first error, or Ctrl-C, stops
-    every worker and is raised here: stopping one is safe, since everything it writes is written atomically."""
+    on_done(job, result) here as each one finishes and on_tick() while waiting. on_done may return more jobs, which
+    join the queue at once (the jobs that were waiting for this one: a seed's adaptations after its trainings); a
+    single job runs here, and so do the jobs it brings. The first error, or Ctrl-C, stops every worker and is raised
+    here: stopping one is safe, since everything it writes is written atomically."""
     if workers <= 1 or len(jobs) == 1:
-        for job in jobs:
-            on_done(job, fn(*job))
+        todo = collections.deque(jobs)
+        while todo:
+            job = todo.popleft()
+            todo.extend(on_done(job, fn(*job)) or ())
         return
-    pool = mp.get_context("spawn").Pool(min(workers, len(jobs)))
+    pool = mp.get_context("spawn").Pool(workers)
     try:
         pending = {pool.apply_async(fn, job): job for job in jobs}
         while pending:
             next(iter(pending)).wait(0.5)
             for r in [r for r in pending if r.ready()]:
-                on_done(pending.pop(r), r.get())  # get() raises the worker's error here
+                job = pending.pop(r)
+                for new in on_done(job, r.get()) or ():  # get() raises the worker's error here
+                    pending[pool.apply_async(fn, new)] = new
             if on_tick:
                 on_tick()
         pool.close()
@@ -75,6 +83,11 @@ def parallel(fn, jobs, workers, on_done, on_tick=None):
         raise
     finally:
         pool.join()
+
+
+def call(fn, *args):
+    """fn(*args): one `parallel` run of jobs of different functions passes this as its fn and (fn, *args) as a job."""
+    return fn(*args)
 
 
 def _numbered(fn, i, *args):

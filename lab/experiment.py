@@ -54,19 +54,39 @@ def claim(args):
 # ---------------------------------------------------------------------------------------------
 # Training and adaptation, in parallel workers (the jobs themselves: lab/jobs.py)
 # ---------------------------------------------------------------------------------------------
-def train(args):
-    """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one."""
+def train(args, then_adapt=False):
+    """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one. With
+    then_adapt, a seed's adaptations (as `adapt`) join the workers as soon as that seed's trainings are done, so no
+    worker idles while the last seed trains."""
     pairs = [(a, s) for s in args.seeds for a in args.algos]
     files = {s: os.path.join(args.out, f"s{s}", "train.json") for s in args.seeds}
     trained = {s: store.read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
     total = {a: args.configs["smtl"].n_tasks if a.startswith("smtl") else args.configs[a].n_iters for a in args.algos}
 
-    def done(job, result):  # job: (args, algo, seed, ...)
-        trained[job[2]][job[1]] = result
-        store.write_json(trained[job[2]], files[job[2]])
+    def record(algo, seed, result):
+        trained[seed][algo] = result
+        store.write_json(trained[seed], files[seed])
 
     if args.workers <= 1 or len(pairs) == 1:  # here, with the training functions' own progress bars
-        return cluster.parallel(jobs.train_one, [(args, a, s) for a, s in pairs], 1, done)
+        todo = [(args, a, s) for a, s in pairs]
+        return cluster.parallel(jobs.train_one, todo, 1, lambda job, result: record(job[1], job[2], result))
+    left, adapt_bar = set(pairs), tqdm(total=0, desc=f"adapt to held-out goals ({args.family.name})",
+                                       position=len(pairs), disable=not then_adapt)
+
+    def done(job, result):  # job: (jobs.train_one, args, algo, seed, queue, slot) or (jobs.adapt_to_file, ...)
+        if job[0] is jobs.adapt_to_file:
+            return _adapted(adapt_bar, job[1:], result)
+        record(job[2], job[3], result)
+        left.discard((job[2], job[3]))
+        if then_adapt and all(s != job[3] for _, s in left):  # the seed's last training: its adaptations may start
+            todo = _adaptations(args, [job[3]])
+            if adapt_bar.n == 0:  # the bar's clock starts with the first adaptation, not with the trainings
+                adapt_bar.reset(adapt_bar.total + len(todo))
+            else:
+                adapt_bar.total += len(todo)
+                adapt_bar.refresh()
+            return [(jobs.adapt_to_file, *t) for t in todo]
+
     with mp.get_context("spawn").Manager() as manager:
         queue = manager.Queue()
         bars = [tqdm(total=total[a], desc=f"train {a} {args.family.name} s{s}", position=k, leave=True)
@@ -80,27 +100,33 @@ def train(args):
                 bars[slot].n = n
                 bars[slot].set_postfix_str(postfix)
 
-        todo = [(args, a, s, queue, k) for k, (a, s) in enumerate(pairs)]  # each job reports to its own bar
-        cluster.parallel(jobs.train_one, todo, args.workers, done, tick)
-        for bar in bars:
+        todo = [(jobs.train_one, args, a, s, queue, k) for k, (a, s) in enumerate(pairs)]  # each reports to its bar
+        cluster.parallel(cluster.call, todo, args.workers, done, tick)
+        for bar in (*bars, adapt_bar):
             bar.close()
 
 
 def adapt(args):
     """Every (algorithm, seed, goal) not yet on disk, in parallel workers."""
     jobs.check_trained(args)
-    todo = [(args, a, s, i) for s in args.seeds for a in args.algos for i in range(args.n_goals)
-            if not os.path.exists(jobs.goal_file(args, a, s, i))]
+    todo = _adaptations(args, args.seeds)
     if not todo:
         return
     bar = tqdm(total=len(todo), desc=f"adapt to held-out goals ({args.family.name})")
-
-    def done(job, result):
-        bar.update(1)
-        bar.set_postfix(algo=job[1], seed=job[2], goal=job[3], ret=f"{result['curve'][-1]['return']:.1f}")
-
-    cluster.parallel(jobs.adapt_to_file, todo, args.workers, done)
+    cluster.parallel(jobs.adapt_to_file, todo, args.workers, lambda job, result: _adapted(bar, job, result))
     bar.close()
+
+
+def _adaptations(args, seeds):
+    """The adaptation jobs (args, algo, seed, goal index) of these seeds whose result is not yet on disk."""
+    return [(args, a, s, i) for s in seeds for a in args.algos for i in range(args.n_goals)
+            if not os.path.exists(jobs.goal_file(args, a, s, i))]
+
+
+def _adapted(bar, job, result):
+    """An adaptation job (args, algo, seed, goal index) finished: one step of the bar, with its final return."""
+    bar.update(1)
+    bar.set_postfix(algo=job[1], seed=job[2], goal=job[3], ret=f"{result['curve'][-1]['return']:.1f}")
 
 
 def record(args):
@@ -137,7 +163,7 @@ def run(args, title=None):
               f", algorithms {', '.join(args.algos)}, preset {args.preset}, {args.n_goals} held-out goals, "
               f"seeds {','.join(map(str, args.seeds))} -> {args.out}")
     if args.stage in ("all", "train"):
-        train(args)
+        train(args, then_adapt=args.stage == "all")
     if args.stage in ("all", "adapt"):
         adapt(args)
     if args.stage == "video":
