@@ -235,9 +235,21 @@ def _pool(argv):
     a = parser.parse_args(argv)
     parts = []
     for name in a.inputs:
-        path, _, algos = name.rpartition(":") if ":" in name else (name, "", "")
-        results = store.read_json(path)
-        parts.append(figures.select(results, algos.split(",")) if algos else results)
+        path, algos = name, None
+        if ":" in name and not os.path.exists(name):  # FILE:ALGOS
+            path, listed = name.rsplit(":", 1)
+            algos = listed.split(",")
+            unknown = [x for x in algos if x not in jobs.ALGOS]
+            if unknown:
+                raise ValueError(f"{name}: FILE:ALGOS names algorithms after the colon ({', '.join(jobs.ALGOS)}), "
+                                 f"not {', '.join(map(repr, unknown))}")
+        try:
+            results = store.read_json(path)
+        except ValueError as e:  # not JSON
+            raise ValueError(f"{path} is not a results file: {e}") from None
+        if not isinstance(results, dict) or not {"experiment", "seeds", "goals", "n_goals", "algos"} <= set(results):
+            raise ValueError(f"{path} is not a results file (run.py writes results.json, docs/results/ figNx.json)")
+        parts.append(figures.select(results, algos) if algos else results)
     results = figures.pool(parts)
     store.write_json(results, a.out)
     print(f"{figures.table(results)}\n\nwrote {a.out}: {', '.join(results['algos'])} on seeds "
@@ -278,7 +290,7 @@ def main(argv=None):
             experiment.on_ray(args, experiments)
             args.workers = 1  # everything is on disk now: the local path only reads it back and plots
         experiment.figure(args, _panels(args)) if args.figure else experiment.run(check_args(args))
-    except (ValueError, FileNotFoundError, ModelDivergedError) as e:
+    except (ValueError, OSError, ModelDivergedError) as e:
         sys.exit(f"run.py: error: {e}")
     except KeyboardInterrupt:
         sys.exit(f"\nrun.py: interrupted; finished work is kept in {args.root}: run the same command to resume")

@@ -1364,16 +1364,40 @@ def test_probe_pool_runs_calls_of_any_length_in_order():
 
 
 def test_cluster_parallel_runs_the_jobs_a_finished_job_brings():
-    """cluster.parallel: the jobs that on_done returns run too, after the job that brought them, here and in workers
-    (how a seed's adaptations start once its trainings are done). Fails if they are dropped or run too early."""
-    for workers in (1, 2):
+    """cluster.parallel: the jobs that on_done returns run too, here and in workers (how a seed's adaptations start
+    once its trainings are done). Fails if they are dropped, or run in place of the jobs still queued."""
+    # here; in workers; one job that brings two more, in workers when n_total says they will come
+    for workers, todo, n_total in ((1, [(0, 0), (10, 10)], None), (2, [(0, 0), (10, 10)], None), (2, [(0, 0)], 3)):
         finished = []
 
         def done(job, result):  # max(x, x) = x; 0 brings 1, 1 brings 2; 10 brings nothing
             finished.append(result)
             return [(result + 1, result + 1)] if result < 2 else None
-        cluster.parallel(max, [(0, 0), (10, 10)], workers, done)
-        assert sorted(finished) == [0, 1, 2, 10] and finished.index(0) < finished.index(1) < finished.index(2)
+        cluster.parallel(max, todo, workers, done, n_total=n_total)
+        assert sorted(finished) == [0, 1, 2] + [10] * (len(todo) - 1)
+        assert finished.index(0) < finished.index(1) < finished.index(2)
+
+
+def test_experiment_starts_a_seeds_adaptations_once_its_trainings_are_done(tmp_path, monkeypatch):
+    """experiment.train(then_adapt): when a seed's last training finishes, exactly its adaptations not yet on disk
+    join the workers, once; nothing before. Fails if a seed's adaptations start after its first training, twice, or
+    repeat a goal already adapted."""
+    from lab import experiment
+    argv = ["--preset", "smoke", "--algos", "smtl,maml", "--seeds", "0,1", "--root", str(tmp_path), "--workers", "2"]
+    args = run.check_args(run._parser().parse_args(argv))
+    store.write_json({}, jobs.goal_file(args, "smtl", 1, 0))  # seed 1's first SMTL goal is adapted already
+    n, brought = args.n_goals, []
+
+    def workers(fn, todo, n_workers, done, tick=None, n_total=None):  # the trainings finish in this order:
+        assert n_total == len(todo) + 2 * 2 * n - 1  # the pool is sized for the adaptations to come
+        for job in (todo[0], todo[2], todo[1], todo[3]):  # SMTL s0, SMTL s1, MAML s0, MAML s1
+            brought.append([j[2:] for j in done(job, {"samples": 0})])
+        assert done((jobs.adapt_to_file, args, "maml", 1, 0), {"curve": [{"return": 0}]}) is None  # its bar moves
+
+    monkeypatch.setattr(cluster, "parallel", workers)
+    experiment.train(args, then_adapt=True)
+    assert brought == [[], [], [(a, 0, i) for a in ("smtl", "maml") for i in range(n)],
+                       [(a, 1, i) for a in ("smtl", "maml") for i in range(n) if (a, i) != ("smtl", 0)]]
 
 
 def test_legged_and_lever_probe_command_lines(tmp_path, monkeypatch, capsys):
@@ -1720,6 +1744,11 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
         assert pooled["algos"][a]["points"] == [pytest.approx(p) for p in whole["algos"][a]["points"]]
         assert pooled["algos"][a]["train_samples"] == [0, 10, 20]
         assert pooled["algos"][a]["adapt_wall_s"] == pytest.approx(whole["algos"][a]["adapt_wall_s"])
+        assert pooled["algos"][a]["machines"] == whole["algos"][a]["machines"]
+    # a part written before per-algorithm machine records lends its rows the part's machines: none is lost
+    older = {**part[0], "algos": {a: {k: v for k, v in r.items() if k != "machines"}
+                                  for a, r in part[0]["algos"].items()}}
+    assert figures.pool([older, part[1]])["algos"]["smtl"]["machines"] == whole["algos"]["smtl"]["machines"]
     # through the command line, into one of its own inputs; a seed in two parts is refused with one line
     for p, name in zip(part, ("a.json", "b.json")):
         store.write_json(p, str(tmp_path / name))
@@ -1776,6 +1805,22 @@ def test_figures_pool_joins_an_algorithm_rerun_beside_the_others(tmp_path):
         figures.pool([old, {**new, "experiment": {**cfg(30, 300), "env": "humanoid"}}])
     with pytest.raises(ValueError, match="different goals"):
         figures.pool([old, {**new, "goals": [[9.0]] * n_goals}])
+    with pytest.raises(ValueError, match=r"one order: maml, oracle on seeds \[0, 1\]; smtl on seeds \[1, 0\]"):
+        figures.pool([old, {**new, "seeds": [1, 0]}])
+    # MAML's rows spend SLBO's real samples per stage at adaptation: a rerun that changed them is refused, in
+    # either order of the parts
+    for parts in ([old, new], [new, old]):
+        collect = [{**p, "experiment": {**p["experiment"], "configs": {**p["experiment"]["configs"], "slbo": {
+            "n_collect": 4000 if p is old else 8000}}}} for p in parts]
+        with pytest.raises(ValueError, match="slbo.n_collect"):
+            figures.pool(collect)
+    # active selection's settings are read by the active variants alone: whichever part comes first, the joined
+    # experiment holds the active part's
+    plain = {**new, "experiment": {"configs": {"smtl": {"n_tasks": 30, "active_q": 0.3}}}}
+    active = {**new, "algos": {"smtl-active-true": new["algos"]["smtl"]},
+              "experiment": {"configs": {"smtl": {"n_tasks": 30, "active_q": 0.9}}}}
+    for parts in ([plain, active], [active, plain]):
+        assert figures.pool(parts)["experiment"]["configs"]["smtl"] == {"n_tasks": 30, "active_q": 0.9}
     # through the command line: the published panel (all three, SMTL at old settings) gives MAML's and the oracle's rows
     published = {k: v for k, v in whole.items() if k != "machines"}  # as written before machines were recorded
     published["algos"] = {a: {k: x for k, x in v.items() if k != "machines"} for a, v in whole["algos"].items()}
@@ -1788,11 +1833,15 @@ def test_figures_pool_joins_an_algorithm_rerun_beside_the_others(tmp_path):
     assert store.read_json(panel)["algos"] == {"smtl": whole["algos"]["smtl"], **{
         a: {**published["algos"][a], "machines": []} for a in ("maml", "oracle")}}
     assert store.read_json(panel)["machines"] == whole["algos"]["smtl"]["machines"]
-    assert "MAML, oracle: not recorded" in report._machines(store.read_json(panel))
+    assert "MAML / oracle: not recorded" in report._machines(store.read_json(panel))
     smtl_only = {**new, "algos": {"smtl": {k: x for k, x in new["algos"]["smtl"].items() if k != "machines"}}}
     assert figures.pool([smtl_only, old])["algos"]["smtl"]["machines"] == new["machines"]
     with pytest.raises(SystemExit, match="no results of smtl-active-true in this file; it holds smtl, maml, oracle"):
         run.main(["pool", str(tmp_path / "smtl.json"), f"{panel}:smtl-active-true", "--out", panel])
+    for bad, why in ((f"{panel}:", "not ''"), (f"{panel}:maml,mamll", "not 'mamll'"),
+                     (str(tmp_path / "s0" / "train.json"), "is not a results file"), (str(tmp_path), "Is a directory")):
+        with pytest.raises(SystemExit, match=why):  # one line, never a traceback
+            run.main(["pool", str(tmp_path / "smtl.json"), bad, "--out", panel])
     # a part taken by algorithm keeps only their machines, not those of the algorithms left out
     elsewhere = {**whole, "algos": {**whole["algos"], "maml": {**whole["algos"]["maml"], "machines": [{"cpu": "x"}]}},
                  "machines": whole["machines"] + [{"cpu": "x"}]}
@@ -1819,7 +1868,7 @@ def test_report_says_which_verdicts_rest_on_one_seed():
     assert report._machines({"machines": [m], "algos": {"smtl": {}, "maml": {}}}) == f"Made on: {one}."
     # rows joined from two runs (figures.pool): each algorithm says where it was made, or that it was not recorded
     joined = {"machines": [m], "algos": {"smtl": {"machines": [m]}, "maml": {}, "oracle": {"machines": []}}}
-    assert report._machines(joined) == f"Made on: SMTL: {one}. MAML, oracle: not recorded in this results file."
+    assert report._machines(joined) == f"Made on: SMTL: {one}. MAML / oracle: not recorded in this results file."
 
 
 def test_figures_record_renders_an_episode_offscreen(tmp_path):

@@ -54,19 +54,20 @@ def check_device(name):
     return device
 
 
-def parallel(fn, jobs, workers, on_done, on_tick=None):
-    """fn(*job) for every job, in `workers` spawned processes (here, in order, if workers <= 1), calling
+def parallel(fn, jobs, workers, on_done, on_tick=None, n_total=None):
+    """fn(*job) for every job, in min(workers, n_total) spawned processes (here, in order, if that is 1), calling
     on_done(job, result) here as each one finishes and on_tick() while waiting. on_done may return more jobs, which
-    join the queue at once (the jobs that were waiting for this one: a seed's adaptations after its trainings); a
-    single job runs here, and so do the jobs it brings. The first error, or Ctrl-C, stops every worker and is raised
-    here: stopping one is safe, since everything it writes is written atomically."""
-    if workers <= 1 or len(jobs) == 1:
+    join the queue at once (the jobs that were waiting for this one: a seed's adaptations after its trainings);
+    n_total counts them too (default: len(jobs)). The first error, or Ctrl-C, stops every worker and is raised here:
+    stopping one is safe, since everything it writes is written atomically."""
+    size = min(workers, n_total or len(jobs))
+    if size <= 1:
         todo = collections.deque(jobs)
         while todo:
             job = todo.popleft()
             todo.extend(on_done(job, fn(*job)) or ())
         return
-    pool = mp.get_context("spawn").Pool(workers)
+    pool = mp.get_context("spawn").Pool(size)
     try:
         pending = {pool.apply_async(fn, job): job for job in jobs}
         while pending:

@@ -158,29 +158,32 @@ def _distinct(machines):
 ACTIVE_SETTINGS = ("active_q", "active_L", "n_rate_episodes", "n_snapshots", "max_candidates")
 
 
-def groups_read(algos):
-    """The settings groups (jobs.CONFIGS' keys) that the algorithms read: MAML's and the oracle's own; every SMTL
-    variant reads smtl and the SLBO, model and TRPO settings it is built from."""
-    from lab.jobs import CONFIGS
-    smtl = any(x.startswith("smtl") for x in algos)
-    return {x for x in algos if x in CONFIGS} | ({"smtl", "slbo", "dyn", "trpo"} if smtl else set())
+# The settings of SMTL's groups that MAML and the oracle read too, at adaptation (jobs.adapt_one): every method spends
+# the same real samples per stage over as many stages (Section 5.1) and is scored over as many episodes
+SHARED_SETTINGS = {"maml": ("smtl.n_slbo_adapt", "smtl.n_eval_episodes", "slbo.n_collect"),
+                   "oracle": ("smtl.n_eval_episodes",)}
+
+
+def reads(algos, group, field):
+    """Whether any of the algorithms reads setting group.field (a jobs.CONFIGS group): MAML and the oracle their own
+    group and SHARED_SETTINGS; every SMTL variant the smtl, slbo, dyn and trpo groups, but active selection's settings
+    only the active variants."""
+    if any(x.startswith("smtl") for x in algos) and group in ("smtl", "slbo", "dyn", "trpo"):
+        return not (group == "smtl" and field in ACTIVE_SETTINGS and not any(x in ACTIVE_ALGOS for x in algos))
+    return group in algos or any(f"{group}.{field}" in SHARED_SETTINGS.get(x, ()) for x in algos)
 
 
 def settings_that_differ(a, b, algos):
-    """The settings on which two experiments (results' "experiment") differ in a way their algorithms can see, as
-    'group.field' (or a top-level key): the settings of an algorithm not run are ignored, as are active selection's
-    for plain SMTL, and a field one side lacks counts as its default (it was made before the field existed)."""
+    """The settings on which two experiments (results' "experiment") differ in a way their algorithms can see
+    (`reads`), as 'group.field' (or a top-level key); a field one side lacks counts as its default (it was made
+    before the field existed)."""
     from lab.jobs import CONFIGS  # the settings groups and their defaults
     a, b = a or {}, b or {}
     differ = [k for k in {**a, **b} if k != "configs" and a.get(k) != b.get(k)]
-    read = groups_read(algos)
-    active = any(x in ACTIVE_ALGOS for x in algos)
-    for group in sorted(read):
+    for group in sorted(set(a.get("configs", {})) | set(b.get("configs", {}))):
         ga, gb = a.get("configs", {}).get(group, {}), b.get("configs", {}).get(group, {})
-        defaults = {f.name: f.default for f in fields(CONFIGS[group])}
-        for field in sorted(set(ga) | set(gb)):
-            if group == "smtl" and field in ACTIVE_SETTINGS and not active:
-                continue
+        defaults = {f.name: f.default for f in fields(CONFIGS[group])} if group in CONFIGS else {}
+        for field in sorted(f for f in set(ga) | set(gb) if reads(algos, group, f)):
             default = defaults.get(field)
             if is_dataclass(default):  # a nested group (the oracle's TRPO): each side's missing fields are defaults
                 default = json.loads(json.dumps(asdict(default)))  # as JSON holds it
@@ -206,11 +209,12 @@ def pool(parts):
     names = [a for p in parts for a in p["algos"]]
     if len(parts) > 1 and all(p["seeds"] == first["seeds"] for p in parts) and len(set(names)) == len(names):
         return _join_algos(parts)
-    for p in parts[1:]:
-        if set(p["algos"]) != set(first["algos"]):
-            raise ValueError(f"cannot pool results of different algorithms on different seeds: "
-                             f"{sorted(first['algos'])} on seeds {first['seeds']} and {sorted(p['algos'])} on seeds "
-                             f"{p['seeds']}")
+    if any(set(p["algos"]) != set(first["algos"]) for p in parts):
+        held = "; ".join(f"{', '.join(p['algos'])} on seeds {p['seeds']}" for p in parts)
+        if all(sorted(p["seeds"]) == sorted(first["seeds"]) for p in parts):
+            raise ValueError(f"cannot join results on the same seeds unless their algorithms differ and their seeds "
+                             f"come in one order: {held}")
+        raise ValueError(f"cannot pool results of different algorithms on different seeds: {held}")
     return _pool_seeds(parts)
 
 
@@ -220,7 +224,7 @@ def select(results, algos):
     missing = [a for a in algos if a not in results["algos"]]
     if missing:
         raise ValueError(f"no results of {', '.join(missing)} in this file; it holds {', '.join(results['algos'])}")
-    rows = {a: results["algos"][a] for a in algos}
+    rows = {a: v for a, v in results["algos"].items() if a in algos}  # in the file's order
     own = all("machines" in v for v in rows.values())
     return {**results, "algos": rows, "machines": _distinct(sum((v["machines"] for v in rows.values()), []))
             if own else results.get("machines", [])}
@@ -238,7 +242,8 @@ def _pool_seeds(parts):
             raise ValueError(f"cannot pool results with different experiment settings: {', '.join(differ)}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"cannot pool results that share a seed: {seeds}")
-    out = {**first, "seeds": seeds, "algos": {}, "machines": _distinct(sum((p.get("machines", []) for p in parts), []))}
+    out = {**first, "seeds": seeds, "algos": {},
+           "machines": _distinct(sum((p.get("machines") or [] for p in parts), []))}
     for algo in first["algos"]:
         runs = [p["algos"][algo] for p in parts]
         returns = np.concatenate([np.array(r["returns"]) for r in runs])  # (n_seeds, n_goals, n_stages)
@@ -253,33 +258,36 @@ def _pool_seeds(parts):
             "points": _points(returns, per_seed("samples"), per_seed("vel_err"), per_seed("ep_len")),
             "returns": returns.tolist(), "adapt_wall_s": float(sum(r["adapt_wall_s"] for r in runs)),
             **{k: sum((r[k] for r in runs), []) for k in runs[0] if k.startswith("train_")},
-            "machines": _distinct(sum((r.get("machines", []) for r in runs), []))}
+            "machines": _distinct(sum((r.get("machines", p.get("machines") or []) for r, p in zip(runs, parts)),
+                                      []))}
     return out
 
 
 def _join_algos(parts):
     """Parts over disjoint algorithms on the same seeds and goals, so paired differences between them stay paired.
-    Each settings group comes from the part whose algorithms read it (groups_read); a part whose algorithms read
-    settings that differ from the joined experiment's is refused. Each algorithm keeps its rows and its machines (a
+    Each setting comes from the first part whose algorithms read it (`reads`); a part whose algorithms read settings
+    that differ from the joined experiment's is refused. Each algorithm keeps its rows and its machines (a
     part written before per-algorithm records gives each of its algorithms the part's machines)."""
     from lab.jobs import ALGOS  # the algorithms in the order every table lists them
     first = parts[0]
-    configs = {}
-    for p in parts:
-        read = groups_read(p["algos"])
-        configs.update({g: c for g, c in (p["experiment"] or {}).get("configs", {}).items()
-                        if g in read and g not in configs})
-    experiment = {**(first["experiment"] or {}),
-                  "configs": {**(first["experiment"] or {}).get("configs", {}), **configs}}
+    held = [(p, (p["experiment"] or {}).get("configs") or {}) for p in parts]
+    configs = {g: {} for _, c in held for g in c}  # each setting from the first part that reads it, else that holds it
+    for reading in (True, False):
+        for p, c in held:
+            for group, cfg in c.items():
+                for field, value in cfg.items():
+                    if not reading or reads(p["algos"], group, field):
+                        configs[group].setdefault(field, value)
+    experiment = {**(first["experiment"] or {}), "configs": configs}
     for p in parts:
         differ = settings_that_differ(p["experiment"], experiment, p["algos"])
         if differ:
             raise ValueError(f"cannot join results of {', '.join(p['algos'])}: settings they read differ from the "
                              f"other parts': {', '.join(differ)}")
-    algos = {a: {**v, "machines": v.get("machines", p.get("machines", []))}
+    algos = {a: {**v, "machines": v.get("machines", p.get("machines") or [])}
              for p in parts for a, v in p["algos"].items()}
     return {**first, "experiment": experiment, "algos": {a: algos[a] for a in sorted(algos, key=list(ALGOS).index)},
-            "machines": _distinct(sum((p.get("machines", []) for p in parts), []))}
+            "machines": _distinct(sum((p.get("machines") or [] for p in parts), []))}
 
 
 def paired(a, b):

@@ -137,10 +137,11 @@ def _machines(r):
     groups = {}  # the algorithms' machine records (as JSON) -> the algorithms made there
     if any("machines" in v for v in r["algos"].values()):  # files written before per-algorithm records have none
         for algo, v in r["algos"].items():
-            groups.setdefault(json.dumps(v.get("machines", [])), []).append(algo)
+            groups.setdefault(json.dumps(sorted(v.get("machines", []), key=json.dumps)), []).append(algo)
     if len(groups) <= 1:
         return f"Made on: {words(r.get('machines') or [])}."
-    return "Made on: " + " ".join(f"{', '.join(figures.STYLE[a][0].split(' (')[0] for a in algos)}: "
+    # the algorithms' names, " / " between them (Figure 3's hold commas)
+    return "Made on: " + " ".join(f"{' / '.join(figures.STYLE[a][0].split(' (')[0] for a in algos)}: "
                                   f"{words(json.loads(ms))}." for ms, algos in groups.items())
 
 
