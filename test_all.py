@@ -2427,6 +2427,7 @@ def test_run_adapt_never_trains_an_unfinished_baseline(tmp_path, capsys, monkeyp
     assert not os.path.exists(os.path.join(out, "results.json"))
 
 
+@slow
 def test_run_diverging_model_stops_with_one_line_and_writes_no_results(tmp_path):
     out = tmp_path / "nan"
     res = _run("--preset", "smoke", "--algos", "smtl", "--dyn-lr", "1e30", "--root", str(tmp_path), "--out", str(out))
