@@ -158,16 +158,11 @@ def _distinct(machines):
 ACTIVE_SETTINGS = ("active_q", "active_L", "n_rate_episodes", "n_snapshots", "max_candidates")
 
 
-# The settings of SMTL's groups that MAML and the oracle read too, at adaptation (jobs.adapt_one): every method spends
-# the same real samples per stage over as many stages (Section 5.1) and is scored over as many episodes
-SHARED_SETTINGS = {"maml": ("smtl.n_slbo_adapt", "smtl.n_eval_episodes", "slbo.n_collect"),
-                   "oracle": ("smtl.n_eval_episodes",)}
-
-
 def reads(algos, group, field):
     """Whether any of the algorithms reads setting group.field (a jobs.CONFIGS group): MAML and the oracle their own
-    group and SHARED_SETTINGS; every SMTL variant the smtl, slbo, dyn and trpo groups, but active selection's settings
-    only the active variants."""
+    group and jobs.SHARED_SETTINGS; every SMTL variant the smtl, slbo, dyn and trpo groups, but active selection's
+    settings only the active variants."""
+    from lab.jobs import SHARED_SETTINGS  # beside jobs.adapt_one, which reads them
     if any(x.startswith("smtl") for x in algos) and group in ("smtl", "slbo", "dyn", "trpo"):
         return not (group == "smtl" and field in ACTIVE_SETTINGS and not any(x in ACTIVE_ALGOS for x in algos))
     return group in algos or any(f"{group}.{field}" in SHARED_SETTINGS.get(x, ()) for x in algos)
@@ -225,9 +220,8 @@ def select(results, algos):
     if missing:
         raise ValueError(f"no results of {', '.join(missing)} in this file; it holds {', '.join(results['algos'])}")
     rows = {a: v for a, v in results["algos"].items() if a in algos}  # in the file's order
-    own = all("machines" in v for v in rows.values())
-    return {**results, "algos": rows, "machines": _distinct(sum((v["machines"] for v in rows.values()), []))
-            if own else results.get("machines", [])}
+    machines = _rows_machines(results)
+    return {**results, "algos": rows, "machines": _distinct(sum((machines[a] for a in rows), []))}
 
 
 def _pool_seeds(parts):
@@ -242,8 +236,7 @@ def _pool_seeds(parts):
             raise ValueError(f"cannot pool results with different experiment settings: {', '.join(differ)}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"cannot pool results that share a seed: {seeds}")
-    out = {**first, "seeds": seeds, "algos": {},
-           "machines": _distinct(sum((p.get("machines") or [] for p in parts), []))}
+    out = {**first, "seeds": seeds, "algos": {}, "machines": _parts_machines(parts)}
     for algo in first["algos"]:
         runs = [p["algos"][algo] for p in parts]
         returns = np.concatenate([np.array(r["returns"]) for r in runs])  # (n_seeds, n_goals, n_stages)
@@ -258,8 +251,7 @@ def _pool_seeds(parts):
             "points": _points(returns, per_seed("samples"), per_seed("vel_err"), per_seed("ep_len")),
             "returns": returns.tolist(), "adapt_wall_s": float(sum(r["adapt_wall_s"] for r in runs)),
             **{k: sum((r[k] for r in runs), []) for k in runs[0] if k.startswith("train_")},
-            "machines": _distinct(sum((r.get("machines", p.get("machines") or []) for r, p in zip(runs, parts)),
-                                      []))}
+            "machines": _distinct(sum((_rows_machines(p)[algo] for p in parts), []))}
     return out
 
 
@@ -267,7 +259,7 @@ def _join_algos(parts):
     """Parts over disjoint algorithms on the same seeds and goals, so paired differences between them stay paired.
     Each setting comes from the first part whose algorithms read it (`reads`); a part whose algorithms read settings
     that differ from the joined experiment's is refused. Each algorithm keeps its rows and its machines (a
-    part written before per-algorithm records gives each of its algorithms the part's machines)."""
+    part written before per-algorithm records gives each of its algorithms the part's machines: _rows_machines)."""
     from lab.jobs import ALGOS  # the algorithms in the order every table lists them
     first = parts[0]
     held = [(p, (p["experiment"] or {}).get("configs") or {}) for p in parts]
@@ -284,10 +276,20 @@ def _join_algos(parts):
         if differ:
             raise ValueError(f"cannot join results of {', '.join(p['algos'])}: settings they read differ from the "
                              f"other parts': {', '.join(differ)}")
-    algos = {a: {**v, "machines": v.get("machines", p.get("machines") or [])}
-             for p in parts for a, v in p["algos"].items()}
+    algos = {a: {**v, "machines": _rows_machines(p)[a]} for p in parts for a, v in p["algos"].items()}
     return {**first, "experiment": experiment, "algos": {a: algos[a] for a in sorted(algos, key=list(ALGOS).index)},
-            "machines": _distinct(sum((p.get("machines") or [] for p in parts), []))}
+            "machines": _parts_machines(parts)}
+
+
+def _rows_machines(part):
+    """{algorithm: its machine records} of a summary; a file written before per-algorithm records lends each of its
+    algorithms the file's own (or none)."""
+    return {a: v.get("machines", part.get("machines") or []) for a, v in part["algos"].items()}
+
+
+def _parts_machines(parts):
+    """Every machine record of the summaries, each once."""
+    return _distinct(sum((p.get("machines") or [] for p in parts), []))
 
 
 def paired(a, b):

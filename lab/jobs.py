@@ -117,6 +117,12 @@ def train_one(args, algo, seed, queue=None, slot=0):
             "machine": store.machine()}
 
 
+# The settings of SMTL's groups that MAML and the oracle read too, in adapt_one: every method spends the same real
+# samples per stage over as many stages (Section 5.1) and is scored over as many episodes (figures.reads)
+SHARED_SETTINGS = {"maml": ("smtl.n_slbo_adapt", "smtl.n_eval_episodes", "slbo.n_collect"),
+                   "oracle": ("smtl.n_eval_episodes",)}
+
+
 def adapt_one(args, algo, seed, i):
     """Adapt one algorithm of one seed to held-out goal i: ({goal, wall_s, curve: [{samples, return, ep_len,
     vel_err}]}, the adapted policy). SMTL and MAML spend the same real samples per stage (Section 5.1); the oracle is
