@@ -27,7 +27,7 @@ import config
 import smtl
 import tasks
 from dynamics import ModelDivergedError
-from lab import cluster, experiment, figures, jobs, report, store
+from lab import cluster, experiment, figures, jobs, report, store, summaries
 from slbo import envs_for
 
 TASKS = {"vel": "goal velocity in [0, b]", "vel-full": "goal velocity in [-b, b]",
@@ -227,7 +227,7 @@ def _results(args):
 
 def _pool(argv):
     """`python run.py pool IN IN... --out OUT`: one experiment's summaries over disjoint seeds, or over disjoint
-    algorithms on the same seeds and goals, as one (figures.pool)."""
+    algorithms on the same seeds and goals, as one (summaries.pool)."""
     parser = argparse.ArgumentParser(prog="run.py pool", description=_pool.__doc__.split(": ", 1)[1])
     parser.add_argument("inputs", nargs="+", help="results.json (or figNx.json) files of one experiment; FILE:ALGOS "
                                                   "takes only those algorithms of FILE (e.g. fig1c.json:maml,oracle)")
@@ -249,8 +249,8 @@ def _pool(argv):
             raise ValueError(f"{path} is not a results file: {e}") from None
         if not isinstance(results, dict) or not {"experiment", "seeds", "goals", "n_goals", "algos"} <= set(results):
             raise ValueError(f"{path} is not a results file (run.py writes results.json, docs/results/ figNx.json)")
-        parts.append(figures.select(results, algos) if algos else results)
-    results = figures.pool(parts)
+        parts.append(summaries.select(results, algos) if algos else results)
+    results = summaries.pool(parts)
     store.write_json(results, a.out)
     print(f"{figures.table(results)}\n\nwrote {a.out}: {', '.join(results['algos'])} on seeds "
           f"{', '.join(map(str, results['seeds']))}")

@@ -42,7 +42,7 @@ from exercises import check as exercise_check
 from exercises import checks as exercise_checks
 from exercises import grade as exercise_grade
 from exercises import experiments
-from lab import bench, cluster, figures, jobs, pages, report, store, video
+from lab import bench, cluster, figures, jobs, pages, report, store, summaries, video
 from trpo import (GaussianPolicy, TRPOConfig, ValueFunction, conjugate_gradient, episode_returns,
                   fisher_vector_product, gae, limited_entropy, policy_fisher_product, rollout, set_flat_params,
                   trpo_step)
@@ -1681,7 +1681,7 @@ def test_maml_oracle_checkpoint_resume_and_learning(toy_envs, tmp_path):
 
 
 # =============================================================================================
-# lab/figures.py, lab/video.py
+# lab/figures.py, lab/summaries.py, lab/video.py
 # =============================================================================================
 def test_figures_bootstrap_resamples_seeds_then_goals():
     # two seeds that disagree completely: the interval spans both (resampling only goals would give [5, 5])
@@ -1726,15 +1726,15 @@ def _fake_experiment(out, algos, seeds, n_goals):
                           for a in algos}, str(out / f"s{s}" / "train.json"))
 
 
-def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
+def test_summaries_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
     """Seeds run on different machines or days and pooled (run.py pool) give what one run over all of them writes:
     the same intervals (drawn from the per-goal returns) and the same means of samples, |v − g| and episode length,
     though the parts hold different numbers of seeds."""
     algos, seeds, n_goals = ("smtl", "maml"), (0, 1, 2), 4
     _fake_experiment(tmp_path, algos, seeds, n_goals)
-    whole = figures.summarise(str(tmp_path), algos, seeds, n_goals, {"preset": "quick"})
-    part = [figures.summarise(str(tmp_path), algos, ss, n_goals, {"preset": "quick"}) for ss in ((0,), (1, 2))]
-    pooled = figures.pool(part)
+    whole = summaries.summarise(str(tmp_path), algos, seeds, n_goals, {"preset": "quick"})
+    part = [summaries.summarise(str(tmp_path), algos, ss, n_goals, {"preset": "quick"}) for ss in ((0,), (1, 2))]
+    pooled = summaries.pool(part)
     assert pooled["seeds"] == [0, 1, 2] and pooled["goals"] == whole["goals"]
     # each machine that trained or adapted once, in order: the results say what made them
     assert whole["machines"] == [_machine(c) for c in ("trainer", "cpu 0", "cpu 1", "cpu 2")]
@@ -1748,7 +1748,7 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
     # a part written before per-algorithm machine records lends its rows the part's machines: none is lost
     older = {**part[0], "algos": {a: {k: v for k, v in r.items() if k != "machines"}
                                   for a, r in part[0]["algos"].items()}}
-    assert figures.pool([older, part[1]])["algos"]["smtl"]["machines"] == whole["algos"]["smtl"]["machines"]
+    assert summaries.pool([older, part[1]])["algos"]["smtl"]["machines"] == whole["algos"]["smtl"]["machines"]
     # through the command line, into one of its own inputs; a seed in two parts is refused with one line
     for p, name in zip(part, ("a.json", "b.json")):
         store.write_json(p, str(tmp_path / name))
@@ -1758,69 +1758,69 @@ def test_figures_pool_of_seeds_run_apart_is_the_summary_of_all_seeds(tmp_path):
         run.main(["pool", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "c.json")])
     other = {**part[1], "goals": [[9.0]] * n_goals}
     with pytest.raises(ValueError, match="different goals"):
-        figures.pool([part[0], other])
+        summaries.pool([part[0], other])
     # settings the algorithms never read do not part them (plain SMTL has no skip rule; a field added since counts
     # as its default); a setting they read does
     cfg = lambda **smtl: {"preset": "quick", "configs": {"smtl": {"n_warmup": 20, **smtl}}}  # noqa: E731
     a, b = ({**p, "experiment": cfg(**kw)}
             for p, kw in zip(part, ({"active_q": 0.3}, {"active_q": 0.5, "n_tasks": 100})))
-    assert figures.settings_that_differ(a["experiment"], b["experiment"], ["smtl", "maml"]) == []
-    assert figures.pool([a, b])["seeds"] == [0, 1, 2]
+    assert summaries.settings_that_differ(a["experiment"], b["experiment"], ["smtl", "maml"]) == []
+    assert summaries.pool([a, b])["seeds"] == [0, 1, 2]
     b["experiment"]["configs"]["smtl"]["n_tasks"] = 10
     with pytest.raises(ValueError, match="smtl.n_tasks"):
-        figures.pool([a, b])
-    assert figures.settings_that_differ(a["experiment"], b["experiment"], ["smtl-active-true"]) == ["smtl.active_q",
+        summaries.pool([a, b])
+    assert summaries.settings_that_differ(a["experiment"], b["experiment"], ["smtl-active-true"]) == ["smtl.active_q",
                                                                                                     "smtl.n_tasks"]
     # in a nested group (the oracle's TRPO) too: a field one side lacks is its default, another value parts them
     old_trpo = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(TRPOConfig()))).items()
                 if k != "policy_activation"}
     a["experiment"]["configs"]["oracle"] = {"trpo": old_trpo}
     b["experiment"]["configs"]["oracle"] = {"trpo": {**old_trpo, "policy_activation": "tanh"}}
-    assert figures.settings_that_differ(a["experiment"], b["experiment"], ["oracle"]) == []
+    assert summaries.settings_that_differ(a["experiment"], b["experiment"], ["oracle"]) == []
     b["experiment"]["configs"]["oracle"]["trpo"]["policy_activation"] = "relu"
-    assert figures.settings_that_differ(a["experiment"], b["experiment"], ["oracle"]) == ["oracle.trpo"]
+    assert summaries.settings_that_differ(a["experiment"], b["experiment"], ["oracle"]) == ["oracle.trpo"]
 
 
-def test_figures_pool_joins_an_algorithm_rerun_beside_the_others(tmp_path):
+def test_summaries_pool_joins_an_algorithm_rerun_beside_the_others(tmp_path):
     """SMTL rerun at new settings, joined (run.py pool) with MAML's and the oracle's earlier run on the same seeds and
     goals, is what one run of all three writes: every row as its own, in the tables' order, each algorithm's settings
     from the run that read them. Parts that share an algorithm or differ in what their algorithms read are refused."""
     algos, seeds, n_goals = ("smtl", "maml", "oracle"), (0, 1), 3
     _fake_experiment(tmp_path, algos, seeds, n_goals)
-    whole = figures.summarise(str(tmp_path), algos, seeds, n_goals)
+    whole = summaries.summarise(str(tmp_path), algos, seeds, n_goals)
     cfg = lambda n_tasks, n_iters: {"env": "ant", "preset": "quick", "configs": {  # noqa: E731
         "smtl": {"n_tasks": n_tasks}, "maml": {"n_iters": n_iters}, "oracle": {"n_iters": 1500}}}
-    new = {**figures.summarise(str(tmp_path), ["smtl"], seeds, n_goals), "experiment": cfg(30, 999)}
-    old = {**figures.summarise(str(tmp_path), ["maml", "oracle"], seeds, n_goals), "experiment": cfg(10, 300)}
-    joined = figures.pool([old, new])
+    new = {**summaries.summarise(str(tmp_path), ["smtl"], seeds, n_goals), "experiment": cfg(30, 999)}
+    old = {**summaries.summarise(str(tmp_path), ["maml", "oracle"], seeds, n_goals), "experiment": cfg(10, 300)}
+    joined = summaries.pool([old, new])
     assert list(joined["algos"]) == list(algos) and joined["seeds"] == [0, 1]
     assert joined["algos"] == whole["algos"]  # points, per-goal returns, training records and machines, untouched
     assert joined["experiment"]["configs"] == {"smtl": {"n_tasks": 30}, "maml": {"n_iters": 300},
                                                "oracle": {"n_iters": 1500}}
     with pytest.raises(ValueError, match="share a seed"):  # the same algorithm twice on the same seeds
-        figures.pool([new, new])
+        summaries.pool([new, new])
     with pytest.raises(ValueError, match="different algorithms on different seeds"):
-        figures.pool([old, {**new, "seeds": [2, 3]}])
+        summaries.pool([old, {**new, "seeds": [2, 3]}])
     with pytest.raises(ValueError, match="cannot join results of smtl: settings .*: env"):
-        figures.pool([old, {**new, "experiment": {**cfg(30, 300), "env": "humanoid"}}])
+        summaries.pool([old, {**new, "experiment": {**cfg(30, 300), "env": "humanoid"}}])
     with pytest.raises(ValueError, match="different goals"):
-        figures.pool([old, {**new, "goals": [[9.0]] * n_goals}])
+        summaries.pool([old, {**new, "goals": [[9.0]] * n_goals}])
     with pytest.raises(ValueError, match=r"one order: maml, oracle on seeds \[0, 1\]; smtl on seeds \[1, 0\]"):
-        figures.pool([old, {**new, "seeds": [1, 0]}])
+        summaries.pool([old, {**new, "seeds": [1, 0]}])
     # MAML's rows spend SLBO's real samples per stage at adaptation: a rerun that changed them is refused, in
     # either order of the parts
     for parts in ([old, new], [new, old]):
         collect = [{**p, "experiment": {**p["experiment"], "configs": {**p["experiment"]["configs"], "slbo": {
             "n_collect": 4000 if p is old else 8000}}}} for p in parts]
         with pytest.raises(ValueError, match="slbo.n_collect"):
-            figures.pool(collect)
+            summaries.pool(collect)
     # active selection's settings are read by the active variants alone: whichever part comes first, the joined
     # experiment holds the active part's
     plain = {**new, "experiment": {"configs": {"smtl": {"n_tasks": 30, "active_q": 0.3}}}}
     active = {**new, "algos": {"smtl-active-true": new["algos"]["smtl"]},
               "experiment": {"configs": {"smtl": {"n_tasks": 30, "active_q": 0.9}}}}
     for parts in ([plain, active], [active, plain]):
-        assert figures.pool(parts)["experiment"]["configs"]["smtl"] == {"n_tasks": 30, "active_q": 0.9}
+        assert summaries.pool(parts)["experiment"]["configs"]["smtl"] == {"n_tasks": 30, "active_q": 0.9}
     # through the command line: the published panel (all three, SMTL at old settings) gives MAML's and the oracle's rows
     published = {k: v for k, v in whole.items() if k != "machines"}  # as written before machines were recorded
     published["algos"] = {a: {k: x for k, x in v.items() if k != "machines"} for a, v in whole["algos"].items()}
@@ -1835,7 +1835,7 @@ def test_figures_pool_joins_an_algorithm_rerun_beside_the_others(tmp_path):
     assert store.read_json(panel)["machines"] == whole["algos"]["smtl"]["machines"]
     assert "MAML / oracle: not recorded" in report._machines(store.read_json(panel))
     smtl_only = {**new, "algos": {"smtl": {k: x for k, x in new["algos"]["smtl"].items() if k != "machines"}}}
-    assert figures.pool([smtl_only, old])["algos"]["smtl"]["machines"] == new["machines"]
+    assert summaries.pool([smtl_only, old])["algos"]["smtl"]["machines"] == new["machines"]
     with pytest.raises(SystemExit, match="no results of smtl-active-true in this file; it holds smtl, maml, oracle"):
         run.main(["pool", str(tmp_path / "smtl.json"), f"{panel}:smtl-active-true", "--out", panel])
     for bad, why in ((f"{panel}:", "not ''"), (f"{panel}:maml,mamll", "not 'mamll'"),
@@ -1845,8 +1845,8 @@ def test_figures_pool_joins_an_algorithm_rerun_beside_the_others(tmp_path):
     # a part taken by algorithm keeps only their machines, not those of the algorithms left out
     elsewhere = {**whole, "algos": {**whole["algos"], "maml": {**whole["algos"]["maml"], "machines": [{"cpu": "x"}]}},
                  "machines": whole["machines"] + [{"cpu": "x"}]}
-    assert figures.select(elsewhere, ["smtl", "oracle"])["machines"] == whole["machines"]
-    assert figures.select(elsewhere, ["maml"])["machines"] == [{"cpu": "x"}]
+    assert summaries.select(elsewhere, ["smtl", "oracle"])["machines"] == whole["machines"]
+    assert summaries.select(elsewhere, ["maml"])["machines"] == [{"cpu": "x"}]
 
 
 def test_report_says_which_verdicts_rest_on_one_seed():
@@ -1866,7 +1866,7 @@ def test_report_says_which_verdicts_rest_on_one_seed():
     m = _machine("Some CPU")
     one = "Some CPU, torch 2.13.0, numpy 2.4.6, mujoco 4.0.0, 1 torch thread"
     assert report._machines({"machines": [m], "algos": {"smtl": {}, "maml": {}}}) == f"Made on: {one}."
-    # rows joined from two runs (figures.pool): each algorithm says where it was made, or that it was not recorded
+    # rows joined from two runs (summaries.pool): each algorithm says where it was made, or that it was not recorded
     joined = {"machines": [m], "algos": {"smtl": {"machines": [m]}, "maml": {}, "oracle": {"machines": []}}}
     assert report._machines(joined) == f"Made on: SMTL: {one}. MAML / oracle: not recorded in this results file."
 
@@ -1896,8 +1896,8 @@ def _hand_made(smtl, maml, oracle, seeds=(0, 1)):
     """Results of a panel whose returns are given per (seed, goal, stage): (n_seeds, n_goals, n_stages) lists."""
     def algo(returns):
         r = np.array(returns, dtype=float)
-        return {"points": figures._points(r, np.zeros_like(r)), "returns": r.tolist(), "train_samples": [1] * len(r),
-                "train_wall_s": [60.0] * len(r), "adapt_wall_s": 60.0}
+        return {"points": figures.stage_points(r, np.zeros_like(r)), "returns": r.tolist(),
+                "train_samples": [1] * len(r), "train_wall_s": [60.0] * len(r), "adapt_wall_s": 60.0}
     return {"experiment": {"preset": "quick"}, "seeds": list(seeds), "n_goals": len(smtl[0]), "goals": None,
             "algos": {"smtl": algo(smtl), "maml": algo(maml), "oracle": algo(oracle)}}
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import smtl
-from lab import figures, jobs, store
+from lab import figures, jobs, store, summaries
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def adaptation(runs, algo="smtl"):
     """Per run and stage: SMTL's return after adaptation [95 % interval] and |v − g|, and its paired difference with
     the first run (same seeds and goals), with the verdict of figures.verdict. A run adapted to other goals (a shift
     of Ψ: pos2neg) has no paired difference: its goals are not the first run's."""
-    results = {label: figures.summarise(a.out, [algo], a.seeds, a.n_goals) for label, a in runs.items()}
+    results = {label: summaries.summarise(a.out, [algo], a.seeds, a.n_goals) for label, a in runs.items()}
     base_label, base = next(iter(results.items()))
     returns = {label: np.array(r["algos"][algo]["returns"]) for label, r in results.items()}  # (seeds, goals, stages)
     rows = []

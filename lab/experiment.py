@@ -20,7 +20,7 @@ import shutil
 import numpy as np
 from tqdm.auto import tqdm
 
-from lab import cluster, figures, jobs, report, store, video
+from lab import cluster, figures, jobs, report, store, summaries, video
 
 IDENTITY = ("env", "task", "shift", "preset", "n_goals", "configs")  # what names an experiment (seeds are subfolders)
 
@@ -42,7 +42,7 @@ def claim(args):
     if os.path.exists(path):
         old = store.read_json(path)
         # the settings its algorithms read; one an older experiment.json predates counts as its default
-        diff = figures.settings_that_differ(old, ident, args.algos)
+        diff = summaries.settings_that_differ(old, ident, args.algos)
         if diff:
             raise ValueError(f"{args.out} holds another experiment (different {', '.join(diff)}); "
                              f"pick another --out or the same settings")
@@ -176,7 +176,7 @@ def run(args, title=None):
         if not args.seeds or missing:
             raise ValueError(f"{args.out} holds no finished adaptation of {', '.join(args.algos)}"
                              + (f" for seed(s) {missing}" if missing else "") + "; run the experiment first")
-    results = figures.summarise(args.out, args.algos, args.seeds, args.n_goals, identity(args))
+    results = summaries.summarise(args.out, args.algos, args.seeds, args.n_goals, identity(args))
     store.write_json(results, os.path.join(args.out, "results.json"))
     title = title or f"{args.family.env} {args.family.task}" + (f", {args.shift}" if args.shift else "")
     figures.plot_experiment(results, os.path.join(args.out, "figure.png"), title)

@@ -118,7 +118,7 @@ def train_one(args, algo, seed, queue=None, slot=0):
 
 
 # The settings of SMTL's groups that MAML and the oracle read too, in adapt_one: every method spends the same real
-# samples per stage over as many stages (Section 5.1) and is scored over as many episodes (figures.reads)
+# samples per stage over as many stages (Section 5.1) and is scored over as many episodes (summaries.reads)
 SHARED_SETTINGS = {"maml": ("smtl.n_slbo_adapt", "smtl.n_eval_episodes", "slbo.n_collect"),
                    "oracle": ("smtl.n_eval_episodes",)}
 

@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 import smtl
-from lab import figures, jobs, legged, levers, pages, probes, store
+from lab import figures, jobs, legged, levers, pages, probes, store, summaries
 from lab.pages import ROOT, block, interval, notes, num, regenerate, unbacked_numbers
 
 RESULTS_DIR = os.path.join(ROOT, "docs", "results")
@@ -70,7 +70,7 @@ def unshifted(name, r, everything):
     base = everything.get(f"fig{UNSHIFTED.get(name[3:], '')}")
     if base is None:
         return None, []
-    differ = [k for k in figures.settings_that_differ(r["experiment"], base["experiment"], list(r["algos"]))
+    differ = [k for k in summaries.settings_that_differ(r["experiment"], base["experiment"], list(r["algos"]))
               if k != "shift"]
     return (None if differ else base), differ
 
@@ -128,7 +128,7 @@ def _core_min(r):
 
 def _machines(r):
     """Where the runs were made (the results file's machine records), per algorithm where the algorithms' rows come
-    from different runs (figures.pool joins such parts), or that the file does not say."""
+    from different runs (summaries.pool joins such parts), or that the file does not say."""
     def words(machines):
         return "; ".join(f"{m['cpu']}, torch {m['torch']}, numpy {m['numpy']}, mujoco {m['mujoco']}, "
                          f"{m['torch_threads']} torch thread{'s' * (m['torch_threads'] != 1)}"
@@ -200,7 +200,7 @@ def stale_panels(everything):
             flags = {"smtl": {"n_tasks": p.n_tasks}} if p.n_tasks else {}
             now = {g: json.loads(json.dumps(dataclasses.asdict(c)))  # as a results file holds them
                    for g, c in jobs.resolve(f"{p.env}-{p.task}", e.get("preset", "quick"), flags).items()}
-            differ = figures.settings_that_differ({"configs": e["configs"]}, {"configs": now},
+            differ = summaries.settings_that_differ({"configs": e["configs"]}, {"configs": now},
                                                   list(everything[p.name]["algos"]))
             if differ:
                 out.append((p, {k: (_setting(e["configs"], k), _setting(now, k)) for k in differ}))
