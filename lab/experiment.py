@@ -55,36 +55,40 @@ def claim(args):
 # Training and adaptation, in parallel workers (the jobs themselves: lab/jobs.py)
 # ---------------------------------------------------------------------------------------------
 def train(args, then_adapt=False):
-    """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one. With
+    """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one, and a
+    training it records (with its checkpoint, whose name holds the digest of its settings) is not loaded again. With
     then_adapt and more than one worker, a seed's adaptations (as `adapt`) join the workers as soon as that seed's
     trainings are done, so no worker idles while the last seed trains (`adapt` then finds them done)."""
-    pairs = [(a, s) for s in args.seeds for a in args.algos]
     files = {s: os.path.join(args.out, f"s{s}", "train.json") for s in args.seeds}
     trained = {s: store.read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
+    pairs = [(a, s) for s in args.seeds for a in args.algos if not _recorded(args, trained[s].get(a), a, s)]
     total = {a: args.configs["smtl"].n_tasks if a.startswith("smtl") else args.configs[a].n_iters for a in args.algos}
 
     def keep(algo, seed, result):
         trained[seed][algo] = result
         store.write_json(trained[seed], files[seed])
 
-    if args.workers <= 1 or len(pairs) == 1:  # here, with the training functions' own progress bars
+    if args.workers <= 1 or len(pairs) <= 1:  # here, with the training functions' own progress bars
         todo = [(args, a, s) for a, s in pairs]
         return cluster.parallel(jobs.train_one, todo, 1, lambda job, result: keep(job[1], job[2], result))
     left, adapt_bar = set(pairs), []  # trainings still running; the adaptations' bar, once they start
+
+    def adaptations(seeds):  # the seeds' adaptations as jobs, counted on their bar (made by the first)
+        todo = _adaptations(args, seeds) if then_adapt else []
+        if todo and not adapt_bar:
+            adapt_bar.append(tqdm(total=0, desc=f"adapt to held-out goals ({args.family.name})",
+                                  position=len(pairs)))
+        if todo:
+            adapt_bar[0].total += len(todo)
+            adapt_bar[0].refresh()
+        return [(jobs.adapt_to_file, *t) for t in todo]
 
     def done(job, result):  # job: (jobs.train_one, args, algo, seed, queue, slot) or (jobs.adapt_to_file, ...)
         if job[0] is jobs.adapt_to_file:
             return _adapted(adapt_bar[0], job[1:], result)
         keep(job[2], job[3], result)
         left.discard((job[2], job[3]))
-        todo = _adaptations(args, [job[3]]) if then_adapt and all(s != job[3] for _, s in left) else []
-        if todo:  # the seed's last training: its adaptations start
-            if not adapt_bar:
-                adapt_bar.append(tqdm(total=0, desc=f"adapt to held-out goals ({args.family.name})",
-                                      position=len(pairs)))
-            adapt_bar[0].total += len(todo)
-            adapt_bar[0].refresh()
-        return [(jobs.adapt_to_file, *t) for t in todo]
+        return adaptations([job[3]]) if all(s != job[3] for _, s in left) else []  # the seed's last training
 
     with mp.get_context("spawn").Manager() as manager:
         queue = manager.Queue()
@@ -100,10 +104,18 @@ def train(args, then_adapt=False):
                 bars[slot].set_postfix_str(postfix)
 
         todo = [(jobs.train_one, args, a, s, queue, k) for k, (a, s) in enumerate(pairs)]  # each reports to its bar
-        n_total = len(todo) + (len(_adaptations(args, args.seeds)) if then_adapt else 0)
+        todo += adaptations([s for s in args.seeds if all(s != t for _, t in pairs)])  # seeds trained before
+        n_total = len(todo) + (len(_adaptations(args, sorted({s for _, s in pairs}))) if then_adapt else 0)
         cluster.parallel(cluster.call, todo, args.workers, done, tick, n_total)
         for bar in (*bars, *adapt_bar):
             bar.close()
+
+
+def _recorded(args, record, algo, seed):
+    """Whether train.json's record of a training is of this training, finished: its checkpoint is the one these
+    settings name, and is on disk."""
+    path = jobs.model_path(args, algo, seed)
+    return record is not None and record.get("checkpoint") == path and os.path.exists(path)
 
 
 def adapt(args):
