@@ -1410,6 +1410,18 @@ def test_experiment_starts_a_seeds_adaptations_once_its_trainings_are_done(tmp_p
     experiment.train(args, then_adapt=True)
     assert brought == [[], [], [(a, 0, i) for a in ("smtl", "maml") for i in range(n)],
                        [(a, 1, i) for a in ("smtl", "maml") for i in range(n) if (a, i) != ("smtl", 0)]]
+    # a rerun where train.json records seed 0's trainings (their checkpoints on disk) and seed 1's SMTL: only seed 1's
+    # MAML trains, in a worker, and seed 0's adaptations run beside it from the start (not after it, one core idle)
+    for algo, seed in (("smtl", 0), ("maml", 0), ("smtl", 1)):
+        path = jobs.model_path(args, algo, seed)
+        store.write_json({}, path)
+        records = store.read_json(os.path.join(args.out, f"s{seed}", "train.json"))
+        store.write_json({**records, algo: {**records[algo], "checkpoint": path}},
+                         os.path.join(args.out, f"s{seed}", "train.json"))
+    started = []
+    monkeypatch.setattr(cluster, "parallel", lambda fn, todo, *a, **k: started.extend(j[2:4] for j in todo))
+    experiment.train(args, then_adapt=True)
+    assert started == [("maml", 1)] + [(a, 0) for a in ("smtl", "maml") for _ in range(n)]
 
 
 def test_legged_and_lever_probe_command_lines(tmp_path, monkeypatch, capsys):

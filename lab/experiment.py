@@ -58,7 +58,8 @@ def train(args, then_adapt=False):
     """Every (algorithm, seed) training, in parallel workers; <out>/s<seed>/train.json records each one, and a
     training it records (with its checkpoint, whose name holds the digest of its settings) is not loaded again. With
     then_adapt and more than one worker, a seed's adaptations (as `adapt`) join the workers as soon as that seed's
-    trainings are done, so no worker idles while the last seed trains (`adapt` then finds them done)."""
+    trainings are done (at once for a seed trained before), so no worker idles while the last seed trains (`adapt`
+    then finds them done)."""
     files = {s: os.path.join(args.out, f"s{s}", "train.json") for s in args.seeds}
     trained = {s: store.read_json(f) if os.path.exists(f) else {} for s, f in files.items()}  # other algorithms' too
     pairs = [(a, s) for s in args.seeds for a in args.algos if not _recorded(args, trained[s].get(a), a, s)]
@@ -68,17 +69,20 @@ def train(args, then_adapt=False):
         trained[seed][algo] = result
         store.write_json(trained[seed], files[seed])
 
-    if args.workers <= 1 or len(pairs) <= 1:  # here, with the training functions' own progress bars
+    if not pairs:
+        return  # `adapt` runs what is left
+    ready = [s for s in args.seeds if all(s != t for _, t in pairs)]  # seeds whose trainings are all recorded
+    waiting = _adaptations(args, ready) if then_adapt else []  # their adaptations, to run beside the trainings
+    if args.workers <= 1 or (len(pairs) == 1 and not waiting):  # here, with the training functions' own bars
         todo = [(args, a, s) for a, s in pairs]
         return cluster.parallel(jobs.train_one, todo, 1, lambda job, result: keep(job[1], job[2], result))
     left, adapt_bar = set(pairs), []  # trainings still running; the adaptations' bar, once they start
 
-    def adaptations(seeds):  # the seeds' adaptations as jobs, counted on their bar (made by the first)
-        todo = _adaptations(args, seeds) if then_adapt else []
-        if todo and not adapt_bar:
-            adapt_bar.append(tqdm(total=0, desc=f"adapt to held-out goals ({args.family.name})",
-                                  position=len(pairs)))
+    def queued(todo):  # adaptations (args, algo, seed, goal) as jobs for the workers, counted on their bar
         if todo:
+            if not adapt_bar:
+                adapt_bar.append(tqdm(total=0, desc=f"adapt to held-out goals ({args.family.name})",
+                                      position=len(pairs)))
             adapt_bar[0].total += len(todo)
             adapt_bar[0].refresh()
         return [(jobs.adapt_to_file, *t) for t in todo]
@@ -88,7 +92,8 @@ def train(args, then_adapt=False):
             return _adapted(adapt_bar[0], job[1:], result)
         keep(job[2], job[3], result)
         left.discard((job[2], job[3]))
-        return adaptations([job[3]]) if all(s != job[3] for _, s in left) else []  # the seed's last training
+        last = then_adapt and all(s != job[3] for _, s in left)  # the seed's last training: its adaptations start
+        return queued(_adaptations(args, [job[3]])) if last else []
 
     with mp.get_context("spawn").Manager() as manager:
         queue = manager.Queue()
@@ -104,7 +109,7 @@ def train(args, then_adapt=False):
                 bars[slot].set_postfix_str(postfix)
 
         todo = [(jobs.train_one, args, a, s, queue, k) for k, (a, s) in enumerate(pairs)]  # each reports to its bar
-        todo += adaptations([s for s in args.seeds if all(s != t for _, t in pairs)])  # seeds trained before
+        todo += queued(waiting)  # the seeds trained before
         n_total = len(todo) + (len(_adaptations(args, sorted({s for _, s in pairs}))) if then_adapt else 0)
         cluster.parallel(cluster.call, todo, args.workers, done, tick, n_total)
         for bar in (*bars, *adapt_bar):
