@@ -1985,9 +1985,11 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
 
 def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     """The README's "does it learn" row of the ant [0, 3] names the best lever of the legged probes (the smallest mean
-    |v − g|, of training and warm-up levers alike) beside the quick preset at its most tasks. Fails if it names
-    another lever, a lever of another family, or drops the task count."""
-    everything = {"fig1b": {"goals": [[1.0], [2.0]], "algos": {"smtl": {"points": [{"vel_err": 1.3, "ep_len": 120}]}}}}
+    |v − g|, of training and warm-up levers alike) beside the quick preset at its most tasks; the ant [−3, 3], whose
+    goals were not probed, points to that row, the learning half-cheetah does not. Fails if it names another lever, a
+    lever of another family, drops the task count, or points a panel to a row of another body or of its own."""
+    point = lambda err, n: {"goals": [[1.0], [2.0]], "algos": {"smtl": {"points": [{"vel_err": err, "ep_len": n}]}}}
+    everything = {**{f"fig1{x}": point(1.3, 120) for x in "bfg"}, "fig1e": point(0.1, 200)}
     row = lambda what, err: {"what": what, "vel_err_mean": err, "ep_len_mean": 150.0}  # noqa: E731
     legged = {"smtl": {"ant-vel": {"100": {"vel_err": [1.2, 1.0, 1.4], "ep_len": [120, 100, 140], "still": 1.5,
                                            "samples": 800_000}}}}
@@ -1996,6 +1998,9 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
               "warmup_levers": [{"family": "ant-vel", "tasks": 100, "rows": {"b": row("lever b", 0.9)}}]}
     (line,) = [r for r in report.learns_lines(everything, legged, levers) if "Ant [0, 3]" in r]
     assert "not by 100 tasks" in line and "best setting probed, lever b at 100 tasks: 0.900, episodes 150" in line
+    rows = {r.split("]")[0][3:]: r.split(" | ")[-1] for r in report.learns_lines(everything, legged, levers)[2:]}
+    assert rows["1f"] == "probed on 1b's goals (the same body): see that row |"
+    assert rows["1g"] == rows["1e"] == "– |"
 
 
 def test_legged_per_goal_table_heads_each_body_with_its_own_goals():

@@ -277,7 +277,8 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
     """The README's first-screen summary: per velocity panel of Figure 1, whether SMTL's warm-up alone (0 samples)
     learns the task at the quick preset (|v − g| over 200 steps at most half of standing still's, with episodes of
     at least 180 steps), with its numbers; and, from the legged probes, at which number of training tasks it does, and
-    the best setting the levers tried (lab/levers.py)."""
+    the best setting the levers tried (lab/levers.py); a panel whose goals were not probed names the panel whose goals
+    trained the same body in the probes."""
     rows = ["| panel | SMTL at 0 samples: \\|v − g\\| (standing still) | episode length | learns at the quick "
             "preset | with more training tasks or other settings (tuning goals) |", "| --- | --- | --- | --- | --- |"]
     for panel in figures.panels(1, "quick"):
@@ -286,10 +287,13 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
             continue
         p, still = r["algos"]["smtl"]["points"][0], float(figures.standing_still(r["goals"]).mean())
         ok = figures.tracks_goal(p["vel_err"], p.get("ep_len") or 0, still)
-        family = f"{panel.env}-{panel.task}"
-        more = "–"
-        if legged_doc and family in legged_doc.get("smtl", {}):
-            counts = legged_doc["smtl"][family]
+        family, probed = f"{panel.env}-{panel.task}", (legged_doc or {}).get("smtl", {})
+        # a body the probes trained on another panel's goals points there
+        more = next((f"probed on {q.figure}{q.letter}'s goals (the same body): see that row"
+                     for q in figures.panels(1, "quick") if not ok and family not in probed and q.env == panel.env
+                     and f"{q.env}-{q.task}" in probed), "–")
+        if family in probed:
+            counts = probed[family]
             hit = next((n for n, c in counts.items()
                         if figures.tracks_goal(c["vel_err"][0], c["ep_len"][0], c["still"])), None)
             last = list(counts)[-1]
