@@ -82,7 +82,7 @@ PRESETS = {
             hidden=(200, 200),  # the paper's 500 × 500 at lr 1e-3 met lab/bench.py's bar on 1 of 2 seeds
             lr=3e-3),
         "trpo": dict(
-            max_kl=0.05,  # fewer, larger policy steps (paper 0.01)
+            max_kl=0.05,  # fewer, larger policy steps (paper: SLBO's 0.01)
             vf_epochs=1, vf_batch=1000,  # V: 1 pass of 1000 (SLBO's 5 of 64 were 80 % of a step's time)
             fvp_subsample=5),  # F on every 5th state, as OpenAI baselines' TRPO: conjugate gradient costs a fifth
         # The policy keeps SLBO's init: against PyTorch's, the zero-sample |v − g| on 16 tuning goals × 2 seeds was not

@@ -244,7 +244,7 @@ def fit(model, data, n_steps, cfg=DynamicsConfig(), generator=None):
     model.optimizer, made here on the first call and then kept: its moments carry over across fits and tasks, as one
     optimiser in SLBO's code. Returns the mean training loss over the steps."""
     if model.optimizer is None:
-        # NOTE (differs from paper): torch adds wd·φ after the gradient clip; SLBO clips the sum. wd·φ ~ 1e-6.
+        # NOTE (differs from SLBO): torch adds wd·φ after the gradient clip; SLBO clips the sum. wd·φ ~ 1e-6.
         model.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     optimizer = model.optimizer
     total = torch.zeros((), device=data.device)

@@ -44,6 +44,9 @@ class SLBOConfig:
     n_init_states: int = hp(1000, "pool of real initial states s0 ~ p0 that virtual rollouts start from", ">= 1",
                             source="ours: SLBO resets a real env for each virtual start; a pool drawn once serves the "
                                    "same p0 without MuJoCo in the rollout loop")
+    # NOTE (differs from paper): Algorithm 1's line 7 grows D without bound (D ← D ∪ …); D keeps the newest 200,000
+    # real transitions as SLBO's and the SMTL authors' code do, so on the legged bodies (8,000 samples a task) the first
+    # tasks' data leave D after 25 tasks. Keeping every transition was tried on the ant (lab/levers.py, buffer-all).
     buffer_size: int = hp(200_000, "D keeps the newest this many real transitions, first in first out",
                           ">= 1", source="SLBO's code")
 
@@ -101,7 +104,7 @@ class Learner:
         # the warm-up uses "data sampled from D0": start states from p0 are what a real episode starts from
         s0 = tasks.initial_states(f, cfg.n_init_states, seed=seed)  # (n_init_states, obs_dim)
         self.init_states = torch.as_tensor(s0, dtype=torch.float32, device=self.device)
-        self.samples = 0  # real environment steps taken so far (line 7 only)
+        self.samples = 0  # real environment steps taken so far (line 7, and the true rating's episodes)
 
     def new_value_fn(self):
         """A freshly initialised V (its Adam is made on first use) that shares φ's state normaliser."""

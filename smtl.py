@@ -140,6 +140,8 @@ def rating(learner, policy, goal, snapshots, cfg, rng):
     """μ(ψ) of Section 4.4 for the warm-up policy θ, and the real samples it spent. Its start states come from `rng`,
     the ratings' own stream: rating a task draws nothing from the training's streams and changes neither φ nor D, so
     a run whose ratings skip nothing is plain SMTL to the digit (but for the true rating's samples, counted)."""
+    # NOTE (differs from paper): η in μ is the undiscounted return of θ's mean action over one H-step episode, as
+    # every return here (slbo.evaluate), where Eq. (1) defines η as the discounted return of the stochastic policy.
     seed = int(rng.integers(2 ** 31 - 1))  # the same start states for every model
     if cfg.active == "true":
         before = learner.samples
@@ -164,12 +166,19 @@ def true_rating(virtual, real):
 
 def model_disagreement(etas):
     """The estimated rating μ̂(ψ) from θ's virtual returns η^{M̂_a}_ψ(θ) in each model snapshot a (a list)."""
+    # NOTE (differs from paper): Section 4.4 estimates μ "using several pairs of virtual models" and says no more.
+    # Ours is the models' disagreement on θ's return, not the signed gap η^M̂ − η^M*: it is ≥ 0, large where the
+    # model is unsure. Its models are snapshots of φ from the last warm-up rounds (no extra training), where the SMTL
+    # authors' code trains separate shadow models and takes the spread of their returns.
     # μ̂(ψ) = mean over pairs (a, b) of |η^{M̂_a}_ψ(θ) − η^{M̂_b}_ψ(θ)|, M̂_a, M̂_b snapshots of φ during warm-up
     return float(np.mean([abs(a - b) for a, b in itertools.combinations(etas, 2)]))
 
 
 def skip_threshold(ratings, q, L):
     """Section 4.4's bar for the next task: quantile_q({μ(ψ_i)}, the last L tasks), or None before L are rated."""
+    # NOTE (differs from paper): Section 4.4 writes quantile_q({μ(ψ_i)}_{i=1}^L); the window slides over the ratings
+    # of the last L tasks, as the SMTL authors' code (the median of the previous 10). The first task is never rated
+    # (D = ∅: no warm-up), so the first skip can come at task L + 2, where the paper's "j > L" allows L + 1.
     window = ratings[-L:]
     return float(np.quantile(window, q)) if len(window) >= L else None
 
@@ -212,7 +221,7 @@ def train(family, cfg=SMTLConfig(), slbo_cfg=None, dyn=DynamicsConfig(), trpo=TR
                 # and the fits stay, so an active run trains its model more than plain SMTL at equal real samples;
                 # Section 4.4 does not say. docs/results.md gives the size for each panel of Figure 3.
                 if run.log_rating(mu, spent, skip_task(mu, run.ratings, cfg.active_q, cfg.active_L)):
-                    run.end(policy)  # a skipped task spends no real samples
+                    run.end(policy)  # a skipped task adds nothing to D (the true rating's samples are counted)
                     continue
         for stage in range(1, cfg.n_slbo_train + 1):  # line 6: (SLBO) for n_slbo iterations
             collect(learner, policy, psi, learner.cfg.n_collect)  # line 7: D ← D ∪ {n_collect samples of π_θ + noise}

@@ -50,7 +50,7 @@ class TRPOConfig:
     # Appendix's width with SLBO's activation, because the authors ran SLBO's code; MAML's and the oracle's policies
     # are Section 5.1's 100 × 100 ReLU (maml.MAMLConfig.hidden), as in MAML's code.
     policy_hidden: tuple = hp((32, 32), "policy MLP hidden widths",
-                              source="paper, Appendix 7.1 (width 32; tanh and depth 2 as SLBO's code; Section 5.1 "
+                              source="paper, Appendix 7.1 (two layers of width 32; tanh as SLBO's code; Section 5.1 "
                                      "says 100 × 100 ReLU)")
     policy_activation: str = hp("tanh", "policy MLP activation", ("tanh", "relu"), source="SLBO's code")
     slbo_init: bool = hp(True, "SLBO/SMTL policy init as SLBO's: normc rows, the output layer's of norm 0.01 "
