@@ -2003,6 +2003,27 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     assert rows["1g"] == rows["1e"] == "– |"
 
 
+def test_terminal_table_says_whether_each_algorithm_learns_its_task():
+    """Below the returns, the terminal table says per algorithm, at its first and last stage, whether it learns its
+    task by the README's measure, against standing still's |v − g| of the run's goals (a direction task: episode
+    lengths only). Fails if the verdict, the stages shown or standing still's error are wrong."""
+    point = lambda k, err, n: {"stage": k, "samples": 8000.0 * k, "mean": 0.0, "ci_low": 0.0,  # noqa: E731
+                               "ci_high": 0.0, "vel_err": err, "ep_len": n}
+    algos = {"smtl": {"points": [point(0, 1.5, 200), point(1, 0.1, 200), point(2, 0.2, 190)]},
+             "oracle": {"points": [point(0, 0.3, 150)]}}
+    results = {"goals": [[1.0], [3.0]], "algos": {a: {**v, "train_samples": [1], "train_wall_s": [60]}
+                                                 for a, v in algos.items()}}
+    lines = figures.table(results).splitlines()[-3:]
+    assert "standing still's (2.000 m/s) with episodes of at least 180 steps" in lines[0]
+    assert " ".join(lines[1].split()) == ("smtl stage 0: |v − g| 1.500, 200 steps, does not learn stage 2: |v − g| "
+                                          "0.200, 190 steps, learns")
+    assert " ".join(lines[2].split()) == "oracle stage 0: |v − g| 0.300, 150 steps, does not learn"
+    for p in (*algos["smtl"]["points"], *algos["oracle"]["points"]):
+        p["vel_err"] = None
+    assert figures.table(results).splitlines()[-2:] == [
+        "smtl    stage 0: 200 steps  stage 2: 190 steps", "oracle  stage 0: 150 steps"]
+
+
 def test_legged_per_goal_table_heads_each_body_with_its_own_goals():
     """The probes block's per-goal tables: one per body, its columns that body's tuning goals, slowest first. Fails if
     a body's row sits under another body's goals (the humanoid's under the ant's)."""

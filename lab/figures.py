@@ -106,6 +106,20 @@ def tracks_goal(vel_err, ep_len, still):
     return vel_err <= LEARNS_STOP * still and ep_len >= LEARNS_MIN_LEN
 
 
+def learns(results):
+    """Does each algorithm learn its task (tracks_goal), at its first and last stage: (standing still's mean |v − g|,
+    None where the task has no goal velocity or the run no goals; rows (algo, stage, |v − g| over 200 steps or None,
+    episode length, learns or None)), or None where the run recorded no episode lengths (an earlier version)."""
+    points = {a: v["points"] for a, v in results["algos"].items()}
+    if any(p.get("ep_len") is None for ps in points.values() for p in ps):
+        return None
+    velocity = all(p["vel_err"] is not None for ps in points.values() for p in ps)
+    still = float(standing_still(results["goals"]).mean()) if velocity and results.get("goals") else None
+    return still, [(a, p["stage"], p["vel_err"] if velocity else None, p["ep_len"],
+                    tracks_goal(p["vel_err"], p["ep_len"], still) if still else None)
+                   for a, ps in points.items() for p in ([ps[0]] if len(ps) == 1 else [ps[0], ps[-1]])]
+
+
 def stage_points(returns, samples, vel_err=None, ep_len=None):
     """One point per stage: mean samples, mean return with its interval, mean |v − g| over 200 steps (None for
     direction tasks) and mean episode length (None where the run did not record it)."""
@@ -139,7 +153,8 @@ def difference(results, algo, base="smtl"):
 def table(results):
     """Algorithms aligned by adaptation stage: each cell the mean return [95 % interval] and the real samples spent;
     then training's samples and time per seed, and (SMTL) the learned model's predicted states that were clipped
-    in training, summed over seeds (a warning is printed only past slbo.CLIP_WARN of a VirtualTraining call)."""
+    in training, summed over seeds (a warning is printed only past slbo.CLIP_WARN of a VirtualTraining call); below
+    it, whether each algorithm learns its task at its first and last stage (learns: the README's measure)."""
     algos = results["algos"]
     n_stages = max(len(v["points"]) for v in algos.values())
     head = ["algorithm", *[f"stage {k}" for k in range(n_stages)], "train samples", "train time",
@@ -150,8 +165,29 @@ def table(results):
               f"{np.mean([w or 0 for w in v['train_wall_s']]) / 60:.1f} min",
               f"{sum(n or 0 for n in v.get('train_n_clipped', [])):,}" if a.startswith("smtl") else "-"]
              for a, v in algos.items()]
-    widths = [max(len(str(r[k])) for r in [head, *lines]) for k in range(len(head))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [head, *lines])
+    return _aligned([head, *lines]) + _learns_table(results)
+
+
+def _learns_table(results):
+    """table's second part: learns(results) per algorithm, its first and last stage side by side ("" if unknown)."""
+    found = learns(results)
+    if found is None:
+        return ""
+    still, rows = found
+    cells = {}
+    for algo, stage, vel_err, ep_len, ok in rows:
+        cells.setdefault(algo, [algo]).append(f"stage {stage}: " + (f"|v − g| {vel_err:.3f}, " if vel_err is not None
+                                                                    else "") + f"{ep_len:.0f} steps"
+                                              + ("" if ok is None else ", learns" if ok else ", does not learn"))
+    rule = (f"|v − g| over 200 steps at most {LEARNS_STOP:g} × standing still's ({still:.3f} m/s) with episodes of at "
+            f"least {LEARNS_MIN_LEN} steps" if still else "episode length (200 steps: no fall)")
+    return f"\n\ndoes it learn its task? {rule}\n" + _aligned(list(cells.values()))
+
+
+def _aligned(rows):
+    """Rows of cells as left-aligned text columns."""
+    widths = [max(len(str(r[k])) for r in rows if k < len(r)) for k in range(max(map(len, rows)))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 # ---------------------------------------------------------------------------------------------

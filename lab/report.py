@@ -148,22 +148,20 @@ def _machines(r):
 def _learns(r):
     """Markdown lines: each algorithm's |v − g| over 200 steps and episode length at its first and last stage, and
     whether it tracks the goal there (figures.tracks_goal: the README's "learns")."""
-    points = {a: v["points"] for a, v in r["algos"].items()}
-    if any(p.get("ep_len") is None for ps in points.values() for p in ps):
+    found = figures.learns(r)
+    if found is None:
         return ["Does it learn: this run recorded no episode lengths (an earlier version of the code); re-run the "
                 "panel for them."]
-    velocity = all(p["vel_err"] is not None for ps in points.values() for p in ps)
-    still = float(figures.standing_still(r["goals"]).mean()) if velocity and r.get("goals") else None
+    still, rows = found
+    velocity = rows[0][2] is not None
     columns = ["algorithm, stage", *(["\\|v − g\\| over 200 steps (m/s)"] if velocity else []),
                "episode length (steps)",
                *([f"learns: \\|v − g\\| ≤ {figures.LEARNS_STOP:g} × standing still's, episodes ≥ "
                   f"{figures.LEARNS_MIN_LEN} steps"] if still else [])]
     lines = ["Does it learn:", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-    for algo, ps in points.items():
-        for p in ([ps[0]] if len(ps) == 1 else [ps[0], ps[-1]]):
-            cells = ([num(p["vel_err"], ".3f")] if velocity else []) + [num(p["ep_len"])]
-            cells += ["yes" if figures.tracks_goal(p["vel_err"], p["ep_len"], still) else "no"] if still else []
-            lines.append(f"| {figures.STYLE[algo][0]}, stage {p['stage']} | " + " | ".join(cells) + " |")
+    for algo, stage, vel_err, ep_len, ok in rows:
+        cells = ([num(vel_err, ".3f")] if velocity else []) + [num(ep_len)] + (["yes" if ok else "no"] if still else [])
+        lines.append(f"| {figures.STYLE[algo][0]}, stage {stage} | " + " | ".join(cells) + " |")
     if still:
         lines.append(f"| standing still | {num(still, '.3f')} | 200.0 | – |")
     return lines
