@@ -1988,7 +1988,8 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     |v − g|, of training and warm-up levers alike) beside the quick preset at its most tasks; the ant [−3, 3], whose
     goals were not probed, points to that row, the learning half-cheetah does not. Fails if it names another lever, a
     lever of another family, drops the task count, or points a panel to a row of another body or of its own."""
-    point = lambda err, n: {"goals": [[1.0], [2.0]], "algos": {"smtl": {"points": [{"vel_err": err, "ep_len": n}]}}}
+    point = lambda err, n: {"goals": [[1.0], [2.0]], "algos": {"smtl": {"points": [{"vel_err": err,  # noqa: E731
+                                                                                     "ep_len": n}]}}}
     everything = {**{f"fig1{x}": point(1.3, 120) for x in "bfg"}, "fig1e": point(0.1, 200)}
     row = lambda what, err: {"what": what, "vel_err_mean": err, "ep_len_mean": 150.0}  # noqa: E731
     legged = {"smtl": {"ant-vel": {"100": {"vel_err": [1.2, 1.0, 1.4], "ep_len": [120, 100, 140], "still": 1.5,

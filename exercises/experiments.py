@@ -290,9 +290,7 @@ def markdown(answer, figure):
 
 def format_rows(rows):
     """The answer as a plain-text table for the terminal."""
-    cells = table(rows)
-    widths = [max(len(c[j]) for c in cells) for j in range(len(cells[0]))]
-    return "\n".join("  ".join(x.ljust(w) for x, w in zip(c, widths)).rstrip() for c in cells)
+    return figures.text_table(table(rows))
 
 
 HEADERS = {"vel_err": "|v − g| (m/s)", "difference": "this run − the first, paired", "gap": "virtual − real",

@@ -165,7 +165,7 @@ def table(results):
               f"{np.mean([w or 0 for w in v['train_wall_s']]) / 60:.1f} min",
               f"{sum(n or 0 for n in v.get('train_n_clipped', [])):,}" if a.startswith("smtl") else "-"]
              for a, v in algos.items()]
-    return _aligned([head, *lines]) + _learns_table(results)
+    return text_table([head, *lines]) + _learns_table(results)
 
 
 def _learns_table(results):
@@ -176,16 +176,16 @@ def _learns_table(results):
     still, rows = found
     cells = {}
     for algo, stage, vel_err, ep_len, ok in rows:
-        cells.setdefault(algo, [algo]).append(f"stage {stage}: " + (f"|v − g| {vel_err:.3f}, " if vel_err is not None
-                                                                    else "") + f"{ep_len:.0f} steps"
-                                              + ("" if ok is None else ", learns" if ok else ", does not learn"))
+        words = ([] if vel_err is None else [f"|v − g| {vel_err:.3f}"]) + [f"{ep_len:.0f} steps"]
+        words += [] if ok is None else ["learns" if ok else "does not learn"]
+        cells.setdefault(algo, [algo]).append(f"stage {stage}: " + ", ".join(words))
     rule = (f"|v − g| over 200 steps at most {LEARNS_STOP:g} × standing still's ({still:.3f} m/s) with episodes of at "
             f"least {LEARNS_MIN_LEN} steps" if still else "episode length (200 steps: no fall)")
-    return f"\n\ndoes it learn its task? {rule}\n" + _aligned(list(cells.values()))
+    return f"\n\ndoes it learn its task? {rule}\n" + text_table(list(cells.values()))
 
 
-def _aligned(rows):
-    """Rows of cells as left-aligned text columns."""
+def text_table(rows):
+    """Rows of cells (a row may be shorter than the others) as left-aligned text columns for the terminal."""
     widths = [max(len(str(r[k])) for r in rows if k < len(r)) for k in range(max(map(len, rows)))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 

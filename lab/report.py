@@ -285,11 +285,11 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
             continue
         p, still = r["algos"]["smtl"]["points"][0], float(figures.standing_still(r["goals"]).mean())
         ok = figures.tracks_goal(p["vel_err"], p.get("ep_len") or 0, still)
-        family, probed = f"{panel.env}-{panel.task}", (legged_doc or {}).get("smtl", {})
-        # a body the probes trained on another panel's goals points there
-        more = next((f"probed on {q.figure}{q.letter}'s goals (the same body): see that row"
-                     for q in figures.panels(1, "quick") if not ok and family not in probed and q.env == panel.env
-                     and f"{q.env}-{q.task}" in probed), "–")
+        family, probed, more = f"{panel.env}-{panel.task}", (legged_doc or {}).get("smtl", {}), "–"
+        if not ok and family not in probed:  # a body the probes trained on another panel's goals: point there
+            more = next((f"probed on {q.figure}{q.letter}'s goals (the same body): see that row"
+                         for q in figures.panels(1, "quick") if q.env == panel.env and f"{q.env}-{q.task}" in probed),
+                        "–")
         if family in probed:
             counts = probed[family]
             hit = next((n for n, c in counts.items()
