@@ -1980,7 +1980,30 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     assert "\n".join(report.cost_rows(report.load())) in readme
     probes = [os.path.join(report.RESULTS_DIR, "probes", f"{name}.json") for name in ("legged", "levers")]
     learns = report.learns_lines(report.load(), *(store.read_json(p) if os.path.exists(p) else None for p in probes))
-    assert "\n".join(learns) in readme and "| [1a](docs/results.md#fig1a) Cheetah [0, 2] |" in learns[2]
+    assert "\n".join(learns) in readme and "| [1a](docs/results.md#fig1a) Cheetah [0, 2] |" in learns[4]
+    assert learns[0].startswith("**At the quick preset SMTL's warm-up learns its tasks on the half-cheetah (1a, 1e)")
+
+
+def test_readme_quick_preset_budgets_are_config_s():
+    """The README's "quick preset is small" paragraph states each body's SMTL tasks, real samples and warm-up rounds
+    at adaptation, and the baselines' real samples, as config.py gives them (MAML counting pre- and post-adaptation
+    rollouts). Fails when a preset's value changes and the README still states the old one."""
+    readme = " ".join(open(report.README).read().split())
+    c = {body: jobs.resolve(f"{body}-vel", "quick", {}) for body in ("cheetah", "ant", "humanoid")}
+    smtl_samples = lambda b: c[b]["smtl"].n_tasks * c[b]["slbo"].n_collect  # noqa: E731
+    maml_samples = lambda b: c[b]["maml"].n_iters * c[b]["maml"].meta_batch * c[b]["maml"].n_rollouts * 2 * 200  # noqa
+    oracle_samples = lambda b: c[b]["oracle"].n_iters * c[b]["oracle"].n_samples  # noqa: E731
+    assert smtl_samples("ant") == smtl_samples("humanoid") and c["ant"]["smtl"].n_tasks == c["humanoid"]["smtl"].n_tasks
+    assert (f"SMTL trains on {c['cheetah']['smtl'].n_tasks} tasks and {smtl_samples('cheetah'):,} real samples on the "
+            f"half-cheetah and on {c['ant']['smtl'].n_tasks} tasks and {smtl_samples('ant'):,} on the legged") in readme
+    warm = {b: c[b]["smtl"].n_warmup_adapt or c[b]["smtl"].n_warmup for b in c}
+    assert (f"on the ant it warms up {warm['ant']} rounds at adaptation rather than {c['ant']['smtl'].n_warmup}"
+            in readme and f"while the humanoid keeps {warm['humanoid']}," in readme)
+    for b in ("cheetah", "ant"):
+        assert maml_samples(b) == oracle_samples(b)
+    assert (f"MAML and the oracle get {maml_samples('cheetah') / 1e6:g}M real samples each on the half-cheetah and "
+            f"{maml_samples('ant') / 1e6:g}M on the legged bodies") in readme
+    assert maml_samples("humanoid") == maml_samples("ant") == oracle_samples("humanoid")
 
 
 def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
@@ -1997,11 +2020,25 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     levers = {"levers": [{"family": "ant-vel", "tasks": 30, "rows": {"a": row("lever a", 1.0)}},
                          {"family": "humanoid-vel", "tasks": 30, "rows": {"h": row("lever h", 0.1)}}],
               "warmup_levers": [{"family": "ant-vel", "tasks": 100, "rows": {"b": row("lever b", 0.9)}}]}
-    (line,) = [r for r in report.learns_lines(everything, legged, levers) if "Ant [0, 3]" in r]
-    assert "not by 100 tasks" in line and "best setting probed, lever b at 100 tasks: 0.900, episodes 150" in line
-    rows = {r.split("]")[0][3:]: r.split(" | ")[-1] for r in report.learns_lines(everything, legged, levers)[2:]}
+    lines = report.learns_lines(everything, legged, levers)
+    (line,) = [r for r in lines if "Ant [0, 3]" in r]
+    assert "not by 100 tasks" in line and "nor with the lowest \\|v − g\\| probed, lever b at 100 tasks: 0.900, " \
+                                          "episodes 150" in line
+    rows = {r.split("]")[0][3:]: r.split(" | ")[-1] for r in lines if r.startswith("| [")}
     assert rows["1f"] == "probed on 1b's goals (the same body): see that row |"
     assert rows["1g"] == rows["1e"] == "– |"
+    assert lines[0] == ("**At the quick preset SMTL's warm-up learns its tasks on the half-cheetah (1e), and not on "
+                        "the ant (1b, 1f) or the humanoid (1g).** Nor does it on the tuning goals of the legged "
+                        "probes: not the ant's by 100 training tasks (800,000 real samples, the paper's budget).")
+    levers["warmup_levers"][0]["rows"]["b"].update(vel_err_mean=0.5, ep_len_mean=190.0)  # half of 1.5, no fall
+    legged["smtl"]["ant-vel"] = {"10": {**legged["smtl"]["ant-vel"]["100"], "vel_err": [0.7], "ep_len": [180],
+                                        "samples": 80_000}, **legged["smtl"]["ant-vel"]}
+    lines = report.learns_lines(everything, legged, levers)
+    (line,) = [r for r in lines if "Ant [0, 3]" in r]
+    assert line.endswith("| learns at 10 tasks (80,000 samples); it learns with the lowest \\|v − g\\| probed, lever "
+                         "b at 100 tasks: 0.500, episodes 190 |")
+    assert lines[0].endswith("On the tuning goals of the legged probes it learns the ant's by 10 training tasks "
+                             "(80,000 real samples; the paper's: 800,000).")
 
 
 def test_terminal_table_says_whether_each_algorithm_learns_its_task():

@@ -35,8 +35,8 @@ interval resamples the (seed, goal) pairs the same way. The verdict of a differe
 above zero, "below" when it lies below, else "not separated". "Does it learn" puts each algorithm's |v − g| over all
 200 steps of an episode (a step after a fall counts as standing still's error) beside standing still's, and the mean
 episode length (200: no fall), and whether it learns: |v − g| at most {figures.LEARNS_STOP:g} × standing still's,
-with episodes of at least {figures.LEARNS_MIN_LEN} steps (the README's measure). Compute is core-minutes on a 2-core
-Intel Xeon CPU, one torch thread per process.
+with episodes of at least {figures.LEARNS_MIN_LEN} steps (the README's measure). Compute is core-minutes, one torch
+thread per process, on the CPU that "Made on" names (a slower CPU spends more: docs/benchmarks.md).
 "With any one seed left out" recomputes a verdict without each seed in turn: a verdict that changes there rests on
 that seed, and a rerun on another CPU model (other float rounding, so other runs from the same seeds) could flip it.
 "Made on" is the CPU and library versions the results file records (files made before it did say so)."""
@@ -272,11 +272,12 @@ def panel_block(panel, r, everything):
 
 
 def learns_lines(everything, legged_doc=None, levers_doc=None):
-    """The README's first-screen summary: per velocity panel of Figure 1, whether SMTL's warm-up alone (0 samples)
-    learns the task at the quick preset (|v − g| over 200 steps at most half of standing still's, with episodes of
-    at least 180 steps), with its numbers; and, from the legged probes, at which number of training tasks it does, and
-    the best setting the levers tried (lab/levers.py); a panel whose goals were not probed names the panel whose goals
-    trained the same body in the probes."""
+    """The README's first-screen summary: a sentence per body (learns_sentence), then per velocity panel of Figure 1,
+    whether SMTL's warm-up alone (0 samples) learns the task at the quick preset (|v − g| over 200 steps at most half
+    of standing still's, with episodes of at least 180 steps), with its numbers; and, from the legged probes, at which
+    number of training tasks it does, and the lowest |v − g| the levers reached (lab/levers.py); a panel whose goals
+    were not probed names the panel whose goals trained the same body in the probes."""
+    learned, probed = {}, (legged_doc or {}).get("smtl", {})
     rows = ["| panel | SMTL at 0 samples: \\|v − g\\| (standing still) | episode length | learns at the quick "
             "preset | with more training tasks or other settings (tuning goals) |", "| --- | --- | --- | --- | --- |"]
     for panel in figures.panels(1, "quick"):
@@ -285,7 +286,8 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
             continue
         p, still = r["algos"]["smtl"]["points"][0], float(figures.standing_still(r["goals"]).mean())
         ok = figures.tracks_goal(p["vel_err"], p.get("ep_len") or 0, still)
-        family, probed, more = f"{panel.env}-{panel.task}", (legged_doc or {}).get("smtl", {}), "–"
+        learned.setdefault(panel.env, []).append((f"{panel.figure}{panel.letter}", ok))
+        family, more = f"{panel.env}-{panel.task}", "–"
         if not ok and family not in probed:  # a body the probes trained on another panel's goals: point there
             more = next((f"probed on {q.figure}{q.letter}'s goals (the same body): see that row"
                          for q in figures.panels(1, "quick") if q.env == panel.env and f"{q.env}-{q.task}" in probed),
@@ -301,14 +303,17 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
                     f"{num(counts[last]['ep_len'][0], '.0f')}")
             tried = [(lv["tasks"], lv.get("base", "quick"), row) for key in ("levers", "warmup_levers")
                      for lv in (levers_doc or {}).get(key, []) if lv["family"] == family for row in lv["rows"].values()]
-            if tried:  # the best setting the levers tried on this family
+            if tried:  # the lowest |v − g| the levers reached on this family
                 n, base, best = min(tried, key=lambda x: x[2]["vel_err_mean"])
                 whose = "" if base == "quick" else f" from {base}'s checkpoints"
-                more += (f"; best setting probed, {best['what']}{whose} at {n} tasks: "
-                         f"{num(best['vel_err_mean'], '.3f')}, episodes {num(best['ep_len_mean'], '.0f')}")
+                does = figures.tracks_goal(best["vel_err_mean"], best["ep_len_mean"], counts[last]["still"])
+                more += (f"; {'it learns with' if does else 'nor with'} the lowest \\|v − g\\| probed, {best['what']}"
+                         f"{whose} at {n} tasks: {num(best['vel_err_mean'], '.3f')}, episodes "
+                         f"{num(best['ep_len_mean'], '.0f')}")
         rows.append(f"| [{panel.figure}{panel.letter}](docs/results.md#{panel.name}) {panel.title} | "
                     f"{num(p['vel_err'], '.3f')} ({num(still, '.3f')}) | {num(p['ep_len'] or 0, '.0f')} | "
                     f"{'yes' if ok else 'no'} | {more} |")
+    rows = [learns_sentence(learned, probed), ""] + rows
     groups = {}
     for p, changed in stale_panels(everything):
         groups.setdefault(_settings_words(None, changed), []).append(f"{p.figure}{p.letter}")
@@ -316,6 +321,35 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
         rows += ["", "Published with earlier settings than config.py's, not yet rerun: " + "; ".join(
             f"{', '.join(names)} ({words})" for words, names in groups.items()) + "."]
     return rows
+
+
+def learns_sentence(learned, probed):
+    """One sentence on which bodies SMTL's warm-up learns at the quick preset, from {body: [(panel, learns)]}, and for
+    each body it does not learn, the most training tasks the legged probes ({family: {tasks: point}}) tried on it and
+    whether it learned there, beside the paper's budget (the paper preset's tasks × real samples per task)."""
+    name = lambda body: {"cheetah": "half-cheetah"}.get(body, body)  # noqa: E731
+    panels = lambda body, ok: ", ".join(p for p, y in learned[body] if y == ok)  # noqa: E731
+    yes = [f"the {name(b)} ({panels(b, True)})" for b in learned if panels(b, True)]
+    no = [f"the {name(b)} ({panels(b, False)})" for b in learned if panels(b, False)]
+    out = (f"**At the quick preset SMTL's warm-up learns its tasks on {' and '.join(yes) or 'no body'}"
+           + (f", and not on {' or '.join(no)}." if no else ".") + "**")
+    hits, misses = [], []
+    for body in (b for b in learned if panels(b, False)):
+        for family, counts in probed.items():
+            if family.startswith(f"{body}-"):
+                c = jobs.resolve(family, "paper", {})
+                paper = c["smtl"].n_tasks * c["slbo"].n_collect  # the paper's real training samples
+                hit = next((n for n, p in counts.items()
+                            if figures.tracks_goal(p["vel_err"][0], p["ep_len"][0], p["still"])), None)
+                n = hit or list(counts)[-1]
+                (hits if hit else misses).append(
+                    f"the {name(body)}'s by {n} training tasks ({counts[n]['samples']:,.0f} real samples"
+                    + (", the paper's budget)" if counts[n]["samples"] == paper else f"; the paper's: {paper:,})"))
+    if hits:
+        out += f" On the tuning goals of the legged probes it learns {' and '.join(hits)}."
+    if misses:
+        out += f" Nor does it on the tuning goals of the legged probes: not {', nor '.join(misses)}."
+    return out
 
 
 def verdict_rows(everything):
