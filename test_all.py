@@ -2025,7 +2025,10 @@ def test_readme_learns_table_names_the_best_setting_the_legged_probes_tried():
     assert "not by 100 tasks" in line and "nor with the lowest \\|v − g\\| probed, lever b at 100 tasks: 0.900, " \
                                           "episodes 150" in line
     rows = {r.split("]")[0][3:]: r.split(" | ")[-1] for r in lines if r.startswith("| [")}
-    assert rows["1f"] == "probed on 1b's goals (the same body): see that row |"
+    assert rows["1f"] == "probed on 1b's goals (the same body): see that row |" and "1d" not in rows
+    assert not any(r.startswith("Not in the table") for r in lines)  # no direction panel in this run
+    everything["fig1d"] = point(None, 130)
+    assert report.learns_lines(everything, legged, levers)[-1].startswith("Not in the table: 1d (goals that are")
     assert rows["1g"] == rows["1e"] == "– |"
     assert lines[0] == ("**At the quick preset SMTL's warm-up learns its tasks on the half-cheetah (1e), and not on "
                         "the ant (1b, 1f) or the humanoid (1g).** Nor does it on the tuning goals of the legged "

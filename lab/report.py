@@ -277,12 +277,13 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
     of standing still's, with episodes of at least 180 steps), with its numbers; and, from the legged probes, at which
     number of training tasks it does, and the lowest |v − g| the levers reached (lab/levers.py); a panel whose goals
     were not probed names the panel whose goals trained the same body in the probes."""
-    learned, probed = {}, (legged_doc or {}).get("smtl", {})
+    learned, probed, directions = {}, (legged_doc or {}).get("smtl", {}), []
     rows = ["| panel | SMTL at 0 samples: \\|v − g\\| (standing still) | episode length | learns at the quick "
             "preset | with more training tasks or other settings (tuning goals) |", "| --- | --- | --- | --- | --- |"]
     for panel in figures.panels(1, "quick"):
         r = everything.get(panel.name)
         if r is None or r["algos"]["smtl"]["points"][0].get("vel_err") is None:
+            directions += [f"{panel.figure}{panel.letter}"] if r else []  # a direction task: no |v − g| to put here
             continue
         p, still = r["algos"]["smtl"]["points"][0], float(figures.standing_still(r["goals"]).mean())
         ok = figures.tracks_goal(p["vel_err"], p.get("ep_len") or 0, still)
@@ -314,6 +315,11 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
                     f"{num(p['vel_err'], '.3f')} ({num(still, '.3f')}) | {num(p['ep_len'] or 0, '.0f')} | "
                     f"{'yes' if ok else 'no'} | {more} |")
     rows = [learns_sentence(learned, probed), ""] + rows
+    if directions:
+        rows += ["", f"Not in the table: {', '.join(directions)} (goals that are directions, with no velocity to "
+                 f"track; docs/results.md gives episode lengths), and Figures 2 (Figure 1's trainings adapted under a "
+                 f"shift) and 3 (active task selection), whose blocks in docs/results.md say whether each algorithm "
+                 f"learns."]
     groups = {}
     for p, changed in stale_panels(everything):
         groups.setdefault(_settings_words(None, changed), []).append(f"{p.figure}{p.letter}")
