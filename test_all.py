@@ -1984,6 +1984,19 @@ def test_committed_results_md_is_what_run_py_results_writes_from_the_committed_j
     assert learns[0].startswith("**At the quick preset SMTL's warm-up learns its tasks on the half-cheetah (1a, 1e)")
 
 
+def test_figure_3_blocks_name_the_skip_rule_their_runs_read():
+    """A Figure 3 block's first line names the skip rule its results file ran (q and L as recorded), a Figure 1 block
+    none. Fails if q and L are swapped, read from today's config.py instead of the run's, or shown on Figure 1."""
+    everything = report.load()
+    r = copy.deepcopy(everything["fig3a"])
+    r["experiment"]["configs"]["smtl"].update(active_q=0.25, active_L=7)
+    (panel,) = [p for p in figures.panels(3, "quick") if p.name == "fig3a"]
+    assert "; the skip rule: a rating below the 0.25-quantile of the last 7 ratings skips its task. Compute" in \
+        report.panel_block(panel, r, everything)
+    (panel,) = [p for p in figures.panels(1, "quick") if p.name == "fig1a"]
+    assert "skip rule" not in report.panel_block(panel, everything["fig1a"], everything)
+
+
 def test_readme_quick_preset_budgets_are_config_s():
     """The README's "quick preset is small" paragraph states each body's SMTL tasks, real samples and warm-up rounds
     at adaptation, and the baselines' real samples, as config.py gives them (MAML counting pre- and post-adaptation

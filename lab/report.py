@@ -239,6 +239,9 @@ def panel_block(panel, r, everything):
              f"{r['n_goals']} goals × {len(r['seeds'])} seed{'s' * (len(r['seeds']) != 1)} "
              f"({', '.join(map(str, r['seeds']))}), {e.get('preset', '?')} preset"
              + (f"; SMTL: {_settings_words(settings)}" if settings else "")
+             + (f"; the skip rule: a rating below the {_setting(e['configs'], 'smtl.active_q')}-quantile of the last "
+                f"{_setting(e['configs'], 'smtl.active_L')} ratings skips its task" if settings and panel.figure == 3
+                else "")
              + f". Compute: {compute}. {_machines(r)}", "",
              "| algorithm | " + " | ".join(f"stage {j}" for j in range(k + 1)) + " | training samples per seed |",
              "| --- " * (k + 3) + "|"]
