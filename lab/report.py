@@ -240,8 +240,8 @@ def panel_block(panel, r, everything):
              f"({', '.join(map(str, r['seeds']))}), {e.get('preset', '?')} preset"
              + (f"; SMTL: {_settings_words(settings)}" if settings else "")
              + (f"; the skip rule: a rating below the {_setting(e['configs'], 'smtl.active_q')}-quantile of the last "
-                f"{_setting(e['configs'], 'smtl.active_L')} ratings skips its task" if settings and panel.figure == 3
-                else "")
+                f"{_setting(e['configs'], 'smtl.active_L')} ratings skips its task"
+                if settings and set(r["algos"]) & set(figures.ACTIVE_ALGOS) else "")
              + f". Compute: {compute}. {_machines(r)}", "",
              "| algorithm | " + " | ".join(f"stage {j}" for j in range(k + 1)) + " | training samples per seed |",
              "| --- " * (k + 3) + "|"]
@@ -298,8 +298,7 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
                         "–")
         if family in probed:
             counts = probed[family]
-            hit = next((n for n, c in counts.items()
-                        if figures.tracks_goal(c["vel_err"][0], c["ep_len"][0], c["still"])), None)
+            hit = _learned_at(counts)
             last = list(counts)[-1]
             more = (f"learns at {hit} tasks ({counts[hit]['samples']:,.0f} samples)" if hit else
                     f"not by {last} tasks ({counts[last]['samples']:,.0f} samples): \\|v − g\\| "
@@ -332,6 +331,12 @@ def learns_lines(everything, legged_doc=None, levers_doc=None):
     return rows
 
 
+def _learned_at(counts):
+    """The fewest training tasks at which the legged probes' SMTL ({tasks: point}) learns its task, or None."""
+    return next((n for n, c in counts.items() if figures.tracks_goal(c["vel_err"][0], c["ep_len"][0], c["still"])),
+                None)
+
+
 def learns_sentence(learned, probed):
     """One sentence on which bodies SMTL's warm-up learns at the quick preset, from {body: [(panel, learns)]}, and for
     each body it does not learn, the most training tasks the legged probes ({family: {tasks: point}}) tried on it and
@@ -348,8 +353,7 @@ def learns_sentence(learned, probed):
             if family.startswith(f"{body}-"):
                 c = jobs.resolve(family, "paper", {})
                 paper = c["smtl"].n_tasks * c["slbo"].n_collect  # the paper's real training samples
-                hit = next((n for n, p in counts.items()
-                            if figures.tracks_goal(p["vel_err"][0], p["ep_len"][0], p["still"])), None)
+                hit = _learned_at(counts)
                 n = hit or list(counts)[-1]
                 (hits if hit else misses).append(
                     f"the {name(body)}'s by {n} training tasks ({counts[n]['samples']:,.0f} real samples"
